@@ -1,0 +1,63 @@
+// GPU status for the whole page: the engine worker, the adapter it found, and
+// any loss or error, as sentences for people.
+import { create } from 'zustand';
+import { GPU_HELP, type GpuFailure, type GpuInfo } from '../gpu/device';
+import { EngineClient } from '../engine/client';
+import type { SelfCheckResult } from '../engine/protocol';
+
+type Phase = 'starting' | 'ready' | 'unavailable';
+
+interface GpuState {
+  phase: Phase;
+  info: GpuInfo | null;
+  failure: { reason: GpuFailure; message: string } | null;
+  lost: string | null;
+  errors: string[];
+  selfCheck: SelfCheckResult | null;
+  engine: EngineClient | null;
+  actions: {
+    start: () => Promise<void>;
+    dismissError: (index: number) => void;
+  };
+}
+
+export const useGpu = create<GpuState>((set, get) => ({
+  phase: 'starting',
+  info: null,
+  failure: null,
+  lost: null,
+  errors: [],
+  selfCheck: null,
+  engine: null,
+  actions: {
+    async start() {
+      if (get().engine) return;
+      if (!('gpu' in navigator) || !navigator.gpu) {
+        set({ phase: 'unavailable', failure: { reason: 'no-webgpu', message: GPU_HELP['no-webgpu'] } });
+        return;
+      }
+      const engine = new EngineClient();
+      set({ engine });
+      engine.on((event) => {
+        if (event.kind === 'deviceLost') set({ lost: event.message });
+        else set((s) => ({ errors: [...s.errors.slice(-4), event.message] }));
+      });
+      const reply = await engine.request({ kind: 'init' });
+      if (reply.kind === 'gpuUnavailable') {
+        set({ phase: 'unavailable', failure: { reason: reply.reason, message: reply.message } });
+        return;
+      }
+      if (reply.kind !== 'ready') {
+        set({ phase: 'unavailable', failure: { reason: 'device-failed', message: 'message' in reply ? reply.message : '' } });
+        return;
+      }
+      set({ phase: 'ready', info: reply.info });
+      const check = await engine.request({ kind: 'selfCheck', M: 67, N: 45, K: 83, seed: Date.now() & 0xffff });
+      if (check.kind === 'selfCheck') set({ selfCheck: check.result });
+      else if (check.kind === 'error') set((s) => ({ errors: [...s.errors, check.message] }));
+    },
+    dismissError(index) {
+      set((s) => ({ errors: s.errors.filter((_, i) => i !== index) }));
+    },
+  },
+}));

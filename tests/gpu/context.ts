@@ -1,0 +1,48 @@
+// A real WebGPU device in Node: Dawn (the `webgpu` package) on whatever Vulkan
+// driver VK_ICD_FILENAMES names (SwiftShader on machines without a GPU).
+// No adapter is a failure, never a skip.
+import { create, globals } from 'webgpu';
+import { acquireGpu, adapterName, type GpuHandle } from '../../src/gpu/device';
+import { Gpu } from '../../src/gpu/runtime';
+
+Object.assign(globalThis, globals);
+
+/** Uncaptured GPU errors so far; `checked` fails a test that produced any. */
+export const uncaptured: string[] = [];
+
+let instance: GPU | null = null;
+let handle: Promise<{ gpu: Gpu; handle: GpuHandle }> | null = null;
+
+export function testGpu(): Promise<{ gpu: Gpu; handle: GpuHandle }> {
+  if (!handle) {
+    handle = (async () => {
+      // Keep the instance reachable: if it is garbage-collected, Dawn tears down under the device.
+      instance = create([]) as unknown as GPU;
+      const navigatorGpu = instance;
+      const h = await acquireGpu(navigatorGpu, { onError: (m) => uncaptured.push(m) });
+      console.log(`[gpu] adapter: ${adapterName(h.info)}`);
+      return { gpu: new Gpu(h.device), handle: h };
+    })();
+  }
+  return handle;
+}
+
+/**
+ * Run `fn` and fail loudly on any GPU error it caused. (Dawn's Node binding
+ * aborts the process on popErrorScope, so errors are collected from the
+ * device's uncapturederror events, flushed by waiting for the queue.)
+ */
+export async function checked<T>(gpu: Gpu, fn: () => Promise<T> | T): Promise<T> {
+  uncaptured.length = 0;
+  const result = await fn();
+  await gpu.finish();
+  await new Promise((r) => setTimeout(r, 0));
+  if (uncaptured.length) throw new Error(`GPU error: ${uncaptured.splice(0).join('; ')}`);
+  return result;
+}
+
+/** A buffer pre-filled with NaN, so an element the kernel never wrote shows up. */
+export function poisoned(gpu: Gpu, count: number, label = 'out'): GPUBuffer {
+  const data = new Float32Array(count).fill(Number.NaN);
+  return gpu.upload(data, label);
+}

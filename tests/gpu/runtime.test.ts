@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { matmul } from '../../src/kernels/matmul';
+import { checked, testGpu } from './context';
+
+describe('GPU runtime', () => {
+  it('reports a real adapter', async () => {
+    const { handle } = await testGpu();
+    expect(handle.info.vendor.length + handle.info.architecture.length).toBeGreaterThan(0);
+    expect(handle.info.limits.maxStorageBufferBindingSize).toBeGreaterThanOrEqual(128 << 20);
+  });
+
+  it('surfaces GPU validation errors instead of swallowing them', async () => {
+    const { gpu } = await testGpu();
+    const tooSmall = gpu.buffer(16);
+    await expect(
+      checked(gpu, () => gpu.submit((e) => e.copyBufferToBuffer(tooSmall, 0, tooSmall, 8, 64))),
+    ).rejects.toThrow(/GPU error/);
+    gpu.destroy(tooSmall);
+  });
+
+  it('compiles a pipeline once and reuses bind groups and uniforms', async () => {
+    const { gpu } = await testGpu();
+    const a = gpu.upload(new Float32Array([2, 3]));
+    const b = gpu.upload(new Float32Array([5, 7]));
+    const out = gpu.buffer(4);
+    gpu.zeros();
+    const before = gpu.liveBuffers().count;
+    const results = await checked(gpu, async () => {
+      const seen: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        gpu.submit((enc) => matmul(gpu, enc, { out, a, b, M: 1, N: 1, K: 2, transB: true }));
+        seen.push((await gpu.readF32(out, 1))[0]);
+      }
+      return seen;
+    });
+    expect(results).toEqual([31, 31, 31]);
+    expect(gpu.liveBuffers().count).toBe(before);
+    for (const x of [a, b, out]) gpu.destroy(x);
+  });
+});
