@@ -1,12 +1,11 @@
 // The typed interface between the page and the engine worker, which owns the
 // WebGPU device. The page never calls WebGPU itself.
+//
+// Requests carry an id that their reply echoes; events are unsolicited. Add
+// new kinds here rather than passing untyped objects around.
 
 import type { GpuFailure, GpuInfo } from '../gpu/device';
-
-/** Requests from the page; each carries an id that its reply echoes. */
-export type EngineRequest =
-  | { kind: 'init' }
-  | { kind: 'selfCheck'; M: number; N: number; K: number; seed: number };
+import type { ModelConfig, ModelShape, TrainConfig } from '../model/config';
 
 export interface SelfCheckResult {
   M: number;
@@ -20,17 +19,122 @@ export interface SelfCheckResult {
   ms: number;
 }
 
+export interface MemoryEstimate {
+  /** Bytes the engine will allocate on the GPU for training. */
+  totalBytes: number;
+  /** parameters + gradients + 2 AdamW moments + saved activations */
+  analyticMinimumBytes: number;
+  /** Largest single buffer, checked against maxBufferSize / maxStorageBufferBindingSize. */
+  largestBufferBytes: number;
+}
+
+export interface SamplingSettings {
+  /** 0 means greedy. */
+  temperature: number;
+  /** 0 = off, else keep the k most likely tokens. */
+  topK: number;
+  /** 1 = off, else keep the smallest set with this much probability mass. */
+  topP: number;
+  greedy: boolean;
+  seed: number;
+}
+
+export interface TokenDistribution {
+  /** Top candidates after temperature, most likely first (at most 20). */
+  ids: number[];
+  probs: number[];
+  /** False where top-k / top-p removed the token. */
+  kept: boolean[];
+  /** Probability mass removed by top-k / top-p. */
+  removedMass: number;
+}
+
+export type TrainAction = 'start' | 'pause' | 'resume' | 'step' | 'stop' | 'reset';
+
+export type TrainState = 'empty' | 'ready' | 'running' | 'paused' | 'done' | 'error';
+
+export interface StepStats {
+  step: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  /** Wall time of the step, measured on the GPU queue. */
+  ms: number;
+  tokensPerSec: number;
+}
+
+export interface EvalStats {
+  step: number;
+  trainLoss: number;
+  valLoss: number;
+}
+
+/** Requests from the page. */
+export type EngineRequest =
+  | { kind: 'init' }
+  | { kind: 'selfCheck'; M: number; N: number; K: number; seed: number }
+  | { kind: 'load'; corpusName: string; text: string; model: ModelShape; train: TrainConfig }
+  | { kind: 'train'; action: TrainAction; steps?: number }
+  | { kind: 'evaluate' }
+  | { kind: 'attention'; prompt: string }
+  | { kind: 'generate'; requestId: number; prompt: string; maxNewTokens: number; sampling: SamplingSettings }
+  | { kind: 'setSampling'; sampling: SamplingSettings }
+  | { kind: 'stopGenerate' }
+  | { kind: 'exportCheckpoint' }
+  | { kind: 'importCheckpoint'; bytes: ArrayBuffer }
+  | { kind: 'benchmark'; steps: number };
+
 /** Replies, matched to requests by id. */
 export type EngineReply =
   | { kind: 'ready'; info: GpuInfo }
   | { kind: 'gpuUnavailable'; reason: GpuFailure; message: string }
   | { kind: 'selfCheck'; result: SelfCheckResult }
+  | {
+      kind: 'loaded';
+      config: ModelConfig;
+      vocab: string[];
+      paramCount: number;
+      memory: MemoryEstimate;
+      trainTokens: number;
+      valTokens: number;
+    }
+  | { kind: 'invalid'; problems: string[] }
+  | { kind: 'ok' }
+  | { kind: 'evaluated'; stats: EvalStats }
+  | {
+      kind: 'attention';
+      step: number;
+      tokens: string[];
+      nLayer: number;
+      nHead: number;
+      T: number;
+      /** (nLayer, nHead, T, T), row = query, column = key; rows sum to 1 over keys <= query. */
+      probs: Float32Array;
+    }
+  | { kind: 'generated'; requestId: number; text: string; stopped: boolean }
+  | { kind: 'exported'; bytes: ArrayBuffer; fileName: string }
+  | { kind: 'imported'; config: ModelConfig; step: number }
+  | { kind: 'benchmark'; steps: number; msPerStep: number; tokensPerSec: number }
   | { kind: 'error'; message: string };
 
 /** Unsolicited events from the worker. */
 export type EngineEvent =
   | { kind: 'deviceLost'; message: string }
-  | { kind: 'gpuError'; message: string };
+  | { kind: 'gpuError'; message: string }
+  | { kind: 'trainState'; state: TrainState; step: number; maxSteps: number; message?: string }
+  | { kind: 'step'; stats: StepStats }
+  | { kind: 'eval'; stats: EvalStats }
+  | { kind: 'nonFinite'; step: number; message: string }
+  | { kind: 'checkpoint'; step: number; saved: boolean; message?: string }
+  | {
+      kind: 'token';
+      requestId: number;
+      /** The sampled character and its probability under the shown distribution. */
+      char: string;
+      id: number;
+      prob: number;
+      dist: TokenDistribution;
+    };
 
 export type ToWorker = { id: number; request: EngineRequest };
 export type FromWorker = { id: number; reply: EngineReply } | { id: null; event: EngineEvent };

@@ -35,6 +35,8 @@ async function handle(request: EngineRequest): Promise<EngineReply> {
       if (!gpu) return { kind: 'error', message: 'The GPU is not ready yet.' };
       return { kind: 'selfCheck', result: await runSelfCheck(gpu, request.M, request.N, request.K, request.seed) };
     }
+    default:
+      return { kind: 'error', message: `The engine cannot handle '${request.kind}' yet.` };
   }
 }
 

@@ -40,7 +40,7 @@ export const useGpu = create<GpuState>((set, get) => ({
       set({ engine });
       engine.on((event) => {
         if (event.kind === 'deviceLost') set({ lost: event.message });
-        else set((s) => ({ errors: [...s.errors.slice(-4), event.message] }));
+        else if (event.kind === 'gpuError') set((s) => ({ errors: [...s.errors.slice(-4), event.message] }));
       });
       const reply = await engine.request({ kind: 'init' });
       if (reply.kind === 'gpuUnavailable') {
