@@ -10,12 +10,13 @@ const ORACLE = resolve(__dirname, '../../../shared/data/oracle');
 function headerShapes(path: string): { shapes: Map<string, number[]>; config: Record<string, unknown> } {
   const bytes = readFileSync(path);
   const n = Number(bytes.readBigUInt64LE(0));
-  const header = JSON.parse(bytes.subarray(8, 8 + n).toString('utf8')) as Record<string, { shape: number[] }> & {
-    __metadata__: Record<string, string>;
-  };
+  const header = JSON.parse(bytes.subarray(8, 8 + n).toString('utf8')) as Record<string, unknown>;
   const shapes = new Map<string, number[]>();
-  for (const [name, info] of Object.entries(header)) if (name !== '__metadata__') shapes.set(name, info.shape);
-  return { shapes, config: JSON.parse(header.__metadata__.config) };
+  for (const [name, info] of Object.entries(header)) {
+    if (name !== '__metadata__') shapes.set(name, (info as { shape: number[] }).shape);
+  }
+  const metadata = header.__metadata__ as Record<string, string>;
+  return { shapes, config: JSON.parse(metadata.config) };
 }
 
 function configOf(raw: Record<string, unknown>): ModelConfig {
