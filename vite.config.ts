@@ -1,4 +1,4 @@
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
 
 // The page is served with a strict Content-Security-Policy: scripts and
@@ -15,8 +15,16 @@ const csp = [
   "form-action 'none'",
 ].join('; ');
 
+// The built page carries the same policy in a <meta> tag, so it holds wherever dist/ is hosted.
+const cspMeta: Plugin = {
+  name: 'csp-meta',
+  apply: 'build',
+  transformIndexHtml: (html) =>
+    html.replace('<head>', `<head>\n    <meta http-equiv="Content-Security-Policy" content="${csp}" />`),
+};
+
 export default defineConfig({
-  plugins: [react()],
+  plugins: [react(), cspMeta],
   worker: { format: 'es' },
   build: { target: 'es2022', sourcemap: true, chunkSizeWarningLimit: 4096 },
   preview: { headers: { 'Content-Security-Policy': csp } },
