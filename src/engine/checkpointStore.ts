@@ -6,6 +6,7 @@
 // One run at a time, under one key. Storage that is blocked or full never
 // stops training: save() reports a sentence instead of throwing.
 import type { ModelConfig, TrainConfig } from '../model/config';
+import type { EvalStats, LossPoint } from './protocol';
 
 export const CHECKPOINT_VERSION = 1;
 /** Loss-history points kept per series; older points are thinned, never the latest. */
@@ -19,16 +20,8 @@ export interface CorpusIdentity {
   text?: string;
 }
 
-export interface HistoryPoint {
-  step: number;
-  loss: number;
-}
-
-export interface EvalPoint {
-  step: number;
-  trainLoss: number;
-  valLoss: number;
-}
+export type HistoryPoint = LossPoint;
+export type EvalPoint = EvalStats;
 
 export interface RunCheckpoint {
   version: number;

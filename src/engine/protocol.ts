@@ -69,11 +69,39 @@ export interface EvalStats {
   valLoss: number;
 }
 
+/** One point of the training-loss curve. */
+export interface LossPoint {
+  step: number;
+  loss: number;
+}
+
+/** What the page needs to offer resuming the run saved in this browser. */
+export interface SavedRunSummary {
+  corpusName: string;
+  /** Built-in corpora are saved by name: pass their text to `resume`. */
+  builtIn: boolean;
+  model: ModelConfig;
+  train: TrainConfig;
+  step: number;
+  savedAt: number;
+  lossHistory: LossPoint[];
+  evalHistory: EvalStats[];
+}
+
+export type DebugAction = 'loseDevice';
+
 /** Requests from the page. */
 export type EngineRequest =
   | { kind: 'init' }
   | { kind: 'selfCheck'; M: number; N: number; K: number; seed: number }
-  | { kind: 'load'; corpusName: string; text: string; model: ModelShape; train: TrainConfig }
+  | { kind: 'load'; corpusName: string; text: string; model: ModelShape; train: TrainConfig; builtIn?: boolean }
+  /** Is there a run saved in this browser? */
+  | { kind: 'savedRun' }
+  /** Load the saved run and continue it paused at its step; `text` is required for a built-in corpus. */
+  | { kind: 'resume'; text?: string }
+  | { kind: 'discardSavedRun' }
+  /** Fault injection for tests: 'loseDevice' destroys the GPU device. */
+  | { kind: 'debug'; action: DebugAction }
   | { kind: 'train'; action: TrainAction; steps?: number }
   | { kind: 'evaluate' }
   | { kind: 'attention'; prompt: string }
@@ -97,7 +125,12 @@ export type EngineReply =
       memory: MemoryEstimate;
       trainTokens: number;
       valTokens: number;
+      /** Steps already done (a resumed run), with the curves so far. */
+      step?: number;
+      lossHistory?: LossPoint[];
+      evalHistory?: EvalStats[];
     }
+  | { kind: 'savedRun'; run: SavedRunSummary | null }
   | { kind: 'invalid'; problems: string[] }
   | { kind: 'ok' }
   | { kind: 'evaluated'; stats: EvalStats }
@@ -110,6 +143,10 @@ export type EngineReply =
       T: number;
       /** (nLayer, nHead, T, T), row = query, column = key; rows sum to 1 over keys <= query. */
       probs: Float32Array;
+      /** Characters of the prompt the model has never seen (left out). */
+      unknown?: string[];
+      /** Characters cut from the front so the prompt fits the context. */
+      cropped?: number;
     }
   | { kind: 'generated'; requestId: number; text: string; stopped: boolean }
   | { kind: 'exported'; bytes: ArrayBuffer; fileName: string }
@@ -124,7 +161,9 @@ export type EngineEvent =
   | { kind: 'trainState'; state: TrainState; step: number; maxSteps: number; message?: string }
   | { kind: 'step'; stats: StepStats }
   | { kind: 'eval'; stats: EvalStats }
-  | { kind: 'nonFinite'; step: number; message: string }
+  | { kind: 'nonFinite'; step: number; message: string; rolledBackTo?: number }
+  /** The whole loss curve, sent when it changes other than by appending (resume, rollback, device restore). */
+  | { kind: 'history'; lossHistory: LossPoint[]; evalHistory: EvalStats[] }
   | { kind: 'checkpoint'; step: number; saved: boolean; message?: string }
   | {
       kind: 'token';
