@@ -1,0 +1,21 @@
+import code from '../../shaders/bias_backward.wgsl?raw';
+import type { Gpu } from '../gpu/runtime';
+import { grid } from './elementwise';
+
+export interface BiasBackwardArgs {
+  /** (N), accumulated: dbias += column sums of dout */
+  dbias: GPUBuffer;
+  /** (M, N) */
+  dout: GPUBuffer;
+  M: number;
+  N: number;
+}
+
+/** Record dbias (N) += sum over rows of dout (M, N): deterministic, one writer per element. */
+export function biasBackward(gpu: Gpu, encoder: GPUCommandEncoder, args: BiasBackwardArgs): void {
+  gpu.dispatch(encoder, gpu.pipeline(code), {
+    params: [args.M, args.N],
+    buffers: [args.dbias, args.dout],
+    workgroups: grid(Math.ceil(args.N / 8)),
+  });
+}
