@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { attentionBackward, attentionForward, attentionScratchFloats } from '../../src/kernels/attention';
+import { attentionBackwardRef, attentionForwardRef } from '../reference/attention';
+import { compare, report } from '../reference/compare';
+import { randn } from '../reference/random';
+import { checked, poisoned, testGpu } from './context';
+
+// Probabilities are softmaxes of f32 dot products over hs terms: errors of a
+// few ulps of the scores. Outputs and gradients sum up to T such terms.
+const ATT_TOL = { atol: 2e-6, rtol: 1e-4 };
+const OUT_TOL = { atol: 2e-5, rtol: 1e-4 };
+const GRAD_TOL = { atol: 5e-5, rtol: 2e-4 };
+
+// (B, T, C, NH)
+const SHAPES: Array<[number, number, number, number]> = [
+  [1, 1, 4, 1],
+  [2, 7, 12, 3],
+  [3, 24, 48, 4],
+  [4, 33, 64, 2],
+  [2, 19, 200, 2], // head size 100: the 8-row tiling
+  [32, 128, 192, 6], // the reference model
+];
+
+describe('attention kernels vs float64 reference', () => {
+  for (const [B, T, C, NH] of SHAPES) {
+    const name = `B=${B} T=${T} C=${C} NH=${NH}`;
+    it(`forward + backward ${name}`, async () => {
+      const { gpu } = await testGpu();
+      const seed = B * 1009 + T * 31 + C * 7 + NH;
+      const qkv = randn(B * T * 3 * C, seed, 1.5);
+      const dout = randn(B * T * C, seed + 1);
+      const { got, gotAtt, gotGrad } = await checked(gpu, async () => {
+        const out = poisoned(gpu, B * T * C);
+        const att = poisoned(gpu, B * NH * T * T);
+        const dqkv = poisoned(gpu, B * T * 3 * C);
+        const scratch = gpu.buffer(attentionScratchFloats(B, T, C, NH) * 4, 'scratch');
+        const qkvBuf = gpu.upload(qkv);
+        const doutBuf = gpu.upload(dout);
+        gpu.submit((enc) => {
+          attentionForward(gpu, enc, { out, att, qkv: qkvBuf, B, T, C, NH });
+          attentionBackward(gpu, enc, { dqkv, dout: doutBuf, qkv: qkvBuf, att, scratch, B, T, C, NH });
+        });
+        const result = {
+          got: await gpu.readF32(out, B * T * C),
+          gotAtt: await gpu.readF32(att, B * NH * T * T),
+          gotGrad: await gpu.readF32(dqkv, B * T * 3 * C),
+        };
+        for (const buf of [out, att, dqkv, scratch, qkvBuf, doutBuf]) gpu.destroy(buf);
+        return result;
+      });
+      const want = attentionForwardRef(qkv, { B, T, C, NH });
+      const wantGrad = attentionBackwardRef(dout, qkv, want.att, { B, T, C, NH });
+
+      const cmpAtt = compare(gotAtt, want.att, ATT_TOL.atol, ATT_TOL.rtol);
+      const cmpOut = compare(got, want.out, OUT_TOL.atol, OUT_TOL.rtol);
+      const cmpGrad = compare(gotGrad, wantGrad, GRAD_TOL.atol, GRAD_TOL.rtol);
+      console.log(report(cmpAtt, `att ${name}`));
+      console.log(report(cmpOut, `out ${name}`));
+      console.log(report(cmpGrad, `dqkv ${name}`));
+      let upper = 0;
+      for (let bh = 0; bh < B * NH; bh++)
+        for (let t = 0; t < T; t++) for (let t2 = t + 1; t2 < T; t2++) if (gotAtt[(bh * T + t) * T + t2] !== 0) upper++;
+      expect(upper, 'probabilities above the diagonal are exactly 0').toBe(0);
+      expect(cmpAtt.failures).toBe(0);
+      expect(cmpOut.failures).toBe(0);
+      expect(cmpGrad.failures).toBe(0);
+    });
+  }
+
+  it('keeps extreme scores finite (one-hot rows, no NaN from the mask)', async () => {
+    const { gpu } = await testGpu();
+    const [B, T, C, NH] = [1, 20, 16, 2];
+    const qkv = randn(B * T * 3 * C, 77, 30);
+    const got = await checked(gpu, async () => {
+      const out = poisoned(gpu, B * T * C);
+      const att = poisoned(gpu, B * NH * T * T);
+      const qkvBuf = gpu.upload(qkv);
+      gpu.submit((enc) => attentionForward(gpu, enc, { out, att, qkv: qkvBuf, B, T, C, NH }));
+      const r = { out: await gpu.readF32(out), att: await gpu.readF32(att) };
+      for (const buf of [out, att, qkvBuf]) gpu.destroy(buf);
+      return r;
+    });
+    const want = attentionForwardRef(qkv, { B, T, C, NH });
+    const cmpAtt = compare(got.att, want.att, 1e-4, 1e-3);
+    const cmpOut = compare(got.out, want.out, 1e-2, 1e-3);
+    console.log(report(cmpAtt, 'att extreme scores'));
+    console.log(report(cmpOut, 'out extreme scores'));
+    expect(cmpAtt.nonFinite + cmpOut.nonFinite).toBe(0);
+    expect(cmpAtt.failures).toBe(0);
+    expect(cmpOut.failures).toBe(0);
+  });
+});

@@ -1,0 +1,126 @@
+// float64 CPU reference for causal multi-head self-attention (llm.c's
+// attention_forward / attention_backward), plain loops.
+//
+// qkv (B, T, 3C): q | k | v along the last dim; head h uses channels h*hs..(h+1)*hs.
+
+export interface AttentionShape {
+  B: number;
+  T: number;
+  C: number;
+  NH: number;
+}
+
+/** out (B, T, C) and att (B, NH, T, T) probabilities (exactly 0 above the diagonal). */
+export function attentionForwardRef(qkv: ArrayLike<number>, { B, T, C, NH }: AttentionShape) {
+  const hs = C / NH;
+  const scale = 1 / Math.sqrt(hs);
+  const out = new Float64Array(B * T * C);
+  const att = new Float64Array(B * NH * T * T);
+  const row = new Float64Array(T);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < NH; h++) {
+      for (let t = 0; t < T; t++) {
+        const q = (b * T + t) * 3 * C + h * hs;
+        let max = -Infinity;
+        for (let t2 = 0; t2 <= t; t2++) {
+          const k = (b * T + t2) * 3 * C + C + h * hs;
+          let s = 0;
+          for (let d = 0; d < hs; d++) s += qkv[q + d] * qkv[k + d];
+          row[t2] = s * scale;
+          if (row[t2] > max) max = row[t2];
+        }
+        let sum = 0;
+        for (let t2 = 0; t2 <= t; t2++) {
+          row[t2] = Math.exp(row[t2] - max);
+          sum += row[t2];
+        }
+        const a = ((b * NH + h) * T + t) * T;
+        for (let t2 = 0; t2 <= t; t2++) att[a + t2] = row[t2] / sum;
+        const o = (b * T + t) * C + h * hs;
+        for (let t2 = 0; t2 <= t; t2++) {
+          const v = (b * T + t2) * 3 * C + 2 * C + h * hs;
+          const p = att[a + t2];
+          for (let d = 0; d < hs; d++) out[o + d] += p * qkv[v + d];
+        }
+      }
+    }
+  }
+  return { out, att };
+}
+
+/** dqkv (B, T, 3C) from dout (B, T, C), given the forward's inputs and probabilities. */
+export function attentionBackwardRef(
+  dout: ArrayLike<number>,
+  qkv: ArrayLike<number>,
+  att: ArrayLike<number>,
+  { B, T, C, NH }: AttentionShape,
+): Float64Array {
+  const hs = C / NH;
+  const scale = 1 / Math.sqrt(hs);
+  const dqkv = new Float64Array(B * T * 3 * C);
+  const dp = new Float64Array(T);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < NH; h++) {
+      for (let t = 0; t < T; t++) {
+        const a = ((b * NH + h) * T + t) * T;
+        const o = (b * T + t) * C + h * hs;
+        const q = (b * T + t) * 3 * C + h * hs;
+        // out = att @ v: dv += att * dout, datt = dout . v
+        let dot = 0;
+        for (let t2 = 0; t2 <= t; t2++) {
+          const v = (b * T + t2) * 3 * C + 2 * C + h * hs;
+          let s = 0;
+          for (let d = 0; d < hs; d++) {
+            s += dout[o + d] * qkv[v + d];
+            dqkv[v + d] += att[a + t2] * dout[o + d];
+          }
+          dp[t2] = s;
+          dot += att[a + t2] * s;
+        }
+        // softmax backward, then scores = scale * q . k
+        for (let t2 = 0; t2 <= t; t2++) {
+          const ds = att[a + t2] * (dp[t2] - dot) * scale;
+          const k = (b * T + t2) * 3 * C + C + h * hs;
+          for (let d = 0; d < hs; d++) {
+            dqkv[q + d] += ds * qkv[k + d];
+            dqkv[k + d] += ds * qkv[q + d];
+          }
+        }
+      }
+    }
+  }
+  return dqkv;
+}
+
+/**
+ * One query position attending over cached keys and values (generation with a
+ * KV cache): q (C), kCache / vCache (Tmax, C), t cached positions including this one.
+ */
+export function attentionDecodeRef(
+  q: ArrayLike<number>,
+  kCache: ArrayLike<number>,
+  vCache: ArrayLike<number>,
+  t: number,
+  C: number,
+  NH: number,
+): { out: Float64Array; probs: Float64Array } {
+  const hs = C / NH;
+  const out = new Float64Array(C);
+  const probs = new Float64Array(NH * t);
+  for (let h = 0; h < NH; h++) {
+    let max = -Infinity;
+    for (let t2 = 0; t2 < t; t2++) {
+      let s = 0;
+      for (let d = 0; d < hs; d++) s += q[h * hs + d] * kCache[t2 * C + h * hs + d];
+      probs[h * t + t2] = s / Math.sqrt(hs);
+      max = Math.max(max, probs[h * t + t2]);
+    }
+    let sum = 0;
+    for (let t2 = 0; t2 < t; t2++) sum += probs[h * t + t2] = Math.exp(probs[h * t + t2] - max);
+    for (let t2 = 0; t2 < t; t2++) {
+      const p = (probs[h * t + t2] /= sum);
+      for (let d = 0; d < hs; d++) out[h * hs + d] += p * vCache[t2 * C + h * hs + d];
+    }
+  }
+  return { out, probs };
+}
