@@ -17,7 +17,7 @@ describe('train / validation split', () => {
       /too short: 1000 characters split into 900 for training and 100 for validation, but each part needs at least 101/,
     );
     expect(() => splitCorpus(ids, 99)).not.toThrow();
-    expect(() => splitCorpus(Int32Array.from([1, 2, 3]), 1)).toThrow(/at least 19 characters/);
+    expect(() => splitCorpus(Int32Array.from([1, 2, 3]), 1)).toThrow(/at least 11 characters/);
   });
 });
 
