@@ -1,0 +1,84 @@
+// What the engine needs from a trainable model, whatever computes it. The GPU
+// GPT (src/model/gpt.ts) is wrapped to this shape by gpuModel.ts; tests drive
+// the trainer with a small CPU model of the same shape.
+import type { ModelConfig } from '../model/config';
+
+/** One batch of B rows of T tokens: inputs and next-token targets, (B*T) each. */
+export interface Batch {
+  x: Int32Array;
+  y: Int32Array;
+}
+
+/** AdamW hyperparameters for one step (PyTorch semantics). */
+export interface StepHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** Global gradient-norm clip, 0 = off. */
+  gradClip: number;
+  /** AdamW's step count t, from 1 (bias correction). */
+  t: number;
+  /** Seeds this step's dropout masks. */
+  dropoutSeed: number;
+}
+
+export interface StepReadback {
+  loss: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  /** performance.now() when the GPU reported the step's work done. */
+  doneAt: number;
+}
+
+/** Parameters and AdamW moments as flat arrays, all in the model's parameter layout. */
+export interface OptimizerState {
+  params: Float32Array;
+  m: Float32Array;
+  v: Float32Array;
+}
+
+/** A named slice of the flat parameter buffer, under nanoGPT's state_dict name. */
+export interface NamedTensor {
+  name: string;
+  shape: number[];
+  /** Offset in floats into the flat parameters. */
+  offset: number;
+}
+
+/** Incremental decoding with a key/value cache, when the model offers one. */
+export interface Decoder {
+  /** Feed one token at the next position; logits (V) for the token after it. */
+  push(id: number): Promise<Float32Array>;
+  /** Positions filled so far. */
+  readonly length: number;
+  dispose(): void;
+}
+
+export interface EngineModel {
+  readonly config: ModelConfig;
+  readonly batchSize: number;
+  readonly paramCount: number;
+  /**
+   * Record and submit one full training step (forward, backward, clip, AdamW)
+   * and return at once; the promise resolves when the GPU has finished it.
+   * Steps submitted back to back run in order.
+   */
+  step(batch: Batch, hyper: StepHyper): Promise<StepReadback>;
+  /** Mean loss on a batch, no dropout, no update. */
+  evalLoss(batch: Batch): Promise<number>;
+  /** Next-token logits (V) after `ids` (1 <= length <= blockSize). */
+  logits(ids: Int32Array): Promise<Float32Array>;
+  /** Attention probabilities for `ids`: (nLayer, nHead, T, T), T = ids.length. */
+  attention(ids: Int32Array): Promise<Float32Array>;
+  /** A KV-cache decoder, when the model has one. */
+  decoder?(): Decoder;
+  readState(): Promise<OptimizerState>;
+  writeState(state: OptimizerState): void;
+  /** The parameter layout under nanoGPT's names (tied weights listed once, as transformer.wte.weight). */
+  tensors(): NamedTensor[];
+  /** Resolves when all submitted GPU work is done. */
+  finish(): Promise<void>;
+  destroy(): void;
+}

@@ -1,0 +1,394 @@
+// The training loop. One step stays in flight: step n is submitted, then the
+// loss of step n-1 is read back while the GPU works on n, so the CPU never
+// blocks the queue. The loop drains (waits for the in-flight step) only at
+// boundaries where the weights must match the step count: evaluation,
+// checkpoints, pause, and the end.
+//
+// Anything non-finite (loss, gradient norm, eval loss) pauses training and
+// rolls the weights back to the last finite snapshot kept in memory; no
+// non-finite number is ever sent to the page or written to storage.
+import type { TrainConfig } from '../model/config';
+import { BatchSampler } from './batches';
+import { appendThinned, CHECKPOINT_VERSION, firstNonFinite, type CorpusIdentity, type RunCheckpoint, type SaveResult } from './checkpointStore';
+import type { Batch, EngineModel, OptimizerState, StepReadback } from './model';
+import type { EngineEvent, EvalStats, LossPoint, TrainAction, TrainState } from './protocol';
+import { learningRate } from './schedule';
+import { SeededRng } from '../model/sampling';
+import type { Serial } from './serial';
+
+export interface TrainerHooks {
+  emit(event: EngineEvent): void;
+  /** Persist the run; resolves with whether it was saved. */
+  save(run: RunCheckpoint): Promise<SaveResult>;
+}
+
+export interface TrainerSetup {
+  corpus: CorpusIdentity;
+  vocab: string[];
+  train: TrainConfig;
+  trainTokens: Int32Array;
+  valTokens: Int32Array;
+}
+
+/** What a rollback or a device restore goes back to. */
+export interface Snapshot {
+  step: number;
+  state: OptimizerState;
+  samplerState: number;
+}
+
+interface InFlight {
+  index: number;
+  lr: number;
+  submitAt: number;
+  done: Promise<StepReadback>;
+}
+
+/** Raised inside the loop when the model is gone (device lost). */
+class Aborted extends Error {}
+
+function mixSeed(a: number, b: number): number {
+  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b + 0x632be5ab, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+export class Trainer {
+  state: TrainState = 'ready';
+  /** Steps completed and accepted (finite). */
+  step = 0;
+  lossHistory: LossPoint[] = [];
+  evalHistory: EvalStats[] = [];
+  lastGood: Snapshot | null = null;
+
+  private readonly sampler: BatchSampler;
+  private readonly tokensPerStep: number;
+  private wanted: 'run' | 'pause' | 'stop' = 'pause';
+  private loop: Promise<void> | null = null;
+  private prevDoneAt = 0;
+  private aborted = false;
+  private abortSignal!: Promise<never>;
+  private abortNow!: (e: Error) => void;
+  private stepsLeft = Infinity;
+
+  constructor(
+    public model: EngineModel,
+    readonly setup: TrainerSetup,
+    private readonly serial: Serial,
+    private readonly hooks: TrainerHooks,
+  ) {
+    const { train } = setup;
+    this.sampler = new BatchSampler(setup.trainTokens, train.batchSize, model.config.blockSize, train.seed);
+    this.tokensPerStep = train.batchSize * model.config.blockSize;
+    this.resetAbort();
+  }
+
+  private resetAbort(): void {
+    this.aborted = false;
+    this.abortSignal = new Promise<never>((_, reject) => (this.abortNow = reject));
+    this.abortSignal.catch(() => undefined);
+  }
+
+  get running(): boolean {
+    return this.loop !== null;
+  }
+
+  get samplerState(): number {
+    return this.sampler.state;
+  }
+
+  private setState(state: TrainState, message?: string): void {
+    this.state = state;
+    this.hooks.emit({ kind: 'trainState', state, step: this.step, maxSteps: this.setup.train.maxSteps, ...(message ? { message } : {}) });
+  }
+
+  emitHistory(): void {
+    this.hooks.emit({ kind: 'history', lossHistory: this.lossHistory.slice(), evalHistory: this.evalHistory.slice() });
+  }
+
+  /** Continue a saved run: weights, moments, step, sampler and curves. */
+  restore(run: Pick<RunCheckpoint, 'step' | 'params' | 'm' | 'v' | 'samplerState' | 'lossHistory' | 'evalHistory'>): void {
+    const state = { params: run.params, m: run.m, v: run.v };
+    this.model.writeState(state);
+    this.step = run.step;
+    this.sampler.state = run.samplerState;
+    this.lossHistory = run.lossHistory.filter((p) => p.step <= run.step);
+    this.evalHistory = run.evalHistory.filter((p) => p.step <= run.step);
+    this.lastGood = { step: run.step, state, samplerState: run.samplerState };
+    this.state = run.step >= this.setup.train.maxSteps ? 'done' : run.step > 0 ? 'paused' : 'ready';
+  }
+
+  /** Keep the current (finite) state as the rollback point; returns it, or null if it was not finite. */
+  async snapshot(): Promise<Snapshot | null> {
+    const state = await this.serial.run(() => this.model.readState());
+    if (firstNonFinite(state.params) >= 0 || firstNonFinite(state.m) >= 0 || firstNonFinite(state.v) >= 0) return null;
+    const snap = { step: this.step, state, samplerState: this.sampler.state };
+    this.lastGood = snap;
+    return snap;
+  }
+
+  checkpointRecord(snap: Snapshot): RunCheckpoint {
+    return {
+      version: CHECKPOINT_VERSION,
+      savedAt: Date.now(),
+      corpus: this.setup.corpus,
+      model: this.model.config,
+      train: this.setup.train,
+      vocab: this.setup.vocab,
+      step: snap.step,
+      params: snap.state.params,
+      m: snap.state.m,
+      v: snap.state.v,
+      samplerState: snap.samplerState,
+      lossHistory: this.lossHistory.filter((p) => p.step <= snap.step),
+      evalHistory: this.evalHistory.filter((p) => p.step <= snap.step),
+    };
+  }
+
+  /** Snapshot the weights in memory and save them to storage. */
+  async checkpoint(): Promise<void> {
+    const snap = await this.snapshot();
+    if (!snap) {
+      this.hooks.emit({ kind: 'checkpoint', step: this.step, saved: false, message: 'Checkpoint skipped: the weights are not finite.' });
+      return;
+    }
+    const result = await this.hooks.save(this.checkpointRecord(snap));
+    this.hooks.emit({ kind: 'checkpoint', step: snap.step, saved: result.saved, ...(result.saved ? {} : { message: result.message }) });
+  }
+
+  /** Apply a train action from the page. Returns an error sentence, or null. */
+  async action(action: TrainAction, steps?: number): Promise<string | null> {
+    const max = this.setup.train.maxSteps;
+    switch (action) {
+      case 'start':
+      case 'resume':
+        if (this.step >= max) return `Training is done: all ${max} steps have run. Raise the number of steps or reset.`;
+        this.stepsLeft = Infinity;
+        this.wanted = 'run';
+        this.startLoop();
+        return null;
+      case 'step': {
+        if (this.step >= max) return `Training is done: all ${max} steps have run.`;
+        if (this.loop) return 'Training is running; pause it before stepping.';
+        this.stepsLeft = Math.max(1, Math.floor(steps ?? 1));
+        this.wanted = 'run';
+        this.startLoop();
+        await this.loop;
+        return null;
+      }
+      case 'pause':
+      case 'stop':
+        this.wanted = action;
+        if (this.loop) await this.loop;
+        else if (action === 'stop' && this.state !== 'done') this.setState('done');
+        return null;
+      case 'reset':
+        return 'Reset is handled by reset().';
+    }
+  }
+
+  /** Back to step 0 with these initial weights and zero moments; the curves are cleared. */
+  async reset(initialParams: Float32Array): Promise<void> {
+    this.wanted = 'pause';
+    await this.settle();
+    const n = initialParams.length;
+    const state = { params: initialParams.slice(), m: new Float32Array(n), v: new Float32Array(n) };
+    await this.serial.run(() => this.model.writeState(state));
+    this.step = 0;
+    this.sampler.state = new SeededRng(this.setup.train.seed).state;
+    this.lossHistory = [];
+    this.evalHistory = [];
+    this.lastGood = { step: 0, state, samplerState: this.sampler.state };
+    this.setState('ready');
+    this.emitHistory();
+  }
+
+  /** Wait for the loop to stop (after pause/stop or an abort). */
+  async settle(): Promise<void> {
+    if (this.loop) await this.loop;
+  }
+
+  /** The model is gone (device lost): stop the loop at once, without touching the GPU. */
+  abort(): void {
+    this.aborted = true;
+    this.wanted = 'pause';
+    this.abortNow(new Aborted('The GPU device was lost.'));
+  }
+
+  /** Continue on a fresh model (a new device) from the last finite snapshot. */
+  adoptModel(model: EngineModel): void {
+    this.model = model;
+    this.resetAbort();
+    const snap = this.lastGood;
+    if (snap) {
+      model.writeState(snap.state);
+      this.rollbackTo(snap);
+    }
+    this.setState(this.step >= this.setup.train.maxSteps ? 'done' : this.step > 0 ? 'paused' : 'ready');
+    this.emitHistory();
+  }
+
+  private rollbackTo(snap: Snapshot): void {
+    this.step = snap.step;
+    this.sampler.state = snap.samplerState;
+    this.lossHistory = this.lossHistory.filter((p) => p.step <= snap.step);
+    this.evalHistory = this.evalHistory.filter((p) => p.step <= snap.step);
+  }
+
+  private startLoop(): void {
+    if (this.loop) return;
+    this.loop = this.runLoop()
+      .catch((e) => {
+        if (e instanceof Aborted) return;
+        this.setState('error', `Training stopped: ${(e as Error).message}`);
+      })
+      .finally(() => {
+        this.loop = null;
+      });
+  }
+
+  private guard<T>(p: Promise<T>): Promise<T> {
+    return Promise.race([p, this.abortSignal]);
+  }
+
+  private isBoundary(step: number): boolean {
+    const { evalInterval, checkpointInterval } = this.setup.train;
+    return (evalInterval > 0 && step % evalInterval === 0) || (checkpointInterval > 0 && step % checkpointInterval === 0);
+  }
+
+  private async runLoop(): Promise<void> {
+    const train = this.setup.train;
+    this.setState('running');
+    this.prevDoneAt = 0;
+    let inflight: InFlight | null = null;
+    let submitted = 0;
+    let boundaryDone = this.step; // the boundary at the current step was handled before (load / resume)
+    for (;;) {
+      if (this.aborted) throw new Aborted();
+      const more = this.wanted === 'run' && submitted < this.stepsLeft && this.step + (inflight ? 1 : 0) < train.maxSteps;
+      if (!more) break;
+      const index = this.step + (inflight ? 1 : 0);
+      if (index > 0 && index !== boundaryDone && this.isBoundary(index)) {
+        if (inflight) {
+          const ok = await this.accept(inflight);
+          inflight = null;
+          if (!ok) return;
+          continue;
+        }
+        boundaryDone = index;
+        if (!(await this.boundary(index))) return;
+        continue;
+      }
+      const batch = this.sampler.next();
+      const lr = learningRate(index, train);
+      const hyper = {
+        lr,
+        beta1: train.beta1,
+        beta2: train.beta2,
+        eps: train.eps,
+        weightDecay: train.weightDecay,
+        gradClip: train.gradClip,
+        t: index + 1,
+        dropoutSeed: mixSeed(train.seed, index),
+      };
+      const submitAt = performance.now();
+      const { done } = await this.guard(this.serial.run(() => ({ done: this.model.step(batch, hyper) })));
+      done.catch(() => undefined);
+      submitted++;
+      const next: InFlight = { index, lr, submitAt, done };
+      if (inflight) {
+        const ok = await this.accept(inflight, next);
+        if (!ok) return;
+      }
+      inflight = next;
+    }
+    if (inflight && !(await this.accept(inflight))) return;
+    // Drained: the weights match this.step.
+    if (this.step >= train.maxSteps) {
+      if (boundaryDone !== this.step && !(await this.boundary(this.step, true))) return;
+      this.setState('done');
+      return;
+    }
+    await this.checkpoint();
+    this.setState(this.wanted === 'stop' ? 'done' : 'paused');
+  }
+
+  /** Evaluation and checkpoint due at `step` (weights drained). False when training must stop. */
+  private async boundary(step: number, final = false): Promise<boolean> {
+    const { evalInterval, checkpointInterval } = this.setup.train;
+    if (final || step % evalInterval === 0) {
+      const stats = await this.evaluate();
+      if (!stats) return false;
+    }
+    if (final || (checkpointInterval > 0 && step % checkpointInterval === 0)) await this.checkpoint();
+    return true;
+  }
+
+  /**
+   * Read back a finished step. `after` is the step submitted behind it, which
+   * must be waited for before a rollback. False when training stopped.
+   */
+  private async accept(f: InFlight, after?: InFlight): Promise<boolean> {
+    const r = await this.guard(f.done);
+    const step = f.index + 1;
+    if (!Number.isFinite(r.loss) || !Number.isFinite(r.gradNorm)) {
+      if (after) await this.guard(after.done).catch((e) => (e instanceof Aborted ? Promise.reject(e) : undefined));
+      const what = !Number.isFinite(r.loss) ? `a non-finite loss (${r.loss})` : `a non-finite gradient norm (${r.gradNorm})`;
+      await this.nonFinite(step, `Step ${step} produced ${what} at learning rate ${f.lr.toPrecision(3)}.`);
+      return false;
+    }
+    const start = Math.max(this.prevDoneAt, f.submitAt);
+    const ms = Math.max(1e-3, r.doneAt - start);
+    this.prevDoneAt = r.doneAt;
+    this.step = step;
+    this.lossHistory = appendThinned(this.lossHistory, { step, loss: r.loss });
+    this.hooks.emit({
+      kind: 'step',
+      stats: { step, loss: r.loss, lr: f.lr, gradNorm: r.gradNorm, ms, tokensPerSec: (this.tokensPerStep * 1000) / ms },
+    });
+    return true;
+  }
+
+  private async nonFinite(step: number, what: string): Promise<void> {
+    const snap = this.lastGood;
+    let rolled = '';
+    if (snap) {
+      await this.serial.run(() => this.model.writeState(snap.state));
+      this.rollbackTo(snap);
+      rolled = ` Training is paused and the weights were rolled back to step ${snap.step}, the last finite checkpoint.`;
+    }
+    const message =
+      `${what}${rolled} Lower the learning rate (try ${(this.setup.train.learningRate / 10).toPrecision(2)}), ` +
+      'turn on gradient clipping, or add warmup steps, then resume.';
+    this.hooks.emit({ kind: 'nonFinite', step, message, ...(snap ? { rolledBackTo: snap.step } : {}) });
+    this.emitHistory();
+    this.wanted = 'pause';
+    this.setState('paused', message);
+  }
+
+  /** Mean loss over evalIters batches of each split (nanoGPT's estimate_loss). Null if it was not finite. */
+  async evaluate(): Promise<EvalStats | null> {
+    const { evalIters, seed, batchSize } = this.setup.train;
+    const T = this.model.config.blockSize;
+    const rng = new SeededRng(mixSeed(seed ^ 0x5eed, this.step));
+    const mean = async (tokens: Int32Array): Promise<number> => {
+      const sampler = new BatchSampler(tokens, batchSize, T, rng.next() * 2 ** 32);
+      let sum = 0;
+      for (let i = 0; i < evalIters; i++) {
+        const batch: Batch = sampler.next();
+        sum += await this.guard(this.serial.run(() => this.model.evalLoss(batch)));
+      }
+      return sum / evalIters;
+    };
+    const trainLoss = await mean(this.setup.trainTokens);
+    const valLoss = await mean(this.setup.valTokens);
+    if (!Number.isFinite(trainLoss) || !Number.isFinite(valLoss)) {
+      await this.nonFinite(this.step, `The evaluation at step ${this.step} gave a non-finite loss.`);
+      return null;
+    }
+    const stats = { step: this.step, trainLoss, valLoss };
+    this.evalHistory = appendThinned(this.evalHistory.filter((p) => p.step !== this.step), stats);
+    this.hooks.emit({ kind: 'eval', stats });
+    return stats;
+  }
+}
