@@ -8,7 +8,7 @@
 // rolls the weights back to the last finite snapshot kept in memory; no
 // non-finite number is ever sent to the page or written to storage.
 import type { TrainConfig } from '../model/config';
-import { BatchSampler } from './batches';
+import { BatchSampler } from '../model/data';
 import { appendThinned, CHECKPOINT_VERSION, firstNonFinite, type CorpusIdentity, type RunCheckpoint, type SaveResult } from './checkpointStore';
 import type { Batch, EngineModel, OptimizerState, StepReadback } from './model';
 import type { EngineEvent, EvalStats, LossPoint, TrainAction, TrainState } from './protocol';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL, DEFAULT_TRAIN, type TrainConfig } from '../../src/model/config';
 import { CharTokenizer } from '../../src/model/tokenizer';
-import { splitTokens } from '../../src/engine/batches';
+import { splitCorpus } from '../../src/model/data';
 import type { RunCheckpoint } from '../../src/engine/checkpointStore';
 import type { EngineEvent, StepStats } from '../../src/engine/protocol';
 import { Serial } from '../../src/engine/serial';
@@ -12,7 +12,7 @@ const TEXT = 'the cat sat on the mat. the dog sat on the log. '.repeat(12);
 
 function setup(over: Partial<TrainConfig> = {}) {
   const tok = CharTokenizer.fromText(TEXT);
-  const { train, val } = splitTokens(tok.encode(TEXT).ids);
+  const { train, val } = splitCorpus(tok.encode(TEXT).ids, 8);
   const config = { ...DEFAULT_MODEL, nLayer: 1, nHead: 1, nEmbd: 4, blockSize: 8, vocabSize: tok.size };
   const trainCfg: TrainConfig = {
     ...DEFAULT_TRAIN,
