@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { crossEntropyBackward, crossEntropyForward, meanLoss } from '../../src/kernels/crossEntropy';
+import { compare, report } from '../reference/compare';
+import { crossEntropyBackwardRef, crossEntropyForwardRef, meanRef } from '../reference/crossEntropy';
+import { randInts, randn, rng } from '../reference/random';
+import { checked, poisoned, testGpu } from './context';
+
+// f32 log-sum-exp over V terms: relative errors of a few 1e-7 in the sum,
+// plus the rounding of (max - logit[target]) for logits of size 1e4.
+const LOSS_TOL = { atol: 1e-5, rtol: 1e-5 };
+// Gradients are probabilities / BT: relative error of exp() in f32.
+const GRAD_RTOL = 1e-4;
+
+const VOCABS = [1, 3, 65, 1000, 3001];
+const ROWS = [1, 13, 4096];
+
+type Logits = 'randn' | 'extreme' | 'flat-extreme';
+
+function makeLogits(kind: Logits, n: number, seed: number): Float32Array {
+  if (kind === 'randn') return randn(n, seed, 3);
+  if (kind === 'flat-extreme') return new Float32Array(n).fill(1e4);
+  const r = rng(seed);
+  return Float32Array.from({ length: n }, () => (r() < 0.5 ? -1e4 : 1e4) * r());
+}
+
+async function run(BT: number, V: number, kind: Logits) {
+  const { gpu } = await testGpu();
+  const seed = BT * 131 + V;
+  const logits = makeLogits(kind, BT * V, seed);
+  const targets = randInts(BT, V, seed + 1);
+  if (kind === 'extreme') {
+    // The worst case: the target is the smallest logit of its row, up to a 2e4 loss.
+    for (let r = 0; r < BT; r++) {
+      let lo = 0;
+      for (let i = 1; i < V; i++) if (logits[r * V + i] < logits[r * V + lo]) lo = i;
+      if (r % 2 === 0) targets[r] = lo;
+    }
+  }
+  const got = await checked(gpu, async () => {
+    const losses = poisoned(gpu, BT);
+    const mean = poisoned(gpu, 1);
+    const dlogits = poisoned(gpu, BT * V);
+    const logitsBuf = gpu.upload(logits);
+    const targetsBuf = gpu.upload(targets);
+    gpu.submit((enc) => {
+      crossEntropyForward(gpu, enc, { losses, logits: logitsBuf, targets: targetsBuf, BT, V });
+      meanLoss(gpu, enc, { out: mean, losses, n: BT });
+      crossEntropyBackward(gpu, enc, { dlogits, logits: logitsBuf, targets: targetsBuf, BT, V });
+    });
+    const r = {
+      losses: await gpu.readF32(losses, BT),
+      mean: await gpu.readF32(mean, 1),
+      dlogits: await gpu.readF32(dlogits, BT * V),
+    };
+    for (const buf of [losses, mean, dlogits, logitsBuf, targetsBuf]) gpu.destroy(buf);
+    return r;
+  });
+  const wantLosses = crossEntropyForwardRef(logits, targets, BT, V);
+  const wantMean = meanRef(wantLosses);
+  const wantGrad = crossEntropyBackwardRef(logits, targets, BT, V);
+  const name = `BT=${BT} V=${V} ${kind}`;
+  const cmpLoss = compare(got.losses, wantLosses, LOSS_TOL.atol, LOSS_TOL.rtol);
+  const cmpMean = compare(got.mean, [wantMean], LOSS_TOL.atol, LOSS_TOL.rtol);
+  const cmpGrad = compare(got.dlogits, wantGrad, 1e-7 / BT, GRAD_RTOL);
+  console.log(report(cmpLoss, `losses ${name}`));
+  console.log(report(cmpMean, `mean loss ${name}`));
+  console.log(report(cmpGrad, `dlogits ${name}`));
+  expect(cmpLoss.failures).toBe(0);
+  expect(cmpMean.failures).toBe(0);
+  expect(cmpGrad.failures).toBe(0);
+}
+
+describe('cross-entropy kernels vs float64 reference', () => {
+  for (const BT of ROWS) {
+    // A workgroup per row costs seconds per 4096 rows on SwiftShader: the full batch only at two widths.
+    for (const V of BT > 1000 ? [65, 3001] : VOCABS) {
+      it(`BT=${BT} V=${V}`, () => run(BT, V, 'randn'));
+    }
+  }
+  for (const [BT, V] of [[13, 65], [13, 3001], [4096, 3]]) {
+    it(`extreme logits (+-1e4) BT=${BT} V=${V}`, () => run(BT, V, 'extreme'));
+  }
+  it('all logits equal to 1e4, BT=13 V=1000', () => run(13, 1000, 'flat-extreme'));
+});
