@@ -1,28 +1,183 @@
-import { useEffect } from 'react';
+import { lazy, Suspense, useEffect, useState } from 'react';
+import { AttentionPanel } from './AttentionPanel';
+import { DatasetPanel } from './DatasetPanel';
 import { GpuStatus } from './GpuStatus';
+import { ModelConfigPanel } from './ModelPanel';
 import { NoWebGpu } from './NoWebGpu';
+import { SamplingPanel } from './SamplingPanel';
+import { LossChart, TrainingControls } from './TrainingPanel';
 import { useGpu } from './gpuStore';
+import { useData } from './stores/data';
+import { handleInspectEvent, useInspect } from './stores/inspect';
+import { currentQuery, useSetup } from './stores/setup';
+import { handleTrainingEvent, useTraining } from './stores/training';
+
+// The tokenizer view pulls in js-tiktoken; it loads when the tab is first opened.
+const TokenizerPanel = lazy(() => import('./TokenizerPanel').then((m) => ({ default: m.TokenizerPanel })));
+
+const TABS = [
+  { id: 'data', label: 'Dataset' },
+  { id: 'tokenizer', label: 'Tokenizer' },
+  { id: 'train', label: 'Model & training' },
+  { id: 'attention', label: 'Attention' },
+  { id: 'sample', label: 'Sampling' },
+] as const;
+
+type TabId = (typeof TABS)[number]['id'];
+
+function typing(target: EventTarget | null): boolean {
+  if (!(target instanceof HTMLElement)) return false;
+  if (target.isContentEditable) return true;
+  if (target instanceof HTMLTextAreaElement || target instanceof HTMLSelectElement) return true;
+  if (target instanceof HTMLInputElement) return !['checkbox', 'radio', 'button', 'range'].includes(target.type);
+  return false;
+}
+
+/** Keyboard access to the main actions; ignored while the person types in a field. */
+function useShortcuts(setTab: (t: TabId) => void) {
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return;
+      const training = useTraining.getState();
+      if (e.key === ' ' && !(e.target instanceof HTMLButtonElement)) {
+        e.preventDefault();
+        void training.actions.toggle();
+      } else if (e.key === 's' || e.key === 'S') {
+        if (training.state !== 'running') void training.actions.command('step');
+      } else if (e.key === 'r' || e.key === 'R') {
+        if (training.state !== 'empty') void training.actions.command('reset');
+      } else if (e.key === 'Escape') {
+        useInspect.getState().actions.stopGenerate();
+      } else if (e.key >= '1' && e.key <= String(TABS.length)) {
+        setTab(TABS[Number(e.key) - 1].id);
+      }
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [setTab]);
+}
+
+function Notices() {
+  const notices = useSetup((s) => s.notices);
+  const { dismissNotices } = useSetup((s) => s.actions);
+  if (notices.length === 0) return null;
+  return (
+    <div className="notices" role="status" data-testid="url-notices">
+      <ul>
+        {notices.map((n, i) => (
+          <li key={i}>{n}</li>
+        ))}
+      </ul>
+      <button onClick={dismissNotices}>Dismiss</button>
+    </div>
+  );
+}
+
+function TrainingSummary() {
+  const state = useTraining((s) => s.state);
+  const step = useTraining((s) => s.step);
+  const maxSteps = useTraining((s) => s.maxSteps);
+  const loss = useTraining((s) => s.latest?.loss);
+  const corpus = useData((s) => s.corpus?.name);
+  return (
+    <section className="panel summary" aria-label="Run summary">
+      <h2>Run</h2>
+      <p>Corpus: {corpus ?? '–'}</p>
+      <p>
+        {state}
+        {maxSteps > 0 && `, step ${step} / ${maxSteps}`}
+        {loss !== undefined && `, loss ${loss.toFixed(3)}`}
+      </p>
+      <p className="tag">
+        <kbd>Space</kbd> start/pause · <kbd>S</kbd> step · <kbd>R</kbd> reset · <kbd>1</kbd>–<kbd>5</kbd> panels
+      </p>
+    </section>
+  );
+}
 
 export function App() {
   const phase = useGpu((s) => s.phase);
   const failure = useGpu((s) => s.failure);
+  const engine = useGpu((s) => s.engine);
   const { start } = useGpu((s) => s.actions);
+  const [tab, setTab] = useState<TabId>('data');
+  const [copied, setCopied] = useState(false);
+  useShortcuts(setTab);
 
   useEffect(() => {
     void start();
   }, [start]);
 
+  useEffect(() => {
+    if (!engine) return;
+    return engine.on((event) => {
+      handleTrainingEvent(event);
+      handleInspectEvent(event);
+    });
+  }, [engine]);
+
+  useEffect(() => {
+    const { corpus, loading } = useData.getState();
+    if (!corpus && !loading) void useData.getState().actions.loadBuiltin(useSetup.getState().corpus);
+  }, []);
+
   if (phase === 'unavailable' && failure) return <NoWebGpu reason={failure.reason} message={failure.message} />;
+
+  const copyLink = async () => {
+    const url = `${location.origin}${location.pathname}${currentQuery()}`;
+    try {
+      await navigator.clipboard.writeText(url);
+      setCopied(true);
+      setTimeout(() => setCopied(false), 1500);
+    } catch {
+      // The address bar already holds the same link.
+    }
+  };
 
   return (
     <div className="app">
-      <header>
-        <h1>GPT Playground</h1>
-        <p className="subtitle">Train a character-level GPT on your own GPU and watch it learn.</p>
+      <header className="top">
+        <div>
+          <h1>GPT Playground</h1>
+          <p className="subtitle">Train a character-level GPT on your own GPU and watch it learn.</p>
+        </div>
+        <button onClick={() => void copyLink()} title="The link reproduces this setup">
+          {copied ? 'Link copied' : 'Copy link to this setup'}
+        </button>
       </header>
-      <main>
-        <GpuStatus />
-      </main>
+      <Notices />
+      <nav className="tabs" role="tablist" aria-label="Panels">
+        {TABS.map((t, i) => (
+          <button key={t.id} role="tab" aria-selected={tab === t.id} className={tab === t.id ? 'tab active' : 'tab'} onClick={() => setTab(t.id)} data-testid={`tab-${t.id}`}>
+            {t.label} <kbd>{i + 1}</kbd>
+          </button>
+        ))}
+      </nav>
+      <div className="layout">
+        <main role="tabpanel">
+          {tab === 'data' && <DatasetPanel />}
+          {tab === 'tokenizer' && (
+            <Suspense fallback={<p className="panel">Loading the tokenizers…</p>}>
+              <TokenizerPanel />
+            </Suspense>
+          )}
+          {tab === 'train' && (
+            <div className="train-layout">
+              <ModelConfigPanel />
+              <div>
+                <TrainingControls />
+                <LossChart />
+              </div>
+            </div>
+          )}
+          {tab === 'attention' && <AttentionPanel />}
+          {tab === 'sample' && <SamplingPanel />}
+        </main>
+        <aside>
+          <TrainingSummary />
+          <GpuStatus />
+        </aside>
+      </div>
     </div>
   );
 }

@@ -4,6 +4,9 @@
 // and nothing is sized from a link before the whole config passes validation.
 import type { SamplingSettings } from '../engine/protocol';
 import { PRESETS, type CorpusId, type ModelShape, type Preset, type TrainConfig } from '../model/config';
+import { validateConfig } from '../model/validate';
+
+const validateMessages = (model: ModelShape, train: TrainConfig): string[] => validateConfig(model, train).map((p) => p.message);
 
 export const DEFAULT_SAMPLING: SamplingSettings = { temperature: 0.8, topK: 0, topP: 1, greedy: false, seed: 42 };
 
@@ -150,7 +153,10 @@ export function presetById(id: string | null): Preset | undefined {
  * (validateConfig); when it finds problems the whole model and training config
  * falls back to the preset's, since the values depend on one another.
  */
-export function parseSetup(search: string, validate?: (model: ModelShape, train: TrainConfig) => string[]): ParsedSetup {
+export function parseSetup(
+  search: string,
+  validate: (model: ModelShape, train: TrainConfig) => string[] = validateMessages,
+): ParsedSetup {
   const notices: string[] = [];
   let params: URLSearchParams;
   try {
@@ -172,7 +178,7 @@ export function parseSetup(search: string, validate?: (model: ModelShape, train:
 
   let model = readFields(params, MODEL_FIELDS, preset.model, notices);
   let train = readFields(params, TRAIN_FIELDS, preset.train, notices);
-  const problems = validate ? validate(model, train) : [];
+  const problems = validate(model, train);
   if (problems.length > 0) {
     notices.push(`The link's model settings are not usable (${problems.join(' ')}) Using the ${preset.label} preset instead.`);
     model = { ...preset.model };

@@ -62,4 +62,12 @@ describe('setup in the query string', () => {
     expect(s.train).toEqual(tiny.train);
     expect(s.notices[0]).toMatch(/nEmbd must be divisible by nHead/);
   });
+
+  it('validates through validateConfig by default: a link cannot ask for more memory than the budget', () => {
+    const s = parseSetup('?preset=tiny&nLayer=48&nEmbd=2048&nHead=16&blockSize=2048&batchSize=512');
+    expect(s.model).toEqual(tiny.model);
+    expect(s.train).toEqual(tiny.train);
+    expect(s.notices.join(' ')).toMatch(/GPU memory|buffer limit/);
+    expect(parseSetup('?preset=tiny&nHead=5').notices[0]).toMatch(/divisible by the number of heads/);
+  });
 });

@@ -1,0 +1,183 @@
+import { useState } from 'react';
+import { PRESETS, type ModelShape, type TrainConfig } from '../model/config';
+import { memoryEstimate, paramCount, validateConfig, type ConfigProblem } from '../model/validate';
+import { useGpu } from './gpuStore';
+import { useData } from './stores/data';
+import { useSetup } from './stores/setup';
+import { useShallow } from 'zustand/react/shallow';
+
+type NumberKey<T> = { [K in keyof T]: T[K] extends number ? K : never }[keyof T];
+
+interface NumberField<T> {
+  key: NumberKey<T>;
+  label: string;
+  step?: number;
+  hint?: string;
+}
+
+const MODEL_NUMBERS: NumberField<ModelShape>[] = [
+  { key: 'nLayer', label: 'Layers' },
+  { key: 'nHead', label: 'Heads' },
+  { key: 'nEmbd', label: 'Width (n_embd)' },
+  { key: 'blockSize', label: 'Context (block size)' },
+  { key: 'dropout', label: 'Dropout', step: 0.05 },
+];
+
+const TRAIN_NUMBERS: NumberField<TrainConfig>[] = [
+  { key: 'batchSize', label: 'Batch size' },
+  { key: 'maxSteps', label: 'Steps' },
+  { key: 'learningRate', label: 'Learning rate', step: 1e-4 },
+  { key: 'warmupSteps', label: 'Warmup steps' },
+  { key: 'minLr', label: 'Minimum learning rate', step: 1e-5 },
+  { key: 'beta1', label: 'Adam β1', step: 0.01 },
+  { key: 'beta2', label: 'Adam β2', step: 0.001 },
+  { key: 'eps', label: 'Adam ε', step: 1e-9 },
+  { key: 'weightDecay', label: 'Weight decay', step: 0.01 },
+  { key: 'gradClip', label: 'Gradient clip (0 = off)', step: 0.1 },
+  { key: 'evalInterval', label: 'Evaluate every' },
+  { key: 'evalIters', label: 'Evaluation batches' },
+  { key: 'seed', label: 'Seed' },
+  { key: 'checkpointInterval', label: 'Checkpoint every (0 = off)' },
+];
+
+function formatCount(n: number): string {
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
+  return String(n);
+}
+
+export function formatMiB(bytes: number): string {
+  return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(2)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+}
+
+/** A number input that keeps what the person typed until it parses. */
+function NumberInput({ id, value, step, onValue, invalid }: { id: string; value: number; step?: number; onValue: (v: number) => void; invalid: boolean }) {
+  const [draft, setDraft] = useState<string | null>(null);
+  const text = draft ?? String(value);
+  const parsed = Number(text);
+  const bad = draft !== null && (text.trim() === '' || !Number.isFinite(parsed));
+  return (
+    <>
+      <input
+        id={id}
+        type="number"
+        step={step ?? 1}
+        value={text}
+        aria-invalid={invalid || bad}
+        onChange={(e) => {
+          const t = e.target.value;
+          setDraft(t);
+          const x = Number(t);
+          if (t.trim() !== '' && Number.isFinite(x)) onValue(x);
+        }}
+        onBlur={() => setDraft(null)}
+        data-testid={`field-${id}`}
+      />
+      {bad && <span className="field-problem">Enter a number.</span>}
+    </>
+  );
+}
+
+function Problems({ problems, field }: { problems: ConfigProblem[]; field: string }) {
+  const mine = problems.filter((p) => p.field === field);
+  if (mine.length === 0) return null;
+  return (
+    <span className="field-problem" data-testid={`problem-${field}`}>
+      {mine.map((p) => p.message).join(' ')}
+    </span>
+  );
+}
+
+/** Preset, every config field with its problem beside it, and what the config costs. */
+export function ModelConfigPanel() {
+  const { preset, model, train } = useSetup(useShallow((s) => ({ preset: s.preset, model: s.model, train: s.train })));
+  const { applyPreset, setModel, setTrain } = useSetup((s) => s.actions);
+  const vocabSize = useData((s) => s.corpus?.stats.vocab.length ?? null);
+  const limits = useGpu((s) => s.info?.limits);
+  const problems = validateConfig(vocabSize ? { ...model, vocabSize } : model, train, {
+    maxStorageBufferBindingSize: limits?.maxStorageBufferBindingSize,
+    maxBufferSize: limits?.maxBufferSize,
+  });
+  const shapeOk = !problems.some((p) => ['nLayer', 'nHead', 'nEmbd', 'blockSize', 'vocabSize', 'batchSize'].includes(p.field));
+  const config = { ...model, vocabSize: vocabSize ?? 256 };
+  const params = shapeOk ? paramCount(config) : null;
+  const memory = shapeOk ? memoryEstimate(config, train.batchSize) : null;
+  const general = problems.filter((p) => p.field === 'memory' || p.field === 'vocabSize');
+  const current = PRESETS.find((p) => p.id === preset);
+
+  return (
+    <section className="panel" aria-label="Model configuration" data-testid="config-panel">
+      <h2>Model</h2>
+      <label className="field">
+        <span>Preset</span>
+        <select value={preset} onChange={(e) => applyPreset(e.target.value as typeof preset)} data-testid="preset">
+          {PRESETS.map((p) => (
+            <option key={p.id} value={p.id}>
+              {p.label}
+            </option>
+          ))}
+        </select>
+      </label>
+      {current && <p className="tag">{current.description}</p>}
+      <p className="cost" data-testid="model-cost" data-params={params ?? undefined} data-bytes={memory?.totalBytes}>
+        {params !== null && memory ? (
+          <>
+            <strong>{formatCount(params)}</strong> parameters ({params.toLocaleString('en-US')}), about <strong>{formatMiB(memory.totalBytes)}</strong> of GPU
+            memory for training{vocabSize === null && ' (assuming 256 characters until a corpus is loaded)'}.
+          </>
+        ) : (
+          'Fix the fields below to see the size.'
+        )}
+      </p>
+      {general.map((p, i) => (
+        <p key={i} className="bad" data-testid="config-problem">
+          {p.message}
+        </p>
+      ))}
+      <div className="fields">
+        {MODEL_NUMBERS.map((f) => (
+          <div className="field" key={f.key}>
+            <label htmlFor={f.key}>{f.label}</label>
+            <NumberInput id={f.key} value={model[f.key]} step={f.step} invalid={problems.some((p) => p.field === f.key)} onValue={(v) => setModel({ [f.key]: v })} />
+            <Problems problems={problems} field={f.key} />
+          </div>
+        ))}
+        <div className="field">
+          <label htmlFor="activation">Activation</label>
+          <select id="activation" value={model.activation} onChange={(e) => setModel({ activation: e.target.value as 'relu' | 'gelu' })}>
+            <option value="relu">ReLU</option>
+            <option value="gelu">GELU</option>
+          </select>
+        </div>
+        <label className="field check">
+          <input type="checkbox" checked={model.bias} onChange={(e) => setModel({ bias: e.target.checked })} /> Bias in linear layers and LayerNorm
+        </label>
+        <label className="field check">
+          <input type="checkbox" checked={model.tieWeights} onChange={(e) => setModel({ tieWeights: e.target.checked })} /> Tie input and output embeddings
+        </label>
+      </div>
+      <details>
+        <summary>Training settings</summary>
+        <div className="fields">
+          {TRAIN_NUMBERS.map((f) => (
+            <div className="field" key={f.key}>
+              <label htmlFor={f.key}>{f.label}</label>
+              <NumberInput id={f.key} value={train[f.key]} step={f.step} invalid={problems.some((p) => p.field === f.key)} onValue={(v) => setTrain({ [f.key]: v })} />
+              <Problems problems={problems} field={f.key} />
+            </div>
+          ))}
+          <label className="field check">
+            <input type="checkbox" checked={train.lrDecay} onChange={(e) => setTrain({ lrDecay: e.target.checked })} /> Cosine learning-rate decay after warmup
+          </label>
+        </div>
+      </details>
+    </section>
+  );
+}
+
+/** True when the current setup can be loaded: used to enable Start. */
+export function useConfigOk(): boolean {
+  const { model, train } = useSetup(useShallow((s) => ({ model: s.model, train: s.train })));
+  const vocabSize = useData((s) => s.corpus?.stats.vocab.length ?? null);
+  return validateConfig(vocabSize ? { ...model, vocabSize } : model, train).length === 0;
+}

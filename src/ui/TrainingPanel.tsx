@@ -1,0 +1,174 @@
+import { useEffect, useRef, useState } from 'react';
+import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { useShallow } from 'zustand/react/shallow';
+import { useGpu } from './gpuStore';
+import { useConfigOk, formatMiB } from './ModelPanel';
+import { useData } from './stores/data';
+import { useTraining } from './stores/training';
+import { downsample, smooth, trainingSeries } from './training/series';
+
+/** Most points drawn per line, however long the run. */
+export const MAX_CHART_POINTS = 1000;
+/** Charts redraw at most this often. */
+const REDRAW_MS = 250;
+
+function formatEta(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '–';
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+/** Start / Pause / Resume / Step / Reset, progress, live numbers. */
+export function TrainingControls() {
+  const t = useTraining(
+    useShallow((s) => ({ state: s.state, step: s.step, maxSteps: s.maxSteps, busy: s.busy, message: s.message, problems: s.problems, latest: s.latest, lastEval: s.lastEval, msPerStep: s.msPerStep, loaded: s.loaded })),
+  );
+  const { command, toggle } = useTraining((s) => s.actions);
+  const ready = useGpu((s) => s.phase === 'ready');
+  const hasCorpus = useData((s) => s.corpus !== null);
+  const configOk = useConfigOk();
+  const canStart = ready && hasCorpus && configOk && !t.busy;
+  const running = t.state === 'running';
+  const primary = running ? 'Pause' : t.state === 'paused' ? 'Resume' : 'Start';
+  const eta = t.msPerStep && t.maxSteps > t.step ? ((t.maxSteps - t.step) * t.msPerStep) / 1000 : NaN;
+
+  return (
+    <section className="panel" aria-label="Training" data-testid="training-panel" data-state={t.state} data-step={t.step}>
+      <h2>Training</h2>
+      <div className="row buttons">
+        <button className="primary" onClick={() => void toggle()} disabled={!canStart && !running} data-testid="train-toggle">
+          {primary} <kbd>Space</kbd>
+        </button>
+        <button onClick={() => void command('step')} disabled={!canStart || running} data-testid="train-step">
+          Step <kbd>S</kbd>
+        </button>
+        <button onClick={() => void command('reset')} disabled={!ready || t.busy || t.state === 'empty'} data-testid="train-reset">
+          Reset <kbd>R</kbd>
+        </button>
+        <span className="tag" data-testid="train-state">
+          {t.busy ? 'working…' : t.state}
+        </span>
+      </div>
+      {!hasCorpus && <p className="tag">Load a corpus first.</p>}
+      {t.problems.map((p, i) => (
+        <p key={i} role="alert" className="bad" data-testid="train-problem">
+          {p}
+        </p>
+      ))}
+      {t.message && <p className="tag" data-testid="train-message">{t.message}</p>}
+      <div className="progress-line">
+        <progress max={t.maxSteps || 1} value={t.step} aria-label="Training progress" />
+        <span data-testid="train-progress">
+          step {t.step} / {t.maxSteps || '–'} · ETA {running ? formatEta(eta) : '–'}
+        </span>
+      </div>
+      <dl className="stats">
+        <dt>loss</dt>
+        <dd>{t.latest ? t.latest.loss.toFixed(4) : '–'}</dd>
+        <dt>val loss</dt>
+        <dd>{t.lastEval ? t.lastEval.valLoss.toFixed(4) : '–'}</dd>
+        <dt>tokens/s</dt>
+        <dd data-testid="tokens-per-sec">{t.latest ? Math.round(t.latest.tokensPerSec).toLocaleString('en-US') : '–'}</dd>
+        <dt>ms/step</dt>
+        <dd>{t.latest ? t.latest.ms.toFixed(1) : '–'}</dd>
+        <dt>lr</dt>
+        <dd>{t.latest ? t.latest.lr.toExponential(2) : '–'}</dd>
+        <dt>grad norm</dt>
+        <dd>{t.latest ? t.latest.gradNorm.toFixed(3) : '–'}</dd>
+      </dl>
+      {t.loaded && (
+        <p className="tag" data-testid="loaded-model">
+          Loaded: {t.loaded.paramCount.toLocaleString('en-US')} parameters, {formatMiB(t.loaded.memory.totalBytes)} on the GPU,{' '}
+          {t.loaded.trainTokens.toLocaleString('en-US')} training / {t.loaded.valTokens.toLocaleString('en-US')} validation tokens.
+        </p>
+      )}
+    </section>
+  );
+}
+
+interface ChartData {
+  points: { step: number; loss?: number; raw?: number; val?: number }[];
+  held: number;
+  trainLoss: number | null;
+  valLoss: number | null;
+}
+
+function buildChart(smoothing: number): ChartData {
+  const s = trainingSeries;
+  const smoothed = smooth(s.losses, smoothing);
+  const line = downsample(s.steps, smoothed, MAX_CHART_POINTS);
+  const raw = downsample(s.steps, s.losses, MAX_CHART_POINTS);
+  const points: ChartData['points'] = line.x.map((step, i) => ({ step, loss: line.y[i], raw: raw.y[i] }));
+  for (const e of s.evals.slice(-MAX_CHART_POINTS)) points.push({ step: e.step, val: e.valLoss });
+  points.sort((a, b) => a.step - b.step);
+  return {
+    points,
+    held: s.losses.length,
+    trainLoss: s.latest?.loss ?? null,
+    valLoss: s.evals.length ? s.evals[s.evals.length - 1].valLoss : null,
+  };
+}
+
+/** Training loss per step (smoothed) and validation loss per evaluation, on the same axes. */
+export function LossChart() {
+  const [smoothing, setSmoothing] = useState(0.6);
+  const [logScale, setLogScale] = useState(false);
+  const [data, setData] = useState<ChartData>(() => buildChart(0.6));
+  const drawn = useRef({ version: -1, smoothing: 0.6 });
+
+  useEffect(() => {
+    const tick = () => {
+      if (drawn.current.version === trainingSeries.version && drawn.current.smoothing === smoothing) return;
+      drawn.current = { version: trainingSeries.version, smoothing };
+      setData(buildChart(smoothing));
+    };
+    tick();
+    const timer = setInterval(tick, REDRAW_MS);
+    return () => clearInterval(timer);
+  }, [smoothing]);
+
+  return (
+    <section className="panel" aria-label="Loss curves" data-testid="loss-chart">
+      <h2>Loss</h2>
+      <div className="row">
+        <label>
+          Smoothing{' '}
+          <input type="range" min={0} max={0.99} step={0.01} value={smoothing} onChange={(e) => setSmoothing(Number(e.target.value))} aria-label="Smoothing" />{' '}
+          {smoothing.toFixed(2)}
+        </label>
+        <label>
+          <input type="checkbox" checked={logScale} onChange={(e) => setLogScale(e.target.checked)} data-testid="log-scale" /> Log scale
+        </label>
+        <span
+          className="tag"
+          data-testid="chart-points"
+          data-points={data.held}
+          data-train-loss={data.trainLoss ?? undefined}
+          data-val-loss={data.valLoss ?? undefined}
+        >
+          {data.held}
+        </span>
+        <span className="tag"> training points held, at most {MAX_CHART_POINTS} drawn</span>
+      </div>
+      <div className="chart">
+        {data.points.length === 0 ? (
+          <p className="tag empty-chart">The curves appear here once training starts.</p>
+        ) : (
+          <ResponsiveContainer width="100%" height={280}>
+            <LineChart data={data.points} margin={{ top: 8, right: 16, bottom: 4, left: 0 }}>
+              <CartesianGrid strokeDasharray="3 3" stroke="var(--border)" />
+              <XAxis dataKey="step" type="number" domain={['dataMin', 'dataMax']} stroke="var(--muted)" />
+              <YAxis scale={logScale ? 'log' : 'auto'} domain={['auto', 'auto']} stroke="var(--muted)" allowDataOverflow width={48} tickFormatter={(v: number) => v.toFixed(2)} />
+              <Tooltip contentStyle={{ background: 'var(--panel)', border: '1px solid var(--border)' }} formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} />
+              <Legend />
+              <Line dataKey="raw" name="train (raw)" stroke="var(--accent)" strokeOpacity={0.25} dot={false} isAnimationActive={false} connectNulls />
+              <Line dataKey="loss" name="train" stroke="var(--accent)" strokeWidth={2} dot={false} isAnimationActive={false} connectNulls />
+              <Line dataKey="val" name="validation" stroke="var(--val)" strokeWidth={2} dot={{ r: 3 }} isAnimationActive={false} connectNulls />
+            </LineChart>
+          </ResponsiveContainer>
+        )}
+      </div>
+    </section>
+  );
+}

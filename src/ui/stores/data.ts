@@ -1,0 +1,81 @@
+// The training text: a built-in corpus or the user's own, checked in the corpus
+// worker. A rejected text leaves the previous one in place.
+import { create } from 'zustand';
+import type { CorpusId } from '../../model/config';
+import { CharTokenizer } from '../../model/tokenizer';
+import { minCorpusChars, type CorpusCheck, type CorpusStats } from '../../data/corpus';
+import { builtinCorpus, fetchBuiltin, readCorpus } from '../../data/readCorpus';
+import { useSetup } from './setup';
+
+export interface Corpus {
+  name: string;
+  source: 'builtin' | 'file' | 'paste';
+  builtin?: CorpusId;
+  text: string;
+  stats: CorpusStats;
+  tokenizer: CharTokenizer;
+}
+
+interface DataState {
+  corpus: Corpus | null;
+  /** A text being read: name and progress in bytes. */
+  loading: { name: string; done: number; total: number } | null;
+  /** Why the last text was rejected. */
+  error: string | null;
+  actions: {
+    loadBuiltin: (id: CorpusId) => Promise<void>;
+    loadFile: (file: File) => Promise<void>;
+    loadText: (text: string, name?: string) => Promise<void>;
+    dismissError: () => void;
+  };
+}
+
+export const useData = create<DataState>((set, get) => {
+  async function check(name: string, blob: Blob, source: Corpus['source'], builtin?: CorpusId): Promise<void> {
+    if (get().loading) return;
+    set({ loading: { name, done: 0, total: blob.size }, error: null });
+    const minChars = minCorpusChars(useSetup.getState().model.blockSize);
+    let result: CorpusCheck;
+    try {
+      result = await readCorpus(name, blob, minChars, (done, total) => set({ loading: { name, done, total } }));
+    } catch (e) {
+      result = { ok: false, message: (e as Error).message };
+    }
+    if (!result.ok) {
+      set({ loading: null, error: result.message });
+      return;
+    }
+    const tokenizer = new CharTokenizer(result.stats.vocab);
+    set({ loading: null, error: null, corpus: { name, source, builtin, text: result.text, stats: result.stats, tokenizer } });
+    if (builtin) useSetup.getState().actions.setCorpus(builtin);
+  }
+
+  return {
+    corpus: null,
+    loading: null,
+    error: null,
+    actions: {
+      async loadBuiltin(id) {
+        const corpus = builtinCorpus(id);
+        let blob: Blob;
+        try {
+          set({ loading: { name: corpus.label, done: 0, total: 0 }, error: null });
+          blob = await fetchBuiltin(corpus);
+        } catch (e) {
+          set({ loading: null, error: (e as Error).message });
+          return;
+        }
+        set({ loading: null });
+        await check(corpus.label, blob, 'builtin', corpus.id);
+      },
+      loadFile: (file) => check(file.name || 'The file', file, 'file'),
+      loadText: (text, name = 'The pasted text') => check(name, new Blob([text], { type: 'text/plain' }), 'paste'),
+      dismissError: () => set({ error: null }),
+    },
+  };
+});
+
+/** The validation split: the last 10% of the text. */
+export function validationText(corpus: Corpus): string {
+  return corpus.text.slice(corpus.stats.splitIndex);
+}

@@ -1,0 +1,112 @@
+// What the model shows about itself: attention maps and generated text.
+import { create } from 'zustand';
+import type { EngineEvent, TokenDistribution } from '../../engine/protocol';
+import { useGpu } from '../gpuStore';
+import { useSetup } from './setup';
+
+export interface AttentionMaps {
+  step: number;
+  tokens: string[];
+  nLayer: number;
+  nHead: number;
+  T: number;
+  /** (nLayer, nHead, T, T), row = query, column = key. */
+  probs: Float32Array;
+}
+
+export interface GeneratedChar {
+  char: string;
+  id: number;
+  prob: number;
+}
+
+interface InspectState {
+  attention: AttentionMaps | null;
+  attentionPrompt: string | null;
+  attentionError: string | null;
+  layer: number;
+  head: number;
+  generation: {
+    requestId: number;
+    prompt: string;
+    chars: GeneratedChar[];
+    running: boolean;
+    dist: TokenDistribution | null;
+    lastId: number | null;
+    error: string | null;
+  };
+  actions: {
+    setAttentionPrompt: (prompt: string) => void;
+    pick: (layer: number, head: number) => void;
+    refreshAttention: () => Promise<void>;
+    generate: (prompt: string, maxNewTokens: number) => Promise<void>;
+    stopGenerate: () => void;
+  };
+}
+
+let nextRequestId = 1;
+
+export const useInspect = create<InspectState>((set, get) => ({
+  attention: null,
+  attentionPrompt: null,
+  attentionError: null,
+  layer: 0,
+  head: 0,
+  generation: { requestId: 0, prompt: '', chars: [], running: false, dist: null, lastId: null, error: null },
+  actions: {
+    setAttentionPrompt: (attentionPrompt) => set({ attentionPrompt }),
+    pick: (layer, head) => set({ layer, head }),
+    async refreshAttention() {
+      const engine = useGpu.getState().engine;
+      const prompt = get().attentionPrompt;
+      if (!engine || !prompt) return;
+      const reply = await engine.request({ kind: 'attention', prompt });
+      if (reply.kind === 'attention') {
+        const { layer, head } = get();
+        set({
+          attention: reply,
+          attentionError: null,
+          layer: Math.min(layer, reply.nLayer - 1),
+          head: Math.min(head, reply.nHead - 1),
+        });
+      } else if (reply.kind === 'error') set({ attentionError: reply.message });
+      else if (reply.kind === 'invalid') set({ attentionError: reply.problems.join(' ') });
+    },
+    async generate(prompt, maxNewTokens) {
+      const engine = useGpu.getState().engine;
+      if (!engine || get().generation.running) return;
+      const requestId = nextRequestId++;
+      set({ generation: { requestId, prompt, chars: [], running: true, dist: null, lastId: null, error: null } });
+      const reply = await engine.request({ kind: 'generate', requestId, prompt, maxNewTokens, sampling: useSetup.getState().sampling });
+      const g = get().generation;
+      if (g.requestId !== requestId) return;
+      if (reply.kind === 'generated') set({ generation: { ...g, running: false } });
+      else {
+        const error = reply.kind === 'error' ? reply.message : reply.kind === 'invalid' ? reply.problems.join(' ') : `Unexpected reply '${reply.kind}'.`;
+        set({ generation: { ...g, running: false, error } });
+      }
+    },
+    stopGenerate() {
+      useGpu.getState().engine?.request({ kind: 'stopGenerate' });
+    },
+  },
+}));
+
+/** Token events stream into the current generation; eval events refresh the attention maps. */
+export function handleInspectEvent(event: EngineEvent): void {
+  if (event.kind === 'token') {
+    const g = useInspect.getState().generation;
+    if (event.requestId !== g.requestId) return;
+    useInspect.setState({
+      generation: { ...g, chars: [...g.chars, { char: event.char, id: event.id, prob: event.prob }], dist: event.dist, lastId: event.id },
+    });
+  } else if (event.kind === 'eval') {
+    void useInspect.getState().actions.refreshAttention();
+  }
+}
+
+// A slider moved while text streams applies to the very next token.
+useSetup.subscribe((s, prev) => {
+  if (s.sampling === prev.sampling || !useInspect.getState().generation.running) return;
+  void useGpu.getState().engine?.request({ kind: 'setSampling', sampling: s.sampling });
+});

@@ -1,0 +1,54 @@
+// What the user chose: preset, built-in corpus, model and training config,
+// sampling settings. Read from the link at start and written back to it, so a
+// link reproduces the setup.
+import { create } from 'zustand';
+import type { SamplingSettings } from '../../engine/protocol';
+import type { CorpusId, ModelShape, Preset, TrainConfig } from '../../model/config';
+import { parseSetup, presetById, serializeSetup, type Setup } from '../url';
+
+interface SetupState extends Setup {
+  /** Sentences about values in the link that were not used. */
+  notices: string[];
+  actions: {
+    applyPreset: (id: Preset['id']) => void;
+    setModel: (patch: Partial<ModelShape>) => void;
+    setTrain: (patch: Partial<TrainConfig>) => void;
+    setSampling: (patch: Partial<SamplingSettings>) => void;
+    setCorpus: (id: CorpusId) => void;
+    dismissNotices: () => void;
+  };
+}
+
+const initial = parseSetup(typeof location === 'undefined' ? '' : location.search);
+
+export const useSetup = create<SetupState>((set) => ({
+  ...initial,
+  actions: {
+    applyPreset(id) {
+      const preset = presetById(id);
+      if (!preset) return;
+      set({ preset: preset.id, corpus: preset.corpus, model: { ...preset.model }, train: { ...preset.train } });
+    },
+    setModel: (patch) => set((s) => ({ model: { ...s.model, ...patch } })),
+    setTrain: (patch) => set((s) => ({ train: { ...s.train, ...patch } })),
+    setSampling: (patch) => set((s) => ({ sampling: { ...s.sampling, ...patch } })),
+    setCorpus: (corpus) => set({ corpus }),
+    dismissNotices: () => set({ notices: [] }),
+  },
+}));
+
+/** The current setup as a link's query string. */
+export function currentQuery(): string {
+  const { preset, corpus, model, train, sampling } = useSetup.getState();
+  return serializeSetup({ preset, corpus, model, train, sampling });
+}
+
+if (typeof history !== 'undefined') {
+  let last = '';
+  useSetup.subscribe(() => {
+    const query = currentQuery();
+    if (query === last) return;
+    last = query;
+    history.replaceState(null, '', query);
+  });
+}
