@@ -7,6 +7,7 @@
 // type, sign, NaN and size BEFORE any product of them is trusted.
 
 import type { MemoryEstimate } from '../engine/protocol';
+import { MAX_HEAD_SIZE } from '../kernels/attention';
 import type { ModelConfig, ModelShape, TrainConfig } from './config';
 
 export interface ConfigProblem {
@@ -72,45 +73,43 @@ export function paramCount(config: ModelConfig): number {
 }
 
 /**
- * Floats of every activation buffer the GPU model keeps for one training step
- * with batch B, largest first not implied. Saved forward activations are those
- * backward reads; the rest is backward scratch.
+ * Floats of every activation buffer the GPU model (gpt.ts) allocates for a
+ * training step with batch B. `saved` is what backward reads; `scratch` is
+ * shared by all layers (projection outputs, dropout outputs, gradients).
  */
 export function activationBuffers(config: ModelConfig, B: number): { saved: number[]; scratch: number[] } {
   const { nLayer: L, nHead: NH, nEmbd: C, blockSize: T, vocabSize: V, dropout } = config;
   const BT = B * T;
   const drop = dropout > 0;
   const perLayer = [
-    BT * C, BT, BT, // ln1 (BT, C), mean, rstd
+    BT * C, BT, BT, // ln1 (BT, C), mean (BT), rstd (BT)
     BT * 3 * C, // qkv (BT, 3C)
     B * NH * T * T, // att (B, NH, T, T)
     BT * C, // atty (BT, C)
-    BT * C, // attproj (BT, C)
-    ...(drop ? [BT * C] : []), // attproj after dropout
-    BT * C, // residual2 (BT, C)
-    BT * C, BT, BT, // ln2, mean, rstd
+    BT * C, // res2 (BT, C)
+    BT * C, BT, BT, // ln2 (BT, C), mean, rstd
     BT * 4 * C, // fch (BT, 4C)
-    BT * 4 * C, // fch after activation
-    BT * C, // fcproj (BT, C)
-    ...(drop ? [BT * C] : []), // fcproj after dropout
-    BT * C, // residual3 (BT, C)
+    BT * 4 * C, // fch after the activation (BT, 4C)
+    BT * C, // res3 (BT, C)
   ];
   const saved: number[] = [
-    BT, BT, // tokens, targets (i32)
+    BT, BT, // tokens, targets (BT) i32
     BT * C, // encoded (BT, C)
-    ...(drop ? [BT * C] : []), // encoded after dropout
-    BT * C, BT, BT, // ln_f out, mean, rstd
+    ...(drop ? [BT * C] : []), // encoded after dropout (BT, C)
+    BT * C, BT, BT, // ln_f out (BT, C), mean, rstd
     BT * V, // logits (BT, V)
-    BT, // per-row losses
+    BT, // per-row losses (BT)
   ];
   for (let l = 0; l < L; l++) saved.push(...perLayer);
   const scratch = [
+    BT * C, // projection output (BT, C)
+    ...(drop ? [BT * C, BT * C] : []), // projection after dropout, dropout gradient (BT, C)
     BT * V, // dlogits (BT, V)
-    BT * C, BT * C, // residual gradient, ping-pong
-    BT * C, // d(layernorm output)
+    BT * C, // d residual stream (BT, C)
+    BT * C, // d layernorm output / d atty (BT, C)
     BT * 3 * C, // dqkv (BT, 3C)
-    BT * 4 * C, BT * 4 * C, // d fch, d fch after activation
-    BT * C, // dropout / projection gradient
+    BT * 4 * C, BT * 4 * C, // d fch after / before the activation (BT, 4C)
+    B * NH * T * T, // attention backward scratch (B, NH, T, T)
   ];
   return { saved, scratch };
 }
@@ -211,6 +210,12 @@ export function validateConfig(model: ModelShape | ModelConfig, train: TrainConf
     p.push({
       field: 'nHead',
       message: `The embedding width (${model.nEmbd}) must be divisible by the number of heads (${model.nHead}).`,
+    });
+  }
+  if (okH && okC && model.nEmbd % model.nHead === 0 && model.nEmbd / model.nHead > MAX_HEAD_SIZE) {
+    p.push({
+      field: 'nHead',
+      message: `The head size (${model.nEmbd} / ${model.nHead} = ${model.nEmbd / model.nHead}) is over ${MAX_HEAD_SIZE}: use more heads or a narrower model.`,
     });
   }
   checkReal(p, 'dropout', 'Dropout', model.dropout, { min: 0, max: 1, maxOpen: true });

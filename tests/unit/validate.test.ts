@@ -97,6 +97,7 @@ describe('validateConfig', () => {
     expect(fields({ blockSize: Number.POSITIVE_INFINITY })).toEqual(['blockSize']);
     expect(fields({ nLayer: 1000 })).toEqual(['nLayer']);
     expect(fields({ nEmbd: 1 << 20, nHead: 1 })).toEqual(['nEmbd']);
+    expect(fields({ nEmbd: 4096, nHead: 64 })).toEqual(['nEmbd']);
     expect(fields({ blockSize: 1e9 })).toEqual(['blockSize']);
     expect(fields({}, { batchSize: 1e6 })).toEqual(['batchSize']);
     expect(fields({}, { batchSize: 0 })).toEqual(['batchSize']);
@@ -111,6 +112,11 @@ describe('validateConfig', () => {
     expect(problems).toEqual([
       { field: 'nHead', message: 'The embedding width (100) must be divisible by the number of heads (6).' },
     ]);
+  });
+
+  it('rejects a head size over what the attention kernels support', () => {
+    expect(fields({ nEmbd: 512, nHead: 2 })).toEqual(['nHead']);
+    expect(fields({ nEmbd: 512, nHead: 4 })).toEqual([]);
   });
 
   it('rejects dropout outside [0, 1)', () => {
@@ -142,7 +148,7 @@ describe('validateConfig', () => {
 
   it('rejects a vocabulary whose embedding table exceeds the binding limit', () => {
     // 100,000 x 2048 floats = 781 MiB > 128 MiB; well under the caps on each factor.
-    const problems = validateConfig({ ...baby, vocabSize: 100_000, nEmbd: 2048, nHead: 8 }, DEFAULT_TRAIN);
+    const problems = validateConfig({ ...baby, vocabSize: 100_000, nEmbd: 2048, nHead: 16 }, DEFAULT_TRAIN);
     expect(problems.map((p) => p.field)).toContain('vocabSize');
     expect(problems.find((p) => p.field === 'vocabSize')!.message).toMatch(/vocabulary of 100000 characters/);
   });
