@@ -1,0 +1,66 @@
+import adamwCode from '../../shaders/adamw.wgsl?raw';
+import normCode from '../../shaders/grad_norm.wgsl?raw';
+import type { Gpu } from '../gpu/runtime';
+
+/** Partial sums gradNorm keeps between its two passes: one per workgroup, at most 1024. */
+export const gradNormScratchFloats = (n: number) => Math.max(1, Math.min(1024, Math.ceil(n / 2048)));
+
+/** Record norm[0] = sqrt(sum grads[i]^2) over n floats, reduced fully on the GPU. */
+export function gradNorm(
+  gpu: Gpu,
+  encoder: GPUCommandEncoder,
+  args: { norm: GPUBuffer; grads: GPUBuffer; n: number; scratch: GPUBuffer },
+): void {
+  const G = gradNormScratchFloats(args.n);
+  gpu.dispatch(encoder, gpu.pipeline(normCode, { entryPoint: 'partials' }), {
+    params: [args.n, G],
+    buffers: [args.scratch, args.grads],
+    workgroups: G,
+  });
+  gpu.dispatch(encoder, gpu.pipeline(normCode, { entryPoint: 'finish' }), {
+    params: [args.n, G],
+    buffers: [args.norm, args.scratch],
+    workgroups: 1,
+  });
+}
+
+export interface AdamwArgs {
+  /** the flat parameter buffer, updated in place */
+  params: GPUBuffer;
+  grads: GPUBuffer;
+  /** first and second moments, same layout as params */
+  m: GPUBuffer;
+  v: GPUBuffer;
+  /** range of the flat buffers this call updates, in floats */
+  offset: number;
+  count: number;
+  /** apply weight decay to this range (2-D weights yes; biases, LayerNorm and so on no) */
+  decay: boolean;
+  /** f32[8]: lr, beta1, beta2, eps, weightDecay, maxNorm (0 = no clipping), 1 - beta1^t, 1 - beta2^t; written each step */
+  hyper: GPUBuffer;
+  /** gradNorm's output: [0] = global gradient L2 norm (read only when maxNorm > 0) */
+  norm: GPUBuffer;
+}
+
+/** The hyper buffer's contents for step t (from 1). */
+export function adamwHyper(h: {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  maxNorm: number;
+  t: number;
+}): Float32Array {
+  return new Float32Array([h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.maxNorm, 1 - h.beta1 ** h.t, 1 - h.beta2 ** h.t]);
+}
+
+/** Record one AdamW step over params[offset .. offset + count). */
+export function adamw(gpu: Gpu, encoder: GPUCommandEncoder, args: AdamwArgs): void {
+  const W = Math.ceil(args.count / 256);
+  gpu.dispatch(encoder, gpu.pipeline(adamwCode, { constants: { DECAY: args.decay ? 1 : 0 } }), {
+    params: [args.offset, args.count],
+    buffers: [args.params, args.grads, args.m, args.v, args.hyper, args.norm],
+    workgroups: [Math.min(W, 65535), Math.ceil(W / 65535)],
+  });
+}
