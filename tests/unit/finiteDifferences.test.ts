@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { activationBackwardRef, activationForwardRef, erfcRef, erfRef } from '../reference/activation';
+import { dropoutMaskCpu } from '../../src/kernels/dropout';
+import { dropoutBackwardRef, dropoutForwardRef } from '../reference/dropout';
 import { addBackwardRef, addRef, biasAddRef, biasBackwardRef } from '../reference/elementwise';
 import { gradcheck, gradReport, type GradcheckOptions } from '../reference/gradcheck';
 import { randn } from '../reference/random';
@@ -98,5 +100,14 @@ describe('backward references vs finite differences', () => {
     const dbias = new Float64Array(N);
     biasBackwardRef(dbias, dout, M, N);
     expectGrad('bias', (xs) => biasAddRef(xs[0], xs[1], M, N), [inp, bias], [dout, dbias], dout);
+  });
+
+  it('dropout (the backward reuses the forward mask)', () => {
+    const n = 200;
+    const p = 0.3;
+    const mask = dropoutMaskCpu(99, 4, n, p);
+    const x = f64(randn(n, 1));
+    const dout = f64(randn(n, 2));
+    expectGrad('dropout', (xs) => dropoutForwardRef(xs[0], mask, p), [x], [dropoutBackwardRef(dout, mask, p)], dout);
   });
 });

@@ -1,0 +1,45 @@
+// Dropout with a counter-based hash RNG: no random state, so forward and
+// backward regenerate the same mask from (seed, salt, element index).
+//
+//   out[i] = keep(i) ? inp[i] * scale : 0        scale = 1 / (1 - p)
+//   keep(i) = hash(seed, salt, i) >= threshold   threshold = floor(p * 2^32)
+//
+// The backward is the same map applied to dout (dinp = dout * mask * scale),
+// so one entry point serves both. hash: two rounds of Chris Wellons'
+// lowbias32 integer mixer keyed by key = mix(mix(salt + golden) ^ seed);
+// src/kernels/dropout.ts has the bit-exact CPU twin (dropoutMaskCpu).
+// `seed` is a storage buffer written by the caller once per step (uniform
+// params are cached by content); `salt` tells apart the dropout sites of one
+// step (layer, position in the block) and is a per-call-site constant.
+//
+// Dispatch: ceil(n / 256) workgroups, folded into (x, y) past 65535.
+// Bindings: 0 params {n, threshold, salt, scale: f32}, 1 out (read_write),
+// 2 inp (a different buffer from out), 3 seed (u32[1]).
+// Needs: 256 invocations per workgroup, no workgroup memory.
+
+struct Params { n: u32, threshold: u32, salt: u32, scale: f32 }
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read> inp: array<f32>;
+@group(0) @binding(3) var<storage, read> seed: array<u32>;
+
+fn mix(v: u32) -> u32 {
+  var x = v;
+  x ^= x >> 16u;
+  x *= 0x7feb352du;
+  x ^= x >> 15u;
+  x *= 0x846ca68bu;
+  x ^= x >> 16u;
+  return x;
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let i = (wg.y * nwg.x + wg.x) * 256u + li;
+  if (i >= p.n) { return; }
+  let key = mix(mix(p.salt + 0x9e3779b9u) ^ seed[0]);
+  let h = mix(mix(i ^ key) + key);
+  out[i] = select(0.0, inp[i] * p.scale, h >= p.threshold);
+}

@@ -1,0 +1,82 @@
+import code from '../../shaders/dropout.wgsl?raw';
+import { packParams, type Gpu } from '../gpu/runtime';
+import { grid } from './elementwise';
+
+// Counter-based dropout: the mask is a pure function of (seed, salt, index),
+// recomputed wherever it is needed (forward, backward, tests). See shaders/dropout.wgsl.
+
+export interface DropoutForwardArgs {
+  /** (n) */
+  out: GPUBuffer;
+  /** (n), a different buffer from out */
+  inp: GPUBuffer;
+  n: number;
+  /** drop probability, 0 <= p < 1 */
+  p: number;
+  /** tells apart the dropout sites within one step (a per-call-site constant) */
+  salt: number;
+  /** u32[1]: the step's seed, written by the caller each step */
+  seed: GPUBuffer;
+}
+
+export interface DropoutBackwardArgs {
+  /** (n), overwritten: dinp = dout * mask / (1 - p) */
+  dinp: GPUBuffer;
+  /** (n) */
+  dout: GPUBuffer;
+  n: number;
+  p: number;
+  salt: number;
+  seed: GPUBuffer;
+}
+
+/** Elements with hash >= threshold are kept: keep probability 1 - threshold / 2^32 = 1 - p (to 2^-32). */
+export function dropoutThreshold(p: number): number {
+  if (!(p >= 0 && p < 1)) throw new RangeError(`dropout probability must be in [0, 1), got ${p}`);
+  return Math.min(0xffffffff, Math.floor(p * 4294967296));
+}
+
+/** The f32 factor kept elements are multiplied by. */
+export const dropoutScale = (p: number) => Math.fround(1 / (1 - p));
+
+function mix(v: number): number {
+  let x = v >>> 0;
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x7feb352d) >>> 0;
+  x ^= x >>> 15;
+  x = Math.imul(x, 0x846ca68b) >>> 0;
+  x ^= x >>> 16;
+  return x >>> 0;
+}
+
+/** The 32-bit hash the shader computes for element i. */
+export function dropoutHash(seed: number, salt: number, i: number): number {
+  const key = mix((mix((salt + 0x9e3779b9) >>> 0) ^ seed) >>> 0);
+  return mix((mix((i ^ key) >>> 0) + key) >>> 0);
+}
+
+/** The GPU's mask, bit for bit: 1 = kept (scaled by 1/(1-p)), 0 = dropped. */
+export function dropoutMaskCpu(seed: number, salt: number, n: number, p: number): Uint8Array {
+  const threshold = dropoutThreshold(p);
+  const mask = new Uint8Array(n);
+  for (let i = 0; i < n; i++) mask[i] = dropoutHash(seed, salt, i) >= threshold ? 1 : 0;
+  return mask;
+}
+
+function dispatch(gpu: Gpu, encoder: GPUCommandEncoder, out: GPUBuffer, inp: GPUBuffer, n: number, p: number, salt: number, seed: GPUBuffer): void {
+  gpu.dispatch(encoder, gpu.pipeline(code), {
+    params: packParams([n, dropoutThreshold(p), salt, { f32: dropoutScale(p) }]),
+    buffers: [out, inp, seed],
+    workgroups: grid(Math.ceil(n / 256)),
+  });
+}
+
+/** Record out = inp * mask / (1 - p). With p = 0 this is an exact copy (callers may skip it instead). */
+export function dropoutForward(gpu: Gpu, encoder: GPUCommandEncoder, args: DropoutForwardArgs): void {
+  dispatch(gpu, encoder, args.out, args.inp, args.n, args.p, args.salt, args.seed);
+}
+
+/** Record dinp = dout * mask / (1 - p), the same mask as the forward with the same seed and salt. */
+export function dropoutBackward(gpu: Gpu, encoder: GPUCommandEncoder, args: DropoutBackwardArgs): void {
+  dispatch(gpu, encoder, args.dinp, args.dout, args.n, args.p, args.salt, args.seed);
+}
