@@ -1,5 +1,6 @@
 import forwardCode from '../../shaders/attention_forward.wgsl?raw';
 import backwardCode from '../../shaders/attention_backward.wgsl?raw';
+import decodeCode from '../../shaders/attention_decode.wgsl?raw';
 import type { Gpu } from '../gpu/runtime';
 
 export interface AttentionShape {
@@ -70,4 +71,33 @@ export function attentionBackward(gpu: Gpu, encoder: GPUCommandEncoder, args: At
       workgroups,
     });
   }
+}
+
+export interface AttentionDecodeArgs {
+  /** (C) attention output for the new position */
+  out: GPUBuffer;
+  /** (NH, Tmax) this query's probabilities per head; 0 from position t on */
+  probs: GPUBuffer;
+  /** (C) the new position's query */
+  q: GPUBuffer;
+  /** (Tmax, C) cached keys and values, positions 0..t-1 filled (this position's included) */
+  kCache: GPUBuffer;
+  vCache: GPUBuffer;
+  /** cached positions, including this one (1 <= t <= Tmax) */
+  t: number;
+  C: number;
+  NH: number;
+  Tmax: number;
+}
+
+/** Record one generation step of attention: the newest position attending over the KV cache, all heads. */
+export function attentionDecode(gpu: Gpu, encoder: GPUCommandEncoder, args: AttentionDecodeArgs): void {
+  const { t, C, NH, Tmax } = args;
+  tiling({ B: 1, T: t, C, NH });
+  if (t < 1 || t > Tmax) throw new Error(`attentionDecode: ${t} cached positions do not fit a cache of ${Tmax}.`);
+  gpu.dispatch(encoder, gpu.pipeline(decodeCode), {
+    params: [t, C, NH, Tmax],
+    buffers: [args.out, args.probs, args.q, args.kCache, args.vCache],
+    workgroups: NH,
+  });
 }

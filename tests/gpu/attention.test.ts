@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { attentionBackward, attentionForward, attentionScratchFloats } from '../../src/kernels/attention';
+import { attentionBackward, attentionDecode, attentionForward, attentionScratchFloats } from '../../src/kernels/attention';
 import { attentionBackwardRef, attentionForwardRef } from '../reference/attention';
 import { compare, report } from '../reference/compare';
 import { randn } from '../reference/random';
@@ -89,4 +89,51 @@ describe('attention kernels vs float64 reference', () => {
     expect(cmpAtt.failures).toBe(0);
     expect(cmpOut.failures).toBe(0);
   });
+
+  // Generation: the newest position over a KV cache must match the last row of the full forward.
+  // (T, C, NH, Tmax)
+  const DECODE: Array<[number, number, number, number]> = [
+    [1, 4, 1, 1],
+    [7, 12, 3, 16],
+    [33, 64, 2, 40],
+    [128, 192, 6, 128],
+    [300, 200, 2, 320], // head size 100, more positions than invocations
+  ];
+  for (const [T, C, NH, Tmax] of DECODE) {
+    it(`decode one position over a KV cache: t=${T} C=${C} NH=${NH} Tmax=${Tmax}`, async () => {
+      const { gpu } = await testGpu();
+      const qkv = randn(T * 3 * C, T * 13 + C, 1.5);
+      const q = qkv.slice((T - 1) * 3 * C, (T - 1) * 3 * C + C);
+      // Cache rows past t hold stale values that must be ignored.
+      const kCache = randn(Tmax * C, T + 1, 100);
+      const vCache = randn(Tmax * C, T + 2, 100);
+      for (let t = 0; t < T; t++) {
+        kCache.set(qkv.subarray(t * 3 * C + C, t * 3 * C + 2 * C), t * C);
+        vCache.set(qkv.subarray(t * 3 * C + 2 * C, t * 3 * C + 3 * C), t * C);
+      }
+      const got = await checked(gpu, async () => {
+        const out = poisoned(gpu, C);
+        const probs = poisoned(gpu, NH * Tmax);
+        const bufs = [gpu.upload(q), gpu.upload(kCache), gpu.upload(vCache)];
+        gpu.submit((enc) =>
+          attentionDecode(gpu, enc, { out, probs, q: bufs[0], kCache: bufs[1], vCache: bufs[2], t: T, C, NH, Tmax }),
+        );
+        const r = { out: await gpu.readF32(out, C), probs: await gpu.readF32(probs, NH * Tmax) };
+        for (const buf of [out, probs, ...bufs]) gpu.destroy(buf);
+        return r;
+      });
+      const full = attentionForwardRef(qkv, { B: 1, T, C, NH });
+      const wantOut = full.out.slice((T - 1) * C);
+      const wantProbs = new Float64Array(NH * Tmax);
+      for (let h = 0; h < NH; h++)
+        for (let t2 = 0; t2 < T; t2++) wantProbs[h * Tmax + t2] = full.att[(h * T + T - 1) * T + t2];
+      const name = `t=${T} C=${C} NH=${NH} Tmax=${Tmax}`;
+      const cmpOut = compare(got.out, wantOut, OUT_TOL.atol, OUT_TOL.rtol);
+      const cmpProbs = compare(got.probs, wantProbs, ATT_TOL.atol, ATT_TOL.rtol);
+      console.log(report(cmpOut, `decode out ${name}`));
+      console.log(report(cmpProbs, `decode probs ${name}`));
+      expect(cmpOut.failures).toBe(0);
+      expect(cmpProbs.failures).toBe(0);
+    });
+  }
 });

@@ -91,36 +91,3 @@ export function attentionBackwardRef(
   }
   return dqkv;
 }
-
-/**
- * One query position attending over cached keys and values (generation with a
- * KV cache): q (C), kCache / vCache (Tmax, C), t cached positions including this one.
- */
-export function attentionDecodeRef(
-  q: ArrayLike<number>,
-  kCache: ArrayLike<number>,
-  vCache: ArrayLike<number>,
-  t: number,
-  C: number,
-  NH: number,
-): { out: Float64Array; probs: Float64Array } {
-  const hs = C / NH;
-  const out = new Float64Array(C);
-  const probs = new Float64Array(NH * t);
-  for (let h = 0; h < NH; h++) {
-    let max = -Infinity;
-    for (let t2 = 0; t2 < t; t2++) {
-      let s = 0;
-      for (let d = 0; d < hs; d++) s += q[h * hs + d] * kCache[t2 * C + h * hs + d];
-      probs[h * t + t2] = s / Math.sqrt(hs);
-      max = Math.max(max, probs[h * t + t2]);
-    }
-    let sum = 0;
-    for (let t2 = 0; t2 < t; t2++) sum += probs[h * t + t2] = Math.exp(probs[h * t + t2] - max);
-    for (let t2 = 0; t2 < t; t2++) {
-      const p = (probs[h * t + t2] /= sum);
-      for (let d = 0; d < hs; d++) out[h * hs + d] += p * vCache[t2 * C + h * hs + d];
-    }
-  }
-  return { out, probs };
-}
