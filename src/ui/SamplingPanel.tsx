@@ -68,7 +68,7 @@ export function SamplingPanel() {
               </button>
             ) : (
               <button className="primary" onClick={() => void generate(prompt, maxNew)} disabled={!vocab} data-testid="sample-generate">
-                Generate <kbd>G</kbd>
+                Generate
               </button>
             )}
             {!vocab && <span className="tag">Train (or step) a model first.</span>}
