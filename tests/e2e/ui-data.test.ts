@@ -55,6 +55,15 @@ describe('dataset panel', () => {
       expect(await error.count()).toBe(0);
       expect(Number(await s.page.getByTestId('corpus-chars').getAttribute('data-chars'))).toBe([...poem].length);
 
+      // Drag and drop a file onto the drop zone.
+      await s.page.getByTestId('corpus-dropzone').evaluate((zone) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File(['Dropped text, dropped text.\n'.repeat(10)], 'dropped.txt', { type: 'text/plain' }));
+        zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+        zone.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      });
+      await expect.poll(() => name.textContent(), { timeout: 20_000 }).toBe('dropped.txt');
+
       await s.page.getByTestId('corpus-paste').fill('abcabc '.repeat(30));
       await s.page.getByTestId('corpus-paste-use').click();
       await expect.poll(() => name.textContent(), { timeout: 20_000 }).toBe('The pasted text');
