@@ -70,6 +70,8 @@ export class Trainer {
   private abortSignal!: Promise<never>;
   private abortNow!: (e: Error) => void;
   private stepsLeft = Infinity;
+  /** Step of the last checkpoint taken, so a pause right after one does not repeat it. */
+  private savedStep = -1;
 
   constructor(
     public model: EngineModel,
@@ -152,6 +154,7 @@ export class Trainer {
       this.hooks.emit({ kind: 'checkpoint', step: this.step, saved: false, message: 'Checkpoint skipped: the weights are not finite.' });
       return;
     }
+    this.savedStep = snap.step;
     const result = await this.hooks.save(this.checkpointRecord(snap));
     this.hooks.emit({ kind: 'checkpoint', step: snap.step, saved: result.saved, ...(result.saved ? {} : { message: result.message }) });
   }
@@ -303,13 +306,16 @@ export class Trainer {
       inflight = next;
     }
     if (inflight && !(await this.accept(inflight))) return;
-    // Drained: the weights match this.step.
-    if (this.step >= train.maxSteps) {
-      if (boundaryDone !== this.step && !(await this.boundary(this.step, true))) return;
+    // Drained: the weights match this.step. A boundary reached by the last step is handled now.
+    const atEnd = this.step >= train.maxSteps;
+    if (this.step > 0 && boundaryDone !== this.step && (atEnd || this.isBoundary(this.step))) {
+      if (!(await this.boundary(this.step, atEnd))) return;
+    }
+    if (atEnd) {
       this.setState('done');
       return;
     }
-    await this.checkpoint();
+    if (this.savedStep !== this.step) await this.checkpoint();
     this.setState(this.wanted === 'stop' ? 'done' : 'paused');
   }
 
