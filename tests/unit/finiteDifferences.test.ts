@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { activationBackwardRef, activationForwardRef, erfcRef, erfRef } from '../reference/activation';
 import { dropoutMaskCpu } from '../../src/kernels/dropout';
 import { dropoutBackwardRef, dropoutForwardRef } from '../reference/dropout';
+import { embeddingBackwardRef, embeddingForwardRef } from '../reference/embedding';
 import { addBackwardRef, addRef, biasAddRef, biasBackwardRef } from '../reference/elementwise';
 import { gradcheck, gradReport, type GradcheckOptions } from '../reference/gradcheck';
-import { randn } from '../reference/random';
+import { randInts, randn } from '../reference/random';
 
 // Every backward reference is checked against central differences of its
 // forward reference: d/dx sum(forward(x) * dout) for a random dout.
@@ -109,5 +110,17 @@ describe('backward references vs finite differences', () => {
     const x = f64(randn(n, 1));
     const dout = f64(randn(n, 2));
     expectGrad('dropout', (xs) => dropoutForwardRef(xs[0], mask, p), [x], [dropoutBackwardRef(dout, mask, p)], dout);
+  });
+
+  it('embedding (token and position tables; repeated tokens accumulate)', () => {
+    const [B, T, C, V] = [3, 5, 4, 6];
+    const tokens = randInts(B * T, V, 1);
+    tokens[0] = tokens[1] = tokens[7] = 2;
+    const wte = f64(randn(V * C, 2));
+    const wpe = f64(randn(T * C, 3));
+    const dout = f64(randn(B * T * C, 4));
+    const [dwte, dwpe] = [new Float64Array(V * C), new Float64Array(T * C)];
+    embeddingBackwardRef(dwte, dwpe, dout, tokens, B, T, C);
+    expectGrad('embedding', (xs) => embeddingForwardRef(tokens, xs[0], xs[1], B, T, C), [wte, wpe], [dwte, dwpe], dout);
   });
 });

@@ -1,0 +1,33 @@
+// Token + position embedding (llm.c encoder_forward).
+//
+//   out[i, c] = wte[tokens[i], c] + wpe[i % T, c]      out (BT, C), i = b * T + t
+//
+// One invocation per output element, channel fastest (coalesced rows).
+// Token ids must lie in [0, V): they come from the tokenizer, which checks
+// them; an out-of-range id reads whatever robust buffer access gives, never
+// outside the buffer.
+//
+// Dispatch: ceil(BT * C / 256) workgroups, folded into (x, y) past 65535.
+// Bindings: 0 params {BT, T, C}, 1 out (read_write), 2 tokens (BT, i32),
+// 3 wte (V, C), 4 wpe (>= T, C).
+// Needs: 256 invocations per workgroup, no workgroup memory.
+
+struct Params { BT: u32, T: u32, C: u32 }
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read> tokens: array<i32>;
+@group(0) @binding(3) var<storage, read> wte: array<f32>;
+@group(0) @binding(4) var<storage, read> wpe: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let i = (wg.y * nwg.x + wg.x) * 256u + li;
+  if (i >= p.BT * p.C) { return; }
+  let row = i / p.C;
+  let c = i % p.C;
+  let t = row % p.T;
+  let v = u32(tokens[row]);
+  out[i] = wte[v * p.C + c] + wpe[t * p.C + c];
+}

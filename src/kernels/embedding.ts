@@ -1,0 +1,59 @@
+import forwardCode from '../../shaders/embedding_forward.wgsl?raw';
+import backwardCode from '../../shaders/embedding_backward.wgsl?raw';
+import type { Gpu } from '../gpu/runtime';
+import { grid } from './elementwise';
+
+export interface EmbeddingForwardArgs {
+  /** (B*T, C) */
+  out: GPUBuffer;
+  /** (B*T) i32 token ids in [0, V) */
+  tokens: GPUBuffer;
+  /** (V, C) token embeddings */
+  wte: GPUBuffer;
+  /** (>= T, C) position embeddings; row t is used for position t = row % T */
+  wpe: GPUBuffer;
+  B: number;
+  T: number;
+  C: number;
+}
+
+export interface EmbeddingBackwardArgs {
+  /** (V, C), accumulated */
+  dwte: GPUBuffer;
+  /** (T, C), accumulated */
+  dwpe: GPUBuffer;
+  /** (B*T, C) */
+  dout: GPUBuffer;
+  /** (B*T) i32 */
+  tokens: GPUBuffer;
+  B: number;
+  T: number;
+  C: number;
+  V: number;
+}
+
+/** Record out[b, t] = wte[tokens[b, t]] + wpe[t]. */
+export function embeddingForward(gpu: Gpu, encoder: GPUCommandEncoder, args: EmbeddingForwardArgs): void {
+  const { B, T, C } = args;
+  gpu.dispatch(encoder, gpu.pipeline(forwardCode), {
+    params: [B * T, T, C],
+    buffers: [args.out, args.tokens, args.wte, args.wpe],
+    workgroups: grid(Math.ceil((B * T * C) / 256)),
+  });
+}
+
+/** Record dwte += scatter of dout by token, dwpe += sum of dout over the batch (deterministic, no atomics). */
+export function embeddingBackward(gpu: Gpu, encoder: GPUCommandEncoder, args: EmbeddingBackwardArgs): void {
+  const { B, T, C, V } = args;
+  const params = [B, T, C, V];
+  gpu.dispatch(encoder, gpu.pipeline(backwardCode, { entryPoint: 'wte' }), {
+    params,
+    buffers: [args.dwte, args.dout, args.tokens],
+    workgroups: grid(V),
+  });
+  gpu.dispatch(encoder, gpu.pipeline(backwardCode, { entryPoint: 'wpe' }), {
+    params,
+    buffers: [args.dwpe, args.dout],
+    workgroups: grid(Math.ceil((T * C) / 256)),
+  });
+}
