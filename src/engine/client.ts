@@ -45,3 +45,8 @@ export class EngineClient {
     this.worker.terminate();
   }
 }
+
+// End-to-end tests drive a fresh engine of their own from the page (?test in the URL).
+if (typeof window !== 'undefined' && new URLSearchParams(window.location.search).has('test')) {
+  (window as unknown as { __EngineClient?: typeof EngineClient }).__EngineClient = EngineClient;
+}

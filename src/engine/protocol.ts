@@ -108,7 +108,8 @@ export type EngineRequest =
   | { kind: 'generate'; requestId: number; prompt: string; maxNewTokens: number; sampling: SamplingSettings }
   | { kind: 'setSampling'; sampling: SamplingSettings }
   | { kind: 'stopGenerate' }
-  | { kind: 'exportCheckpoint' }
+  /** withOptimizer adds AdamW's moments and the step, so training continues exactly after an import. */
+  | { kind: 'exportCheckpoint'; withOptimizer?: boolean }
   | { kind: 'importCheckpoint'; bytes: ArrayBuffer }
   | { kind: 'benchmark'; steps: number };
 
