@@ -18,8 +18,8 @@
 import { rng } from './random';
 
 export interface GradcheckOptions {
-  /** relative step: x +- eps * max(1, |x|); default 1e-5 (float64 central differences) */
-  eps?: number;
+  /** relative step: x +- eps * max(1, |x|); default 1e-5 (float64 central differences); one per input, or one for all */
+  eps?: number | number[];
   /** pass when |analytic - numeric| <= atol + rtol * |numeric|; defaults 1e-6 and 1e-5 */
   atol?: number;
   rtol?: number;
@@ -69,7 +69,7 @@ export function gradcheck(
       x.length <= samples ? Array.from({ length: x.length }, (_, j) => j) : Array.from({ length: samples }, () => Math.floor(pick() * x.length));
     for (const j of indices) {
       const x0 = x[j];
-      const h = eps * Math.max(1, Math.abs(x0));
+      const h = (typeof eps === 'number' ? eps : eps[k]) * Math.max(1, Math.abs(x0));
       x[j] = x0 + h;
       const plus = dot(forward(xs), dout);
       x[j] = x0 - h;

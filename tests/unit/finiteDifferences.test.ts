@@ -3,6 +3,7 @@ import { activationBackwardRef, activationForwardRef, erfcRef, erfRef } from '..
 import { dropoutMaskCpu } from '../../src/kernels/dropout';
 import { dropoutBackwardRef, dropoutForwardRef } from '../reference/dropout';
 import { embeddingBackwardRef, embeddingForwardRef } from '../reference/embedding';
+import { layerNormBackwardRef, layerNormForwardRef } from '../reference/layernorm';
 import { addBackwardRef, addRef, biasAddRef, biasBackwardRef } from '../reference/elementwise';
 import { gradcheck, gradReport, type GradcheckOptions } from '../reference/gradcheck';
 import { randInts, randn } from '../reference/random';
@@ -122,5 +123,43 @@ describe('backward references vs finite differences', () => {
     const [dwte, dwpe] = [new Float64Array(V * C), new Float64Array(T * C)];
     embeddingBackwardRef(dwte, dwpe, dout, tokens, B, T, C);
     expectGrad('embedding', (xs) => embeddingForwardRef(tokens, xs[0], xs[1], B, T, C), [wte, wpe], [dwte, dwpe], dout);
+  });
+
+  for (const withBias of [true, false]) {
+    it(`layernorm${withBias ? '' : ' without bias'}`, () => {
+      const [N, C] = [5, 13];
+      const inp = f64(randn(N * C, 1, 2));
+      const weight = f64(randn(C, 2));
+      const bias = f64(randn(C, 3));
+      const dout = f64(randn(N * C, 4));
+      const { mean, rstd } = layerNormForwardRef(inp, weight, withBias ? bias : null, N, C);
+      const [dinp, dweight, dbias] = [new Float64Array(N * C), new Float64Array(C), new Float64Array(C)];
+      layerNormBackwardRef(dinp, dweight, withBias ? dbias : null, dout, inp, weight, mean, rstd, N, C);
+      expectGrad(
+        `layernorm${withBias ? '' : ' without bias'}`,
+        (xs) => layerNormForwardRef(xs[0], xs[1], withBias ? xs[2] : null, N, C).out,
+        [inp, weight, bias],
+        [dinp, dweight, withBias ? dbias : null],
+        dout,
+      );
+    });
+  }
+
+  it('layernorm of a near-constant row (variance 1e-10 on an offset of 1e3)', () => {
+    const [N, C] = [2, 9];
+    const inp = f64(randn(N * C, 5, 1e-5)).map((v) => v + 1000);
+    const weight = f64(randn(C, 6));
+    const bias = f64(randn(C, 7));
+    const dout = f64(randn(N * C, 8));
+    const { mean, rstd } = layerNormForwardRef(inp, weight, bias, N, C);
+    const [dinp, dweight, dbias] = [new Float64Array(N * C), new Float64Array(C), new Float64Array(C)];
+    layerNormBackwardRef(dinp, dweight, dbias, dout, inp, weight, mean, rstd, N, C);
+    // steps of 1e-7 on inputs of 1e3: below the scale sqrt(var + eps) = 3e-3 on which the output bends,
+    // above the float64 rounding of the row mean (1e-13), whose quotient would swamp smaller steps
+    expectGrad('layernorm near-constant', (xs) => layerNormForwardRef(xs[0], xs[1], xs[2], N, C).out, [inp, weight, bias], [dinp, dweight, dbias], dout, {
+      eps: [1e-10, 1e-6, 1e-6],
+      atol: 1e-4,
+      rtol: 1e-4,
+    });
   });
 });

@@ -1,0 +1,73 @@
+import forwardCode from '../../shaders/layernorm_forward.wgsl?raw';
+import backwardCode from '../../shaders/layernorm_backward.wgsl?raw';
+import paramsCode from '../../shaders/layernorm_backward_params.wgsl?raw';
+import type { Gpu } from '../gpu/runtime';
+import { grid } from './elementwise';
+
+/** Rows per workgroup in the row kernels (shaders/layernorm_*.wgsl ROWS). */
+const ROWS = 8;
+/** Channels per workgroup in the parameter-gradient kernel (COLS). */
+const COLS = 8;
+
+export interface LayerNormForwardArgs {
+  /** (N, C) */
+  out: GPUBuffer;
+  /** (N) saved for the backward */
+  mean: GPUBuffer;
+  /** (N) 1 / sqrt(var + 1e-5), saved for the backward */
+  rstd: GPUBuffer;
+  /** (N, C), a different buffer from out */
+  inp: GPUBuffer;
+  /** (C) */
+  weight: GPUBuffer;
+  /** (C), or null for a LayerNorm without bias */
+  bias: GPUBuffer | null;
+  N: number;
+  C: number;
+}
+
+export interface LayerNormBackwardArgs {
+  /** (N, C), accumulated */
+  dinp: GPUBuffer;
+  /** (C), accumulated */
+  dweight: GPUBuffer;
+  /** (C), accumulated, or null without bias */
+  dbias: GPUBuffer | null;
+  /** (N, C) */
+  dout: GPUBuffer;
+  /** (N, C) the forward's input */
+  inp: GPUBuffer;
+  /** (C) */
+  weight: GPUBuffer;
+  /** (N) from the forward */
+  mean: GPUBuffer;
+  /** (N) from the forward */
+  rstd: GPUBuffer;
+  N: number;
+  C: number;
+}
+
+/** Record out = (inp - mean) * rstd * weight (+ bias) per row, saving mean and rstd (eps 1e-5, biased variance). */
+export function layerNormForward(gpu: Gpu, encoder: GPUCommandEncoder, args: LayerNormForwardArgs): void {
+  const pipeline = gpu.pipeline(forwardCode, { constants: { HAS_BIAS: args.bias ? 1 : 0 } });
+  gpu.dispatch(encoder, pipeline, {
+    params: [args.N, args.C],
+    buffers: [args.out, args.mean, args.rstd, args.inp, args.weight, args.bias ?? gpu.zeros()],
+    workgroups: grid(Math.ceil(args.N / ROWS)),
+  });
+}
+
+/** Record dinp += ..., dweight += ..., dbias += ... (two dispatches: rows, then column sums). */
+export function layerNormBackward(gpu: Gpu, encoder: GPUCommandEncoder, args: LayerNormBackwardArgs): void {
+  const params = [args.N, args.C];
+  gpu.dispatch(encoder, gpu.pipeline(backwardCode), {
+    params,
+    buffers: [args.dinp, args.dout, args.inp, args.weight, args.mean, args.rstd],
+    workgroups: grid(Math.ceil(args.N / ROWS)),
+  });
+  gpu.dispatch(encoder, gpu.pipeline(paramsCode, { constants: { HAS_BIAS: args.dbias ? 1 : 0 } }), {
+    params,
+    buffers: [args.dweight, args.dbias ?? gpu.zeros(), args.dout, args.inp, args.mean, args.rstd],
+    workgroups: grid(Math.ceil(args.C / COLS)),
+  });
+}
