@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { activationBackwardRef, activationForwardRef, erfcRef, erfRef } from '../reference/activation';
 import { dropoutMaskCpu } from '../../src/kernels/dropout';
+import { activationBackwardRef, activationForwardRef, erfcRef, erfRef } from '../reference/activation';
 import { dropoutBackwardRef, dropoutForwardRef } from '../reference/dropout';
 import { embeddingBackwardRef, embeddingForwardRef } from '../reference/embedding';
 import { layerNormBackwardRef, layerNormForwardRef } from '../reference/layernorm';
