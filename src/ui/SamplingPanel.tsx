@@ -6,9 +6,10 @@ import { useSetup } from './stores/setup';
 import { useTraining } from './stores/training';
 import { showWhitespace } from './tokenizer/spans';
 
-/** Background for a generated character: the likelier, the stronger. */
+/** Background for a generated character: red at 1% or less, green at certainty (log scale). */
 function probColour(p: number): string {
-  const hue = Math.round(120 * Math.max(0, Math.min(1, p)));
+  const t = (Math.log10(Math.max(p, 1e-6)) + 2) / 2;
+  const hue = Math.round(120 * Math.max(0, Math.min(1, t)));
   return `hsla(${hue}, 70%, 50%, 0.35)`;
 }
 

@@ -147,9 +147,8 @@ export function LossChart() {
           data-train-loss={data.trainLoss ?? undefined}
           data-val-loss={data.valLoss ?? undefined}
         >
-          {data.held}
+          {data.held} training points held, at most {MAX_CHART_POINTS} drawn
         </span>
-        <span className="tag"> training points held, at most {MAX_CHART_POINTS} drawn</span>
       </div>
       <div className="chart">
         {data.points.length === 0 ? (

@@ -5,7 +5,7 @@ import { launch, screenshot, stopServer } from './harness';
 
 afterAll(stopServer);
 
-const SETUP = '?preset=tiny&nLayer=2&nHead=2&nEmbd=32&blockSize=16&batchSize=4&maxSteps=60&evalInterval=10&evalIters=2&checkpointInterval=0';
+const SETUP = '?preset=tiny&nLayer=2&nHead=2&nEmbd=32&blockSize=16&batchSize=4&maxSteps=5000&evalInterval=10&evalIters=2&checkpointInterval=0';
 
 describe('training, attention and sampling panels', () => {
   it('trains with keyboard shortcuts, draws the curves, shows attention and streams sampled text', async () => {
@@ -44,7 +44,7 @@ describe('training, attention and sampling panels', () => {
       await press('s');
       await expect.poll(async () => Number(await panel.getAttribute('data-step')), { timeout: 60_000 }).toBe(step + 1);
       expect(Number(await points.getAttribute('data-points'))).toBeGreaterThanOrEqual(held);
-      expect(await page.getByTestId('train-progress').textContent()).toMatch(new RegExp(`step ${step + 1} / 60`));
+      expect(await page.getByTestId('train-progress').textContent()).toMatch(new RegExp(`step ${step + 1} / 5000`));
       await page.getByTestId('log-scale').check();
       await screenshot(page, 'ui-training');
 
