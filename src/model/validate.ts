@@ -110,6 +110,7 @@ export function activationBuffers(config: ModelConfig, B: number): { saved: numb
     BT * 3 * C, // dqkv (BT, 3C)
     BT * 4 * C, BT * 4 * C, // d fch after / before the activation (BT, 4C)
     B * NH * T * T, // attention backward scratch (B, NH, T, T)
+    L * NH * T * T + V, // readback of a prompt's attention maps (L, NH, T, T) and last logits (V)
   ];
   return { saved, scratch };
 }

@@ -5,8 +5,10 @@
 //
 // Parameters are a Map from nanoGPT state_dict name to a Float64Array, so this
 // file shares nothing with src/ (not even the flat layout). With tied weights
-// lm_head reads transformer.wte.weight and its gradient lands there. No dropout
-// (the oracle fixtures use none).
+// lm_head reads transformer.wte.weight and its gradient lands there. Dropout
+// (optional; the oracle fixtures use none) takes its masks from the caller:
+// salt 0 on the embeddings, 1 + 2l / 2 + 2l on layer l's attention / MLP
+// branch, kept elements scaled by 1 / (1 - p).
 
 export interface RefConfig {
   nLayer: number;
@@ -241,6 +243,20 @@ interface LayerCache {
   fcha: Float64Array; // (BT, 4C)
 }
 
+export interface Dropout {
+  p: number;
+  /** 1 = kept, 0 = dropped, for n elements of dropout site `salt` */
+  mask: (salt: number, n: number) => Uint8Array;
+}
+
+/** x * mask / (1 - p), or x itself without dropout */
+function applyDropout(x: Float64Array, drop: Dropout | undefined, salt: number): Float64Array {
+  if (!drop || !(drop.p > 0)) return x;
+  const mask = drop.mask(salt, x.length);
+  const scale = 1 / (1 - drop.p);
+  return x.map((v, i) => (mask[i] ? v * scale : 0));
+}
+
 export interface ForwardResult {
   /** (B, T, V) */
   logits: Float64Array;
@@ -249,7 +265,7 @@ export interface ForwardResult {
   /** Mean cross-entropy (NaN without targets). */
   loss: number;
   cache: {
-    B: number; T: number; x: Int32Array; y: Int32Array | null;
+    B: number; T: number; x: Int32Array; y: Int32Array | null; drop: Dropout | undefined;
     layers: LayerCache[];
     resid: Float64Array; lnf: Float64Array; lnfMean: Float64Array; lnfRstd: Float64Array;
     probs: Float64Array; // (BT, V)
@@ -264,14 +280,17 @@ function p(P: Tensors, name: string): Float64Array {
 
 const lmHeadName = (cfg: RefConfig) => (cfg.tieWeights ? 'transformer.wte.weight' : 'lm_head.weight');
 
-export function gptForward(cfg: RefConfig, P: Tensors, x: Int32Array, y: Int32Array | null, B: number, T: number): ForwardResult {
+export function gptForward(
+  cfg: RefConfig, P: Tensors, x: Int32Array, y: Int32Array | null, B: number, T: number, drop?: Dropout,
+): ForwardResult {
   const { nLayer: L, nHead: NH, nEmbd: C, vocabSize: V, bias } = cfg;
   const BT = B * T;
   const f = (n: number) => new Float64Array(n);
   const opt = (name: string) => (bias ? p(P, name) : null);
 
-  let resid = f(BT * C); // (BT, C)
+  let resid: Float64Array = f(BT * C); // (BT, C)
   encoderForward(resid, x, p(P, 'transformer.wte.weight'), p(P, 'transformer.wpe.weight'), BT, T, C);
+  resid = applyDropout(resid, drop, 0);
   const layers: LayerCache[] = [];
   for (let l = 0; l < L; l++) {
     const h = `transformer.h.${l}`;
@@ -288,14 +307,16 @@ export function gptForward(cfg: RefConfig, P: Tensors, x: Int32Array, y: Int32Ar
     attentionForward(c.atty, c.att, c.qkv, B, T, C, NH);
     const proj = f(BT * C); // (BT, C)
     linearForward(proj, c.atty, p(P, `${h}.attn.c_proj.weight`), opt(`${h}.attn.c_proj.bias`), BT, C, C);
-    for (let i = 0; i < BT * C; i++) c.res2[i] = resid[i] + proj[i];
+    const projD = applyDropout(proj, drop, 1 + 2 * l);
+    for (let i = 0; i < BT * C; i++) c.res2[i] = resid[i] + projD[i];
     layerNormForward(c.ln2, c.ln2Mean, c.ln2Rstd, c.res2, p(P, `${h}.ln_2.weight`), opt(`${h}.ln_2.bias`), BT, C);
     linearForward(c.fch, c.ln2, p(P, `${h}.mlp.c_fc.weight`), opt(`${h}.mlp.c_fc.bias`), BT, C, 4 * C);
     activationForward(c.fcha, c.fch, cfg.activation);
     const mlp = f(BT * C); // (BT, C)
     linearForward(mlp, c.fcha, p(P, `${h}.mlp.c_proj.weight`), opt(`${h}.mlp.c_proj.bias`), BT, 4 * C, C);
     const out = f(BT * C);
-    for (let i = 0; i < BT * C; i++) out[i] = c.res2[i] + mlp[i];
+    const mlpD = applyDropout(mlp, drop, 2 + 2 * l);
+    for (let i = 0; i < BT * C; i++) out[i] = c.res2[i] + mlpD[i];
     layers.push(c);
     resid = out;
   }
@@ -319,14 +340,14 @@ export function gptForward(cfg: RefConfig, P: Tensors, x: Int32Array, y: Int32Ar
   loss = y ? loss / BT : Number.NaN;
   return {
     logits, loss, att: layers.map((c) => c.att),
-    cache: { B, T, x, y, layers, resid, lnf, lnfMean, lnfRstd, probs },
+    cache: { B, T, x, y, drop, layers, resid, lnf, lnfMean, lnfRstd, probs },
   };
 }
 
 /** Gradients of the mean cross-entropy for every named parameter (tied lm_head folded into wte). */
 export function gptBackward(cfg: RefConfig, P: Tensors, fwd: ForwardResult): Tensors {
   const { nLayer: L, nHead: NH, nEmbd: C, vocabSize: V, bias } = cfg;
-  const { B, T, x, y, layers, resid, lnf, lnfMean, lnfRstd, probs } = fwd.cache;
+  const { B, T, x, y, drop, layers, resid, lnf, lnfMean, lnfRstd, probs } = fwd.cache;
   if (!y) throw new Error('reference GPT: backward needs targets');
   const BT = B * T;
   const f = (n: number) => new Float64Array(n);
@@ -350,7 +371,8 @@ export function gptBackward(cfg: RefConfig, P: Tensors, fwd: ForwardResult): Ten
     // out = res2 + mlp(ln2(res2))
     const dres2 = Float64Array.from(dres);
     const dfcha = f(BT * 4 * C);
-    linearBackward(dfcha, g(`${h}.mlp.c_proj.weight`), optG(`${h}.mlp.c_proj.bias`), dres, c.fcha, p(P, `${h}.mlp.c_proj.weight`), BT, 4 * C, C);
+    const dmlp = applyDropout(dres, drop, 2 + 2 * l);
+    linearBackward(dfcha, g(`${h}.mlp.c_proj.weight`), optG(`${h}.mlp.c_proj.bias`), dmlp, c.fcha, p(P, `${h}.mlp.c_proj.weight`), BT, 4 * C, C);
     const dfch = f(BT * 4 * C);
     activationBackward(dfch, c.fch, dfcha, cfg.activation);
     const dln2 = f(BT * C);
@@ -359,7 +381,8 @@ export function gptBackward(cfg: RefConfig, P: Tensors, fwd: ForwardResult): Ten
     // res2 = inp + attn(ln1(inp))
     const dinp = Float64Array.from(dres2);
     const datty = f(BT * C);
-    linearBackward(datty, g(`${h}.attn.c_proj.weight`), optG(`${h}.attn.c_proj.bias`), dres2, c.atty, p(P, `${h}.attn.c_proj.weight`), BT, C, C);
+    const dattn = applyDropout(dres2, drop, 1 + 2 * l);
+    linearBackward(datty, g(`${h}.attn.c_proj.weight`), optG(`${h}.attn.c_proj.bias`), dattn, c.atty, p(P, `${h}.attn.c_proj.weight`), BT, C, C);
     const dqkv = f(BT * 3 * C);
     attentionBackward(dqkv, datty, c.qkv, c.att, B, T, C, NH);
     const dln1 = f(BT * C);
@@ -367,7 +390,7 @@ export function gptBackward(cfg: RefConfig, P: Tensors, fwd: ForwardResult): Ten
     layerNormBackward(dinp, g(`${h}.ln_1.weight`), optG(`${h}.ln_1.bias`), dln1, c.inp, p(P, `${h}.ln_1.weight`), c.ln1Mean, c.ln1Rstd, BT, C);
     dres = dinp;
   }
-  encoderBackward(g('transformer.wte.weight'), g('transformer.wpe.weight'), dres, x, BT, T, C);
+  encoderBackward(g('transformer.wte.weight'), g('transformer.wpe.weight'), applyDropout(dres, drop, 0), x, BT, T, C);
   return G;
 }
 

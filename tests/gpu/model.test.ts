@@ -1,0 +1,215 @@
+// The GPU model on small configs against the float64 reference GPT: logits,
+// loss and every gradient (with and without bias / tying / dropout), the
+// prompt forward's attention maps and last logits, eval, state round trips,
+// the step's readback and the memory figure.
+import { describe, expect, it } from 'vitest';
+import { dropoutMaskCpu } from '../../src/kernels/dropout';
+import { DEFAULT_TRAIN, type ModelConfig } from '../../src/model/config';
+import { GptModel, stepHyper } from '../../src/model/gpt';
+import { initParams, paramLayout, type ParamLayout } from '../../src/model/layout';
+import { memoryEstimate } from '../../src/model/validate';
+import { gptBackward, gptForward, type Dropout, type Tensors } from '../reference/gpt';
+import { randInts } from '../reference/random';
+import { checkRelMax, type Check } from '../reference/oracle';
+import { checked, testGpu } from './context';
+
+const base: ModelConfig = {
+  nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 8, vocabSize: 13, dropout: 0, bias: true, tieWeights: false, activation: 'relu',
+};
+const B = 3;
+
+/** Flat float32 parameters -> the reference's named float64 tensors. */
+function named(layout: ParamLayout, flat: Float32Array): Tensors {
+  return new Map(layout.tensors.map((t) => [t.name, Float64Array.from(flat.subarray(t.offset, t.offset + t.size))]));
+}
+
+function batch(cfg: ModelConfig, seed: number, b = B) {
+  const ids = randInts(b * (cfg.blockSize + 1), cfg.vocabSize, seed);
+  const x = new Int32Array(b * cfg.blockSize);
+  const y = new Int32Array(b * cfg.blockSize);
+  for (let r = 0; r < b; r++) {
+    x.set(ids.subarray(r * (cfg.blockSize + 1), r * (cfg.blockSize + 1) + cfg.blockSize), r * cfg.blockSize);
+    y.set(ids.subarray(r * (cfg.blockSize + 1) + 1, (r + 1) * (cfg.blockSize + 1)), r * cfg.blockSize);
+  }
+  return { x, y };
+}
+
+/** Non-trivial parameters: nanoGPT's init plus noise on the LayerNorms and biases so every path matters. */
+function params(layout: ParamLayout, seed: number): Float32Array {
+  const p = initParams(layout, seed);
+  const noise = initParams(layout, seed + 1);
+  for (const t of layout.tensors) {
+    if (t.decay) continue;
+    for (let i = 0; i < t.size; i++) p[t.offset + i] += 5 * noise[(t.offset + i * 7) % layout.decayCount];
+  }
+  return p;
+}
+
+function compareAll(label: string, layout: ParamLayout, got: { loss: number; logits: Float32Array; grads: Float32Array }, want: {
+  loss: number; logits: Float64Array; grads: Tensors;
+}): void {
+  const checks: Check[] = [checkRelMax('logits', got.logits, want.logits)];
+  for (const t of layout.tensors) checks.push(checkRelMax(`grad.${t.name}`, got.grads.subarray(t.offset, t.offset + t.size), want.grads.get(t.name)!));
+  console.log(`[gpu model] ${label}: loss ${got.loss.toFixed(6)} vs ${want.loss.toFixed(6)}\n${checks.map((c) => `  ${c.line}`).join('\n')}`);
+  expect(Math.abs(got.loss - want.loss)).toBeLessThan(1e-4);
+  expect(checks.filter((c) => !c.ok).map((c) => c.line)).toEqual([]);
+}
+
+describe('GPU GPT vs the float64 reference', () => {
+  const variants: Array<[string, ModelConfig]> = [
+    ['bias, untied, relu', base],
+    ['no bias, tied, gelu', { ...base, bias: false, tieWeights: true, activation: 'gelu', nHead: 4 }],
+  ];
+  for (const [label, cfg] of variants) {
+    it(`forward, loss and every gradient: ${label}`, async () => {
+      const { gpu } = await testGpu();
+      const layout = paramLayout(cfg);
+      const flat = params(layout, 11);
+      const data = batch(cfg, 5);
+      const got = await checked(gpu, async () => {
+        const model = new GptModel(gpu, cfg, B, { params: flat });
+        const r = await model.inspect(data);
+        const evalLoss = await model.evalLoss(data);
+        expect(evalLoss).toBeCloseTo(r.loss, 6);
+        model.destroy();
+        return r;
+      });
+      const P = named(layout, flat);
+      const fwd = gptForward(cfg, P, data.x, data.y, B, cfg.blockSize);
+      compareAll(label, layout, got, { loss: fwd.loss, logits: fwd.logits, grads: gptBackward(cfg, P, fwd) });
+    });
+  }
+
+  it('dropout: the same masks as the reference, forward and backward; eval ignores dropout', async () => {
+    const { gpu } = await testGpu();
+    const cfg = { ...base, dropout: 0.25 };
+    const layout = paramLayout(cfg);
+    const flat = params(layout, 21);
+    const data = batch(cfg, 6);
+    const seed = 987654321;
+    const [got, again, other, evalLoss] = await checked(gpu, async () => {
+      const model = new GptModel(gpu, cfg, B, { params: flat });
+      const r = [await model.inspect(data, seed), await model.inspect(data, seed), await model.inspect(data, seed + 1), await model.evalLoss(data)] as const;
+      model.destroy();
+      return r;
+    });
+    expect(again.loss).toBe(got.loss);
+    expect(other.loss).not.toBe(got.loss);
+    const P = named(layout, flat);
+    const drop: Dropout = { p: cfg.dropout, mask: (salt, n) => dropoutMaskCpu(seed, salt, n, cfg.dropout) };
+    const fwd = gptForward(cfg, P, data.x, data.y, B, cfg.blockSize, drop);
+    compareAll('dropout 0.25', layout, got, { loss: fwd.loss, logits: fwd.logits, grads: gptBackward(cfg, P, fwd) });
+    const plain = gptForward(cfg, P, data.x, data.y, B, cfg.blockSize);
+    expect(Math.abs(evalLoss - plain.loss)).toBeLessThan(1e-4);
+  });
+
+  it('prompt forward: attention maps (L, NH, T, T) and the last logits for a short prompt', async () => {
+    const { gpu } = await testGpu();
+    const cfg = { ...base, activation: 'gelu' as const };
+    const layout = paramLayout(cfg);
+    const flat = params(layout, 31);
+    const ids = Int32Array.from([3, 1, 4, 1, 5]);
+    const T = ids.length;
+    const got = await checked(gpu, async () => {
+      const model = new GptModel(gpu, cfg, B, { params: flat });
+      const r = await model.forwardPrompt(ids, { attention: true });
+      const full = await model.forwardPrompt(Int32Array.from({ length: cfg.blockSize }, (_, i) => i % cfg.vocabSize), { attention: true });
+      expect(full.att!.length).toBe(cfg.nLayer * cfg.nHead * cfg.blockSize ** 2);
+      expect(await model.logits(ids)).toEqual(r.logits);
+      await expect(model.forwardPrompt(new Int32Array(cfg.blockSize + 1))).rejects.toThrow(/1 to 8 tokens/);
+      await expect(model.forwardPrompt(Int32Array.from([13]))).rejects.toThrow(/outside the vocabulary/);
+      model.destroy();
+      return r;
+    });
+    const fwd = gptForward(cfg, named(layout, flat), ids, null, 1, T);
+    const wantAtt = new Float64Array(cfg.nLayer * cfg.nHead * T * T);
+    fwd.att.forEach((a, l) => wantAtt.set(a, l * cfg.nHead * T * T));
+    const attCheck = checkRelMax('attention', got.att!, wantAtt);
+    const logitCheck = checkRelMax('last logits', got.logits, fwd.logits.subarray((T - 1) * cfg.vocabSize));
+    console.log(`[gpu model] prompt T=${T}\n  ${attCheck.line}\n  ${logitCheck.line}`);
+    expect(attCheck.ok && logitCheck.ok).toBe(true);
+    // Rows sum to 1 over keys <= query and are exactly 0 above the diagonal.
+    for (let r = 0; r < cfg.nLayer * cfg.nHead * T; r++) {
+      const q = r % T;
+      let sum = 0;
+      for (let k = 0; k < T; k++) {
+        if (k > q) expect(got.att![r * T + k]).toBe(0);
+        sum += got.att![r * T + k];
+      }
+      expect(sum).toBeCloseTo(1, 5);
+    }
+  });
+
+  it('training state round-trips: a restored model continues exactly like the original', async () => {
+    const { gpu } = await testGpu();
+    const cfg = { ...base, dropout: 0.1 };
+    const train = { ...DEFAULT_TRAIN, learningRate: 1e-2, lrDecay: true, warmupSteps: 2, maxSteps: 10, minLr: 1e-3 };
+    const batches = [0, 1, 2, 3].map((k) => batch(cfg, 100 + k));
+    await checked(gpu, async () => {
+      const a = new GptModel(gpu, cfg, B, { seed: 3 });
+      const first = [];
+      for (let k = 0; k < 2; k++) first.push(await a.step(batches[k], stepHyper(train, k)));
+      expect(first[1].loss).toBeLessThan(first[0].loss + 0.5);
+      expect(first.every((r) => Number.isFinite(r.loss) && r.gradNorm > 0 && r.doneAt > 0)).toBe(true);
+      const saved = await a.readState();
+      expect(saved.step).toBe(2);
+      const contA = [await a.step(batches[2], stepHyper(train, 2)), await a.step(batches[3], stepHyper(train, 3))];
+      const endA = await a.readState();
+
+      const b = new GptModel(gpu, cfg, B, { seed: 999 });
+      b.writeState(saved);
+      expect(b.stepsTaken).toBe(2);
+      const contB = [await b.step(batches[2], stepHyper(train, 2)), await b.step(batches[3], stepHyper(train, 3))];
+      const endB = await b.readState();
+      expect(contB.map((r) => r.loss)).toEqual(contA.map((r) => r.loss));
+      expect(contB.map((r) => r.gradNorm)).toEqual(contA.map((r) => r.gradNorm));
+      expect(endB.params.every((v, i) => v === endA.params[i])).toBe(true);
+      expect(endB.m.every((v, i) => v === endA.m[i])).toBe(true);
+      expect(endB.v.every((v, i) => v === endA.v[i])).toBe(true);
+      expect(() => b.writeState({ params: new Float32Array(3) })).toThrow(/has 3 values but this model has/);
+      a.destroy();
+      b.destroy();
+    });
+  });
+
+  it('a step reports the loss of the weights it started from, then lowers it', async () => {
+    const { gpu } = await testGpu();
+    const data = batch(base, 8);
+    await checked(gpu, async () => {
+      const model = new GptModel(gpu, base, B, { seed: 4 });
+      const before = await model.evalLoss(data);
+      const hyper = { ...stepHyper({ ...DEFAULT_TRAIN, learningRate: 1e-2 }, 0), gradClip: 0 };
+      const pending = [model.step(data, hyper), model.step(data, { ...hyper, t: 2 }), model.step(data, { ...hyper, t: 3 })];
+      const results = await Promise.all(pending);
+      expect(Math.abs(results[0].loss - before)).toBeLessThan(1e-5);
+      expect(results[2].loss).toBeLessThan(results[0].loss);
+      expect(await model.evalLoss(data)).toBeLessThan(results[2].loss);
+      model.destroy();
+    });
+  });
+
+  it('the learning-rate schedule: constant, or warmup then cosine decay to minLr', () => {
+    const train = { ...DEFAULT_TRAIN, learningRate: 1e-3, minLr: 1e-4, warmupSteps: 10, maxSteps: 110 };
+    expect(stepHyper({ ...train, lrDecay: false }, 57).lr).toBe(1e-3);
+    const lr = (it: number) => stepHyper({ ...train, lrDecay: true }, it).lr;
+    expect(lr(0)).toBeCloseTo(1e-3 / 11, 12);
+    expect(lr(10)).toBeCloseTo(1e-3, 12);
+    expect(lr(60)).toBeCloseTo(5.5e-4, 12);
+    expect(lr(110)).toBeCloseTo(1e-4, 12);
+    expect(stepHyper(train, 4).t).toBe(5);
+    expect(stepHyper(train, 4).dropoutSeed).not.toBe(stepHyper(train, 5).dropoutSeed);
+  });
+
+  it('liveBytes is what memoryEstimate predicts', async () => {
+    const { gpu } = await testGpu();
+    for (const cfg of [base, { ...base, dropout: 0.1, tieWeights: true }]) {
+      const model = new GptModel(gpu, cfg, B);
+      const est = memoryEstimate(cfg, B);
+      const live = model.liveBytes();
+      console.log(`[gpu model] liveBytes ${live}, estimate ${est.totalBytes} (analytic minimum ${est.analyticMinimumBytes})`);
+      expect(live).toBeGreaterThanOrEqual(est.totalBytes);
+      expect(live - est.totalBytes).toBeLessThan(8192); // grad-norm partials, hyper, seed, loss, norm
+      model.destroy();
+    }
+  });
+});
