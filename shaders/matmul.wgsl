@@ -6,14 +6,24 @@
 //   op(B) = B stored (K, N) row-major, or with TRANS_B the matrix stored (N, K)
 //           (a PyTorch Linear weight (out, in) is used this way: y = x W^T + b).
 //
-// One workgroup (16 x 16 invocations) computes a 64 x 64 tile of C; one
-// invocation computes a 4 x 4 block of it, accumulating over K in steps of 16
-// through workgroup memory (8 KiB). Loads and stores are bounds-checked, so
-// any M, N, K >= 1 works.
+// One workgroup (8 x 8 invocations) computes a 64 x 64 tile of C; one
+// invocation computes an 8 x 8 block of it: rows {ty*4 + i, 32 + ty*4 + i} and
+// columns {tx*4 + j, 32 + tx*4 + j} for i, j < 4, so neighbouring invocations
+// read neighbouring vec4s of the staged tiles (no bank conflicts) and every
+// value read from workgroup memory feeds 8 multiply-adds. The K loop stages
+// 16-deep slices of A and B in workgroup memory (8 KiB), two barriers per slice.
+// Loads and stores are bounds-checked, so any M, N, K >= 1 works.
+//
+// Why this shape: 64 accumulators per invocation keep the arithmetic per
+// workgroup-memory read high (a GPU's shared-memory bandwidth, not its FMA
+// units, limits a 4 x 4 blocking), and 64 invocations per workgroup means few
+// invocations wait at each barrier (cheap on every GPU, and essential on CPU
+// implementations such as SwiftShader, where a barrier switches between every
+// invocation of the workgroup).
 //
 // Dispatch: (ceil(N / 64), ceil(M / 64), 1).
 // Bindings: 0 params {M, N, K}, 1 C (read_write), 2 A, 3 B, 4 bias (N floats; read only when HAS_BIAS).
-// Needs: 256 invocations per workgroup, 8 KiB workgroup memory (WebGPU defaults).
+// Needs: 64 invocations per workgroup, 8 KiB workgroup memory (WebGPU defaults).
 
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
@@ -32,8 +42,8 @@ const BM = 64u;
 const BN = 64u;
 const BK = 16u;
 
-var<workgroup> tileA: array<f32, 1024>;        // [BK][BM]
-var<workgroup> tileB: array<vec4<f32>, 256>;   // [BK][BN / 4]
+var<workgroup> tileA: array<vec4<f32>, 256>;   // [BK][BM / 4]: op(A) slice, k-major
+var<workgroup> tileB: array<vec4<f32>, 256>;   // [BK][BN / 4]: op(B) slice, k-major
 
 fn loadA(m: u32, k: u32) -> f32 {
   if (m >= p.M || k >= p.K) { return 0.0; }
@@ -47,50 +57,63 @@ fn loadB(k: u32, n: u32) -> f32 {
   return b[k * p.N + n];
 }
 
-@compute @workgroup_size(16, 16)
+fn store(m: u32, n0: u32, v: vec4<f32>) {
+  if (m >= p.M) { return; }
+  for (var j = 0u; j < 4u; j++) {
+    let n = n0 + j;
+    if (n >= p.N) { return; }
+    var x = v[j];
+    if (HAS_BIAS) { x += bias[n]; }
+    let o = m * p.N + n;
+    if (ACCUMULATE) { x += c[o]; }
+    c[o] = x;
+  }
+}
+
+@compute @workgroup_size(8, 8)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
   let row0 = wg.y * BM;
   let col0 = wg.x * BN;
-  var acc: array<vec4<f32>, 4>;
-  for (var i = 0u; i < 4u; i++) { acc[i] = vec4<f32>(0.0); }
+  let tx = lid.x;
+  let ty = lid.y;
+  // acc[2 * r + h]: row r of the block (r < 4: ty*4 + r, else 32 + ty*4 + r - 4),
+  // columns tx*4 .. +4 (h = 0) or 32 + tx*4 .. +4 (h = 1).
+  var acc: array<vec4<f32>, 16>;
 
   for (var k0 = 0u; k0 < p.K; k0 += BK) {
-    // Each of the 256 invocations stages 4 elements of each tile. The index
-    // order follows the stored layout so neighbouring invocations read
-    // neighbouring addresses.
-    for (var l = 0u; l < 4u; l++) {
-      let idx = l * 256u + li;
+    // 64 invocations stage 16 elements of each tile. The index order follows
+    // the stored layout so neighbouring invocations read neighbouring addresses.
+    for (var l = 0u; l < 16u; l++) {
+      let idx = l * 64u + li;
       var mm: u32; var ka: u32;
       if (TRANS_A) { ka = idx / BM; mm = idx % BM; } else { mm = idx / BK; ka = idx % BK; }
-      tileA[ka * BM + mm] = loadA(row0 + mm, k0 + ka);
+      tileA[ka * (BM / 4u) + mm / 4u][mm % 4u] = loadA(row0 + mm, k0 + ka);
       var nn: u32; var kb: u32;
       if (TRANS_B) { nn = idx / BK; kb = idx % BK; } else { kb = idx / BN; nn = idx % BN; }
       tileB[kb * (BN / 4u) + nn / 4u][nn % 4u] = loadB(k0 + kb, col0 + nn);
     }
     workgroupBarrier();
     for (var k = 0u; k < BK; k++) {
-      let bv = tileB[k * (BN / 4u) + lid.x];
-      let base = k * BM + lid.y * 4u;
-      acc[0] += tileA[base] * bv;
-      acc[1] += tileA[base + 1u] * bv;
-      acc[2] += tileA[base + 2u] * bv;
-      acc[3] += tileA[base + 3u] * bv;
+      let a0 = tileA[k * 16u + ty];
+      let a1 = tileA[k * 16u + 8u + ty];
+      let b0 = tileB[k * 16u + tx];
+      let b1 = tileB[k * 16u + 8u + tx];
+      acc[0] += a0.x * b0;  acc[1] += a0.x * b1;
+      acc[2] += a0.y * b0;  acc[3] += a0.y * b1;
+      acc[4] += a0.z * b0;  acc[5] += a0.z * b1;
+      acc[6] += a0.w * b0;  acc[7] += a0.w * b1;
+      acc[8] += a1.x * b0;  acc[9] += a1.x * b1;
+      acc[10] += a1.y * b0; acc[11] += a1.y * b1;
+      acc[12] += a1.z * b0; acc[13] += a1.z * b1;
+      acc[14] += a1.w * b0; acc[15] += a1.w * b1;
     }
     workgroupBarrier();
   }
 
-  for (var i = 0u; i < 4u; i++) {
-    let m = row0 + lid.y * 4u + i;
-    if (m >= p.M) { break; }
-    for (var j = 0u; j < 4u; j++) {
-      let n = col0 + lid.x * 4u + j;
-      if (n >= p.N) { break; }
-      var v = acc[i][j];
-      if (HAS_BIAS) { v += bias[n]; }
-      let o = m * p.N + n;
-      if (ACCUMULATE) { v += c[o]; }
-      c[o] = v;
-    }
+  for (var r = 0u; r < 8u; r++) {
+    let m = row0 + (r / 4u) * 32u + ty * 4u + r % 4u;
+    store(m, col0 + tx * 4u, acc[2u * r]);
+    store(m, col0 + 32u + tx * 4u, acc[2u * r + 1u]);
   }
 }
