@@ -241,8 +241,11 @@ export class Trainer {
   private startLoop(): void {
     if (this.loop) return;
     this.loop = this.runLoop()
-      .catch((e) => {
+      .catch(async (e) => {
         if (e instanceof Aborted) return;
+        // A failed readback is often the first sign of a lost device; its own report follows shortly.
+        await new Promise((r) => setTimeout(r, 250));
+        if (this.aborted) return;
         this.setState('error', `Training stopped: ${(e as Error).message}`);
       })
       .finally(() => {

@@ -157,6 +157,85 @@ describe('the engine worker in headless Chromium', () => {
     }
   });
 
+  it('serves attention maps, generation (paused and between training steps), evaluation and a benchmark', async () => {
+    const s = await launch();
+    const { page } = s;
+    try {
+      await openEngine(page, s.url);
+      const train: TrainConfig = { ...TRAIN, checkpointInterval: 0, evalInterval: 1000 };
+      expect((await request(page, { kind: 'load', corpusName: 'e2e text', text: TEXT, model: MODEL, train })).kind).toBe('loaded');
+      expect(await request(page, { kind: 'train', action: 'step', steps: 3 })).toEqual({ kind: 'ok' });
+
+      // Attention: cropped to the context, unknown characters reported, causal rows summing to 1.
+      const att = await page.evaluate(async () => {
+        const r = await window.__engine!.request({ kind: 'attention', prompt: 'First Citizen~' });
+        return r.kind === 'attention' ? { ...r, probs: Array.from(r.probs) } : r;
+      });
+      if (att.kind !== 'attention') throw new Error(JSON.stringify(att));
+      expect(att.T).toBe(8);
+      expect(att.tokens.join('')).toBe(' Citizen');
+      expect(att.unknown).toEqual(['~']);
+      expect(att.cropped).toBe('First Citizen'.length - 8);
+      expect(att.probs).toHaveLength(1 * 2 * 8 * 8);
+      for (let h = 0; h < 2; h++) {
+        for (let q = 0; q < 8; q++) {
+          const row = att.probs.slice((h * 8 + q) * 8, (h * 8 + q + 1) * 8);
+          expect(row.slice(0, q + 1).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+          expect(row.slice(q + 1).every((p) => p === 0)).toBe(true);
+        }
+      }
+
+      // Generation while paused: the same seed gives the same text.
+      const sampling = { temperature: 1, topK: 0, topP: 1, greedy: false, seed: 42 };
+      await events(page);
+      const g1 = await request(page, { kind: 'generate', requestId: 1, prompt: 'First', maxNewTokens: 12, sampling });
+      const g2 = await request(page, { kind: 'generate', requestId: 2, prompt: 'First', maxNewTokens: 12, sampling });
+      expect(g1).toMatchObject({ kind: 'generated', requestId: 1, stopped: false });
+      if (g1.kind !== 'generated' || g2.kind !== 'generated') throw new Error('no generation');
+      expect([...g1.text]).toHaveLength(12);
+      expect(g2.text).toBe(g1.text);
+      const toks = (await events(page)).flatMap((e) => (e.kind === 'token' && e.requestId === 1 ? [e] : []));
+      expect(toks.map((t) => t.char).join('')).toBe(g1.text);
+      console.log(`[e2e] generated while paused: ${JSON.stringify(g1.text)}`);
+
+      // Generation while training runs: tokens are served between steps; new settings apply, stop ends it.
+      expect(await request(page, { kind: 'train', action: 'start' })).toEqual({ kind: 'ok' });
+      await waitForEvent(page, 'step');
+      await page.evaluate((smp) => {
+        (window as unknown as { __gen: Promise<EngineReply> }).__gen = window.__engine!.request({ kind: 'generate', requestId: 3, prompt: 'All', maxNewTokens: 400, sampling: smp });
+      }, sampling);
+      await page.waitForFunction(() => window.__events!.filter((e) => e.kind === 'token').length >= 3, null, { timeout: 120_000, polling: 50 });
+      await request(page, { kind: 'setSampling', sampling: { ...sampling, greedy: true } });
+      const afterSetting = await page.evaluate(() => window.__events!.filter((e) => e.kind === 'token').length);
+      await page.waitForFunction((n) => window.__events!.filter((e) => e.kind === 'token').length >= n + 3, afterSetting, { timeout: 120_000, polling: 50 });
+      await request(page, { kind: 'stopGenerate' });
+      const g3 = await page.evaluate(() => (window as unknown as { __gen: Promise<EngineReply> }).__gen);
+      expect(g3).toMatchObject({ kind: 'generated', requestId: 3, stopped: true });
+      expect(await request(page, { kind: 'train', action: 'pause' })).toEqual({ kind: 'ok' });
+      const mixed = await events(page);
+      const tokenIdx = mixed.flatMap((e, i) => (e.kind === 'token' ? [i] : []));
+      const stepsBetween = mixed.slice(tokenIdx[0], tokenIdx.at(-1)).filter((e) => e.kind === 'step').length;
+      console.log(`[e2e] ${tokenIdx.length} tokens generated while training, ${stepsBetween} steps ran between the first and last`);
+      expect(stepsBetween).toBeGreaterThan(0);
+      const tokens = mixed.flatMap((e) => (e.kind === 'token' ? [e] : []));
+      for (const t of tokens.slice(afterSetting + 1)) expect(t.dist.kept.filter(Boolean)).toHaveLength(1);
+
+      // Evaluation and a benchmark that leaves the weights as they were.
+      const ev = await request(page, { kind: 'evaluate' });
+      expect(ev.kind).toBe('evaluated');
+      if (ev.kind === 'evaluated') expect(Number.isFinite(ev.stats.valLoss)).toBe(true);
+      const before = await weightsHash(page);
+      const bench = await request(page, { kind: 'benchmark', steps: 3 });
+      if (bench.kind !== 'benchmark') throw new Error(JSON.stringify(bench));
+      console.log(`[e2e] benchmark: ${bench.msPerStep.toFixed(1)} ms/step, ${bench.tokensPerSec.toFixed(0)} tokens/s`);
+      expect(bench.msPerStep).toBeGreaterThan(0);
+      expect(await weightsHash(page)).toBe(before);
+      expect(s.pageErrors).toEqual([]);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('a learning rate that blows up pauses with a sentence and rolls the weights back', async () => {
     const s = await launch();
     const { page } = s;
