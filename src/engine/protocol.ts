@@ -149,7 +149,8 @@ export type EngineReply =
       /** Characters cut from the front so the prompt fits the context. */
       cropped?: number;
     }
-  | { kind: 'generated'; requestId: number; text: string; stopped: boolean }
+  /** unknown: characters of the prompt the model has never seen (left out). */
+  | { kind: 'generated'; requestId: number; text: string; stopped: boolean; unknown?: string[] }
   | { kind: 'exported'; bytes: ArrayBuffer; fileName: string }
   | { kind: 'imported'; config: ModelConfig; step: number }
   | { kind: 'benchmark'; steps: number; msPerStep: number; tokensPerSec: number }

@@ -286,7 +286,7 @@ async function handle(request: EngineRequest): Promise<EngineReply> {
       generation = g;
       try {
         const result = await g.run(request.requestId, request.prompt, Math.max(0, Math.floor(request.maxNewTokens)));
-        return { kind: 'generated', requestId: request.requestId, text: result.text, stopped: result.stopped };
+        return { kind: 'generated', requestId: request.requestId, text: result.text, stopped: result.stopped, unknown: result.unknown };
       } finally {
         if (generation === g) generation = null;
       }
