@@ -112,7 +112,8 @@ function done(tx: IDBTransaction): Promise<void> {
 export class CheckpointStore {
   private db: Promise<IDBDatabase> | null = null;
 
-  constructor(private readonly factory: IDBFactory | undefined = globalThis.indexedDB) {}
+  /** `factory` null means no storage at all (blocked, or a browser without IndexedDB). */
+  constructor(private readonly factory: IDBFactory | null = globalThis.indexedDB ?? null) {}
 
   private open(): Promise<IDBDatabase> {
     if (!this.db) {

@@ -88,7 +88,8 @@ export interface SavedRunSummary {
   evalHistory: EvalStats[];
 }
 
-export type DebugAction = 'loseDevice';
+/** Fault injection for tests: destroy the GPU device, or act as if the browser blocked storage. */
+export type DebugAction = 'loseDevice' | 'blockStorage';
 
 /** Requests from the page. */
 export type EngineRequest =
@@ -100,7 +101,6 @@ export type EngineRequest =
   /** Load the saved run and continue it paused at its step; `text` is required for a built-in corpus. */
   | { kind: 'resume'; text?: string }
   | { kind: 'discardSavedRun' }
-  /** Fault injection for tests: 'loseDevice' destroys the GPU device. */
   | { kind: 'debug'; action: DebugAction }
   | { kind: 'train'; action: TrainAction; steps?: number }
   | { kind: 'evaluate' }

@@ -39,7 +39,7 @@ let lost = false;
 let run: Run | null = null;
 let generation: Generation | null = null;
 const serial = new Serial();
-const store = new CheckpointStore(self.indexedDB);
+let store = new CheckpointStore(self.indexedDB ?? null);
 
 function emit(event: EngineEvent): void {
   self.postMessage({ id: null, event } satisfies FromWorker);
@@ -356,6 +356,8 @@ async function handle(request: EngineRequest): Promise<EngineReply> {
       if (request.action === 'loseDevice') {
         if (!gpu) return { kind: 'error', message: 'There is no GPU device to lose.' };
         gpu.device.destroy();
+      } else if (request.action === 'blockStorage') {
+        store = new CheckpointStore(null);
       }
       return { kind: 'ok' };
     }

@@ -164,7 +164,17 @@ describe('the engine worker in headless Chromium', () => {
       await openEngine(page, s.url);
       const train: TrainConfig = { ...TRAIN, checkpointInterval: 0, evalInterval: 1000 };
       expect((await request(page, { kind: 'load', corpusName: 'e2e text', text: TEXT, model: MODEL, train })).kind).toBe('loaded');
+      // With storage blocked, training goes on and the checkpoint event says so.
+      expect(await request(page, { kind: 'debug', action: 'blockStorage' })).toEqual({ kind: 'ok' });
+      await events(page);
       expect(await request(page, { kind: 'train', action: 'step', steps: 3 })).toEqual({ kind: 'ok' });
+      const blocked = await events(page);
+      expect(stepsOf(blocked).map((x) => x.step)).toEqual([1, 2, 3]);
+      const notSaved = blocked.find((e) => e.kind === 'checkpoint');
+      if (notSaved?.kind !== 'checkpoint') throw new Error('no checkpoint event');
+      expect(notSaved.saved).toBe(false);
+      expect(notSaved.message).toMatch(/not being saved/);
+      console.log(`[e2e] ${notSaved.message}`);
 
       // Attention: cropped to the context, unknown characters reported, causal rows summing to 1.
       const att = await page.evaluate(async () => {

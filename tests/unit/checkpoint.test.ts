@@ -53,7 +53,7 @@ describe('checkpoint records', () => {
   });
 
   it('reports a sentence, never throws, when storage is unavailable', async () => {
-    const store = new CheckpointStore(undefined);
+    const store = new CheckpointStore(null);
     const r = await store.save(run());
     expect(r.saved).toBe(false);
     if (!r.saved) expect(r.message).toMatch(/not being saved.*Training goes on/);
