@@ -1,12 +1,16 @@
 import { lazy, Suspense, useEffect, useState } from 'react';
 import { AttentionPanel } from './AttentionPanel';
+import { BenchmarkPanel } from './BenchmarkPanel';
+import { CheckpointControls } from './CheckpointControls';
 import { DatasetPanel } from './DatasetPanel';
 import { GpuStatus } from './GpuStatus';
 import { ModelConfigPanel } from './ModelPanel';
 import { NoWebGpu } from './NoWebGpu';
+import { RunBanners } from './RunBanners';
 import { SamplingPanel } from './SamplingPanel';
 import { LossChart, TrainingControls } from './TrainingPanel';
 import { useGpu } from './gpuStore';
+import { handleCheckpointEvent, useCheckpoints } from './stores/checkpoints';
 import { useData } from './stores/data';
 import { handleInspectEvent, useInspect } from './stores/inspect';
 import { currentQuery, useSetup } from './stores/setup';
@@ -78,7 +82,9 @@ function TrainingSummary() {
   const step = useTraining((s) => s.step);
   const maxSteps = useTraining((s) => s.maxSteps);
   const loss = useTraining((s) => s.latest?.loss);
-  const corpus = useData((s) => s.corpus?.name);
+  const dataCorpus = useData((s) => s.corpus?.name);
+  const runCorpus = useTraining((s) => s.loaded?.corpusName);
+  const corpus = runCorpus ?? dataCorpus;
   return (
     <section className="panel summary" aria-label="Run summary">
       <h2>Run</h2>
@@ -113,8 +119,14 @@ export function App() {
     return engine.on((event) => {
       handleTrainingEvent(event);
       handleInspectEvent(event);
+      handleCheckpointEvent(event);
     });
   }, [engine]);
+
+  // Once the GPU is ready, offer the run saved in this browser, if any.
+  useEffect(() => {
+    if (phase === 'ready') void useCheckpoints.getState().actions.checkSaved();
+  }, [phase]);
 
   useEffect(() => {
     const { corpus, loading } = useData.getState();
@@ -146,6 +158,7 @@ export function App() {
         </button>
       </header>
       <Notices />
+      <RunBanners />
       <nav className="tabs" role="tablist" aria-label="Panels">
         {TABS.map((t, i) => (
           <button key={t.id} role="tab" aria-selected={tab === t.id} className={tab === t.id ? 'tab active' : 'tab'} onClick={() => setTab(t.id)} data-testid={`tab-${t.id}`}>
@@ -163,10 +176,14 @@ export function App() {
           )}
           {tab === 'train' && (
             <div className="train-layout">
-              <ModelConfigPanel />
+              <div>
+                <ModelConfigPanel />
+                <BenchmarkPanel />
+              </div>
               <div>
                 <TrainingControls />
                 <LossChart />
+                <CheckpointControls />
               </div>
             </div>
           )}

@@ -47,8 +47,8 @@ export function GpuStatus() {
         </p>
       )}
       {lost && (
-        <p role="alert" className="bad" data-testid="device-lost">
-          {lost}
+        <p className="bad" data-testid="device-lost">
+          Device lost: {lost}
         </p>
       )}
       {errors.map((e, i) => (

@@ -12,7 +12,12 @@ export const MAX_CHART_POINTS = 1000;
 /** Charts redraw at most this often. */
 const REDRAW_MS = 250;
 
-function formatEta(seconds: number): string {
+/** Loss ticks: two decimals, or an exponent for a run that is blowing up. */
+function formatTick(v: number): string {
+  return Math.abs(v) >= 1000 ? v.toExponential(0) : v.toFixed(2);
+}
+
+export function formatEta(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '–';
   if (seconds < 90) return `${Math.round(seconds)} s`;
   if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
@@ -22,7 +27,7 @@ function formatEta(seconds: number): string {
 /** Start / Pause / Resume / Step / Reset, progress, live numbers. */
 export function TrainingControls() {
   const t = useTraining(
-    useShallow((s) => ({ state: s.state, step: s.step, maxSteps: s.maxSteps, busy: s.busy, message: s.message, problems: s.problems, latest: s.latest, lastEval: s.lastEval, msPerStep: s.msPerStep, loaded: s.loaded })),
+    useShallow((s) => ({ state: s.state, step: s.step, maxSteps: s.maxSteps, busy: s.busy, message: s.message, problems: s.problems, latest: s.latest, lastEval: s.lastEval, msPerStep: s.msPerStep, loaded: s.loaded, nonFinite: s.nonFinite })),
   );
   const { command, toggle } = useTraining((s) => s.actions);
   const ready = useGpu((s) => s.phase === 'ready');
@@ -56,7 +61,7 @@ export function TrainingControls() {
           {p}
         </p>
       ))}
-      {t.message && <p className="tag" data-testid="train-message">{t.message}</p>}
+      {t.message && t.message !== t.nonFinite && <p className="tag" data-testid="train-message">{t.message}</p>}
       <div className="progress-line">
         <progress max={t.maxSteps || 1} value={t.step} aria-label="Training progress" />
         <span data-testid="train-progress">
@@ -92,6 +97,11 @@ interface ChartData {
   held: number;
   trainLoss: number | null;
   valLoss: number | null;
+  firstStep: number | null;
+  lastStep: number | null;
+  contiguous: boolean;
+  /** Non-finite values in the series or the drawn points (never expected). */
+  nonFinite: number;
 }
 
 function buildChart(smoothing: number): ChartData {
@@ -102,11 +112,17 @@ function buildChart(smoothing: number): ChartData {
   const points: ChartData['points'] = line.x.map((step, i) => ({ step, loss: line.y[i], raw: raw.y[i] }));
   for (const e of s.evals.slice(-MAX_CHART_POINTS)) points.push({ step: e.step, val: e.valLoss });
   points.sort((a, b) => a.step - b.step);
+  let drawnNonFinite = 0;
+  for (const p of points) for (const v of [p.loss, p.raw, p.val]) if (v !== undefined && !Number.isFinite(v)) drawnNonFinite++;
   return {
     points,
     held: s.losses.length,
-    trainLoss: s.latest?.loss ?? null,
+    trainLoss: s.lastLoss,
     valLoss: s.evals.length ? s.evals[s.evals.length - 1].valLoss : null,
+    firstStep: s.steps.length ? s.steps[0] : null,
+    lastStep: s.steps.length ? s.steps[s.steps.length - 1] : null,
+    contiguous: s.contiguous,
+    nonFinite: s.nonFiniteCount + drawnNonFinite,
   };
 }
 
@@ -146,6 +162,10 @@ export function LossChart() {
           data-points={data.held}
           data-train-loss={data.trainLoss ?? undefined}
           data-val-loss={data.valLoss ?? undefined}
+          data-first-step={data.firstStep ?? undefined}
+          data-last-step={data.lastStep ?? undefined}
+          data-contiguous={String(data.contiguous)}
+          data-nonfinite={data.nonFinite}
         >
           {data.held} training points held, at most {MAX_CHART_POINTS} drawn
         </span>
@@ -158,7 +178,7 @@ export function LossChart() {
             <LineChart data={data.points} margin={{ top: 8, right: 16, bottom: 4, left: 0 }}>
               <CartesianGrid strokeDasharray="3 3" stroke="var(--border)" />
               <XAxis dataKey="step" type="number" domain={['dataMin', 'dataMax']} stroke="var(--muted)" />
-              <YAxis scale={logScale ? 'log' : 'auto'} domain={['auto', 'auto']} stroke="var(--muted)" allowDataOverflow width={48} tickFormatter={(v: number) => v.toFixed(2)} />
+              <YAxis scale={logScale ? 'log' : 'auto'} domain={['auto', 'auto']} stroke="var(--muted)" allowDataOverflow width={48} tickFormatter={formatTick} />
               <Tooltip contentStyle={{ background: 'var(--panel)', border: '1px solid var(--border)' }} formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} />
               <Legend />
               <Line dataKey="raw" name="train (raw)" stroke="var(--accent)" strokeOpacity={0.25} dot={false} isAnimationActive={false} connectNulls />

@@ -3,7 +3,9 @@
 import { create } from 'zustand';
 import { GPU_HELP, type GpuFailure, type GpuInfo } from '../gpu/device';
 import { EngineClient } from '../engine/client';
-import type { SelfCheckResult } from '../engine/protocol';
+import type { DebugAction, EngineReply, SelfCheckResult } from '../engine/protocol';
+
+const TEST_HOOKS = typeof location !== 'undefined' && new URLSearchParams(location.search).has('test');
 
 type Phase = 'starting' | 'ready' | 'unavailable';
 
@@ -41,7 +43,14 @@ export const useGpu = create<GpuState>((set, get) => ({
       engine.on((event) => {
         if (event.kind === 'deviceLost') set({ lost: event.message });
         else if (event.kind === 'gpuError') set((s) => ({ errors: [...s.errors.slice(-4), event.message] }));
+        // The engine moves to a new device by itself on the next GPU request; the run is back once it reports a state.
+        else if (event.kind === 'trainState' && event.state !== 'error' && get().lost) set({ lost: null });
       });
+      if (TEST_HOOKS) {
+        // Fault injection for end-to-end tests only (?test in the link).
+        (window as unknown as { __engineDebug?: (action: DebugAction) => Promise<EngineReply> }).__engineDebug = (action) =>
+          engine.request({ kind: 'debug', action });
+      }
       const reply = await engine.request({ kind: 'init' });
       if (reply.kind === 'gpuUnavailable') {
         set({ phase: 'unavailable', failure: { reason: reply.reason, message: reply.message } });

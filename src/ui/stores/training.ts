@@ -2,7 +2,7 @@
 // a few-times-a-second snapshot of the latest numbers. The per-step series is
 // in trainingSeries, outside React.
 import { create } from 'zustand';
-import type { EngineEvent, EvalStats, MemoryEstimate, StepStats, TrainAction, TrainState } from '../../engine/protocol';
+import type { EngineEvent, EngineReply, EvalStats, MemoryEstimate, StepStats, TrainAction, TrainState } from '../../engine/protocol';
 import type { ModelConfig } from '../../model/config';
 import { trainingSeries } from '../training/series';
 import { useGpu } from '../gpuStore';
@@ -18,6 +18,8 @@ export interface LoadedModel {
   valTokens: number;
   /** What was loaded: the model is stale once the setup or corpus differs. */
   key: string;
+  /** The corpus the run trains on, as people know it. */
+  corpusName: string;
 }
 
 interface TrainingState {
@@ -34,15 +36,25 @@ interface TrainingState {
   lastEval: EvalStats | null;
   /** Wall-clock milliseconds per step, averaged over the recent steps. */
   msPerStep: number | null;
+  /** The engine's sentence about a NaN or infinity, until training is started again. */
+  nonFinite: string | null;
   actions: {
     load: () => Promise<boolean>;
+    /** Load the current setup unless it is loaded already. */
+    ensureLoaded: () => Promise<boolean>;
+    /** Take over a run the engine has loaded by other means (a resumed saved run). */
+    adopt: (reply: LoadedReply, corpusName: string) => void;
+    /** After a device loss: continue on a new device from the last checkpoint. */
+    recover: () => Promise<void>;
     command: (action: TrainAction) => Promise<void>;
     /** Space: start, pause or resume, whichever applies. */
     toggle: () => Promise<void>;
   };
 }
 
-function setupKey(): string {
+export type LoadedReply = Extract<EngineReply, { kind: 'loaded' }>;
+
+export function setupKey(): string {
   const { model, train } = useSetup.getState();
   const corpus = useData.getState().corpus;
   return JSON.stringify([model, train, corpus?.name, corpus?.stats.bytes, corpus?.stats.chars]);
@@ -59,6 +71,7 @@ export const useTraining = create<TrainingState>((set, get) => ({
   latest: null,
   lastEval: null,
   msPerStep: null,
+  nonFinite: null,
   actions: {
     async load() {
       const engine = useGpu.getState().engine;
@@ -73,13 +86,13 @@ export const useTraining = create<TrainingState>((set, get) => ({
       }
       const { model, train } = useSetup.getState();
       const key = setupKey();
-      set({ busy: true, problems: [], message: null });
-      const reply = await engine.request({ kind: 'load', corpusName: corpus.name, text: corpus.text, model, train });
+      set({ busy: true, problems: [], message: null, nonFinite: null });
+      const reply = await engine.request({ kind: 'load', corpusName: corpus.name, text: corpus.text, model, train, builtIn: corpus.source === 'builtin' });
       set({ busy: false });
       if (reply.kind === 'loaded') {
         trainingSeries.clear();
         set({
-          loaded: { ...reply, key },
+          loaded: { ...reply, key, corpusName: corpus.name },
           step: 0,
           maxSteps: train.maxSteps,
           latest: null,
@@ -93,14 +106,45 @@ export const useTraining = create<TrainingState>((set, get) => ({
       else set({ problems: ['message' in reply ? String(reply.message) : `Unexpected reply '${reply.kind}'.`] });
       return false;
     },
+    async ensureLoaded() {
+      const loaded = get().loaded;
+      if (loaded && loaded.key === setupKey()) return true;
+      return get().actions.load();
+    },
+    adopt(reply, corpusName) {
+      set({
+        loaded: { ...reply, key: setupKey(), corpusName },
+        step: reply.step ?? 0,
+        maxSteps: useSetup.getState().train.maxSteps,
+        latest: null,
+        lastEval: reply.evalHistory?.at(-1) ?? null,
+        msPerStep: null,
+        problems: [],
+        nonFinite: null,
+      });
+      trainingSeries.replace(reply.lossHistory ?? [], reply.evalHistory ?? []);
+    },
+    async recover() {
+      const engine = useGpu.getState().engine;
+      if (!engine) return;
+      if (!get().loaded) {
+        // No run to restore: a new device is all that is needed.
+        const reply = await engine.request({ kind: 'init' });
+        if (reply.kind === 'ready') useGpu.setState({ lost: null, info: reply.info });
+        else set({ problems: ['message' in reply ? String(reply.message) : 'The GPU could not be acquired again. Reload the page.'] });
+        return;
+      }
+      await get().actions.command('resume');
+      if (get().state !== 'error') useGpu.setState({ lost: null });
+    },
     async command(action) {
       const engine = useGpu.getState().engine;
       if (!engine || get().busy) return;
-      const stale = !get().loaded || get().loaded!.key !== setupKey();
-      if ((action === 'start' || action === 'step') && stale) {
-        if (!(await get().actions.load())) return;
+      if (action === 'start' || action === 'step') {
+        if (!(await get().actions.ensureLoaded())) return;
       }
       if (action === 'reset') trainingSeries.clear();
+      if (action !== 'pause' && action !== 'stop') set({ nonFinite: null });
       set({ busy: true });
       const reply = await engine.request({ kind: 'train', action });
       set({ busy: false });
@@ -111,7 +155,7 @@ export const useTraining = create<TrainingState>((set, get) => ({
     async toggle() {
       const s = get().state;
       if (s === 'running') return get().actions.command('pause');
-      if (s === 'paused') return get().actions.command('resume');
+      if (s === 'paused' || s === 'error') return get().actions.command('resume');
       return get().actions.command('start');
     },
   },
@@ -162,7 +206,11 @@ export function handleTrainingEvent(event: EngineEvent): void {
       useTraining.setState({ lastEval: event.stats });
       break;
     case 'nonFinite':
-      useTraining.setState({ message: event.message });
+      useTraining.setState({ nonFinite: event.message });
+      break;
+    case 'history':
+      trainingSeries.replace(event.lossHistory, event.evalHistory);
+      useTraining.setState({ latest: trainingSeries.latest, lastEval: trainingSeries.evals.at(-1) ?? null });
       break;
     default:
       break;

@@ -1,6 +1,6 @@
 // Per-step numbers live here, outside React state: the worker may report many
 // steps a second and only the charts (redrawn a few times a second) read them.
-import type { EvalStats, StepStats } from '../../engine/protocol';
+import type { EvalStats, LossPoint, StepStats } from '../../engine/protocol';
 
 export class TrainingSeries {
   readonly steps: number[] = [];
@@ -10,7 +10,9 @@ export class TrainingSeries {
   /** Bumped on every change, so readers know when to redraw. */
   version = 0;
 
+  /** Non-finite losses never reach the charts (the engine rolls back; this is a second guard). */
   addStep(stats: StepStats): void {
+    if (!Number.isFinite(stats.loss) || !Number.isFinite(stats.step)) return;
     // A resumed or replayed step replaces what came after it.
     while (this.steps.length > 0 && this.steps[this.steps.length - 1] >= stats.step) {
       this.steps.pop();
@@ -23,9 +25,50 @@ export class TrainingSeries {
   }
 
   addEval(stats: EvalStats): void {
+    if (!Number.isFinite(stats.trainLoss) || !Number.isFinite(stats.valLoss) || !Number.isFinite(stats.step)) return;
     while (this.evals.length > 0 && this.evals[this.evals.length - 1].step >= stats.step) this.evals.pop();
     this.evals.push(stats);
     this.version++;
+  }
+
+  /**
+   * The whole curve from the engine (a resumed run, a rollback, a restore on a
+   * new device). The latest step's details are kept only while that step is
+   * still on the curve.
+   */
+  replace(lossHistory: LossPoint[], evalHistory: EvalStats[]): void {
+    this.steps.length = 0;
+    this.losses.length = 0;
+    this.evals.length = 0;
+    for (const p of lossHistory) {
+      if (!Number.isFinite(p.loss) || !Number.isFinite(p.step)) continue;
+      if (this.steps.length > 0 && this.steps[this.steps.length - 1] >= p.step) continue;
+      this.steps.push(p.step);
+      this.losses.push(p.loss);
+    }
+    for (const e of evalHistory) this.addEval(e);
+    const last = this.steps.length ? this.steps[this.steps.length - 1] : 0;
+    if (this.latest && this.latest.step !== last) this.latest = null;
+    this.version++;
+  }
+
+  /** The loss of the last step on the curve. */
+  get lastLoss(): number | null {
+    return this.losses.length ? this.losses[this.losses.length - 1] : null;
+  }
+
+  /** Consecutive steps on the curve with no gap, as a run that lost nothing has (until it is long enough to be thinned). */
+  get contiguous(): boolean {
+    for (let i = 1; i < this.steps.length; i++) if (this.steps[i] !== this.steps[i - 1] + 1) return false;
+    return true;
+  }
+
+  /** Non-finite values held for drawing; always 0 (asserted by tests). */
+  get nonFiniteCount(): number {
+    let n = 0;
+    for (const x of this.losses) if (!Number.isFinite(x)) n++;
+    for (const e of this.evals) if (!Number.isFinite(e.trainLoss) || !Number.isFinite(e.valLoss)) n++;
+    return n;
   }
 
   clear(): void {

@@ -1,0 +1,221 @@
+// Keeping a run: the run saved in this browser (offered for resuming after a
+// reload), the status of the automatic checkpoints, and export / import of the
+// weights as a .safetensors file.
+import { create } from 'zustand';
+import type { EngineEvent, SavedRunSummary } from '../../engine/protocol';
+import { builtinCorpus } from '../../data/readCorpus';
+import type { CorpusId } from '../../model/config';
+import { useGpu } from '../gpuStore';
+import { useData } from './data';
+import { useSetup } from './setup';
+import { useTraining } from './training';
+
+const BUILTIN_IDS: CorpusId[] = ['moby-dick', 'names'];
+
+/** The built-in corpus a saved run names (by label or id), if any. */
+export function builtinIdFor(corpusName: string): CorpusId | null {
+  for (const id of BUILTIN_IDS) if (id === corpusName || builtinCorpus(id).label === corpusName) return id;
+  return null;
+}
+
+/** "3 minutes ago", "yesterday at 14:05", ...: when a run was saved, for people. */
+export function describeSavedAt(savedAt: number, now = Date.now()): string {
+  const seconds = Math.max(0, Math.round((now - savedAt) / 1000));
+  if (seconds < 45) return 'just now';
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes} minute${minutes === 1 ? '' : 's'} ago`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 24) return `${hours} hour${hours === 1 ? '' : 's'} ago`;
+  return `on ${new Date(savedAt).toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short' })}`;
+}
+
+/** The offer's sentence: "Resume training from step 120 of Moby Dick — saved 3 minutes ago". */
+export function describeSavedRun(run: SavedRunSummary, now = Date.now()): string {
+  const id = run.builtIn ? builtinIdFor(run.corpusName) : null;
+  const corpus = id ? builtinCorpus(id).label : run.corpusName;
+  return `Resume training from step ${run.step} of ${corpus} — saved ${describeSavedAt(run.savedAt, now)}`;
+}
+
+export interface CheckpointStatus {
+  step: number;
+  saved: boolean;
+  /** The engine's sentence when it was not saved. */
+  message: string | null;
+  at: number;
+}
+
+interface CheckpointState {
+  /** The run saved in this browser, offered until resumed, discarded or replaced. */
+  offer: SavedRunSummary | null;
+  /** Resume or discard in progress. */
+  resuming: boolean;
+  offerError: string | null;
+  last: CheckpointStatus | null;
+  /** Export or import in progress. */
+  transfer: 'export' | 'import' | null;
+  /** Sentence about the last export or import (problems are shown as alerts). */
+  transferNote: string | null;
+  transferError: string | null;
+  actions: {
+    checkSaved: () => Promise<void>;
+    resume: () => Promise<void>;
+    discard: () => Promise<void>;
+    exportWeights: () => Promise<void>;
+    importWeights: (file: File) => Promise<void>;
+  };
+}
+
+/** Wait until the data store is not reading a text. */
+function dataIdle(): Promise<void> {
+  if (!useData.getState().loading) return Promise.resolve();
+  return new Promise((resolve) => {
+    const stop = useData.subscribe((s) => {
+      if (s.loading) return;
+      stop();
+      resolve();
+    });
+  });
+}
+
+function download(bytes: ArrayBuffer, fileName: string): void {
+  const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = fileName;
+  a.rel = 'noopener';
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  // The download has its own copy once started.
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+export const useCheckpoints = create<CheckpointState>((set, get) => ({
+  offer: null,
+  resuming: false,
+  offerError: null,
+  last: null,
+  transfer: null,
+  transferNote: null,
+  transferError: null,
+  actions: {
+    async checkSaved() {
+      const engine = useGpu.getState().engine;
+      if (!engine) return;
+      const reply = await engine.request({ kind: 'savedRun' });
+      // A run loaded meanwhile will replace the saved one at its first checkpoint.
+      if (reply.kind === 'savedRun' && reply.run && !useTraining.getState().loaded) set({ offer: reply.run });
+    },
+    async resume() {
+      const engine = useGpu.getState().engine;
+      const run = get().offer;
+      if (!engine || !run || get().resuming) return;
+      set({ resuming: true, offerError: null });
+      try {
+        const { vocabSize: _v, ...shape } = run.model;
+        void _v;
+        const setup = useSetup.getState().actions;
+        setup.setModel(shape);
+        setup.setTrain(run.train);
+        let text: string | undefined;
+        let corpusName = run.corpusName;
+        if (run.builtIn) {
+          const id = builtinIdFor(run.corpusName);
+          if (!id) {
+            set({ offerError: `The saved run trained on "${run.corpusName}", which this version of the app does not have.` });
+            return;
+          }
+          await dataIdle();
+          if (useData.getState().corpus?.builtin !== id) await useData.getState().actions.loadBuiltin(id);
+          await dataIdle();
+          const corpus = useData.getState().corpus;
+          if (corpus?.builtin !== id) {
+            set({ offerError: useData.getState().error ?? `${builtinCorpus(id).label} could not be loaded.` });
+            return;
+          }
+          text = corpus.text;
+          corpusName = corpus.name;
+        }
+        const reply = await engine.request({ kind: 'resume', text });
+        if (reply.kind !== 'loaded') {
+          set({ offerError: reply.kind === 'error' ? reply.message : reply.kind === 'invalid' ? reply.problems.join(' ') : `Unexpected reply '${reply.kind}'.` });
+          return;
+        }
+        useTraining.getState().actions.adopt(reply, corpusName);
+        set({ offer: null, last: { step: reply.step ?? run.step, saved: true, message: null, at: run.savedAt } });
+        // The offer said "resume training": carry on from the saved step.
+        if ((reply.step ?? 0) < run.train.maxSteps) await useTraining.getState().actions.command('resume');
+      } finally {
+        set({ resuming: false });
+      }
+    },
+    async discard() {
+      const engine = useGpu.getState().engine;
+      if (!engine || get().resuming) return;
+      set({ resuming: true });
+      await engine.request({ kind: 'discardSavedRun' });
+      set({ resuming: false, offer: null, offerError: null });
+    },
+    async exportWeights() {
+      const engine = useGpu.getState().engine;
+      if (!engine || get().transfer) return;
+      set({ transfer: 'export', transferError: null, transferNote: null });
+      try {
+        if (!(await useTraining.getState().actions.ensureLoaded())) {
+          set({ transferError: 'There is no model to export yet: load a corpus and a valid configuration first.' });
+          return;
+        }
+        // With AdamW's moments and the step, so an import continues training exactly.
+        const reply = await engine.request({ kind: 'exportCheckpoint', withOptimizer: true });
+        if (reply.kind !== 'exported') {
+          set({ transferError: reply.kind === 'error' ? reply.message : `The export failed (reply '${reply.kind}').` });
+          return;
+        }
+        download(reply.bytes, reply.fileName);
+        set({ transferNote: `Exported ${reply.fileName} (${(reply.bytes.byteLength / 1024).toFixed(0)} KiB).` });
+      } finally {
+        set({ transfer: null });
+      }
+    },
+    async importWeights(file) {
+      const engine = useGpu.getState().engine;
+      if (!engine || get().transfer) return;
+      set({ transfer: 'import', transferError: null, transferNote: null });
+      try {
+        if (!(await useTraining.getState().actions.ensureLoaded())) {
+          set({ transferError: 'Load a corpus and a model of the same shape before importing weights into it.' });
+          return;
+        }
+        let bytes: ArrayBuffer;
+        try {
+          bytes = await file.arrayBuffer();
+        } catch (e) {
+          set({ transferError: `${file.name} could not be read: ${(e as Error).message}` });
+          return;
+        }
+        const reply = await engine.request({ kind: 'importCheckpoint', bytes }, [bytes]);
+        if (reply.kind !== 'imported') {
+          const why = reply.kind === 'error' ? reply.message : `unexpected reply '${reply.kind}'`;
+          set({ transferError: `${file.name} was not imported: ${why} The model loaded before is unchanged.` });
+          return;
+        }
+        useTraining.setState({ step: reply.step, nonFinite: null, problems: [] });
+        set({ transferNote: `Imported ${file.name}: the model is at step ${reply.step}.` });
+      } finally {
+        set({ transfer: null });
+      }
+    },
+  },
+}));
+
+/** Checkpoint events become the status line; a new load retires the offer. */
+export function handleCheckpointEvent(event: EngineEvent): void {
+  if (event.kind === 'checkpoint') {
+    useCheckpoints.setState({ last: { step: event.step, saved: event.saved, message: event.message ?? null, at: Date.now() } });
+  }
+}
+
+// Loading another run replaces the saved one at its first checkpoint: the offer no longer applies.
+useTraining.subscribe((s, prev) => {
+  if (s.loaded && s.loaded !== prev.loaded && !useCheckpoints.getState().resuming) useCheckpoints.setState({ offer: null });
+});
