@@ -37,6 +37,8 @@ export interface OptimizerState {
   params: Float32Array;
   m: Float32Array;
   v: Float32Array;
+  /** AdamW steps these moments have seen (the t of the last step). */
+  step?: number;
 }
 
 /** A named slice of the flat parameter buffer, under nanoGPT's state_dict name. */

@@ -110,7 +110,7 @@ export class Trainer {
 
   /** Continue a saved run: weights, moments, step, sampler and curves. */
   restore(run: Pick<RunCheckpoint, 'step' | 'params' | 'm' | 'v' | 'samplerState' | 'lossHistory' | 'evalHistory'>): void {
-    const state = { params: run.params, m: run.m, v: run.v };
+    const state = { params: run.params, m: run.m, v: run.v, step: run.step };
     this.model.writeState(state);
     this.step = run.step;
     this.sampler.state = run.samplerState;
@@ -122,7 +122,7 @@ export class Trainer {
 
   /** Keep the current (finite) state as the rollback point; returns it, or null if it was not finite. */
   async snapshot(): Promise<Snapshot | null> {
-    const state = await this.serial.run(() => this.model.readState());
+    const state = { ...(await this.serial.run(() => this.model.readState())), step: this.step };
     if (firstNonFinite(state.params) >= 0 || firstNonFinite(state.m) >= 0 || firstNonFinite(state.v) >= 0) return null;
     const snap = { step: this.step, state, samplerState: this.sampler.state };
     this.lastGood = snap;
@@ -195,7 +195,7 @@ export class Trainer {
     this.wanted = 'pause';
     await this.settle();
     const n = initialParams.length;
-    const state = { params: initialParams.slice(), m: new Float32Array(n), v: new Float32Array(n) };
+    const state = { params: initialParams.slice(), m: new Float32Array(n), v: new Float32Array(n), step: 0 };
     await this.serial.run(() => this.model.writeState(state));
     this.step = 0;
     this.sampler.state = new SeededRng(this.setup.train.seed).state;

@@ -302,11 +302,12 @@ async function handle(request: EngineRequest): Promise<EngineReply> {
       await recover();
       const r = run;
       const state = await serial.run(() => r.trainer.model.readState());
-      const adam = request.withOptimizer ? { m: state.m, v: state.v, step: r.trainer.step } : undefined;
+      // While training runs, the weights may be one step ahead of the last reported step.
+      const adam = request.withOptimizer ? { m: state.m, v: state.v, step: state.step ?? r.trainer.step } : undefined;
       const bytes = exportSafetensors(r.layout, state.params, r.tokenizer.vocab, adam);
       const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
       const c = r.config;
-      return { kind: 'exported', bytes: buffer, fileName: `gpt-${c.nLayer}L-${c.nHead}H-${c.nEmbd}C-step${r.trainer.step}.safetensors` };
+      return { kind: 'exported', bytes: buffer, fileName: `gpt-${c.nLayer}L-${c.nHead}H-${c.nEmbd}C-step${state.step ?? r.trainer.step}.safetensors` };
     }
     case 'importCheckpoint': {
       if (!run) return NOT_LOADED;
