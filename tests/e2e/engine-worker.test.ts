@@ -251,6 +251,15 @@ describe('the engine worker in headless Chromium', () => {
     const { page } = s;
     try {
       await openEngine(page, s.url);
+      // Unusable configs and texts are refused with sentences before anything is allocated.
+      const bad = await request(page, { kind: 'load', corpusName: 'e2e text', text: TEXT, model: { ...MODEL, nEmbd: 15 }, train: TRAIN });
+      expect(bad.kind).toBe('invalid');
+      if (bad.kind === 'invalid') expect(bad.problems.join(' ')).toMatch(/divisible by the number of heads/);
+      const short = await request(page, { kind: 'load', corpusName: 'tiny', text: 'abcdefghij', model: MODEL, train: TRAIN });
+      expect(short.kind).toBe('invalid');
+      if (short.kind === 'invalid') expect(short.problems.join(' ')).toMatch(/too short/);
+      expect(await request(page, { kind: 'train', action: 'start' })).toMatchObject({ kind: 'error' });
+
       const wild: TrainConfig = { ...TRAIN, learningRate: 1, weightDecay: 10, gradClip: 0, checkpointInterval: 0, evalInterval: 1000 };
       expect((await request(page, { kind: 'load', corpusName: 'e2e text', text: TEXT, model: MODEL, train: wild })).kind).toBe('loaded');
       expect(await request(page, { kind: 'train', action: 'step', steps: 2 })).toEqual({ kind: 'ok' });
