@@ -14,7 +14,7 @@
 
 import { DEFAULT_TRAIN, type ModelConfig } from './config';
 import { SeededRng } from './sampling';
-import { readSafetensors, writeSafetensors, type SafetensorsFile, type TensorData } from './safetensors';
+import { nonFiniteTensors, readSafetensors, writeSafetensors, type SafetensorsFile, type TensorData } from './safetensors';
 import { paramCount, validateConfig } from './validate';
 
 export type InitKind = 'normal' | 'residualProj' | 'zeros' | 'ones';
@@ -238,6 +238,11 @@ export function importSafetensors(input: Uint8Array | ArrayBuffer | SafetensorsF
     return flat;
   };
   const params = gather('');
+  const nonFinite = nonFiniteTensors(file);
+  if (nonFinite.length) {
+    const shown = nonFinite.slice(0, 3).map((n) => `"${n}"`).join(', ');
+    throw new Error(`The file holds NaN or infinite values in ${nonFinite.length} tensor(s) (${shown}${nonFinite.length > 3 ? ', ...' : ''}); it cannot be loaded.`);
+  }
   const lmHead = file.tensors.get('lm_head.weight');
   if (config.tieWeights && lmHead) {
     const wte = layout.byName.get('transformer.wte.weight')!;

@@ -4,6 +4,7 @@
 // the step's readback and the memory figure.
 import { describe, expect, it } from 'vitest';
 import { dropoutMaskCpu } from '../../src/kernels/dropout';
+import type { EngineModel } from '../../src/engine/model';
 import { DEFAULT_TRAIN, type ModelConfig } from '../../src/model/config';
 import { GptModel, stepHyper } from '../../src/model/gpt';
 import { initParams, paramLayout, type ParamLayout } from '../../src/model/layout';
@@ -204,6 +205,8 @@ describe('GPU GPT vs the float64 reference', () => {
     const { gpu } = await testGpu();
     for (const cfg of [base, { ...base, dropout: 0.1, tieWeights: true }]) {
       const model = new GptModel(gpu, cfg, B);
+      const asEngineModel: EngineModel = model; // the engine drives it through this interface
+      expect(asEngineModel.paramCount).toBe(model.layout.total);
       const est = memoryEstimate(cfg, B);
       const live = model.liveBytes();
       console.log(`[gpu model] liveBytes ${live}, estimate ${est.totalBytes} (analytic minimum ${est.analyticMinimumBytes})`);

@@ -127,6 +127,13 @@ describe('safetensors import / export', () => {
       /"transformer.wpe.weight" has shape \[16, 8\] but the config needs \[8, 16\]/,
     );
     expect(edit((_, m) => delete m.config)).toThrow(/no "config" metadata/);
+    expect(
+      edit((t) => {
+        const w = Float32Array.from(t.get('transformer.h.0.mlp.c_fc.weight')!.data);
+        w[17] = Number.NaN;
+        t.set('transformer.h.0.mlp.c_fc.weight', { shape: [64, 16], data: w });
+      }),
+    ).toThrow(/NaN or infinite values in 1 tensor\(s\) \("transformer.h.0.mlp.c_fc.weight"\)/);
     expect(edit((_, m) => (m.config = m.config.replace('"n_head":2', '"n_head":3')))).toThrow(/divisible by the number of heads/);
     expect(edit((_, m) => (m.config = m.config.replace('"n_layer":2', '"n_layer":100000')))).toThrow(/at most 48/);
     expect(edit((_, m) => (m.vocab = '["a"]'))).toThrow(/vocabulary has 1 characters but its config says 11/);
