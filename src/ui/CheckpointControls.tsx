@@ -14,6 +14,7 @@ export function CheckpointControls() {
   const last = useCheckpoints((s) => s.last);
   const transfer = useCheckpoints((s) => s.transfer);
   const note = useCheckpoints((s) => s.transferNote);
+  const hash = useCheckpoints((s) => s.transferHash);
   const error = useCheckpoints((s) => s.transferError);
   const { exportWeights, importWeights } = useCheckpoints((s) => s.actions);
   const loaded = useTraining((s) => s.loaded !== null);
@@ -61,7 +62,7 @@ export function CheckpointControls() {
         />
       </div>
       {note && (
-        <p className="tag" data-testid="transfer-note">
+        <p className="tag" data-testid="transfer-note" data-sha256={hash ?? undefined}>
           {note}
         </p>
       )}

@@ -5,12 +5,27 @@ import { useInspect } from './stores/inspect';
 import { useSetup } from './stores/setup';
 import { useTraining } from './stores/training';
 import { showWhitespace } from './tokenizer/spans';
+import { formatEta } from './TrainingPanel';
 
 /** Background for a generated character: red at 1% or less, green at certainty (log scale). */
 function probColour(p: number): string {
   const t = (Math.log10(Math.max(p, 1e-6)) + 2) / 2;
   const hue = Math.round(120 * Math.max(0, Math.min(1, t)));
   return `hsla(${hue}, 70%, 50%, 0.35)`;
+}
+
+/** Characters so far out of those asked for, with an ETA from the rate so far. */
+function GenerationProgress({ done, max, startedAt }: { done: number; max: number; startedAt: number }) {
+  const elapsed = performance.now() - startedAt;
+  const eta = done > 0 ? ((max - done) * elapsed) / done / 1000 : NaN;
+  return (
+    <div className="progress-line" data-testid="sample-progress">
+      <progress max={max || 1} value={done} aria-label="Generation progress" />
+      <span className="tag">
+        {done} / {max} characters · ETA {formatEta(eta)}
+      </span>
+    </div>
+  );
 }
 
 /** Prompt, sampling settings, streamed text and the next-token distribution. */
@@ -74,6 +89,7 @@ export function SamplingPanel() {
             )}
             {!vocab && <span className="tag">Train (or step) a model first.</span>}
           </div>
+          {generation.running && <GenerationProgress done={generation.chars.length} max={generation.max} startedAt={generation.startedAt} />}
           {generation.error && <p className="bad" role="alert">{generation.error}</p>}
           <pre className="generated" data-testid="sample-output" data-chars={generation.chars.length} data-running={generation.running}>
             <span className="prompt-text">{generation.prompt}</span>

@@ -55,6 +55,8 @@ interface CheckpointState {
   transfer: 'export' | 'import' | null;
   /** Sentence about the last export or import (problems are shown as alerts). */
   transferNote: string | null;
+  /** SHA-256 (hex) of the file last exported or imported, to tell files apart. */
+  transferHash: string | null;
   transferError: string | null;
   actions: {
     checkSaved: () => Promise<void>;
@@ -77,6 +79,19 @@ function dataIdle(): Promise<void> {
   });
 }
 
+async function sha256(bytes: ArrayBuffer): Promise<string | null> {
+  try {
+    const digest = await crypto.subtle.digest('SHA-256', bytes);
+    return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+  } catch {
+    return null; // no WebCrypto (not a secure context): the note goes without it
+  }
+}
+
+function fingerprint(hash: string | null): string {
+  return hash ? `SHA-256 ${hash.slice(0, 12)}…` : '';
+}
+
 function download(bytes: ArrayBuffer, fileName: string): void {
   const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
   const a = document.createElement('a');
@@ -97,6 +112,7 @@ export const useCheckpoints = create<CheckpointState>((set, get) => ({
   last: null,
   transfer: null,
   transferNote: null,
+  transferHash: null,
   transferError: null,
   actions: {
     async checkSaved() {
@@ -159,7 +175,7 @@ export const useCheckpoints = create<CheckpointState>((set, get) => ({
     async exportWeights() {
       const engine = useGpu.getState().engine;
       if (!engine || get().transfer) return;
-      set({ transfer: 'export', transferError: null, transferNote: null });
+      set({ transfer: 'export', transferError: null, transferNote: null, transferHash: null });
       try {
         if (!(await useTraining.getState().actions.ensureLoaded())) {
           set({ transferError: 'There is no model to export yet: load a corpus and a valid configuration first.' });
@@ -171,8 +187,9 @@ export const useCheckpoints = create<CheckpointState>((set, get) => ({
           set({ transferError: reply.kind === 'error' ? reply.message : `The export failed (reply '${reply.kind}').` });
           return;
         }
+        const hash = await sha256(reply.bytes);
         download(reply.bytes, reply.fileName);
-        set({ transferNote: `Exported ${reply.fileName} (${(reply.bytes.byteLength / 1024).toFixed(0)} KiB).` });
+        set({ transferHash: hash, transferNote: `Exported ${reply.fileName} (${[`${(reply.bytes.byteLength / 1024).toFixed(0)} KiB`, fingerprint(hash)].filter(Boolean).join(', ')}).` });
       } finally {
         set({ transfer: null });
       }
@@ -180,7 +197,7 @@ export const useCheckpoints = create<CheckpointState>((set, get) => ({
     async importWeights(file) {
       const engine = useGpu.getState().engine;
       if (!engine || get().transfer) return;
-      set({ transfer: 'import', transferError: null, transferNote: null });
+      set({ transfer: 'import', transferError: null, transferNote: null, transferHash: null });
       try {
         if (!(await useTraining.getState().actions.ensureLoaded())) {
           set({ transferError: 'Load a corpus and a model of the same shape before importing weights into it.' });
@@ -193,6 +210,7 @@ export const useCheckpoints = create<CheckpointState>((set, get) => ({
           set({ transferError: `${file.name} could not be read: ${(e as Error).message}` });
           return;
         }
+        const hash = await sha256(bytes);
         const reply = await engine.request({ kind: 'importCheckpoint', bytes }, [bytes]);
         if (reply.kind !== 'imported') {
           const why = reply.kind === 'error' ? reply.message : `unexpected reply '${reply.kind}'`;
@@ -200,7 +218,7 @@ export const useCheckpoints = create<CheckpointState>((set, get) => ({
           return;
         }
         useTraining.setState({ step: reply.step, nonFinite: null, problems: [] });
-        set({ transferNote: `Imported ${file.name}: the model is at step ${reply.step}.` });
+        set({ transferHash: hash, transferNote: `Imported ${file.name}${hash ? ` (${fingerprint(hash)})` : ''}: the model is at step ${reply.step}.` });
       } finally {
         set({ transfer: null });
       }

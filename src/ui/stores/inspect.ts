@@ -34,6 +34,9 @@ interface InspectState {
     dist: TokenDistribution | null;
     lastId: number | null;
     error: string | null;
+    /** Characters asked for, and when the request started (performance.now()), for the progress line. */
+    max: number;
+    startedAt: number;
   };
   actions: {
     setAttentionPrompt: (prompt: string) => void;
@@ -52,7 +55,7 @@ export const useInspect = create<InspectState>((set, get) => ({
   attentionError: null,
   layer: 0,
   head: 0,
-  generation: { requestId: 0, prompt: '', chars: [], running: false, dist: null, lastId: null, error: null },
+  generation: { requestId: 0, prompt: '', chars: [], running: false, dist: null, lastId: null, error: null, max: 0, startedAt: 0 },
   actions: {
     setAttentionPrompt: (attentionPrompt) => set({ attentionPrompt }),
     pick: (layer, head) => set({ layer, head }),
@@ -76,7 +79,7 @@ export const useInspect = create<InspectState>((set, get) => ({
       const engine = useGpu.getState().engine;
       if (!engine || get().generation.running) return;
       const requestId = nextRequestId++;
-      set({ generation: { requestId, prompt, chars: [], running: true, dist: null, lastId: null, error: null } });
+      set({ generation: { requestId, prompt, chars: [], running: true, dist: null, lastId: null, error: null, max: maxNewTokens, startedAt: performance.now() } });
       const reply = await engine.request({ kind: 'generate', requestId, prompt, maxNewTokens, sampling: useSetup.getState().sampling });
       const g = get().generation;
       if (g.requestId !== requestId) return;
