@@ -5,6 +5,8 @@ import { useGpu } from './gpuStore';
 import { describeSavedRun, useCheckpoints } from './stores/checkpoints';
 import { useTraining } from './stores/training';
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 /** "Resume training from step N of <corpus> — saved <time>", with Resume / Discard. */
 function SavedRunOffer() {
   const offer = useCheckpoints((s) => s.offer);
@@ -25,7 +27,7 @@ function SavedRunOffer() {
         <strong data-testid="saved-run-text">{describeSavedRun(offer)}</strong>
         <span className="tag">
           {' '}
-          ({offer.model.nLayer} layers, {offer.model.nEmbd} wide, context {offer.model.blockSize}, {offer.lossHistory.length} loss points)
+          ({plural(offer.model.nLayer, 'layer')}, {offer.model.nEmbd} wide, context {offer.model.blockSize}, {plural(offer.lossHistory.length, 'loss point')})
         </span>
       </p>
       <div className="row">

@@ -152,6 +152,8 @@ export const useCheckpoints = create<CheckpointState>((set, get) => ({
           text = corpus.text;
           corpusName = corpus.name;
         }
+        // The run's key includes the corpus on the page: let a text being read settle first.
+        await dataIdle();
         const reply = await engine.request({ kind: 'resume', text });
         if (reply.kind !== 'loaded') {
           set({ offerError: reply.kind === 'error' ? reply.message : reply.kind === 'invalid' ? reply.problems.join(' ') : `Unexpected reply '${reply.kind}'.` });
