@@ -48,7 +48,7 @@ export function GpuStatus() {
       )}
       {lost && (
         <p className="bad" data-testid="device-lost">
-          Device lost: {lost}
+          The device was lost; Recover (above) acquires a new one.
         </p>
       )}
       {errors.map((e, i) => (

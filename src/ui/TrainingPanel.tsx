@@ -35,7 +35,7 @@ export function TrainingControls() {
   const configOk = useConfigOk();
   const canStart = ready && hasCorpus && configOk && !t.busy;
   const running = t.state === 'running';
-  const primary = running ? 'Pause' : t.state === 'paused' ? 'Resume' : 'Start';
+  const primary = running ? 'Pause' : t.state === 'paused' || t.state === 'error' ? 'Resume' : 'Start';
   const eta = t.msPerStep && t.maxSteps > t.step ? ((t.maxSteps - t.step) * t.msPerStep) / 1000 : NaN;
 
   return (
