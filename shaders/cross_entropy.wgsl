@@ -1,15 +1,23 @@
-// Softmax cross-entropy over the vocabulary, one workgroup per row.
+// Softmax cross-entropy over the vocabulary.
 //
 //   forward:  losses[r] = (max_r - logits[r, target_r]) + log(sum_i exp(logits[r, i] - max_r))
 //   backward: dlogits[r, i] = (softmax(logits[r])[i] - [i == target_r]) / BT   (mean loss; overwrite)
 //
 // Max-subtracted, so logits up to +-1e4 (and beyond) give finite losses and
-// gradients. 256 invocations stride over the V logits of the row; max and sum
-// are tree-reduced in workgroup memory.
+// gradients. Two layouts, picked by the wrapper from V:
+//   forwardRows / backwardRows (short rows, V up to ~1K): one invocation per
+//     row, 64 rows per workgroup, no workgroup memory and no barriers.
+//   forward / backward (long rows): one workgroup of WG (64 or 256) invocations
+//     per row striding over its V logits; max and sum are tree-reduced in
+//     workgroup memory (log2(WG) barriers each).
 //
-// Dispatch (both entry points): (min(BT, 65535), ceil(BT / 65535)); row = wg.x + wg.y * num_workgroups.x.
+// Dispatch: rows variants ceil(BT / 64) workgroups, wide variants BT workgroups,
+// both folded into (min(n, 65535), ceil(n / 65535)); index = wg.x + wg.y * num_workgroups.x.
 // Bindings: 0 params {BT, V}, 1 losses (BT) or dlogits (BT,V), 2 logits (BT,V), 3 targets (BT) i32 in [0, V).
-// Needs: 256 invocations per workgroup, 1 KiB workgroup memory.
+// Needs: 64 (rows) or WG <= 256 (wide) invocations per workgroup, 4 * WG bytes of workgroup memory (wide).
+
+override WG: u32 = 256u;      // invocations per row in the wide variants (a power of two)
+const ROWS_WG = 64u;          // rows per workgroup in the rows variants
 
 struct Params { BT: u32, V: u32 }
 
@@ -18,8 +26,49 @@ struct Params { BT: u32, V: u32 }
 @group(0) @binding(2) var<storage, read> logits: array<f32>;
 @group(0) @binding(3) var<storage, read> targets: array<i32>;
 
-const WG = 256u;
-var<workgroup> red: array<f32, 256>;
+var<workgroup> red: array<f32, WG>;
+
+fn targetOf(row: u32) -> u32 {
+  return u32(clamp(targets[row], 0, i32(p.V) - 1));
+}
+
+// ---- one invocation per row ----
+
+// (max, sum of exp(x - max)) of the row starting at base.
+fn serialStats(base: u32) -> vec2<f32> {
+  var m = -3.0e38;
+  for (var i = 0u; i < p.V; i++) { m = max(m, logits[base + i]); }
+  var s = 0.0;
+  for (var i = 0u; i < p.V; i++) { s += exp(logits[base + i] - m); }
+  return vec2<f32>(m, s);
+}
+
+@compute @workgroup_size(ROWS_WG)
+fn forwardRows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = gid.x + gid.y * nwg.x * ROWS_WG;
+  if (row >= p.BT) { return; }
+  let base = row * p.V;
+  let stats = serialStats(base);
+  dst[row] = (stats.x - logits[base + targetOf(row)]) + log(stats.y);
+}
+
+@compute @workgroup_size(ROWS_WG)
+fn backwardRows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = gid.x + gid.y * nwg.x * ROWS_WG;
+  if (row >= p.BT) { return; }
+  let base = row * p.V;
+  let stats = serialStats(base);
+  let inv = 1.0 / stats.y;
+  let dloss = 1.0 / f32(p.BT);
+  let tgt = targetOf(row);
+  for (var i = 0u; i < p.V; i++) {
+    var g = exp(logits[base + i] - stats.x) * inv;
+    if (i == tgt) { g -= 1.0; }
+    dst[base + i] = g * dloss;
+  }
+}
+
+// ---- one workgroup per row ----
 
 fn reduceMax(x: f32, li: u32) -> f32 {
   red[li] = x;
@@ -45,8 +94,7 @@ fn reduceSum(x: f32, li: u32) -> f32 {
   return r;
 }
 
-// Row max and sum of exp(x - max) of one row.
-fn rowStats(base: u32, li: u32) -> vec2<f32> {
+fn wideStats(base: u32, li: u32) -> vec2<f32> {
   var m = -3.0e38;
   for (var i = li; i < p.V; i += WG) { m = max(m, logits[base + i]); }
   m = reduceMax(m, li);
@@ -55,17 +103,13 @@ fn rowStats(base: u32, li: u32) -> vec2<f32> {
   return vec2<f32>(m, reduceSum(s, li));
 }
 
-fn targetOf(row: u32) -> u32 {
-  return u32(clamp(targets[row], 0, i32(p.V) - 1));
-}
-
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) li: u32) {
   let row = wg.x + wg.y * nwg.x;
-  if (row >= p.BT) { return; }
+  if (row >= p.BT) { return; }              // uniform across the workgroup
   let base = row * p.V;
-  let stats = rowStats(base, li);
+  let stats = wideStats(base, li);
   if (li == 0u) {
     dst[row] = (stats.x - logits[base + targetOf(row)]) + log(stats.y);
   }
@@ -77,7 +121,7 @@ fn backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: 
   let row = wg.x + wg.y * nwg.x;
   if (row >= p.BT) { return; }
   let base = row * p.V;
-  let stats = rowStats(base, li);
+  let stats = wideStats(base, li);
   let inv = 1.0 / stats.y;
   let dloss = 1.0 / f32(p.BT);
   let tgt = targetOf(row);

@@ -11,15 +11,30 @@ export interface CrossEntropyArgs {
   V: number;
 }
 
-/** One workgroup per row, folded into 2-D past 65535 rows. */
-const rowGrid = (BT: number): Workgroups => [Math.min(BT, 65535), Math.ceil(BT / 65535)];
+/** Rows up to this many logits get one invocation each (no barriers); longer rows a workgroup each. */
+const ROWWISE_MAX_V = 1024;
+/** Rows up to this many logits get a 64-wide workgroup, longer ones 256 (shaders/cross_entropy.wgsl WG). */
+const NARROW_MAX_V = 8192;
+
+/** n workgroups folded into 2-D past 65535. */
+const fold = (n: number): Workgroups => [Math.min(n, 65535), Math.ceil(n / 65535)];
+
+/** Pipeline and grid for one direction at this vocabulary size. */
+function variant(gpu: Gpu, V: number, BT: number, dir: 'forward' | 'backward') {
+  if (V <= ROWWISE_MAX_V) {
+    return { pipeline: gpu.pipeline(code, { entryPoint: `${dir}Rows` }), workgroups: fold(Math.ceil(BT / 64)) };
+  }
+  const WG = V <= NARROW_MAX_V ? 64 : 256;
+  return { pipeline: gpu.pipeline(code, { entryPoint: dir, constants: { WG } }), workgroups: fold(BT) };
+}
 
 /** Record losses[r] = -log softmax(logits[r])[targets[r]]. */
 export function crossEntropyForward(gpu: Gpu, encoder: GPUCommandEncoder, args: CrossEntropyArgs & { losses: GPUBuffer }): void {
-  gpu.dispatch(encoder, gpu.pipeline(code, { entryPoint: 'forward' }), {
+  const { pipeline, workgroups } = variant(gpu, args.V, args.BT, 'forward');
+  gpu.dispatch(encoder, pipeline, {
     params: [args.BT, args.V],
     buffers: [args.losses, args.logits, args.targets],
-    workgroups: rowGrid(args.BT),
+    workgroups,
   });
 }
 
@@ -34,9 +49,10 @@ export function meanLoss(gpu: Gpu, encoder: GPUCommandEncoder, args: { out: GPUB
 
 /** Record dlogits = (softmax(logits) - onehot(targets)) / BT (overwrite): the gradient of the mean loss. */
 export function crossEntropyBackward(gpu: Gpu, encoder: GPUCommandEncoder, args: CrossEntropyArgs & { dlogits: GPUBuffer }): void {
-  gpu.dispatch(encoder, gpu.pipeline(code, { entryPoint: 'backward' }), {
+  const { pipeline, workgroups } = variant(gpu, args.V, args.BT, 'backward');
+  gpu.dispatch(encoder, pipeline, {
     params: [args.BT, args.V],
     buffers: [args.dlogits, args.logits, args.targets],
-    workgroups: rowGrid(args.BT),
+    workgroups,
   });
 }
