@@ -1,4 +1,6 @@
-// The GPU GPT (src/model/gpt.ts) as the engine's model.
+// The GPU GPT (src/model/gpt.ts) as the engine's model, KV-cache decoder
+// included (GptModel.decoder(), src/model/decoder.ts): the generator decodes one
+// row per token while the context fits in blockSize.
 import type { Gpu } from '../gpu/runtime';
 import { GptModel } from '../model/gpt';
 import type { ParamLayout } from '../model/layout';

@@ -21,6 +21,9 @@
 //       att (nLayer, nHead, T, T) probabilities } for one sequence (B = 1,
 //       T = ids.length <= blockSize); rows are queries, zero above the diagonal
 //   model.logits(ids) / model.attention(ids): the two halves of forwardPrompt
+//   model.decoder()              -> a KV-cache decoder (./decoder.ts): push(id) -> logits (V)
+//                                   of the next token, one row of work per token, up to
+//                                   blockSize positions; dispose() frees its buffers
 //   model.readState() / writeState({ params, m, v, step }): the whole training
 //       state as flat Float32Arrays in the layout of ./layout.ts
 //   model.tensors()              -> the named parameter tensors (nanoGPT names)
@@ -49,6 +52,7 @@ import { layerNormBackward, layerNormForward } from '../kernels/layerNorm';
 import { matmul } from '../kernels/matmul';
 import { learningRate } from '../engine/schedule';
 import type { ModelConfig, TrainConfig } from './config';
+import { GptDecoder } from './decoder';
 import { initParams, paramLayout, type ParamLayout, type ParamTensor } from './layout';
 
 export interface TokenBatch {
@@ -178,6 +182,7 @@ export class GptModel {
   private readonly promptOut: GPUBuffer; // (L*NH*T*T + V) readback of a prompt forward
 
   private readonly staging: GPUBuffer[] = []; // free MAP_READ buffers of READBACK_BYTES
+  private readonly decoders = new Set<GptDecoder>(); // live, disposed with the model
 
   constructor(
     private readonly gpu: Gpu,
@@ -351,6 +356,17 @@ export class GptModel {
     return (await this.forwardPrompt(ids, { attention: true })).att!;
   }
 
+  /**
+   * A key/value-cache decoder over this model's weights as of each push (see
+   * ./decoder.ts): logits after each pushed token equal logits(prefix).
+   */
+  decoder(): GptDecoder {
+    if (!this.owned.length) throw new Error('This model was destroyed; it cannot decode.');
+    const d = new GptDecoder(this.gpu, this.config, (name) => this.param.get(name) ?? null, (x) => this.decoders.delete(x));
+    this.decoders.add(d);
+    return d;
+  }
+
   /** Parameters, both AdamW moments and the step count, after all submitted work. */
   async readState(): Promise<ModelState> {
     const [params, m, v] = await Promise.all([this.flatParams, this.m, this.v].map((b) => this.gpu.readF32(b, this.paramCount)));
@@ -385,6 +401,7 @@ export class GptModel {
   }
 
   destroy(): void {
+    for (const d of [...this.decoders]) d.dispose();
     for (const b of this.owned) this.gpu.destroy(b);
     for (const b of this.staging) b.destroy();
     this.owned.length = 0;

@@ -1,0 +1,195 @@
+// Autoregressive decoding of the GPU GPT with a key/value cache: each pushed
+// token runs the network for ONE row (the new position t) and attends over the
+// keys and values of positions 0..t kept on the GPU, instead of a full forward
+// over the whole context. Same weights, same kernels as ./gpt.ts, so the logits
+// match the full forward's last row up to float32 summation order.
+//
+// Per push at position t (< blockSize), all in one command encoder:
+//   x = wte[id] + wpe[t]                                    (C)   two row copies + add
+//   per layer l:
+//     ln = ln_1(x); qkv = ln c_attn^T (+b)                  (3C)  matmul M = 1
+//     kCache[l][t] = qkv[C..2C]; vCache[l][t] = qkv[2C..3C]       buffer copies
+//     y = attentionDecode(q = qkv[0..C], kCache[l], vCache[l])   (C)
+//     res = x + y c_proj^T (+b)                             (C)
+//     x = res + mlp(ln_2(res))                              (C)
+//   logits = ln_f(x) lm_head^T                              (V)   read back
+//
+// Buffers are allocated once per decoder (the caches are (blockSize, C) per
+// layer for K and for V) and freed by dispose(). The weights are the model's
+// own parameter buffers, read at submit time: a decoder made after a training
+// step sees the new weights (the GPU queue orders the step before the push).
+// Positions cached before an update keep the keys and values of the old
+// weights, so make a new decoder after training when exact logits matter.
+
+import type { Gpu } from '../gpu/runtime';
+import type { Decoder } from '../engine/model';
+import { activationForward } from '../kernels/activation';
+import { attentionDecode } from '../kernels/attention';
+import { add } from '../kernels/elementwise';
+import { layerNormForward } from '../kernels/layerNorm';
+import { matmul } from '../kernels/matmul';
+import type { ModelConfig } from './config';
+
+/** A parameter buffer by nanoGPT name (null for an absent bias). */
+export type WeightLookup = (name: string) => GPUBuffer | null;
+
+interface LayerCache {
+  k: GPUBuffer; // (blockSize, C)
+  v: GPUBuffer; // (blockSize, C)
+}
+
+export class GptDecoder implements Decoder {
+  private filled = 0;
+  private disposed = false;
+
+  private readonly owned: GPUBuffer[] = [];
+  private readonly tok: GPUBuffer; // (C) wte[id]
+  private readonly pos: GPUBuffer; // (C) wpe[t]
+  private readonly x: GPUBuffer; // (C) residual stream entering a layer (and leaving the last)
+  private readonly res: GPUBuffer; // (C) residual stream after attention
+  private readonly ln: GPUBuffer; // (C) LayerNorm output (ln_1, ln_2, ln_f in turn)
+  private readonly mean: GPUBuffer; // (1)
+  private readonly rstd: GPUBuffer; // (1)
+  private readonly qkv: GPUBuffer; // (3C)
+  private readonly atty: GPUBuffer; // (C)
+  private readonly probs: GPUBuffer; // (NH, blockSize)
+  private readonly proj: GPUBuffer; // (C) c_proj / mlp.c_proj output before the residual add
+  private readonly fch: GPUBuffer; // (4C)
+  private readonly fcha: GPUBuffer; // (4C)
+  private readonly logitsBuf: GPUBuffer; // (V)
+  private readonly caches: LayerCache[] = [];
+  private readonly staging: GPUBuffer[] = []; // free MAP_READ buffers of V floats
+
+  constructor(
+    private readonly gpu: Gpu,
+    readonly config: ModelConfig,
+    private readonly weight: WeightLookup,
+    private readonly onDispose: (d: GptDecoder) => void = () => undefined,
+  ) {
+    const { nLayer: L, nHead: NH, nEmbd: C, blockSize: T, vocabSize: V } = config;
+    const f = (floats: number, label: string) => {
+      const b = gpu.buffer(4 * floats, `decoder ${label}`);
+      this.owned.push(b);
+      return b;
+    };
+    this.tok = f(C, 'token row');
+    this.pos = f(C, 'position row');
+    this.x = f(C, 'residual');
+    this.res = f(C, 'residual after attention');
+    this.ln = f(C, 'layernorm');
+    this.mean = f(1, 'ln mean');
+    this.rstd = f(1, 'ln rstd');
+    this.qkv = f(3 * C, 'qkv');
+    this.atty = f(C, 'atty');
+    this.probs = f(NH * T, 'att probs');
+    this.proj = f(C, 'proj');
+    this.fch = f(4 * C, 'fch');
+    this.fcha = f(4 * C, 'fch act');
+    this.logitsBuf = f(V, 'logits');
+    for (let l = 0; l < L; l++) this.caches.push({ k: f(T * C, `h${l} k cache`), v: f(T * C, `h${l} v cache`) });
+  }
+
+  /** Positions filled so far (pushes submitted). */
+  get length(): number {
+    return this.filled;
+  }
+
+  /** Bytes of the GPU buffers this decoder holds (staging included). */
+  liveBytes(): number {
+    return [...this.owned, ...this.staging].reduce((s, b) => s + b.size, 0);
+  }
+
+  /**
+   * Feed token `id` at the next position; resolves with the logits (V) for the
+   * token after it. Recorded and submitted at once, so pushes and training
+   * steps run in the order they were called.
+   */
+  async push(id: number): Promise<Float32Array> {
+    const { blockSize: T, vocabSize: V } = this.config;
+    if (this.disposed) throw new Error('This decoder was disposed; make a new one with model.decoder().');
+    if (!(Number.isInteger(id) && id >= 0 && id < V)) throw new Error(`Token id ${id} is outside the vocabulary (0..${V - 1}).`);
+    if (this.filled >= T) {
+      throw new Error(`The key/value cache holds ${T} positions (the block size) and is full; run a full forward over the last ${T} tokens instead.`);
+    }
+    const t = this.filled;
+    const staging = this.takeStaging();
+    const encoder = this.gpu.device.createCommandEncoder({ label: `decode position ${t}` });
+    this.record(encoder, id, t);
+    encoder.copyBufferToBuffer(this.logitsBuf, 0, staging, 0, 4 * V);
+    this.gpu.device.queue.submit([encoder.finish()]);
+    this.filled = t + 1;
+
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+      const logits = new Float32Array(staging.getMappedRange().slice(0));
+      staging.unmap();
+      return logits;
+    } finally {
+      if (this.disposed) staging.destroy();
+      else this.staging.push(staging);
+    }
+  }
+
+  /** Free every buffer (staging buffers still being read are freed when their read ends). */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const b of this.owned) this.gpu.destroy(b);
+    for (const b of this.staging) b.destroy();
+    this.owned.length = 0;
+    this.staging.length = 0;
+    this.caches.length = 0;
+    this.onDispose(this);
+  }
+
+  private record(enc: GPUCommandEncoder, id: number, t: number): void {
+    const { gpu, config } = this;
+    const { nLayer: L, nHead: NH, nEmbd: C, blockSize: T, vocabSize: V } = config;
+    const w = (name: string) => {
+      const b = this.weight(name);
+      if (!b) throw new Error(`The model has no parameter ${name}; was it destroyed?`);
+      return b;
+    };
+    const opt = (name: string) => this.weight(name);
+    const row = 4 * C;
+
+    enc.copyBufferToBuffer(w('transformer.wte.weight'), id * row, this.tok, 0, row);
+    enc.copyBufferToBuffer(w('transformer.wpe.weight'), t * row, this.pos, 0, row);
+    add(gpu, enc, { out: this.x, a: this.tok, b: this.pos, n: C }); // (C)
+
+    for (let l = 0; l < L; l++) {
+      const h = `transformer.h.${l}`;
+      const cache = this.caches[l];
+      layerNormForward(gpu, enc, { out: this.ln, mean: this.mean, rstd: this.rstd, inp: this.x, weight: w(`${h}.ln_1.weight`), bias: opt(`${h}.ln_1.bias`), N: 1, C });
+      matmul(gpu, enc, { out: this.qkv, a: this.ln, b: w(`${h}.attn.c_attn.weight`), bias: opt(`${h}.attn.c_attn.bias`), M: 1, N: 3 * C, K: C, transB: true }); // (3C)
+      enc.copyBufferToBuffer(this.qkv, row, cache.k, t * row, row);
+      enc.copyBufferToBuffer(this.qkv, 2 * row, cache.v, t * row, row);
+      // q is the first C floats of qkv; the kernel reads only those.
+      attentionDecode(gpu, enc, { out: this.atty, probs: this.probs, q: this.qkv, kCache: cache.k, vCache: cache.v, t: t + 1, C, NH, Tmax: T }); // (C)
+      matmul(gpu, enc, { out: this.proj, a: this.atty, b: w(`${h}.attn.c_proj.weight`), bias: opt(`${h}.attn.c_proj.bias`), M: 1, N: C, K: C, transB: true }); // (C)
+      add(gpu, enc, { out: this.res, a: this.x, b: this.proj, n: C });
+      layerNormForward(gpu, enc, { out: this.ln, mean: this.mean, rstd: this.rstd, inp: this.res, weight: w(`${h}.ln_2.weight`), bias: opt(`${h}.ln_2.bias`), N: 1, C });
+      matmul(gpu, enc, { out: this.fch, a: this.ln, b: w(`${h}.mlp.c_fc.weight`), bias: opt(`${h}.mlp.c_fc.bias`), M: 1, N: 4 * C, K: C, transB: true }); // (4C)
+      activationForward(gpu, enc, { out: this.fcha, inp: this.fch, n: 4 * C, kind: config.activation });
+      matmul(gpu, enc, { out: this.proj, a: this.fcha, b: w(`${h}.mlp.c_proj.weight`), bias: opt(`${h}.mlp.c_proj.bias`), M: 1, N: C, K: 4 * C, transB: true }); // (C)
+      add(gpu, enc, { out: this.x, a: this.res, b: this.proj, n: C });
+    }
+    layerNormForward(gpu, enc, {
+      out: this.ln, mean: this.mean, rstd: this.rstd, inp: this.x,
+      weight: w('transformer.ln_f.weight'), bias: opt('transformer.ln_f.bias'), N: 1, C,
+    });
+    const head = w(config.tieWeights ? 'transformer.wte.weight' : 'lm_head.weight');
+    matmul(gpu, enc, { out: this.logitsBuf, a: this.ln, b: head, M: 1, N: V, K: C, transB: true }); // (V)
+  }
+
+  private takeStaging(): GPUBuffer {
+    return (
+      this.staging.pop() ??
+      this.gpu.device.createBuffer({
+        size: 4 * this.config.vocabSize,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+        label: 'decoder logits readback',
+      })
+    );
+  }
+}
