@@ -35,13 +35,19 @@ export interface AttentionBackwardArgs extends AttentionShape {
 /** Largest head size (C / NH) the kernels support. */
 export const MAX_HEAD_SIZE = 128;
 
-/** Tile shape for a head size: QB query rows per workgroup, QB * HS_MAX = 1024 floats staged. */
-function tiling({ C, NH }: AttentionShape): { QB: number; HS_MAX: number } {
+/** Checks the head size (C / NH) the kernels support. */
+function checkHeads({ C, NH }: AttentionShape): void {
   if (C % NH !== 0) throw new Error(`Embedding width ${C} is not divisible by the number of heads ${NH}.`);
   const hs = C / NH;
-  if (hs <= 64) return { QB: 16, HS_MAX: 64 };
-  if (hs <= MAX_HEAD_SIZE) return { QB: 8, HS_MAX: 128 };
-  throw new Error(`Head size ${hs} (= ${C} / ${NH}) is larger than ${MAX_HEAD_SIZE}; use more heads or a narrower model.`);
+  if (hs > MAX_HEAD_SIZE) {
+    throw new Error(`Head size ${hs} (= ${C} / ${NH}) is larger than ${MAX_HEAD_SIZE}; use more heads or a narrower model.`);
+  }
+}
+
+/** Workgroups of 64 invocations covering n items, folded into 2-D past 65535. */
+function grid64(n: number): [number, number] {
+  const w = Math.ceil(n / 64);
+  return [Math.min(w, 65535), Math.ceil(w / 65535)];
 }
 
 /** Floats of scratch attentionBackward needs: one (B, NH, T, T) tensor of score gradients. */
@@ -50,25 +56,25 @@ export const attentionScratchFloats = (B: number, T: number, _C: number, NH: num
 /** Record causal self-attention: att = softmax(q k^T / sqrt(hs) + mask), out = att v. */
 export function attentionForward(gpu: Gpu, encoder: GPUCommandEncoder, args: AttentionForwardArgs): void {
   const { B, T, C, NH } = args;
-  const tile = tiling(args);
-  gpu.dispatch(encoder, gpu.pipeline(forwardCode, { constants: tile }), {
+  checkHeads(args);
+  gpu.dispatch(encoder, gpu.pipeline(forwardCode), {
     params: [B, T, C, NH],
     buffers: [args.out, args.att, args.qkv],
-    workgroups: [Math.ceil(T / tile.QB), NH, B],
+    workgroups: grid64(B * NH * T),
   });
 }
 
 /** Record the attention backward pass: dqkv (overwrite) from dout. */
 export function attentionBackward(gpu: Gpu, encoder: GPUCommandEncoder, args: AttentionBackwardArgs): void {
   const { B, T, C, NH } = args;
-  const tile = tiling(args);
+  checkHeads(args);
   const buffers = [args.dqkv, args.scratch, args.dout, args.qkv, args.att];
-  const workgroups: [number, number, number] = [Math.ceil(T / tile.QB), NH, B];
-  for (const entryPoint of ['queryRows', 'keyRows']) {
-    gpu.dispatch(encoder, gpu.pipeline(backwardCode, { constants: tile, entryPoint }), {
+  const items = { queryRows: B * NH * T, keyRows: B * T * C };
+  for (const entryPoint of ['queryRows', 'keyRows'] as const) {
+    gpu.dispatch(encoder, gpu.pipeline(backwardCode, { entryPoint }), {
       params: [B, T, C, NH],
       buffers,
-      workgroups,
+      workgroups: grid64(items[entryPoint]),
     });
   }
 }
@@ -93,7 +99,7 @@ export interface AttentionDecodeArgs {
 /** Record one generation step of attention: the newest position attending over the KV cache, all heads. */
 export function attentionDecode(gpu: Gpu, encoder: GPUCommandEncoder, args: AttentionDecodeArgs): void {
   const { t, C, NH, Tmax } = args;
-  tiling({ B: 1, T: t, C, NH });
+  checkHeads({ B: 1, T: t, C, NH });
   if (t < 1 || t > Tmax) throw new Error(`attentionDecode: ${t} cached positions do not fit a cache of ${Tmax}.`);
   gpu.dispatch(encoder, gpu.pipeline(decodeCode), {
     params: [t, C, NH, Tmax],
