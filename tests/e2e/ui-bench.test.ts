@@ -13,8 +13,8 @@ describe('the Benchmark button', () => {
     const page = s.page;
     try {
       await page.goto(s.url + SETUP);
-      await page.getByTestId('corpus-vocab').waitFor({ timeout: 60_000 });
-      await page.getByTestId('kernel-check').waitFor({ timeout: 120_000 });
+      await page.getByTestId('corpus-vocab').waitFor({ timeout: 180_000 });
+      await page.getByTestId('kernel-check').waitFor({ timeout: 180_000 });
       await page.getByTestId('tab-train').click();
       const button = page.getByTestId('benchmark-run');
       await expect.poll(() => button.isDisabled()).toBe(false);

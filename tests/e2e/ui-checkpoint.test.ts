@@ -41,8 +41,8 @@ describe('checkpoints in the playground', () => {
     const page = s.page;
     try {
       await page.goto(s.url + SETUP);
-      await page.getByTestId('kernel-check').waitFor({ timeout: 120_000 });
-      await page.getByTestId('corpus-vocab').waitFor({ timeout: 60_000 });
+      await page.getByTestId('kernel-check').waitFor({ timeout: 180_000 });
+      await page.getByTestId('corpus-vocab').waitFor({ timeout: 180_000 });
       expect(await page.getByTestId('saved-run-offer').count()).toBe(0);
       await page.getByTestId('tab-train').click();
 
@@ -152,7 +152,7 @@ describe('checkpoints in the playground', () => {
     const page = s.page;
     try {
       await page.goto(s.url + SETUP);
-      await page.getByTestId('kernel-check').waitFor({ timeout: 120_000 });
+      await page.getByTestId('kernel-check').waitFor({ timeout: 180_000 });
       await page.getByTestId('tab-train').click();
       await page.getByTestId('train-step').click();
       await expect.poll(() => attr(page, 'checkpoint-status', 'data-saved'), { timeout: 120_000 }).toBe('true');
@@ -161,7 +161,7 @@ describe('checkpoints in the playground', () => {
       await page.getByTestId('saved-run-discard').click();
       await page.getByTestId('saved-run-offer').waitFor({ state: 'detached', timeout: 60_000 });
       await page.reload();
-      await page.getByTestId('kernel-check').waitFor({ timeout: 120_000 });
+      await page.getByTestId('kernel-check').waitFor({ timeout: 180_000 });
       await page.waitForTimeout(1000);
       expect(await page.getByTestId('saved-run-offer').count()).toBe(0);
       expect(s.pageErrors).toEqual([]);

@@ -20,8 +20,8 @@ declare global {
 async function openTraining(s: Session, query: string): Promise<void> {
   const page = s.page;
   await page.goto(`${s.url}?test&${query}`);
-  await page.getByTestId('corpus-vocab').waitFor({ timeout: 60_000 });
-  await page.getByTestId('kernel-check').waitFor({ timeout: 120_000 });
+  await page.getByTestId('corpus-vocab').waitFor({ timeout: 180_000 });
+  await page.getByTestId('kernel-check').waitFor({ timeout: 180_000 });
   await page.getByTestId('tab-train').click();
 }
 
