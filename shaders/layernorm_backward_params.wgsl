@@ -3,15 +3,16 @@
 //   dweight[c] += sum_n dout[n, c] * (inp[n, c] - mean[n]) * rstd[n]
 //   dbias[c]   += sum_n dout[n, c]                       (when HAS_BIAS)
 //
-// One workgroup owns COLS = 8 adjacent channels; its 256 invocations are 32
-// lanes x 8 channels. Lane l sums rows l, l + 32, ... of its channel; the 32
-// partial sums meet in a fixed tree in workgroup memory. Deterministic, one
-// writer per gradient element, no atomics.
+// One invocation per channel, 64 channels per workgroup: no workgroup memory
+// and no barriers. It sums its column in blocks of 64 rows, then the block
+// sums (rounding error close to a tree's, fixed order: deterministic, one
+// writer per gradient element, no atomics). Neighbouring invocations read
+// neighbouring channels of the same row.
 //
-// Dispatch: ceil(C / 8) workgroups, folded into (x, y) past 65535.
+// Dispatch: ceil(C / 64) workgroups, folded into (x, y) past 65535.
 // Bindings: 0 params {N, C}, 1 dweight (C) (read_write), 2 dbias (C) (read_write;
 // written only when HAS_BIAS), 3 dout (N, C), 4 inp (N, C), 5 mean (N), 6 rstd (N).
-// Needs: 256 invocations per workgroup, 2 KiB workgroup memory.
+// Needs: 64 invocations per workgroup, no workgroup memory.
 
 override HAS_BIAS: bool = true;
 
@@ -25,33 +26,23 @@ struct Params { N: u32, C: u32 }
 @group(0) @binding(5) var<storage, read> mean: array<f32>;
 @group(0) @binding(6) var<storage, read> rstd: array<f32>;
 
-const COLS = 8u;
-const LANES = 32u;
+const WG = 64u;
+const BLOCK = 64u;
 
-var<workgroup> partial: array<vec2<f32>, 256>;    // [LANES][COLS]
-
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) li: u32) {
-  let col = li % COLS;
-  let lane = li / COLS;
-  let c = (wg.y * nwg.x + wg.x) * COLS + col;
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let c = gid.y * nwg.x * WG + gid.x;
+  if (c >= p.C) { return; }
   var acc = vec2<f32>(0.0);                   // (dweight, dbias)
-  if (c < p.C) {
-    for (var n = lane; n < p.N; n += LANES) {
+  for (var n0 = 0u; n0 < p.N; n0 += BLOCK) {
+    var part = vec2<f32>(0.0);
+    let end = min(n0 + BLOCK, p.N);
+    for (var n = n0; n < end; n++) {
       let g = dout[n * p.C + c];
-      acc += vec2<f32>(g * (inp[n * p.C + c] - mean[n]) * rstd[n], g);
+      part += vec2<f32>(g * (inp[n * p.C + c] - mean[n]) * rstd[n], g);
     }
+    acc += part;
   }
-  partial[li] = acc;
-  workgroupBarrier();
-  for (var s = LANES / 2u; s > 0u; s >>= 1u) {
-    if (lane < s) { partial[li] += partial[li + s * COLS]; }
-    workgroupBarrier();
-  }
-  if (lane == 0u && c < p.C) {
-    let total = partial[col];
-    dweight[c] += total.x;
-    if (HAS_BIAS) { dbias[c] += total.y; }
-  }
+  dweight[c] += acc.x;
+  if (HAS_BIAS) { dbias[c] += acc.y; }
 }

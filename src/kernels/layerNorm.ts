@@ -4,10 +4,10 @@ import paramsCode from '../../shaders/layernorm_backward_params.wgsl?raw';
 import type { Gpu } from '../gpu/runtime';
 import { grid } from './elementwise';
 
-/** Rows per workgroup in the row kernels (shaders/layernorm_*.wgsl ROWS). */
-const ROWS = 8;
-/** Channels per workgroup in the parameter-gradient kernel (COLS). */
-const COLS = 8;
+/** Rows per workgroup in the row kernels, one invocation each (shaders/layernorm_*.wgsl WG). */
+const ROWS = 64;
+/** Channels per workgroup in the parameter-gradient kernel, one invocation each. */
+const COLS = 64;
 
 export interface LayerNormForwardArgs {
   /** (N, C) */
