@@ -3,20 +3,21 @@
 // which adds its terms in a fixed order.
 //
 // Entry point `wte`:  dwte[v, c] += sum over i with tokens[i] == v of dout[i, c]
-//   One workgroup per vocabulary row v. The workgroup walks the BT tokens in
-//   chunks of 256 staged in workgroup memory; invocation c (and c + 256, ...)
-//   adds dout[i, c] for each matching i in increasing i (a sum per chunk, then
-//   the chunk sums). Rows of tokens that
-//   do not occur cost only the scan of the token ids.
-//   Dispatch: V workgroups, folded into (x, y) past 65535.
+//   One invocation per (v, c), scanning the BT token ids in order and adding
+//   dout[i, c] for each match (a sum per block of 256 tokens, then the block
+//   sums, which keeps the rounding error of a frequent token about 10x lower
+//   than one running sum). No workgroup memory, no barriers: neighbouring
+//   invocations are neighbouring channels of one row, so they read the same
+//   token id and contiguous dout.
+//   Dispatch: ceil(V * C / 64) workgroups, folded into (x, y) past 65535.
 //
 // Entry point `wpe`:  dwpe[t, c] += sum over b of dout[b * T + t, c]
 //   One invocation per (t, c), summing over b in order.
-//   Dispatch: ceil(T * C / 256) workgroups, folded into (x, y) past 65535.
+//   Dispatch: ceil(T * C / 64) workgroups, folded into (x, y) past 65535.
 //
 // Bindings: 0 params {B, T, C, V}, 1 dwte or dwpe (read_write), 2 dout (BT, C),
 // 3 tokens (BT, i32; `wte` only).
-// Needs: 256 invocations per workgroup, 1 KiB workgroup memory.
+// Needs: 64 invocations per workgroup, no workgroup memory.
 
 struct Params { B: u32, T: u32, C: u32, V: u32 }
 
@@ -25,41 +26,31 @@ struct Params { B: u32, T: u32, C: u32, V: u32 }
 @group(0) @binding(2) var<storage, read> dout: array<f32>;
 @group(0) @binding(3) var<storage, read> tokens: array<i32>;
 
-var<workgroup> chunk: array<i32, 256>;
+const WG = 64u;
+const BLOCK = 256u;
 
-@compute @workgroup_size(256)
-fn wte(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-       @builtin(local_invocation_index) li: u32) {
-  let v = wg.y * nwg.x + wg.x;
-  if (v >= p.V) { return; }                   // uniform across the workgroup
+@compute @workgroup_size(WG)
+fn wte(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = gid.y * nwg.x * WG + gid.x;       // v * C + c
+  if (idx >= p.V * p.C) { return; }
+  let v = i32(idx / p.C);
+  let c = idx % p.C;
   let BT = p.B * p.T;
-  for (var c0 = 0u; c0 < p.C; c0 += 256u) {
-    let c = c0 + li;
-    var acc = 0.0;
-    for (var i0 = 0u; i0 < BT; i0 += 256u) {
-      workgroupBarrier();                     // the previous chunk has been read
-      chunk[li] = select(-1, tokens[min(i0 + li, BT - 1u)], i0 + li < BT);
-      workgroupBarrier();
-      if (c < p.C) {
-        // Summing each chunk apart, then the chunk sums, keeps the rounding
-        // error of a frequent token (up to BT terms) about 10x lower than one
-        // running sum.
-        var part = 0.0;
-        let count = min(256u, BT - i0);
-        for (var k = 0u; k < count; k++) {
-          if (chunk[k] == i32(v)) { part += dout[(i0 + k) * p.C + c]; }
-        }
-        acc += part;
-      }
+  var acc = 0.0;
+  for (var i0 = 0u; i0 < BT; i0 += BLOCK) {
+    var part = 0.0;
+    let end = min(i0 + BLOCK, BT);
+    for (var i = i0; i < end; i++) {
+      if (tokens[i] == v) { part += dout[i * p.C + c]; }
     }
-    if (c < p.C) { grad[v * p.C + c] += acc; }
+    acc += part;
   }
+  grad[idx] += acc;
 }
 
-@compute @workgroup_size(256)
-fn wpe(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-       @builtin(local_invocation_index) li: u32) {
-  let i = (wg.y * nwg.x + wg.x) * 256u + li;
+@compute @workgroup_size(WG)
+fn wpe(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.y * nwg.x * WG + gid.x;
   if (i >= p.T * p.C) { return; }
   var acc = 0.0;
   for (var b = 0u; b < p.B; b++) {

@@ -49,11 +49,11 @@ export function embeddingBackward(gpu: Gpu, encoder: GPUCommandEncoder, args: Em
   gpu.dispatch(encoder, gpu.pipeline(backwardCode, { entryPoint: 'wte' }), {
     params,
     buffers: [args.dwte, args.dout, args.tokens],
-    workgroups: grid(V),
+    workgroups: grid(Math.ceil((V * C) / 64)),
   });
   gpu.dispatch(encoder, gpu.pipeline(backwardCode, { entryPoint: 'wpe' }), {
     params,
     buffers: [args.dwpe, args.dout],
-    workgroups: grid(Math.ceil((T * C) / 256)),
+    workgroups: grid(Math.ceil((T * C) / 64)),
   });
 }
