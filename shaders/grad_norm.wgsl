@@ -1,12 +1,17 @@
 // Global L2 norm of n floats, in two passes and without atomics.
 //
-//   partials: workgroup w sums squares of grads[w*256 + li + k*G*256] (grid stride) -> partial[w]
-//   finish:   one workgroup sums the G partials                                       -> norm[0] = sqrt(sum)
+//   partials: invocation i < G sums squares of grads[i + k*G] (grid stride)  -> partial[i]
+//   finish:   64 invocations each sum a strided slice of the G partials, then
+//             invocation 0 sums those 64                                     -> norm[0] = sqrt(sum)
 //
-// Dispatch: partials (G) with G = gradNormScratchFloats(n) <= 1024; finish (1).
+// Partial sums are taken in blocks of 16 terms (then the block sums), keeping
+// f32 rounding close to a tree's; the order is fixed (deterministic). The
+// partials pass has no workgroup memory and no barriers; finish has one barrier.
+//
+// Dispatch: partials ceil(G / 64) with G = gradNormScratchFloats(n) <= 16384; finish (1).
 // Bindings: 0 params {n, G}; partials: 1 partial (G) written, 2 grads (n);
 //           finish: 1 norm (>= 1) written, 2 partial (G).
-// Needs: 256 invocations per workgroup, 1 KiB workgroup memory.
+// Needs: 64 invocations per workgroup, 256 bytes of workgroup memory (finish).
 
 struct Params { n: u32, G: u32 }
 
@@ -14,34 +19,44 @@ struct Params { n: u32, G: u32 }
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(2) var<storage, read> src: array<f32>;
 
-const WG = 256u;
-var<workgroup> red: array<f32, 256>;
+const WG = 64u;
+const BLOCK = 16u;
+var<workgroup> red: array<f32, 64>;
 
-fn reduceSum(x: f32, li: u32) -> f32 {
-  red[li] = x;
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    workgroupBarrier();
-    if (li < s) { red[li] += red[li + s]; }
+// Sum of src[i]^2 (squared) or src[i] for i = first, first + stride, ... < n, in blocks of BLOCK terms.
+fn stridedSum(first: u32, stride: u32, n: u32, squared: bool) -> f32 {
+  var total = 0.0;
+  var i = first;
+  while (i < n) {
+    var part = 0.0;
+    for (var k = 0u; k < BLOCK && i < n; k++) {
+      let x = src[i];
+      part += select(x, x * x, squared);
+      i += stride;
+    }
+    total += part;
   }
-  workgroupBarrier();
-  return red[0];
+  return total;
 }
 
 @compute @workgroup_size(WG)
-fn partials(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  var s = 0.0;
-  for (var i = wg.x * WG + li; i < p.n; i += p.G * WG) {
-    let g = src[i];
-    s += g * g;
-  }
-  let total = reduceSum(s, li);
-  if (li == 0u) { dst[wg.x] = total; }
+fn partials(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x;
+  if (i >= p.G) { return; }
+  dst[i] = stridedSum(i, p.G, p.n, true);
 }
 
 @compute @workgroup_size(WG)
 fn finish(@builtin(local_invocation_index) li: u32) {
-  var s = 0.0;
-  for (var i = li; i < p.G; i += WG) { s += src[i]; }
-  let total = reduceSum(s, li);
-  if (li == 0u) { dst[0] = sqrt(total); }
+  red[li] = stridedSum(li, WG, p.G, false);
+  workgroupBarrier();
+  if (li == 0u) {
+    var total = 0.0;
+    for (var k = 0u; k < WG; k += 8u) {
+      var part = 0.0;
+      for (var j = k; j < k + 8u; j++) { part += red[j]; }
+      total += part;
+    }
+    dst[0] = sqrt(total);
+  }
 }

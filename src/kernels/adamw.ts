@@ -2,8 +2,8 @@ import adamwCode from '../../shaders/adamw.wgsl?raw';
 import normCode from '../../shaders/grad_norm.wgsl?raw';
 import type { Gpu } from '../gpu/runtime';
 
-/** Partial sums gradNorm keeps between its two passes: one per workgroup, at most 1024. */
-export const gradNormScratchFloats = (n: number) => Math.max(1, Math.min(1024, Math.ceil(n / 2048)));
+/** Partial sums gradNorm keeps between its two passes: one per invocation of ~64 floats, at most 16384. */
+export const gradNormScratchFloats = (n: number) => Math.max(1, Math.min(16384, Math.ceil(n / 64)));
 
 /** Record norm[0] = sqrt(sum grads[i]^2) over n floats, reduced fully on the GPU. */
 export function gradNorm(
@@ -15,7 +15,7 @@ export function gradNorm(
   gpu.dispatch(encoder, gpu.pipeline(normCode, { entryPoint: 'partials' }), {
     params: [args.n, G],
     buffers: [args.scratch, args.grads],
-    workgroups: G,
+    workgroups: Math.ceil(G / 64),
   });
   gpu.dispatch(encoder, gpu.pipeline(normCode, { entryPoint: 'finish' }), {
     params: [args.n, G],
