@@ -61,8 +61,9 @@ describe('checkpoints in the playground', () => {
       const valBefore = await attr(page, 'chart-points', 'data-val-loss');
       expect(pointsBefore).toBe(step);
 
-      // Reload: the run is offered; Resume (from the keyboard) brings back the step and the curves, and training carries on.
-      await page.reload();
+      // Reload with a bare link (the default preset): the run is offered; Resume (from the keyboard) brings back
+      // its setup, step and curves, and training carries on.
+      await page.goto(s.url);
       const offer = page.getByTestId('saved-run-offer');
       await offer.waitFor({ timeout: 120_000 });
       const sentence = (await page.getByTestId('saved-run-text').textContent()) ?? '';
@@ -84,8 +85,10 @@ describe('checkpoints in the playground', () => {
       expect(Number(await points.getAttribute('data-points'))).toBe(await num(page, 'training-panel', 'data-step'));
       console.log(`[e2e] before reload: ${pointsBefore} points, loss ${lossBefore}, val ${valBefore}; after resume: ${await points.getAttribute('data-points')} points`);
       expect(lossBefore).not.toBeNull();
-      // The setup came back with the run.
+      // The setup came back with the run, and the link follows it.
       expect(await page.getByTestId('field-nEmbd').inputValue()).toBe('16');
+      expect(await page.getByTestId('field-nLayer').inputValue()).toBe('1');
+      expect(new URL(page.url()).searchParams.get('nEmbd')).toBe('16');
       await screenshot(page, 'ui-checkpoint-resumed');
 
       // Export: a .safetensors download made in the page (a blob URL, no request).
