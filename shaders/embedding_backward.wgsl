@@ -3,13 +3,14 @@
 // which adds its terms in a fixed order.
 //
 // Entry point `wte`:  dwte[v, c] += sum over i with tokens[i] == v of dout[i, c]
-//   One invocation per (v, c), scanning the BT token ids in order and adding
-//   dout[i, c] for each match (a sum per block of 256 tokens, then the block
-//   sums, which keeps the rounding error of a frequent token about 10x lower
-//   than one running sum). No workgroup memory, no barriers: neighbouring
-//   invocations are neighbouring channels of one row, so they read the same
-//   token id and contiguous dout.
-//   Dispatch: ceil(V * C / 64) workgroups, folded into (x, y) past 65535.
+//   One invocation per (v, block of 8 channels), scanning the BT token ids in
+//   order and adding dout[i, c..c+8] for each match (a sum per block of 256
+//   tokens, then the block sums, which keeps the rounding error of a frequent
+//   token about 10x lower than one running sum). No workgroup memory, no
+//   barriers; the scan of token ids, the bulk of the work, is shared by 8
+//   channels. Neighbouring invocations are neighbouring channel blocks of one
+//   row, so they read the same token id and contiguous dout.
+//   Dispatch: ceil(V * ceil(C / 8) / 64) workgroups, folded into (x, y) past 65535.
 //
 // Entry point `wpe`:  dwpe[t, c] += sum over b of dout[b * T + t, c]
 //   One invocation per (t, c), summing over b in order.
@@ -29,23 +30,41 @@ struct Params { B: u32, T: u32, C: u32, V: u32 }
 const WG = 64u;
 const BLOCK = 256u;
 
+const CH = 8u;                // channels per invocation in `wte`
+
+// dout[i, c] or 0 past the row's end.
+fn doutAt(i: u32, c: u32) -> f32 {
+  return select(0.0, dout[i * p.C + min(c, p.C - 1u)], c < p.C);
+}
+
 @compute @workgroup_size(WG)
 fn wte(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let idx = gid.y * nwg.x * WG + gid.x;       // v * C + c
-  if (idx >= p.V * p.C) { return; }
-  let v = i32(idx / p.C);
-  let c = idx % p.C;
+  let blocks = (p.C + CH - 1u) / CH;
+  let idx = gid.y * nwg.x * WG + gid.x;       // v * blocks + channel block
+  if (idx >= p.V * blocks) { return; }
+  let v = i32(idx / blocks);
+  let c0 = (idx % blocks) * CH;
   let BT = p.B * p.T;
-  var acc = 0.0;
+  var lo = vec4<f32>(0.0);                    // channels c0 .. c0 + 3
+  var hi = vec4<f32>(0.0);                    // channels c0 + 4 .. c0 + 7
   for (var i0 = 0u; i0 < BT; i0 += BLOCK) {
-    var part = 0.0;
+    var partLo = vec4<f32>(0.0);
+    var partHi = vec4<f32>(0.0);
     let end = min(i0 + BLOCK, BT);
     for (var i = i0; i < end; i++) {
-      if (tokens[i] == v) { part += dout[i * p.C + c]; }
+      if (tokens[i] == v) {
+        partLo += vec4<f32>(doutAt(i, c0), doutAt(i, c0 + 1u), doutAt(i, c0 + 2u), doutAt(i, c0 + 3u));
+        partHi += vec4<f32>(doutAt(i, c0 + 4u), doutAt(i, c0 + 5u), doutAt(i, c0 + 6u), doutAt(i, c0 + 7u));
+      }
     }
-    acc += part;
+    lo += partLo;
+    hi += partHi;
   }
-  grad[idx] += acc;
+  let row = u32(v) * p.C;
+  for (var k = 0u; k < 4u; k++) {
+    if (c0 + k < p.C) { grad[row + c0 + k] += lo[k]; }
+    if (c0 + 4u + k < p.C) { grad[row + c0 + 4u + k] += hi[k]; }
+  }
 }
 
 @compute @workgroup_size(WG)
