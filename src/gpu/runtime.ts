@@ -43,6 +43,9 @@ export class Gpu {
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly uniforms = new Map<string, GPUBuffer>();
   private readonly bindGroups = new WeakMap<GPUComputePipeline, Map<string, GPUBindGroup>>();
+  /** For each buffer id, the cached bind groups that reference it, so destroy() can drop them. */
+  private readonly groupsOfBuffer = new Map<number, Set<GPUBindGroup>>();
+  private readonly groupEntries = new Map<GPUBindGroup, { groups: Map<string, GPUBindGroup>; key: string; ids: number[] }>();
   private readonly ids = new WeakMap<GPUBuffer, number>();
   private readonly live = new Map<GPUBuffer, number>();
 
@@ -102,6 +105,13 @@ export class Gpu {
         ],
       });
       groups.set(key, group);
+      const ids = spec.buffers.map((b) => this.idOf(b));
+      this.groupEntries.set(group, { groups, key, ids });
+      for (const id of ids) {
+        let refs = this.groupsOfBuffer.get(id);
+        if (!refs) this.groupsOfBuffer.set(id, (refs = new Set()));
+        refs.add(group);
+      }
     }
     const [x, y = 1, z = 1] = typeof spec.workgroups === 'number' ? [spec.workgroups] : spec.workgroups;
     if (x === 0 || y === 0 || z === 0) return;
@@ -180,7 +190,23 @@ export class Gpu {
 
   destroy(buffer: GPUBuffer): void {
     this.live.delete(buffer);
+    const id = this.ids.get(buffer);
+    if (id !== undefined) {
+      for (const group of this.groupsOfBuffer.get(id) ?? []) {
+        const entry = this.groupEntries.get(group);
+        if (!entry) continue;
+        entry.groups.delete(entry.key);
+        this.groupEntries.delete(group);
+        for (const other of entry.ids) if (other !== id) this.groupsOfBuffer.get(other)?.delete(group);
+      }
+      this.groupsOfBuffer.delete(id);
+    }
     buffer.destroy();
+  }
+
+  /** Cached bind groups still held (they must not grow without bound over a long session). */
+  cachedBindGroups(): number {
+    return this.groupEntries.size;
   }
 
   /** Live storage buffers made through this object: count and bytes. */

@@ -34,7 +34,28 @@ describe('GPU runtime', () => {
       return seen;
     });
     expect(results).toEqual([31, 31, 31]);
+    const groups = gpu.cachedBindGroups();
+    expect(groups).toBeGreaterThan(0);
     expect(gpu.liveBuffers().count).toBe(before);
     for (const x of [a, b, out]) gpu.destroy(x);
+    expect(gpu.cachedBindGroups()).toBe(groups - 1);
+  });
+
+  it('drops cached bind groups with their buffers, so many short-lived buffers do not pile up', async () => {
+    const { gpu } = await testGpu();
+    const weights = gpu.upload(new Float32Array([1, 2, 3, 4]));
+    const before = gpu.cachedBindGroups();
+    await checked(gpu, async () => {
+      for (let i = 0; i < 50; i++) {
+        const x = gpu.upload(new Float32Array([i, 1]));
+        const y = gpu.buffer(8);
+        gpu.submit((enc) => matmul(gpu, enc, { out: y, a: x, b: weights, M: 1, N: 2, K: 2 }));
+        expect(Array.from(await gpu.readF32(y, 2))).toEqual([i + 3, 2 * i + 4]);
+        gpu.destroy(x);
+        gpu.destroy(y);
+      }
+    });
+    expect(gpu.cachedBindGroups()).toBe(before);
+    gpu.destroy(weights);
   });
 });
