@@ -45,6 +45,14 @@ export function CheckpointControls() {
         <button onClick={() => void exportWeights()} disabled={!canTransfer} data-testid="export-weights" title="Weights, AdamW moments and step as .safetensors">
           {transfer === 'export' ? 'Exporting…' : 'Export .safetensors'}
         </button>
+        <button
+          onClick={() => void exportWeights(false)}
+          disabled={!canTransfer}
+          data-testid="export-nanogpt"
+          title="Only the model's weights under nanoGPT's names: loads into nanoGPT's model.py with load_state_dict(strict=True)"
+        >
+          Export for nanoGPT (weights only)
+        </button>
         <button onClick={() => picker.current?.click()} disabled={!canTransfer} data-testid="import-weights">
           {transfer === 'import' ? 'Importing…' : 'Import .safetensors…'}
         </button>

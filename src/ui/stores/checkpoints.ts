@@ -62,7 +62,8 @@ interface CheckpointState {
     checkSaved: () => Promise<void>;
     resume: () => Promise<void>;
     discard: () => Promise<void>;
-    exportWeights: () => Promise<void>;
+    /** withOptimizer (default) adds AdamW's state so an import continues exactly; off gives nanoGPT's plain state_dict. */
+    exportWeights: (withOptimizer?: boolean) => Promise<void>;
     importWeights: (file: File) => Promise<void>;
   };
 }
@@ -174,7 +175,7 @@ export const useCheckpoints = create<CheckpointState>((set, get) => ({
       await engine.request({ kind: 'discardSavedRun' });
       set({ resuming: false, offer: null, offerError: null });
     },
-    async exportWeights() {
+    async exportWeights(withOptimizer = true) {
       const engine = useGpu.getState().engine;
       if (!engine || get().transfer) return;
       set({ transfer: 'export', transferError: null, transferNote: null, transferHash: null });
@@ -183,8 +184,9 @@ export const useCheckpoints = create<CheckpointState>((set, get) => ({
           set({ transferError: 'There is no model to export yet: load a corpus and a valid configuration first.' });
           return;
         }
-        // With AdamW's moments and the step, so an import continues training exactly.
-        const reply = await engine.request({ kind: 'exportCheckpoint', withOptimizer: true });
+        // With AdamW's moments and the step an import continues training exactly; without them the
+        // file holds exactly nanoGPT's state_dict keys, for load_state_dict(strict=True).
+        const reply = await engine.request({ kind: 'exportCheckpoint', withOptimizer });
         if (reply.kind !== 'exported') {
           set({ transferError: reply.kind === 'error' ? reply.message : `The export failed (reply '${reply.kind}').` });
           return;
