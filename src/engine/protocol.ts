@@ -111,7 +111,9 @@ export type EngineRequest =
   /** withOptimizer adds AdamW's moments and the step, so training continues exactly after an import. */
   | { kind: 'exportCheckpoint'; withOptimizer?: boolean }
   | { kind: 'importCheckpoint'; bytes: ArrayBuffer }
-  | { kind: 'benchmark'; steps: number };
+  | { kind: 'benchmark'; steps: number }
+  /** What the engine holds on the GPU now (the soak benchmark checks that nothing grows). */
+  | { kind: 'stats' };
 
 /** Replies, matched to requests by id. */
 export type EngineReply =
@@ -154,6 +156,8 @@ export type EngineReply =
   | { kind: 'exported'; bytes: ArrayBuffer; fileName: string }
   | { kind: 'imported'; config: ModelConfig; step: number }
   | { kind: 'benchmark'; steps: number; msPerStep: number; tokensPerSec: number }
+  /** Live storage buffers (count, bytes) and cached bind groups of the engine's Gpu; step 0 without a run. */
+  | { kind: 'stats'; liveBuffers: number; liveBytes: number; bindGroups: number; step: number }
   | { kind: 'error'; message: string };
 
 /** Unsolicited events from the worker. */

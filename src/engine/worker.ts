@@ -353,6 +353,10 @@ async function handle(request: EngineRequest): Promise<EngineReply> {
       if (run.trainer.running) return { kind: 'error', message: 'Pause training before running the benchmark.' };
       return benchmark(run, Math.max(1, Math.floor(request.steps)));
     }
+    case 'stats': {
+      const live = gpu?.liveBuffers() ?? { count: 0, bytes: 0 };
+      return { kind: 'stats', liveBuffers: live.count, liveBytes: live.bytes, bindGroups: gpu?.cachedBindGroups() ?? 0, step: run?.trainer.step ?? 0 };
+    }
     case 'debug': {
       if (request.action === 'loseDevice') {
         if (!gpu) return { kind: 'error', message: 'There is no GPU device to lose.' };
