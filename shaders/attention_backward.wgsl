@@ -5,17 +5,19 @@
 //     D       = sum_t2 att[t, t2] * dp[t2]
 //     ds[t2]  = att[t, t2] * (dp[t2] - D) / sqrt(hs)             -> scratch (B,NH,T,T), t2 <= t
 //     dq[t]   = sum_t2 ds[t2] * k[t2]                            -> dqkv q part (overwrite)
-//   keyRows: one invocation per (b, h, key t2, dim d):
+//   keyRows: one invocation per (b, h, key t2, group of four dims d):
 //     dk[t2, d] = sum_{t >= t2} ds[t, t2] * q[t, d]              -> dqkv k part (overwrite)
 //     dv[t2, d] = sum_{t >= t2} att[t, t2] * dout[t, d]          -> dqkv v part (overwrite)
 //
 // Each output element has exactly one writer which adds its terms in a fixed
 // order: no atomics, deterministic. No workgroup memory and no barriers: a
 // queryRows invocation re-reads only the scratch row it wrote itself, and
-// keyRows runs after queryRows finished. Neighbouring keyRows invocations are
-// neighbouring dims of one key, so their q / dout reads are contiguous.
+// keyRows runs after queryRows finished. Inner steps cover four keys or four
+// dims so each load serves four products (the last group clamped, its extra
+// results dropped). Neighbouring keyRows invocations are neighbouring dims of
+// one key, so their q / dout reads are contiguous.
 //
-// Dispatch: queryRows n = B * NH * T, keyRows n = B * T * C (= B * NH * T * hs);
+// Dispatch: queryRows n = B * NH * T, keyRows n = B * NH * T * ceil(hs / 4);
 // ceil(n / 64) workgroups folded into (min(w, 65535), ceil(w / 65535)),
 // index = gid.x + gid.y * num_workgroups.x * 64.
 // Bindings: 0 params {B, T, C, NH}, 1 dqkv (B,T,3C), 2 scratch (B,NH,T,T),
@@ -49,22 +51,42 @@ fn queryRows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
   let g0 = (b * T + t) * C + h * hs;          // dout[b, t, h, 0]
   let kv0 = b * T * 3u * C + h * hs;          // q[b, 0, h, 0]; k at + C, v at + 2C
 
+  // dp = dout . v, four keys at a time (keys past t clamped, their results dropped).
   var D = 0.0;
-  for (var t2 = 0u; t2 <= t; t2++) {
-    let v0 = kv0 + t2 * 3u * C + 2u * C;
-    var s = 0.0;
-    for (var d = 0u; d < hs; d++) { s += dout[g0 + d] * qkv[v0 + d]; }
-    scratch[attRow + t2] = s;
-    D += att[attRow + t2] * s;
+  for (var t2 = 0u; t2 <= t; t2 += 4u) {
+    let v0 = kv0 + 2u * C + min(t2, t) * 3u * C;
+    let v1 = kv0 + 2u * C + min(t2 + 1u, t) * 3u * C;
+    let v2 = kv0 + 2u * C + min(t2 + 2u, t) * 3u * C;
+    let v3 = kv0 + 2u * C + min(t2 + 3u, t) * 3u * C;
+    var s = vec4<f32>(0.0);
+    for (var d = 0u; d < hs; d++) {
+      s += dout[g0 + d] * vec4<f32>(qkv[v0 + d], qkv[v1 + d], qkv[v2 + d], qkv[v3 + d]);
+    }
+    for (var k = 0u; k < 4u; k++) {
+      if (t2 + k <= t) {
+        scratch[attRow + t2 + k] = s[k];
+        D += att[attRow + t2 + k] * s[k];
+      }
+    }
   }
   for (var t2 = 0u; t2 <= t; t2++) {
     scratch[attRow + t2] = att[attRow + t2] * (scratch[attRow + t2] - D) * scale;
   }
+  // dq = ds k, four dims at a time (dims past hs clamped, not written).
   let dq0 = (b * T + t) * 3u * C + h * hs;
-  for (var d = 0u; d < hs; d++) {
-    var acc = 0.0;
-    for (var t2 = 0u; t2 <= t; t2++) { acc += scratch[attRow + t2] * qkv[kv0 + t2 * 3u * C + C + d]; }
-    dqkv[dq0 + d] = acc;
+  let k0 = kv0 + C;
+  for (var d = 0u; d < hs; d += 4u) {
+    let d1 = min(d + 1u, hs - 1u);
+    let d2 = min(d + 2u, hs - 1u);
+    let d3 = min(d + 3u, hs - 1u);
+    var acc = vec4<f32>(0.0);
+    for (var t2 = 0u; t2 <= t; t2++) {
+      let r = k0 + t2 * 3u * C;
+      acc += scratch[attRow + t2] * vec4<f32>(qkv[r + d], qkv[r + d1], qkv[r + d2], qkv[r + d3]);
+    }
+    for (var k = 0u; k < 4u; k++) {
+      if (d + k < hs) { dqkv[dq0 + d + k] = acc[k]; }
+    }
   }
 }
 
@@ -73,25 +95,35 @@ fn keyRows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
   let T = p.T;
   let C = p.C;
   let hs = C / p.NH;
-  let idx = gid.x + gid.y * nwg.x * WG;       // ((b * NH + h) * T + key) * hs + d
-  if (idx >= p.B * T * C) { return; }
-  let d = idx % hs;
-  let row = idx / hs;
+  let nd = (hs + 3u) / 4u;                    // groups of four dims
+  let idx = gid.x + gid.y * nwg.x * WG;       // ((b * NH + h) * T + key) * nd + dim group
+  if (idx >= p.B * p.NH * T * nd) { return; }
+  let d = (idx % nd) * 4u;
+  let row = idx / nd;
   let key = row % T;
   let bh = row / T;
   let h = bh % p.NH;
   let b = bh / p.NH;
   let head = bh * T;                          // first row of (b, h) in att / scratch
-  let col = h * hs + d;
+  let c0 = h * hs + d;
+  let c1 = h * hs + min(d + 1u, hs - 1u);
+  let c2 = h * hs + min(d + 2u, hs - 1u);
+  let c3 = h * hs + min(d + 3u, hs - 1u);
 
-  var dk = 0.0;
-  var dv = 0.0;
+  var dk = vec4<f32>(0.0);
+  var dv = vec4<f32>(0.0);
   for (var t = key; t < T; t++) {
     let a = (head + t) * T + key;
-    dk += scratch[a] * qkv[(b * T + t) * 3u * C + col];
-    dv += att[a] * dout[(b * T + t) * C + col];
+    let q = (b * T + t) * 3u * C;
+    let g = (b * T + t) * C;
+    dk += scratch[a] * vec4<f32>(qkv[q + c0], qkv[q + c1], qkv[q + c2], qkv[q + c3]);
+    dv += att[a] * vec4<f32>(dout[g + c0], dout[g + c1], dout[g + c2], dout[g + c3]);
   }
-  let o = (b * T + key) * 3u * C + col;
-  dqkv[o + C] = dk;
-  dqkv[o + 2u * C] = dv;
+  let o = (b * T + key) * 3u * C + h * hs + d;
+  for (var k = 0u; k < 4u; k++) {
+    if (d + k < hs) {
+      dqkv[o + C + k] = dk[k];
+      dqkv[o + 2u * C + k] = dv[k];
+    }
+  }
 }

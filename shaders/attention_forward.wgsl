@@ -8,10 +8,11 @@
 // One invocation owns one query row (b, h, t): it writes the row's scores into
 // `att` (the output doubles as score storage, re-read only by its writer), takes
 // their max, exponentiates and sums, normalises (the masked upper triangle as
-// exact zeros), then forms its output row from the probabilities. No workgroup
-// memory and no barriers; neighbouring invocations are neighbouring queries of
-// one head, so they read the same key and value rows at the same time. Rows
-// stop at the causal limit. The mask never touches -inf arithmetic.
+// exact zeros), then forms its output row from the probabilities, four keys
+// (scores) or four dims (output) per inner step so each load serves four
+// products. No workgroup memory and no barriers; neighbouring invocations are
+// neighbouring queries of one head, so they read the same key and value rows
+// at the same time. Rows stop at the causal limit. The mask never touches -inf arithmetic.
 //
 // Dispatch: n = B * NH * T rows, ceil(n / 64) workgroups folded into
 // (min(w, 65535), ceil(w / 65535)); row = gid.x + gid.y * num_workgroups.x * 64.
@@ -43,14 +44,25 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let q0 = (b * T + t) * 3u * C + h * hs;     // q[b, t, h, 0]
   let kv0 = b * T * 3u * C + h * hs;          // k[b, 0, h, 0] is qkv[kv0 + C]
 
+  // Scores, four keys at a time (each q element loaded once per four keys);
+  // keys past t in the last group are clamped to t and their scores dropped.
   var mx = -3.0e38;
-  for (var t2 = 0u; t2 <= t; t2++) {
-    let k0 = kv0 + t2 * 3u * C + C;
-    var s = 0.0;
-    for (var d = 0u; d < hs; d++) { s += qkv[q0 + d] * qkv[k0 + d]; }
+  for (var t2 = 0u; t2 <= t; t2 += 4u) {
+    let k0 = kv0 + C + min(t2, t) * 3u * C;
+    let k1 = kv0 + C + min(t2 + 1u, t) * 3u * C;
+    let k2 = kv0 + C + min(t2 + 2u, t) * 3u * C;
+    let k3 = kv0 + C + min(t2 + 3u, t) * 3u * C;
+    var s = vec4<f32>(0.0);
+    for (var d = 0u; d < hs; d++) {
+      s += qkv[q0 + d] * vec4<f32>(qkv[k0 + d], qkv[k1 + d], qkv[k2 + d], qkv[k3 + d]);
+    }
     s *= scale;
-    att[attRow + t2] = s;
-    mx = max(mx, s);
+    for (var k = 0u; k < 4u; k++) {
+      if (t2 + k <= t) {
+        att[attRow + t2 + k] = s[k];
+        mx = max(mx, s[k]);
+      }
+    }
   }
   var sum = 0.0;
   for (var t2 = 0u; t2 <= t; t2++) {
@@ -62,10 +74,21 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   for (var t2 = 0u; t2 <= t; t2++) { att[attRow + t2] *= inv; }
   for (var t2 = t + 1u; t2 < T; t2++) { att[attRow + t2] = 0.0; }
 
+  // out = att v, four dims at a time (each probability loaded once per four
+  // dims); dims past hs in the last group are clamped and not written.
   let o0 = (b * T + t) * C + h * hs;
-  for (var d = 0u; d < hs; d++) {
-    var acc = 0.0;
-    for (var t2 = 0u; t2 <= t; t2++) { acc += att[attRow + t2] * qkv[kv0 + t2 * 3u * C + 2u * C + d]; }
-    out[o0 + d] = acc;
+  let v0 = kv0 + 2u * C;
+  for (var d = 0u; d < hs; d += 4u) {
+    let d1 = min(d + 1u, hs - 1u);
+    let d2 = min(d + 2u, hs - 1u);
+    let d3 = min(d + 3u, hs - 1u);
+    var acc = vec4<f32>(0.0);
+    for (var t2 = 0u; t2 <= t; t2++) {
+      let r = v0 + t2 * 3u * C;
+      acc += att[attRow + t2] * vec4<f32>(qkv[r + d], qkv[r + d1], qkv[r + d2], qkv[r + d3]);
+    }
+    for (var k = 0u; k < 4u; k++) {
+      if (d + k < hs) { out[o0 + d + k] = acc[k]; }
+    }
   }
 }
