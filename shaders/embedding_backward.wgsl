@@ -3,14 +3,14 @@
 // which adds its terms in a fixed order.
 //
 // Entry point `wte`:  dwte[v, c] += sum over i with tokens[i] == v of dout[i, c]
-//   One invocation per (v, block of 8 channels), scanning the BT token ids in
-//   order and adding dout[i, c..c+8] for each match (a sum per block of 256
+//   One invocation per (v, block of 16 channels), scanning the BT token ids in
+//   order and adding dout[i, c..c+16] for each match (a sum per block of 256
 //   tokens, then the block sums, which keeps the rounding error of a frequent
 //   token about 10x lower than one running sum). No workgroup memory, no
-//   barriers; the scan of token ids, the bulk of the work, is shared by 8
+//   barriers; the scan of token ids, the bulk of the work, is shared by 16
 //   channels. Neighbouring invocations are neighbouring channel blocks of one
 //   row, so they read the same token id and contiguous dout.
-//   Dispatch: ceil(V * ceil(C / 8) / 64) workgroups, folded into (x, y) past 65535.
+//   Dispatch: ceil(V * ceil(C / 16) / 64) workgroups, folded into (x, y) past 65535.
 //
 // Entry point `wpe`:  dwpe[t, c] += sum over b of dout[b * T + t, c]
 //   One invocation per (t, c), summing over b in order.
@@ -30,11 +30,17 @@ struct Params { B: u32, T: u32, C: u32, V: u32 }
 const WG = 64u;
 const BLOCK = 256u;
 
-const CH = 8u;                // channels per invocation in `wte`
+const CH = 16u;               // channels per invocation in `wte`
 
-// dout[i, c] or 0 past the row's end.
-fn doutAt(i: u32, c: u32) -> f32 {
-  return select(0.0, dout[i * p.C + min(c, p.C - 1u)], c < p.C);
+// dout[i, c..c+4), zero past the row's end.
+fn dout4(i: u32, c: u32) -> vec4<f32> {
+  let r = i * p.C;
+  let last = p.C - 1u;
+  return vec4<f32>(
+    select(0.0, dout[r + min(c, last)], c < p.C),
+    select(0.0, dout[r + min(c + 1u, last)], c + 1u < p.C),
+    select(0.0, dout[r + min(c + 2u, last)], c + 2u < p.C),
+    select(0.0, dout[r + min(c + 3u, last)], c + 3u < p.C));
 }
 
 @compute @workgroup_size(WG)
@@ -45,25 +51,22 @@ fn wte(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) n
   let v = i32(idx / blocks);
   let c0 = (idx % blocks) * CH;
   let BT = p.B * p.T;
-  var lo = vec4<f32>(0.0);                    // channels c0 .. c0 + 3
-  var hi = vec4<f32>(0.0);                    // channels c0 + 4 .. c0 + 7
+  var acc: array<vec4<f32>, 4>;               // channels c0 + 4k .. c0 + 4k + 3
+  for (var k = 0u; k < 4u; k++) { acc[k] = vec4<f32>(0.0); }
   for (var i0 = 0u; i0 < BT; i0 += BLOCK) {
-    var partLo = vec4<f32>(0.0);
-    var partHi = vec4<f32>(0.0);
+    var part: array<vec4<f32>, 4>;
+    for (var k = 0u; k < 4u; k++) { part[k] = vec4<f32>(0.0); }
     let end = min(i0 + BLOCK, BT);
     for (var i = i0; i < end; i++) {
       if (tokens[i] == v) {
-        partLo += vec4<f32>(doutAt(i, c0), doutAt(i, c0 + 1u), doutAt(i, c0 + 2u), doutAt(i, c0 + 3u));
-        partHi += vec4<f32>(doutAt(i, c0 + 4u), doutAt(i, c0 + 5u), doutAt(i, c0 + 6u), doutAt(i, c0 + 7u));
+        for (var k = 0u; k < 4u; k++) { part[k] += dout4(i, c0 + 4u * k); }
       }
     }
-    lo += partLo;
-    hi += partHi;
+    for (var k = 0u; k < 4u; k++) { acc[k] += part[k]; }
   }
   let row = u32(v) * p.C;
-  for (var k = 0u; k < 4u; k++) {
-    if (c0 + k < p.C) { grad[row + c0 + k] += lo[k]; }
-    if (c0 + 4u + k < p.C) { grad[row + c0 + 4u + k] += hi[k]; }
+  for (var c = c0; c < min(c0 + CH, p.C); c++) {
+    grad[row + c] += acc[(c - c0) / 4u][(c - c0) % 4u];
   }
 }
 

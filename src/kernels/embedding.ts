@@ -49,7 +49,7 @@ export function embeddingBackward(gpu: Gpu, encoder: GPUCommandEncoder, args: Em
   gpu.dispatch(encoder, gpu.pipeline(backwardCode, { entryPoint: 'wte' }), {
     params,
     buffers: [args.dwte, args.dout, args.tokens],
-    workgroups: grid(Math.ceil((V * Math.ceil(C / 8)) / 64)),
+    workgroups: grid(Math.ceil((V * Math.ceil(C / 16)) / 64)),
   });
   gpu.dispatch(encoder, gpu.pipeline(backwardCode, { entryPoint: 'wpe' }), {
     params,
