@@ -124,6 +124,22 @@ describe('checkpoints in the playground', () => {
       await expect.poll(() => page.getByTestId('transfer-note').textContent(), { timeout: 60_000 }).toMatch(/^Exported /);
       expect(await attr(page, 'transfer-note', 'data-sha256')).toBe(exportedHash);
 
+      // The nanoGPT export holds exactly the model's state_dict keys (no AdamW state), for load_state_dict(strict=True).
+      const header = (b: Buffer) => JSON.parse(b.subarray(8, 8 + Number(b.readBigUInt64LE(0))).toString('utf8')) as Record<string, unknown>;
+      const [plain] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-nanogpt').click()]);
+      const plainFile = resolve(ARTIFACTS, `nanogpt-${plain.suggestedFilename()}`);
+      await plain.saveAs(plainFile);
+      const plainHeader = header(readFileSync(plainFile));
+      const fullKeys = Object.keys(header(bytes)).filter((k) => k !== '__metadata__' && !k.startsWith('optimizer.'));
+      const plainKeys = Object.keys(plainHeader).filter((k) => k !== '__metadata__');
+      expect(plainKeys.sort()).toEqual(fullKeys.sort());
+      expect(plainKeys).toContain('lm_head.weight');
+      expect(plainKeys).toContain('transformer.h.0.attn.c_attn.weight');
+      expect(Object.keys(header(bytes)).some((k) => k.startsWith('optimizer.m.'))).toBe(true);
+      const meta = plainHeader.__metadata__ as Record<string, string>;
+      expect(JSON.parse(meta.config)).toMatchObject({ n_layer: 1 });
+      expect(JSON.parse(meta.vocab).length).toBeGreaterThan(10);
+
       // A truncated file and a file that is not safetensors are refused with a sentence; the model is unchanged.
       await picker.setInputFiles({ name: 'cut.safetensors', mimeType: 'application/octet-stream', buffer: bytes.subarray(0, Math.floor(bytes.length / 2)) });
       const error = page.getByTestId('transfer-error');
