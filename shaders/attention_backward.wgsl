@@ -5,7 +5,7 @@
 //     D       = sum_t2 att[t, t2] * dp[t2]
 //     ds[t2]  = att[t, t2] * (dp[t2] - D) / sqrt(hs)             -> scratch (B,NH,T,T), t2 <= t
 //     dq[t]   = sum_t2 ds[t2] * k[t2]                            -> dqkv q part (overwrite)
-//   keyRows: one invocation per (b, h, key t2, group of four dims d):
+//   keyRows: one invocation per (b, h, group of four keys t2, group of four dims d):
 //     dk[t2, d] = sum_{t >= t2} ds[t, t2] * q[t, d]              -> dqkv k part (overwrite)
 //     dv[t2, d] = sum_{t >= t2} att[t, t2] * dout[t, d]          -> dqkv v part (overwrite)
 //
@@ -13,11 +13,12 @@
 // order: no atomics, deterministic. No workgroup memory and no barriers: a
 // queryRows invocation re-reads only the scratch row it wrote itself, and
 // keyRows runs after queryRows finished. Inner steps cover four keys or four
-// dims so each load serves four products (the last group clamped, its extra
-// results dropped). Neighbouring keyRows invocations are neighbouring dims of
-// one key, so their q / dout reads are contiguous.
+// dims (keyRows: four keys x four dims) so each load serves four products (the
+// last group clamped, its extra results dropped). Neighbouring keyRows
+// invocations are neighbouring dims of one key group, so their q / dout reads
+// are contiguous.
 //
-// Dispatch: queryRows n = B * NH * T, keyRows n = B * NH * T * ceil(hs / 4);
+// Dispatch: queryRows n = B * NH * T, keyRows n = B * NH * ceil(T / 4) * ceil(hs / 4);
 // ceil(n / 64) workgroups folded into (min(w, 65535), ceil(w / 65535)),
 // index = gid.x + gid.y * num_workgroups.x * 64.
 // Bindings: 0 params {B, T, C, NH}, 1 dqkv (B,T,3C), 2 scratch (B,NH,T,T),
@@ -96,12 +97,13 @@ fn keyRows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
   let C = p.C;
   let hs = C / p.NH;
   let nd = (hs + 3u) / 4u;                    // groups of four dims
-  let idx = gid.x + gid.y * nwg.x * WG;       // ((b * NH + h) * T + key) * nd + dim group
-  if (idx >= p.B * p.NH * T * nd) { return; }
+  let nk = (T + 3u) / 4u;                     // groups of four keys
+  let idx = gid.x + gid.y * nwg.x * WG;       // ((b * NH + h) * nk + key group) * nd + dim group
+  if (idx >= p.B * p.NH * nk * nd) { return; }
   let d = (idx % nd) * 4u;
-  let row = idx / nd;
-  let key = row % T;
-  let bh = row / T;
+  let kg = idx / nd;
+  let key0 = (kg % nk) * 4u;
+  let bh = kg / nk;
   let h = bh % p.NH;
   let b = bh / p.NH;
   let head = bh * T;                          // first row of (b, h) in att / scratch
@@ -110,20 +112,38 @@ fn keyRows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
   let c2 = h * hs + min(d + 2u, hs - 1u);
   let c3 = h * hs + min(d + 3u, hs - 1u);
 
-  var dk = vec4<f32>(0.0);
-  var dv = vec4<f32>(0.0);
-  for (var t = key; t < T; t++) {
-    let a = (head + t) * T + key;
+  // dkK / dvK: dims d..d+3 of key key0 + K. Terms with t < key (above the
+  // diagonal, where scratch holds no ds) are exact zeros.
+  var dk0 = vec4<f32>(0.0); var dk1 = vec4<f32>(0.0); var dk2 = vec4<f32>(0.0); var dk3 = vec4<f32>(0.0);
+  var dv0 = vec4<f32>(0.0); var dv1 = vec4<f32>(0.0); var dv2 = vec4<f32>(0.0); var dv3 = vec4<f32>(0.0);
+  for (var t = key0; t < T; t++) {
     let q = (b * T + t) * 3u * C;
     let g = (b * T + t) * C;
-    dk += scratch[a] * vec4<f32>(qkv[q + c0], qkv[q + c1], qkv[q + c2], qkv[q + c3]);
-    dv += att[a] * vec4<f32>(dout[g + c0], dout[g + c1], dout[g + c2], dout[g + c3]);
+    let qv = vec4<f32>(qkv[q + c0], qkv[q + c1], qkv[q + c2], qkv[q + c3]);
+    let gv = vec4<f32>(dout[g + c0], dout[g + c1], dout[g + c2], dout[g + c3]);
+    let rowA = (head + t) * T;
+    let i = min(vec4<u32>(key0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(t));   // clamped key columns
+    let on = vec4<u32>(key0) + vec4<u32>(0u, 1u, 2u, 3u) <= vec4<u32>(t);
+    let ds = select(vec4<f32>(0.0), vec4<f32>(scratch[rowA + i.x], scratch[rowA + i.y], scratch[rowA + i.z], scratch[rowA + i.w]), on);
+    let pr = select(vec4<f32>(0.0), vec4<f32>(att[rowA + i.x], att[rowA + i.y], att[rowA + i.z], att[rowA + i.w]), on);
+    dk0 += ds.x * qv; dk1 += ds.y * qv; dk2 += ds.z * qv; dk3 += ds.w * qv;
+    dv0 += pr.x * gv; dv1 += pr.y * gv; dv2 += pr.z * gv; dv3 += pr.w * gv;
   }
-  let o = (b * T + key) * 3u * C + h * hs + d;
-  for (var k = 0u; k < 4u; k++) {
-    if (d + k < hs) {
-      dqkv[o + C + k] = dk[k];
-      dqkv[o + 2u * C + k] = dv[k];
+  writeKey(b, h, key0, d, dk0, dv0);
+  writeKey(b, h, key0 + 1u, d, dk1, dv1);
+  writeKey(b, h, key0 + 2u, d, dk2, dv2);
+  writeKey(b, h, key0 + 3u, d, dk3, dv3);
+}
+
+// dims d..d+3 (those below hs) of key's dk and dv into dqkv, when key < T.
+fn writeKey(b: u32, h: u32, key: u32, d: u32, dk: vec4<f32>, dv: vec4<f32>) {
+  let hs = p.C / p.NH;
+  if (key >= p.T) { return; }
+  let o = (b * p.T + key) * 3u * p.C + h * hs + d;
+  for (var j = 0u; j < 4u; j++) {
+    if (d + j < hs) {
+      dqkv[o + p.C + j] = dk[j];
+      dqkv[o + 2u * p.C + j] = dv[j];
     }
   }
 }

@@ -69,7 +69,7 @@ export function attentionBackward(gpu: Gpu, encoder: GPUCommandEncoder, args: At
   const { B, T, C, NH } = args;
   checkHeads(args);
   const buffers = [args.dqkv, args.scratch, args.dout, args.qkv, args.att];
-  const items = { queryRows: B * NH * T, keyRows: B * NH * T * Math.ceil(C / NH / 4) };
+  const items = { queryRows: B * NH * T, keyRows: B * NH * Math.ceil(T / 4) * Math.ceil(C / NH / 4) };
   for (const entryPoint of ['queryRows', 'keyRows'] as const) {
     gpu.dispatch(encoder, gpu.pipeline(backwardCode, { entryPoint }), {
       params: [B, T, C, NH],
