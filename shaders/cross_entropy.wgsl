@@ -5,7 +5,7 @@
 //
 // Max-subtracted, so logits up to +-1e4 (and beyond) give finite losses and
 // gradients. Two layouts, picked by the wrapper from V:
-//   forwardRows / backwardRows (short rows, V up to ~1K): one invocation per
+//   forwardRows / backwardRows (short rows, V up to 4096): one invocation per
 //     row, 64 rows per workgroup, no workgroup memory and no barriers.
 //   forward / backward (long rows): one workgroup of WG (64 or 256) invocations
 //     per row striding over its V logits; max and sum are tree-reduced in

@@ -12,7 +12,7 @@ export interface CrossEntropyArgs {
 }
 
 /** Rows up to this many logits get one invocation each (no barriers); longer rows a workgroup each. */
-const ROWWISE_MAX_V = 1024;
+const ROWWISE_MAX_V = 4096;
 /** Rows up to this many logits get a 64-wide workgroup, longer ones 256 (shaders/cross_entropy.wgsl WG). */
 const NARROW_MAX_V = 8192;
 
