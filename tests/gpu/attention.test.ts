@@ -18,6 +18,8 @@ const SHAPES: Array<[number, number, number, number]> = [
   [3, 24, 48, 4],
   [4, 33, 64, 2],
   [2, 19, 200, 2], // head size 100: the 8-row tiling
+  [2, 11, 15, 3], // head size 5: not a multiple of the 4-wide inner steps
+  [1, 17, 14, 2], // head size 7
   [32, 128, 192, 6], // the reference model
 ];
 

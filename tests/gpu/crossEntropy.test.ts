@@ -11,7 +11,7 @@ const LOSS_TOL = { atol: 1e-5, rtol: 1e-5 };
 // Gradients are probabilities / BT: relative error of exp() in f32.
 const GRAD_RTOL = 1e-4;
 
-const VOCABS = [1, 3, 65, 1000, 3001];
+const VOCABS = [1, 3, 65, 1000, 3001, 5000, 9000]; // 5000 and 9000: the 64- and 256-wide workgroup variants
 const ROWS = [1, 13, 4096];
 
 type Logits = 'randn' | 'extreme' | 'flat-extreme';
