@@ -19,7 +19,7 @@
 // non-finite or a quantity grew beyond its bound.
 //
 //   npm run soak -- [--steps 5000] [--every 250] [--headed] [--no-build]
-//                   [--max-points 2000] [--heap-slack-mib 8]
+//                   [--warmup S] [--max-points 2000] [--heap-slack-mib 8]
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -30,7 +30,7 @@ import { preview } from 'vite';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 function parseArgs(argv) {
-  const opts = { steps: 5000, every: 250, headed: false, build: true, maxPoints: 2000, heapSlackMiB: 8 };
+  const opts = { steps: 5000, every: 250, headed: false, build: true, maxPoints: 2000, heapSlackMiB: 8, warmup: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = () => {
@@ -44,9 +44,12 @@ function parseArgs(argv) {
     else if (a === '--no-build') opts.build = false;
     else if (a === '--max-points') opts.maxPoints = Math.floor(num());
     else if (a === '--heap-slack-mib') opts.heapSlackMiB = num();
-    else throw new Error(`Unknown option ${a}. Options: --steps N --every K --headed --no-build --max-points N --heap-slack-mib X`);
+    else if (a === '--warmup') opts.warmup = Math.floor(num());
+    else throw new Error(`Unknown option ${a}. Options: --steps N --every K --warmup S --headed --no-build --max-points N --heap-slack-mib X`);
   }
   if (opts.every > opts.steps) opts.every = opts.steps;
+  // The loss chart draws up to 1000 points, so what it renders grows until then.
+  if (opts.warmup === null) opts.warmup = Math.min(1000, Math.floor(opts.steps / 2));
   return opts;
 }
 
@@ -310,16 +313,19 @@ function printRow(r) {
 }
 
 /**
- * First reading after warm-up (the first taken after a full round of
- * training, evaluation, checkpoint, attention and sampling) against the last.
+ * First reading after warm-up (at or past step opts.warmup, and after at
+ * least one full round of training, evaluation, checkpoint, attention and
+ * sampling) against the last.
  * Bounds: GPU buffers, bytes and bind groups must not grow at all; each heap
  * may grow by at most heapSlackMiB (allocator noise, compiled code); the
  * chart's points must stay within maxPoints (the engine thins its own history
  * to 2000); the loss must stay finite.
  */
 function judge(readings, opts) {
-  const trained = readings.filter((r) => r.label !== 'start');
-  if (trained.length < 2) return [{ quantity: 'readings', ok: false, verdict: `only ${trained.length} reading(s) after warm-up: nothing to compare` }];
+  const all = readings.filter((r) => r.label !== 'start');
+  const from = all.findIndex((r) => r.step >= opts.warmup);
+  const trained = from >= 0 ? all.slice(from) : [];
+  if (trained.length < 2) return [{ quantity: 'readings', ok: false, verdict: `only ${trained.length} reading(s) after warm-up (step ${opts.warmup}): nothing to compare` }];
   const first = trained[0];
   const last = trained[trained.length - 1];
   const out = [];
@@ -348,7 +354,7 @@ function judge(readings, opts) {
       ok: d <= opts.heapSlackMiB,
       first: first[key],
       last: last[key],
-      verdict: `${Math.abs(d) < 0.5 ? 'flat' : d < 0 ? 'fell' : 'grew'} by ${d.toFixed(2)} MiB (${(first[key] / MiB).toFixed(2)} -> ${(last[key] / MiB).toFixed(2)} MiB), bound +${opts.heapSlackMiB} MiB`,
+      verdict: `${Math.abs(d) < 0.5 ? 'flat' : d < 0 ? 'fell' : 'grew'}, ${d >= 0 ? '+' : ''}${d.toFixed(2)} MiB (${(first[key] / MiB).toFixed(2)} -> ${(last[key] / MiB).toFixed(2)} MiB), bound +${opts.heapSlackMiB} MiB`,
     });
   };
   heap('page heap', 'pageHeap');
