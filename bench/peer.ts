@@ -24,6 +24,8 @@ let wasmPathsSet = false;
 export async function usePeer(backend: PeerBackend): Promise<{ ok: boolean; detail: string }> {
   if (backend === 'wasm' && !wasmPathsSet) {
     setWasmPaths(new URL('/node_modules/@tensorflow/tfjs-backend-wasm/dist/', location.origin).href);
+    // The threaded build stalls in headless Chromium here; single-threaded SIMD is the reliable baseline.
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
     wasmPathsSet = true;
   }
   try {
@@ -35,8 +37,7 @@ export async function usePeer(backend: PeerBackend): Promise<{ ok: boolean; deta
   }
   let detail = `tfjs ${tf.version.tfjs} ${backend}`;
   if (backend === 'wasm') {
-    const threads = crossOriginIsolated ? 'threads' : 'single thread';
-    detail += ` (${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'SIMD' : 'no SIMD'}, ${threads})`;
+    detail += ` (${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'SIMD' : 'no SIMD'}, one thread)`;
   }
   return { ok: true, detail };
 }

@@ -55,9 +55,10 @@ export class PeerGpt {
     const hs = C / NH;
     const BT = B * T;
     const heads = (t: tf.Tensor) => t.reshape([B, T, NH, hs]).transpose([0, 2, 1, 3]); // (B, NH, T, hs)
-    const tokens = tf.tensor1d(x, 'int32');
-    const pos = tf.tensor1d(Int32Array.from({ length: BT }, (_, i) => i % T), 'int32');
-    let h = this.dropout(tf.gather(this.p('transformer.wte.weight'), tokens).add(tf.gather(this.p('transformer.wpe.weight'), pos)), training); // (BT, C)
+    // Token embedding as onehot(x) @ wte: tf.gather's gradient needs UnsortedSegmentSum, which the WASM backend lacks.
+    const onehotX = tf.oneHot(tf.tensor1d(x, 'int32'), V).toFloat(); // (BT, V)
+    const tok = tf.matMul(onehotX, this.p('transformer.wte.weight')).reshape([B, T, C]); // (B, T, C)
+    let h = this.dropout(tok.add(this.p('transformer.wpe.weight')).reshape([BT, C]), training); // (BT, C)
     for (let l = 0; l < L; l++) {
       const pre = `transformer.h.${l}`;
       const qkv = this.linear(this.layerNorm(h, `${pre}.ln_1`), `${pre}.attn.c_attn`).reshape([B, T, 3 * C]); // (B, T, 3C)
