@@ -1,13 +1,20 @@
 // Causal multi-head self-attention, backward. Two entry points, run in order:
 //
 //   queryRows: one invocation per query row t of (b, h):
-//     dp[t2]  = dout[t] . v[t2]                                  (t2 <= t)
+//     dp[t2]  = m[t, t2] * dout[t] . v[t2]                       (t2 <= t)
 //     D       = sum_t2 att[t, t2] * dp[t2]
 //     ds[t2]  = att[t, t2] * (dp[t2] - D) / sqrt(hs)             -> scratch (B,NH,T,T), t2 <= t
 //     dq[t]   = sum_t2 ds[t2] * k[t2]                            -> dqkv q part (overwrite)
 //   keyRows: one invocation per (b, h, group of four keys t2, group of four dims d):
 //     dk[t2, d] = sum_{t >= t2} ds[t, t2] * q[t, d]              -> dqkv k part (overwrite)
-//     dv[t2, d] = sum_{t >= t2} att[t, t2] * dout[t, d]          -> dqkv v part (overwrite)
+//     dv[t2, d] = sum_{t >= t2} m[t, t2] * att[t, t2] * dout[t, d]  -> dqkv v part (overwrite)
+//
+// m = 1 without dropout. With DROPOUT (attn_dropout, see attention_forward.wgsl)
+// m[t, t2] = keep * scale, the forward's mask regenerated from (seed, salt,
+// flat index in (B,NH,T,T)): queryRows hashes each of its entries once and
+// leaves the dropped probability m * att[t, t2] for t2 < t at scratch[t2, t]
+// (the upper triangle, which holds no ds), so keyRows reads it instead of att
+// and hashes only the diagonal. Without DROPOUT that code is compiled out.
 //
 // Each output element has exactly one writer which adds its terms in a fixed
 // order: no atomics, deterministic. No workgroup memory and no barriers: a
@@ -21,11 +28,14 @@
 // Dispatch: queryRows n = B * NH * T, keyRows n = B * NH * ceil(T / 4) * ceil(hs / 4);
 // ceil(n / 64) workgroups folded into (min(w, 65535), ceil(w / 65535)),
 // index = gid.x + gid.y * num_workgroups.x * 64.
-// Bindings: 0 params {B, T, C, NH}, 1 dqkv (B,T,3C), 2 scratch (B,NH,T,T),
-//           3 dout (B,T,C), 4 qkv (B,T,3C), 5 att (B,NH,T,T).
-// Needs: 64 invocations per workgroup, no workgroup memory.
+// Bindings: 0 params {B, T, C, NH, threshold, salt, scale: f32}, 1 dqkv (B,T,3C),
+//           2 scratch (B,NH,T,T), 3 dout (B,T,C), 4 qkv (B,T,3C), 5 att (B,NH,T,T),
+//           6 seed (u32[1]; read only with DROPOUT).
+// Needs: 64 invocations per workgroup, 6 storage buffers, no workgroup memory.
 
-struct Params { B: u32, T: u32, C: u32, NH: u32 }
+override DROPOUT: bool = false;
+
+struct Params { B: u32, T: u32, C: u32, NH: u32, threshold: u32, salt: u32, scale: f32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> dqkv: array<f32>;
@@ -33,8 +43,29 @@ struct Params { B: u32, T: u32, C: u32, NH: u32 }
 @group(0) @binding(3) var<storage, read> dout: array<f32>;
 @group(0) @binding(4) var<storage, read> qkv: array<f32>;
 @group(0) @binding(5) var<storage, read> att: array<f32>;
+@group(0) @binding(6) var<storage, read> seed: array<u32>;
 
 const WG = 64u;
+
+// The hash of shaders/dropout.wgsl (CPU twin: dropoutHash in src/kernels/dropout.ts).
+fn mix(v: u32) -> u32 {
+  var x = v;
+  x ^= x >> 16u;
+  x *= 0x7feb352du;
+  x ^= x >> 15u;
+  x *= 0x846ca68bu;
+  x ^= x >> 16u;
+  return x;
+}
+
+// m at flat index i: scale where the forward kept the probability, else 0.
+fn dropFactor(key: u32, i: u32) -> f32 {
+  return select(0.0, p.scale, mix(mix(i ^ key) + key) >= p.threshold);
+}
+
+fn dropKey() -> u32 {
+  return mix(mix(p.salt + 0x9e3779b9u) ^ seed[0]);
+}
 
 @compute @workgroup_size(WG)
 fn queryRows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -53,6 +84,8 @@ fn queryRows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
   let kv0 = b * T * 3u * C + h * hs;          // q[b, 0, h, 0]; k at + C, v at + 2C
 
   // dp = dout . v, four keys at a time (keys past t clamped, their results dropped).
+  var key = 0u;
+  if (DROPOUT) { key = dropKey(); }
   var D = 0.0;
   for (var t2 = 0u; t2 <= t; t2 += 4u) {
     let v0 = kv0 + 2u * C + min(t2, t) * 3u * C;
@@ -65,8 +98,17 @@ fn queryRows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     }
     for (var k = 0u; k < 4u; k++) {
       if (t2 + k <= t) {
-        scratch[attRow + t2 + k] = s[k];
-        D += att[attRow + t2 + k] * s[k];
+        var dp = s[k];
+        let a = att[attRow + t2 + k];
+        if (DROPOUT) {
+          let m = dropFactor(key, attRow + t2 + k);
+          dp *= m;
+          // the dropped probability for keyRows, at scratch[t2 + k, t] (row t's
+          // own column of the upper triangle)
+          if (t2 + k < t) { scratch[(row - t + t2 + k) * T + t] = m * a; }
+        }
+        scratch[attRow + t2 + k] = dp;
+        D += a * dp;
       }
     }
   }
@@ -125,7 +167,19 @@ fn keyRows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     let i = min(vec4<u32>(key0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(t));   // clamped key columns
     let on = vec4<u32>(key0) + vec4<u32>(0u, 1u, 2u, 3u) <= vec4<u32>(t);
     let ds = select(vec4<f32>(0.0), vec4<f32>(scratch[rowA + i.x], scratch[rowA + i.y], scratch[rowA + i.z], scratch[rowA + i.w]), on);
-    let pr = select(vec4<f32>(0.0), vec4<f32>(att[rowA + i.x], att[rowA + i.y], att[rowA + i.z], att[rowA + i.w]), on);
+    var pr: vec4<f32>;
+    if (DROPOUT) {
+      // m * att: below the diagonal from scratch[key, t] (written by queryRows), on it hashed here.
+      let keys = vec4<u32>(key0) + vec4<u32>(0u, 1u, 2u, 3u);
+      let r = (vec4<u32>(head) + min(keys, vec4<u32>(T - 1u))) * T + t;
+      pr = select(vec4<f32>(0.0), vec4<f32>(scratch[r.x], scratch[r.y], scratch[r.z], scratch[r.w]), keys < vec4<u32>(t));
+      if (t < key0 + 4u) {
+        let diag = dropFactor(dropKey(), rowA + t) * att[rowA + t];
+        pr = select(pr, vec4<f32>(diag), keys == vec4<u32>(t));
+      }
+    } else {
+      pr = select(vec4<f32>(0.0), vec4<f32>(att[rowA + i.x], att[rowA + i.y], att[rowA + i.z], att[rowA + i.w]), on);
+    }
     dk0 += ds.x * qv; dk1 += ds.y * qv; dk2 += ds.z * qv; dk3 += ds.w * qv;
     dv0 += pr.x * gv; dv1 += pr.y * gv; dv2 += pr.z * gv; dv3 += pr.w * gv;
   }

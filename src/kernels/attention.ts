@@ -1,13 +1,29 @@
 import forwardCode from '../../shaders/attention_forward.wgsl?raw';
 import backwardCode from '../../shaders/attention_backward.wgsl?raw';
 import decodeCode from '../../shaders/attention_decode.wgsl?raw';
-import type { Gpu } from '../gpu/runtime';
+import { packParams, type Gpu } from '../gpu/runtime';
+import { dropoutScale, dropoutThreshold } from './dropout';
 
 export interface AttentionShape {
   B: number;
   T: number;
   C: number;
   NH: number;
+}
+
+/**
+ * Dropout on the attention probabilities (nanoGPT's attn_dropout): the mask of
+ * ./dropout.ts (dropoutMaskCpu(seed, salt, B * NH * T * T, p)), indexed by the
+ * flat position of the probability in (B, NH, T, T). Forward and backward must
+ * get the same spec and the same seed contents.
+ */
+export interface AttentionDropout {
+  /** drop probability, 0 <= p < 1 (0 = no dropout) */
+  p: number;
+  /** a per-call-site constant, distinct from every other dropout site of the step */
+  salt: number;
+  /** u32[1]: the step's seed, written by the caller each step */
+  seed: GPUBuffer;
 }
 
 export interface AttentionForwardArgs extends AttentionShape {
@@ -19,6 +35,8 @@ export interface AttentionForwardArgs extends AttentionShape {
   qkv: GPUBuffer;
   /** unused by the forward pass (accepted so callers can pass one scratch everywhere) */
   scratch?: GPUBuffer | null;
+  /** out = (mask * att / (1 - p)) v; att stays the probabilities before dropout */
+  dropout?: AttentionDropout | null;
 }
 
 export interface AttentionBackwardArgs extends AttentionShape {
@@ -30,6 +48,8 @@ export interface AttentionBackwardArgs extends AttentionShape {
   att: GPUBuffer;
   /** attentionScratchFloats(B, T, C, NH) floats: the score gradients */
   scratch: GPUBuffer;
+  /** the forward's dropout spec, if it had one */
+  dropout?: AttentionDropout | null;
 }
 
 /** Largest head size (C / NH) the kernels support. */
@@ -50,16 +70,26 @@ function grid64(n: number): [number, number] {
   return [Math.min(w, 65535), Math.ceil(w / 65535)];
 }
 
+/** The uniform fields, the DROPOUT constant and the seed binding for an optional dropout spec. */
+function variant(gpu: Gpu, { B, T, C, NH }: AttentionShape, dropout: AttentionDropout | null | undefined) {
+  const on = !!dropout && dropout.p > 0;
+  const params = on
+    ? packParams([B, T, C, NH, dropoutThreshold(dropout.p), dropout.salt, { f32: dropoutScale(dropout.p) }])
+    : packParams([B, T, C, NH, 0, 0, { f32: 1 }]);
+  return { params, constants: { DROPOUT: on ? 1 : 0 }, seed: on ? dropout.seed : gpu.zeros() };
+}
+
 /** Floats of scratch attentionBackward needs: one (B, NH, T, T) tensor of score gradients. */
 export const attentionScratchFloats = (B: number, T: number, _C: number, NH: number) => B * NH * T * T;
 
-/** Record causal self-attention: att = softmax(q k^T / sqrt(hs) + mask), out = att v. */
+/** Record causal self-attention: att = softmax(q k^T / sqrt(hs) + mask), out = dropout(att) v. */
 export function attentionForward(gpu: Gpu, encoder: GPUCommandEncoder, args: AttentionForwardArgs): void {
-  const { B, T, C, NH } = args;
+  const { B, T, NH } = args;
   checkHeads(args);
-  gpu.dispatch(encoder, gpu.pipeline(forwardCode), {
-    params: [B, T, C, NH],
-    buffers: [args.out, args.att, args.qkv],
+  const { params, constants, seed } = variant(gpu, args, args.dropout);
+  gpu.dispatch(encoder, gpu.pipeline(forwardCode, { constants }), {
+    params,
+    buffers: [args.out, args.att, args.qkv, seed],
     workgroups: grid64(B * NH * T),
   });
 }
@@ -68,11 +98,12 @@ export function attentionForward(gpu: Gpu, encoder: GPUCommandEncoder, args: Att
 export function attentionBackward(gpu: Gpu, encoder: GPUCommandEncoder, args: AttentionBackwardArgs): void {
   const { B, T, C, NH } = args;
   checkHeads(args);
-  const buffers = [args.dqkv, args.scratch, args.dout, args.qkv, args.att];
+  const { params, constants, seed } = variant(gpu, args, args.dropout);
+  const buffers = [args.dqkv, args.scratch, args.dout, args.qkv, args.att, seed];
   const items = { queryRows: B * NH * T, keyRows: B * NH * Math.ceil(T / 4) * Math.ceil(C / NH / 4) };
   for (const entryPoint of ['queryRows', 'keyRows'] as const) {
-    gpu.dispatch(encoder, gpu.pipeline(backwardCode, { entryPoint }), {
-      params: [B, T, C, NH],
+    gpu.dispatch(encoder, gpu.pipeline(backwardCode, { entryPoint, constants }), {
+      params,
       buffers,
       workgroups: grid64(items[entryPoint]),
     });

@@ -31,8 +31,10 @@
 //   model.finish() / destroy()
 //
 // Dropout (when config.dropout > 0, training steps only) follows nanoGPT on
-// the embeddings and on both residual branches, with masks hashed from the
-// step's seed; nanoGPT's dropout on the attention probabilities is not applied.
+// the embeddings, on the attention probabilities and on both residual
+// branches, with masks hashed from the step's seed (salts: 0 embeddings,
+// 1 + 2l / 2 + 2l layer l's attention / MLP branch, ATTENTION_DROPOUT_SALT + l
+// layer l's attention probabilities).
 //
 // The kernels bind whole buffers, so each parameter tensor and its gradient
 // has its own buffer; per step the gradients are copied into one flat buffer
@@ -52,6 +54,9 @@ import { layerNormBackward, layerNormForward } from '../kernels/layerNorm';
 import { matmul } from '../kernels/matmul';
 import { learningRate } from '../engine/schedule';
 import type { ModelConfig, TrainConfig } from './config';
+
+/** Dropout salt of layer 0's attention probabilities (layer l: + l), apart from the 1 + 2l / 2 + 2l of the branches. */
+export const ATTENTION_DROPOUT_SALT = 0x10000;
 import { GptDecoder } from './decoder';
 import { initParams, paramLayout, type ParamLayout, type ParamTensor } from './layout';
 
@@ -451,7 +456,7 @@ export class GptModel {
       const w = this.layerParams(this.param, l);
       layerNormForward(gpu, enc, { out: a.ln1, mean: a.ln1Mean, rstd: a.ln1Rstd, inp: resid, weight: w.ln1w, bias: w.ln1b, N: BT, C });
       matmul(gpu, enc, { out: a.qkv, a: a.ln1, b: w.attnW, bias: w.attnB, M: BT, N: 3 * C, K: C, transB: true }); // (BT, 3C)
-      attentionForward(gpu, enc, { out: a.atty, att: a.att, qkv: a.qkv, B, T, C, NH });
+      attentionForward(gpu, enc, { out: a.atty, att: a.att, qkv: a.qkv, B, T, C, NH, dropout: this.attentionDropout(p, l) });
       matmul(gpu, enc, { out: this.proj, a: a.atty, b: w.projW, bias: w.projB, M: BT, N: C, K: C, transB: true }); // (BT, C)
       this.residualAdd(enc, a.res2, resid, BT * C, p, 1 + 2 * l);
       layerNormForward(gpu, enc, { out: a.ln2, mean: a.ln2Mean, rstd: a.ln2Rstd, inp: a.res2, weight: w.ln2w, bias: w.ln2b, N: BT, C });
@@ -524,7 +529,9 @@ export class GptModel {
       matmul(gpu, enc, { out: this.dC, a: dattn, b: w.projW, M: BT, N: C, K: C }); // d atty (BT, C)
       matmul(gpu, enc, { out: dw.projW, a: dattn, b: a.atty, M: C, N: C, K: BT, transA: true, accumulate: true }); // (C, C)
       if (dw.projB) biasBackward(gpu, enc, { dbias: dw.projB, dout: dattn, M: BT, N: C });
-      attentionBackward(gpu, enc, { dqkv: this.dqkv, dout: this.dC, qkv: a.qkv, att: a.att, B, T, C, NH, scratch: this.attScratch }); // (BT, 3C)
+      attentionBackward(gpu, enc, {
+        dqkv: this.dqkv, dout: this.dC, qkv: a.qkv, att: a.att, B, T, C, NH, scratch: this.attScratch, dropout: this.attentionDropout(p, l),
+      }); // (BT, 3C)
       matmul(gpu, enc, { out: this.dC, a: this.dqkv, b: w.attnW, M: BT, N: C, K: 3 * C }); // d ln1 (BT, C)
       matmul(gpu, enc, { out: dw.attnW, a: this.dqkv, b: a.ln1, M: 3 * C, N: C, K: BT, transA: true, accumulate: true }); // (3C, C)
       if (dw.attnB) biasBackward(gpu, enc, { dbias: dw.attnB, dout: this.dqkv, M: BT, N: 3 * C });
@@ -537,6 +544,11 @@ export class GptModel {
     embeddingBackward(gpu, enc, {
       dwte: g.get('transformer.wte.weight')!, dwpe: g.get('transformer.wpe.weight')!, dout: demb, tokens: this.tokens, B, T, C, V,
     });
+  }
+
+  /** Layer l's dropout on the attention probabilities, when p > 0 (training). */
+  private attentionDropout(p: number, l: number) {
+    return p > 0 ? { p, salt: ATTENTION_DROPOUT_SALT + l, seed: this.seed } : null;
   }
 
   /** The residual stream entering layer 0. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { attentionBackward, attentionDecode, attentionForward, attentionScratchFloats } from '../../src/kernels/attention';
-import { attentionBackwardRef, attentionForwardRef } from '../reference/attention';
+import { dropoutMaskCpu } from '../../src/kernels/dropout';
+import { attentionBackwardRef, attentionForwardRef, type AttentionDropoutRef } from '../reference/attention';
 import { compare, report } from '../reference/compare';
 import { randn } from '../reference/random';
 import { checked, poisoned, testGpu } from './context';
@@ -23,15 +24,33 @@ const SHAPES: Array<[number, number, number, number]> = [
   [32, 128, 192, 6], // the reference model
 ];
 
+// Dropout on the probabilities: (B, T, C, NH, p), the mask from dropoutMaskCpu.
+const DROPOUT_SHAPES: Array<[number, number, number, number, number]> = [
+  [2, 7, 12, 3, 0.1],
+  [2, 7, 12, 3, 0.5],
+  [3, 24, 48, 4, 0.1],
+  [3, 24, 48, 4, 0.5],
+  [2, 11, 15, 3, 0.5], // head size 5
+];
+
 describe('attention kernels vs float64 reference', () => {
-  for (const [B, T, C, NH] of SHAPES) {
-    const name = `B=${B} T=${T} C=${C} NH=${NH}`;
+  const cases: Array<[number, number, number, number, number]> = [
+    ...SHAPES.map(([B, T, C, NH]): [number, number, number, number, number] => [B, T, C, NH, 0]),
+    ...DROPOUT_SHAPES,
+  ];
+  for (const [B, T, C, NH, p] of cases) {
+    const name = `B=${B} T=${T} C=${C} NH=${NH}${p > 0 ? ` dropout ${p}` : ''}`;
     it(`forward + backward ${name}`, async () => {
       const { gpu } = await testGpu();
       const seed = B * 1009 + T * 31 + C * 7 + NH;
       const qkv = randn(B * T * 3 * C, seed, 1.5);
       const dout = randn(B * T * C, seed + 1);
+      const dropSeed = 0x9e3779b1 + seed;
+      const salt = 5 + T;
+      const drop: AttentionDropoutRef | undefined = p > 0 ? { p, mask: dropoutMaskCpu(dropSeed, salt, B * NH * T * T, p) } : undefined;
       const { got, gotAtt, gotGrad } = await checked(gpu, async () => {
+        const seedBuf = gpu.upload(Uint32Array.of(dropSeed >>> 0));
+        const dropout = p > 0 ? { p, salt, seed: seedBuf } : undefined;
         const out = poisoned(gpu, B * T * C);
         const att = poisoned(gpu, B * NH * T * T);
         const dqkv = poisoned(gpu, B * T * 3 * C);
@@ -39,19 +58,32 @@ describe('attention kernels vs float64 reference', () => {
         const qkvBuf = gpu.upload(qkv);
         const doutBuf = gpu.upload(dout);
         gpu.submit((enc) => {
-          attentionForward(gpu, enc, { out, att, qkv: qkvBuf, B, T, C, NH });
-          attentionBackward(gpu, enc, { dqkv, dout: doutBuf, qkv: qkvBuf, att, scratch, B, T, C, NH });
+          attentionForward(gpu, enc, { out, att, qkv: qkvBuf, B, T, C, NH, dropout });
+          attentionBackward(gpu, enc, { dqkv, dout: doutBuf, qkv: qkvBuf, att, scratch, B, T, C, NH, dropout });
         });
         const result = {
           got: await gpu.readF32(out, B * T * C),
           gotAtt: await gpu.readF32(att, B * NH * T * T),
           gotGrad: await gpu.readF32(dqkv, B * T * 3 * C),
         };
-        for (const buf of [out, att, dqkv, scratch, qkvBuf, doutBuf]) gpu.destroy(buf);
+        for (const buf of [out, att, dqkv, scratch, qkvBuf, doutBuf, seedBuf]) gpu.destroy(buf);
         return result;
       });
-      const want = attentionForwardRef(qkv, { B, T, C, NH });
-      const wantGrad = attentionBackwardRef(dout, qkv, want.att, { B, T, C, NH });
+      const want = attentionForwardRef(qkv, { B, T, C, NH }, drop);
+      const wantGrad = attentionBackwardRef(dout, qkv, want.att, { B, T, C, NH }, drop);
+      if (drop) {
+        // the mask really drops something inside the causal triangle (and keeps most at p = 0.1)
+        let inside = 0;
+        let dropped = 0;
+        for (let bh = 0; bh < B * NH; bh++)
+          for (let t = 0; t < T; t++)
+            for (let t2 = 0; t2 <= t; t2++) {
+              inside++;
+              if (!drop.mask[(bh * T + t) * T + t2]) dropped++;
+            }
+        expect(dropped).toBeGreaterThan(0);
+        expect(dropped).toBeLessThan(inside);
+      }
 
       const cmpAtt = compare(gotAtt, want.att, ATT_TOL.atol, ATT_TOL.rtol);
       const cmpOut = compare(got, want.out, OUT_TOL.atol, OUT_TOL.rtol);

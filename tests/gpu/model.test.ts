@@ -6,10 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { dropoutMaskCpu } from '../../src/kernels/dropout';
 import type { EngineModel } from '../../src/engine/model';
 import { DEFAULT_TRAIN, type ModelConfig } from '../../src/model/config';
-import { GptModel, stepHyper } from '../../src/model/gpt';
+import { ATTENTION_DROPOUT_SALT, GptModel, stepHyper } from '../../src/model/gpt';
 import { initParams, paramLayout, type ParamLayout } from '../../src/model/layout';
 import { memoryEstimate } from '../../src/model/validate';
-import { gptBackward, gptForward, type Dropout, type Tensors } from '../reference/gpt';
+import { attentionDropoutSalt, gptBackward, gptForward, type Dropout, type Tensors } from '../reference/gpt';
 import { randInts } from '../reference/random';
 import { checkRelMax, type Check } from '../reference/oracle';
 import { checked, testGpu } from './context';
@@ -81,7 +81,7 @@ describe('GPU GPT vs the float64 reference', () => {
     });
   }
 
-  it('dropout: the same masks as the reference, forward and backward; eval ignores dropout', async () => {
+  it('dropout: the same masks as the reference (embeddings, attention probabilities, branches), forward and backward; eval ignores dropout', async () => {
     const { gpu } = await testGpu();
     const cfg = { ...base, dropout: 0.25 };
     const layout = paramLayout(cfg);
@@ -97,9 +97,27 @@ describe('GPU GPT vs the float64 reference', () => {
     expect(again.loss).toBe(got.loss);
     expect(other.loss).not.toBe(got.loss);
     const P = named(layout, flat);
-    const drop: Dropout = { p: cfg.dropout, mask: (salt, n) => dropoutMaskCpu(seed, salt, n, cfg.dropout) };
+    expect(ATTENTION_DROPOUT_SALT).toBe(attentionDropoutSalt(0));
+    const masked = new Set<number>();
+    const drop: Dropout = {
+      p: cfg.dropout,
+      mask: (salt, n) => {
+        masked.add(salt);
+        return dropoutMaskCpu(seed, salt, n, cfg.dropout);
+      },
+    };
     const fwd = gptForward(cfg, P, data.x, data.y, B, cfg.blockSize, drop);
+    for (let l = 0; l < cfg.nLayer; l++) expect(masked.has(attentionDropoutSalt(l)), `layer ${l} attention dropout`).toBe(true);
     compareAll('dropout 0.25', layout, got, { loss: fwd.loss, logits: fwd.logits, grads: gptBackward(cfg, P, fwd) });
+    // The attention masks matter: other masks on the probabilities alone give other logits.
+    const otherAttention: Dropout = {
+      p: cfg.dropout,
+      mask: (salt, n) => dropoutMaskCpu(salt >= attentionDropoutSalt(0) ? seed + 1 : seed, salt, n, cfg.dropout),
+    };
+    const moved = gptForward(cfg, P, data.x, data.y, B, cfg.blockSize, otherAttention).logits;
+    let diff = 0;
+    for (let i = 0; i < moved.length; i++) diff = Math.max(diff, Math.abs(moved[i] - got.logits[i]));
+    expect(diff).toBeGreaterThan(1e-4); // the matching masks agree to ~1e-7
     const plain = gptForward(cfg, P, data.x, data.y, B, cfg.blockSize);
     expect(Math.abs(evalLoss - plain.loss)).toBeLessThan(1e-4);
   });

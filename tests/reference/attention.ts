@@ -2,6 +2,8 @@
 // attention_forward / attention_backward), plain loops.
 //
 // qkv (B, T, 3C): q | k | v along the last dim; head h uses channels h*hs..(h+1)*hs.
+// Optional dropout on the probabilities (nanoGPT's attn_dropout) takes its mask
+// from the caller: out = (mask * att / (1 - p)) v, att returned before dropout.
 
 export interface AttentionShape {
   B: number;
@@ -10,8 +12,17 @@ export interface AttentionShape {
   NH: number;
 }
 
-/** out (B, T, C) and att (B, NH, T, T) probabilities (exactly 0 above the diagonal). */
-export function attentionForwardRef(qkv: ArrayLike<number>, { B, T, C, NH }: AttentionShape) {
+export interface AttentionDropoutRef {
+  p: number;
+  /** (B, NH, T, T): 1 = kept (scaled by 1 / (1 - p)), 0 = dropped */
+  mask: ArrayLike<number>;
+}
+
+/** mask / (1 - p) at flat index i of (B, NH, T, T); 1 without dropout. */
+const dropFactor = (drop: AttentionDropoutRef | undefined, i: number) => (drop ? drop.mask[i] / (1 - drop.p) : 1);
+
+/** out (B, T, C) and att (B, NH, T, T) probabilities (exactly 0 above the diagonal; before dropout). */
+export function attentionForwardRef(qkv: ArrayLike<number>, { B, T, C, NH }: AttentionShape, drop?: AttentionDropoutRef) {
   const hs = C / NH;
   const scale = 1 / Math.sqrt(hs);
   const out = new Float64Array(B * T * C);
@@ -39,7 +50,7 @@ export function attentionForwardRef(qkv: ArrayLike<number>, { B, T, C, NH }: Att
         const o = (b * T + t) * C + h * hs;
         for (let t2 = 0; t2 <= t; t2++) {
           const v = (b * T + t2) * 3 * C + 2 * C + h * hs;
-          const p = att[a + t2];
+          const p = att[a + t2] * dropFactor(drop, a + t2);
           for (let d = 0; d < hs; d++) out[o + d] += p * qkv[v + d];
         }
       }
@@ -48,12 +59,13 @@ export function attentionForwardRef(qkv: ArrayLike<number>, { B, T, C, NH }: Att
   return { out, att };
 }
 
-/** dqkv (B, T, 3C) from dout (B, T, C), given the forward's inputs and probabilities. */
+/** dqkv (B, T, 3C) from dout (B, T, C), given the forward's inputs, probabilities and dropout mask. */
 export function attentionBackwardRef(
   dout: ArrayLike<number>,
   qkv: ArrayLike<number>,
   att: ArrayLike<number>,
   { B, T, C, NH }: AttentionShape,
+  drop?: AttentionDropoutRef,
 ): Float64Array {
   const hs = C / NH;
   const scale = 1 / Math.sqrt(hs);
@@ -65,17 +77,18 @@ export function attentionBackwardRef(
         const a = ((b * NH + h) * T + t) * T;
         const o = (b * T + t) * C + h * hs;
         const q = (b * T + t) * 3 * C + h * hs;
-        // out = att @ v: dv += att * dout, datt = dout . v
+        // out = (m * att) @ v with m = mask / (1 - p): dv += m * att * dout, datt = m * (dout . v)
         let dot = 0;
         for (let t2 = 0; t2 <= t; t2++) {
           const v = (b * T + t2) * 3 * C + 2 * C + h * hs;
+          const m = dropFactor(drop, a + t2);
           let s = 0;
           for (let d = 0; d < hs; d++) {
             s += dout[o + d] * qkv[v + d];
-            dqkv[v + d] += att[a + t2] * dout[o + d];
+            dqkv[v + d] += m * att[a + t2] * dout[o + d];
           }
-          dp[t2] = s;
-          dot += att[a + t2] * s;
+          dp[t2] = m * s;
+          dot += att[a + t2] * dp[t2];
         }
         // softmax backward, then scores = scale * q . k
         for (let t2 = 0; t2 <= t; t2++) {

@@ -8,7 +8,8 @@
 // lm_head reads transformer.wte.weight and its gradient lands there. Dropout
 // (optional; the oracle fixtures use none) takes its masks from the caller:
 // salt 0 on the embeddings, 1 + 2l / 2 + 2l on layer l's attention / MLP
-// branch, kept elements scaled by 1 / (1 - p).
+// branch, 65536 + l on layer l's attention probabilities (B, NH, T, T), kept
+// elements scaled by 1 / (1 - p).
 
 export interface RefConfig {
   nLayer: number;
@@ -140,8 +141,13 @@ function linearBackward(
   }
 }
 
-/** Causal self-attention: qkv (B, T, 3C) -> out (B, T, C), att (B, NH, T, T) */
-function attentionForward(out: Float64Array, att: Float64Array, qkv: Float64Array, B: number, T: number, C: number, NH: number) {
+/** Dropout salt of layer l's attention probabilities. */
+export const attentionDropoutSalt = (l: number) => 65536 + l;
+
+/** Causal self-attention: qkv (B, T, 3C) -> out (B, T, C), att (B, NH, T, T) before dropout; drop = mask / (1 - p) or null */
+function attentionForward(
+  out: Float64Array, att: Float64Array, qkv: Float64Array, B: number, T: number, C: number, NH: number, drop: Float64Array | null,
+) {
   const hs = C / NH;
   const scale = 1 / Math.sqrt(hs);
   const C3 = 3 * C;
@@ -167,7 +173,7 @@ function attentionForward(out: Float64Array, att: Float64Array, qkv: Float64Arra
         const o = (b * T + t) * C + h * hs;
         for (let i = 0; i < hs; i++) {
           let s = 0;
-          for (let t2 = 0; t2 <= t; t2++) s += att[row + t2] * qkv[(b * T + t2) * C3 + 2 * C + h * hs + i];
+          for (let t2 = 0; t2 <= t; t2++) s += (drop ? drop[row + t2] : 1) * att[row + t2] * qkv[(b * T + t2) * C3 + 2 * C + h * hs + i];
           out[o + i] = s;
         }
       }
@@ -177,6 +183,7 @@ function attentionForward(out: Float64Array, att: Float64Array, qkv: Float64Arra
 
 function attentionBackward(
   dqkv: Float64Array, dout: Float64Array, qkv: Float64Array, att: Float64Array, B: number, T: number, C: number, NH: number,
+  drop: Float64Array | null,
 ) {
   const hs = C / NH;
   const scale = 1 / Math.sqrt(hs);
@@ -187,15 +194,16 @@ function attentionBackward(
       for (let h = 0; h < NH; h++) {
         const row = ((b * NH + h) * T + t) * T;
         const o = (b * T + t) * C + h * hs;
-        // out = att @ v
+        // out = (m * att) @ v, m = mask / (1 - p) (1 without dropout)
         for (let t2 = 0; t2 <= t; t2++) {
           const v = (b * T + t2) * C3 + 2 * C + h * hs;
+          const m = drop ? drop[row + t2] : 1;
           let s = 0;
           for (let i = 0; i < hs; i++) {
             s += dout[o + i] * qkv[v + i];
-            dqkv[v + i] += att[row + t2] * dout[o + i];
+            dqkv[v + i] += m * att[row + t2] * dout[o + i];
           }
-          datt[t2] = s;
+          datt[t2] = m * s;
         }
         // softmax backward
         let dot = 0;
@@ -247,6 +255,14 @@ export interface Dropout {
   p: number;
   /** 1 = kept, 0 = dropped, for n elements of dropout site `salt` */
   mask: (salt: number, n: number) => Uint8Array;
+}
+
+/** mask / (1 - p) of layer l's attention probabilities (n = B * NH * T * T), or null without dropout */
+function attentionDropFactors(drop: Dropout | undefined, l: number, n: number): Float64Array | null {
+  if (!drop || !(drop.p > 0)) return null;
+  const mask = drop.mask(attentionDropoutSalt(l), n);
+  const scale = 1 / (1 - drop.p);
+  return Float64Array.from(mask, (m) => (m ? scale : 0));
 }
 
 /** x * mask / (1 - p), or x itself without dropout */
@@ -304,7 +320,7 @@ export function gptForward(
     };
     layerNormForward(c.ln1, c.ln1Mean, c.ln1Rstd, resid, p(P, `${h}.ln_1.weight`), opt(`${h}.ln_1.bias`), BT, C);
     linearForward(c.qkv, c.ln1, p(P, `${h}.attn.c_attn.weight`), opt(`${h}.attn.c_attn.bias`), BT, C, 3 * C);
-    attentionForward(c.atty, c.att, c.qkv, B, T, C, NH);
+    attentionForward(c.atty, c.att, c.qkv, B, T, C, NH, attentionDropFactors(drop, l, B * NH * T * T));
     const proj = f(BT * C); // (BT, C)
     linearForward(proj, c.atty, p(P, `${h}.attn.c_proj.weight`), opt(`${h}.attn.c_proj.bias`), BT, C, C);
     const projD = applyDropout(proj, drop, 1 + 2 * l);
@@ -384,7 +400,7 @@ export function gptBackward(cfg: RefConfig, P: Tensors, fwd: ForwardResult): Ten
     const dattn = applyDropout(dres2, drop, 1 + 2 * l);
     linearBackward(datty, g(`${h}.attn.c_proj.weight`), optG(`${h}.attn.c_proj.bias`), dattn, c.atty, p(P, `${h}.attn.c_proj.weight`), BT, C, C);
     const dqkv = f(BT * 3 * C);
-    attentionBackward(dqkv, datty, c.qkv, c.att, B, T, C, NH);
+    attentionBackward(dqkv, datty, c.qkv, c.att, B, T, C, NH, attentionDropFactors(drop, l, B * NH * T * T));
     const dln1 = f(BT * C);
     linearBackward(dln1, g(`${h}.attn.c_attn.weight`), optG(`${h}.attn.c_attn.bias`), dqkv, c.ln1, p(P, `${h}.attn.c_attn.weight`), BT, C, 3 * C);
     layerNormBackward(dinp, g(`${h}.ln_1.weight`), optG(`${h}.ln_1.bias`), dln1, c.inp, p(P, `${h}.ln_1.weight`), c.ln1Mean, c.ln1Rstd, BT, C);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { attentionBackwardRef, attentionForwardRef } from '../reference/attention';
+import { dropoutMaskCpu } from '../../src/kernels/dropout';
+import { attentionBackwardRef, attentionForwardRef, type AttentionDropoutRef } from '../reference/attention';
 import { crossEntropyBackwardRef, crossEntropyForwardRef, meanRef } from '../reference/crossEntropy';
 import { randInts, randn } from '../reference/random';
 
@@ -34,24 +35,29 @@ describe('attention backward reference vs finite differences', () => {
     [2, 5, 6, 3],
     [1, 9, 8, 2],
   ];
-  for (const [B, T, C, NH] of SHAPES) {
-    it(`d sum(out * dout) / d qkv, B=${B} T=${T} C=${C} NH=${NH}`, () => {
-      const shape = { B, T, C, NH };
-      const qkv = randn(B * T * 3 * C, 11 + T);
-      const dout = randn(B * T * C, 12 + T);
-      const f = (x: Float64Array) => {
-        const { out } = attentionForwardRef(x, shape);
-        let s = 0;
-        for (let i = 0; i < out.length; i++) s += out[i] * dout[i];
-        return s;
-      };
-      const { att } = attentionForwardRef(qkv, shape);
-      const analytic = attentionBackwardRef(dout, qkv, att, shape);
-      const numeric = numericGradient(f, qkv);
-      const err = maxRelError(analytic, numeric);
-      console.log(`attention B=${B} T=${T} C=${C} NH=${NH}: max rel err vs finite differences ${err.toExponential(2)}`);
-      expect(err).toBeLessThan(1e-6);
-    });
+  // Dropout on the probabilities with a fixed mask (the GPU's hash): p = 0 is none.
+  for (const p of [0, 0.1, 0.5]) {
+    for (const [B, T, C, NH] of SHAPES) {
+      const name = `B=${B} T=${T} C=${C} NH=${NH}${p > 0 ? ` attention dropout ${p}` : ''}`;
+      it(`d sum(out * dout) / d qkv, ${name}`, () => {
+        const shape = { B, T, C, NH };
+        const qkv = randn(B * T * 3 * C, 11 + T);
+        const dout = randn(B * T * C, 12 + T);
+        const drop: AttentionDropoutRef | undefined = p > 0 ? { p, mask: dropoutMaskCpu(42, 7, B * NH * T * T, p) } : undefined;
+        const f = (x: Float64Array) => {
+          const { out } = attentionForwardRef(x, shape, drop);
+          let s = 0;
+          for (let i = 0; i < out.length; i++) s += out[i] * dout[i];
+          return s;
+        };
+        const { att } = attentionForwardRef(qkv, shape, drop);
+        const analytic = attentionBackwardRef(dout, qkv, att, shape, drop);
+        const numeric = numericGradient(f, qkv);
+        const err = maxRelError(analytic, numeric);
+        console.log(`attention ${name}: max rel err vs finite differences ${err.toExponential(2)}`);
+        expect(err).toBeLessThan(1e-6);
+      });
+    }
   }
 });
 
