@@ -54,11 +54,11 @@ import { layerNormBackward, layerNormForward } from '../kernels/layerNorm';
 import { matmul } from '../kernels/matmul';
 import { learningRate } from '../engine/schedule';
 import type { ModelConfig, TrainConfig } from './config';
+import { GptDecoder } from './decoder';
+import { initParams, paramLayout, type ParamLayout, type ParamTensor } from './layout';
 
 /** Dropout salt of layer 0's attention probabilities (layer l: + l), apart from the 1 + 2l / 2 + 2l of the branches. */
 export const ATTENTION_DROPOUT_SALT = 0x10000;
-import { GptDecoder } from './decoder';
-import { initParams, paramLayout, type ParamLayout, type ParamTensor } from './layout';
 
 export interface TokenBatch {
   /** (B*T) input ids */
