@@ -135,6 +135,6 @@ export function attentionDecode(gpu: Gpu, encoder: GPUCommandEncoder, args: Atte
   gpu.dispatch(encoder, gpu.pipeline(decodeCode), {
     params: [t, C, NH, Tmax],
     buffers: [args.out, args.probs, args.q, args.kCache, args.vCache],
-    workgroups: NH,
+    workgroups: Math.ceil(C / 64),
   });
 }
