@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { downsample, smooth, TrainingSeries } from '../../src/ui/training/series';
+import { downsample, MAX_SERIES_POINTS, smooth, TrainingSeries } from '../../src/ui/training/series';
 
 describe('training series for the charts', () => {
   it('smoothing 0 is the raw series; the debiased EMA starts at the first value', () => {
@@ -28,5 +28,21 @@ describe('training series for the charts', () => {
     s.addStep({ step: 3, loss: 9, lr: 1e-3, gradNorm: 1, ms: 1, tokensPerSec: 1 });
     expect(s.steps).toEqual([1, 2, 3]);
     expect(s.losses).toEqual([4, 3, 9]);
+  });
+
+  it('holds a bounded curve over a long run: older points thinned, recent ones and the last step exact', () => {
+    const series = new TrainingSeries();
+    const stats = (step: number) => ({ step, loss: 5 / step, lr: 1e-3, gradNorm: 1, ms: 1, tokensPerSec: 1 });
+    for (let step = 1; step <= 50_000; step++) series.addStep(stats(step));
+    expect(series.steps.length).toBeLessThanOrEqual(MAX_SERIES_POINTS);
+    expect(series.steps.length).toBeGreaterThan(MAX_SERIES_POINTS / 2);
+    expect(series.steps[0]).toBe(1);
+    expect(series.steps[series.steps.length - 1]).toBe(50_000);
+    expect(series.lastLoss).toBe(5 / 50_000);
+    for (let i = 1; i < series.steps.length; i++) expect(series.steps[i]).toBeGreaterThan(series.steps[i - 1]);
+    for (let i = 0; i < series.steps.length; i++) expect(series.losses[i]).toBe(5 / series.steps[i]);
+    // The newest points stay one per step.
+    const n = series.steps.length;
+    expect(series.steps[n - 1] - series.steps[n - 100]).toBe(99);
   });
 });

@@ -2,6 +2,9 @@
 // steps a second and only the charts (redrawn a few times a second) read them.
 import type { EvalStats, LossPoint, StepStats } from '../../engine/protocol';
 
+/** Points kept per curve; past this the older half is thinned to every other point (as the engine's history). */
+export const MAX_SERIES_POINTS = 2000;
+
 export class TrainingSeries {
   readonly steps: number[] = [];
   readonly losses: number[] = [];
@@ -20,6 +23,7 @@ export class TrainingSeries {
     }
     this.steps.push(stats.step);
     this.losses.push(stats.loss);
+    if (this.steps.length > MAX_SERIES_POINTS) this.thin();
     this.latest = stats;
     this.version++;
   }
@@ -50,6 +54,20 @@ export class TrainingSeries {
     const last = this.steps.length ? this.steps[this.steps.length - 1] : 0;
     if (this.latest && this.latest.step !== last) this.latest = null;
     this.version++;
+  }
+
+  /** Keep every other point of the older half, so a long run holds a bounded, evenly thinned curve. */
+  private thin(): void {
+    const half = Math.floor(this.steps.length / 2);
+    let w = 0;
+    for (let r = 0; r < this.steps.length; r++) {
+      if (r < half && r % 2 === 1) continue;
+      this.steps[w] = this.steps[r];
+      this.losses[w] = this.losses[r];
+      w++;
+    }
+    this.steps.length = w;
+    this.losses.length = w;
   }
 
   /** The loss of the last step on the curve. */
