@@ -3,26 +3,10 @@
 // the trainer with a small CPU model of the same shape.
 import type { ModelConfig } from '../model/config';
 
-/** One batch of B rows of T tokens: inputs and next-token targets, (B*T) each. */
-export interface Batch {
-  x: Int32Array;
-  y: Int32Array;
-}
-
-/** AdamW hyperparameters for one step (PyTorch semantics). */
-export interface StepHyper {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  /** Global gradient-norm clip, 0 = off. */
-  gradClip: number;
-  /** AdamW's step count t, from 1 (bias correction). */
-  t: number;
-  /** Seeds this step's dropout masks. */
-  dropoutSeed: number;
-}
+// A batch (x, y: (B*T) inputs and next-token targets) and one step's AdamW
+// hyperparameters (PyTorch semantics) are the GPU model's own types.
+export type { TokenBatch as Batch, StepHyper } from '../model/gpt';
+import type { TokenBatch as Batch, StepHyper } from '../model/gpt';
 
 export interface StepReadback {
   loss: number;
