@@ -12,7 +12,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "Installing ${need_apt[*]} from apt (software WebGPU for the tests)..."
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
   else
     echo "The tests need: ${need_apt[*]}. Install them, e.g. 'sudo apt-get install ${need_apt[*]}', and run again." >&2
     exit 1
