@@ -34,6 +34,14 @@ describe('GPU runtime', () => {
       return seen;
     });
     expect(results).toEqual([31, 31, 31]);
+    // Same shader and constants: the very same pipeline object; other constants: another one.
+    const code = '@group(0) @binding(0) var<uniform> p: vec4<u32>; @group(0) @binding(1) var<storage, read_write> o: array<f32>;\n' +
+      'override K: f32 = 1.0; @compute @workgroup_size(1) fn main() { o[0] = f32(p.x) * K; }';
+    const first = gpu.pipeline(code, { constants: { K: 2 } });
+    expect(gpu.pipeline(code, { constants: { K: 2 } })).toBe(first);
+    expect(gpu.pipeline(code, { constants: { K: 3 } })).not.toBe(first);
+    expect(gpu.uniform([1, 1, 2])).toBe(gpu.uniform(new Uint32Array([1, 1, 2])));
+    expect(gpu.uniform([1, 1, 3])).not.toBe(gpu.uniform([1, 1, 2]));
     const groups = gpu.cachedBindGroups();
     expect(groups).toBeGreaterThan(0);
     expect(gpu.liveBuffers().count).toBe(before);
