@@ -8,12 +8,61 @@
 
 export type Workgroups = number | [number, number?, number?];
 
+/** A whole buffer, or a byte range of one (offset a multiple of minStorageBufferOffsetAlignment, 256). */
+export type Binding = GPUBuffer | { buffer: GPUBuffer; offset: number; size: number };
+
+/**
+ * Where a dispatch is recorded: a command encoder (the dispatch gets a compute
+ * pass of its own) or an open compute pass (dispatches share it).
+ */
+export type Recorder = GPUCommandEncoder | GPUComputePassEncoder;
+
+/** WebGPU's default (and most common) limit on workgroups per dispatch dimension. */
+export const MAX_WORKGROUPS_PER_DIMENSION = 65535;
+
+/**
+ * Fold a 1-D count of workgroups into (x, y) so that neither exceeds 65535.
+ * Shaders linearise it back as `wg.y * num_workgroups.x + wg.x` and bounds-check,
+ * since x * y may exceed `workgroups` by up to x - 1.
+ */
+export function grid(workgroups: number): [number, number] {
+  if (workgroups <= MAX_WORKGROUPS_PER_DIMENSION) return [workgroups, 1];
+  const y = Math.ceil(workgroups / MAX_WORKGROUPS_PER_DIMENSION);
+  return [Math.ceil(workgroups / y), y];
+}
+
 export interface DispatchSpec {
   /** Uniform words for binding 0 (u32 unless the shader declares otherwise). */
   params: ArrayLike<number> | Uint32Array | Float32Array | ArrayBuffer;
-  /** Storage buffers, bound at 1, 2, ... */
-  buffers: GPUBuffer[];
+  /** Storage buffers (or ranges of them), bound at 1, 2, ... */
+  buffers: Binding[];
   workgroups: Workgroups;
+  /** Kernel name for step plans and profiles, e.g. 'matmul', 'layernorm_forward'. */
+  kernel?: string;
+  /** Invocations per workgroup (the shader's @workgroup_size product). */
+  workgroupSize?: number;
+  /** Floating-point operations this dispatch performs. */
+  flops?: number;
+  /** Bytes it must move at least (each input read once, each output written once). */
+  bytes?: number;
+}
+
+/** What a dispatch listener sees (step plans, profilers). */
+export interface DispatchRecord {
+  kernel: string;
+  workgroups: [number, number, number];
+  workgroupSize: number;
+  flops: number;
+  bytes: number;
+}
+
+/** True for an open compute pass, false for a command encoder. */
+export function isPass(recorder: Recorder): recorder is GPUComputePassEncoder {
+  return typeof (recorder as GPUComputePassEncoder).dispatchWorkgroups === 'function';
+}
+
+function bindingBuffer(b: Binding): GPUBuffer {
+  return 'buffer' in b ? b.buffer : b;
 }
 
 export interface KernelOptions {
@@ -86,10 +135,13 @@ export class Gpu {
     return id;
   }
 
-  /** Record one compute dispatch into `encoder` (bind group created once per pipeline + buffers). */
-  dispatch(encoder: GPUCommandEncoder, pipeline: GPUComputePipeline, spec: DispatchSpec): void {
+  /** Called for every dispatch recorded (step plans, profilers); null when nobody listens. */
+  onDispatch: ((record: DispatchRecord) => void) | null = null;
+
+  /** Record one compute dispatch (bind group created once per pipeline + bindings). */
+  dispatch(recorder: Recorder, pipeline: GPUComputePipeline, spec: DispatchSpec): void {
     const uniform = this.uniform(spec.params);
-    const key = [uniform, ...spec.buffers].map((b) => this.idOf(b)).join(',');
+    const key = [uniform, ...spec.buffers].map((b) => this.keyOf(b)).join(',');
     let groups = this.bindGroups.get(pipeline);
     if (!groups) {
       groups = new Map();
@@ -101,11 +153,14 @@ export class Gpu {
         layout: pipeline.getBindGroupLayout(0),
         entries: [
           { binding: 0, resource: { buffer: uniform } },
-          ...spec.buffers.map((buffer, i) => ({ binding: i + 1, resource: { buffer } })),
+          ...spec.buffers.map((b, i) => ({
+            binding: i + 1,
+            resource: b === bindingBuffer(b) ? { buffer: b as GPUBuffer } : { ...(b as { buffer: GPUBuffer; offset: number; size: number }) },
+          })),
         ],
       });
       groups.set(key, group);
-      const ids = spec.buffers.map((b) => this.idOf(b));
+      const ids = spec.buffers.map((b) => this.idOf(bindingBuffer(b)));
       this.groupEntries.set(group, { groups, key, ids });
       for (const id of ids) {
         let refs = this.groupsOfBuffer.get(id);
@@ -115,7 +170,20 @@ export class Gpu {
     }
     const [x, y = 1, z = 1] = typeof spec.workgroups === 'number' ? [spec.workgroups] : spec.workgroups;
     if (x === 0 || y === 0 || z === 0) return;
-    const pass = encoder.beginComputePass();
+    this.onDispatch?.({
+      kernel: spec.kernel ?? pipeline.label ?? 'kernel',
+      workgroups: [x, y, z],
+      workgroupSize: spec.workgroupSize ?? 0,
+      flops: spec.flops ?? 0,
+      bytes: spec.bytes ?? 0,
+    });
+    if (isPass(recorder)) {
+      recorder.setPipeline(pipeline);
+      recorder.setBindGroup(0, group);
+      recorder.dispatchWorkgroups(x, y, z);
+      return;
+    }
+    const pass = recorder.beginComputePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, group);
     pass.dispatchWorkgroups(x, y, z);
@@ -225,6 +293,13 @@ export class Gpu {
 
   async finish(): Promise<void> {
     await this.device.queue.onSubmittedWorkDone();
+  }
+
+  /** Bind-group cache key of a binding: the buffer's id, and its range when it is one. */
+  private keyOf(b: Binding): string {
+    const buffer = bindingBuffer(b);
+    const id = this.idOf(buffer);
+    return b === buffer ? `${id}` : `${id}@${(b as { offset: number }).offset}+${(b as { size: number }).size}`;
   }
 
   private idOf(buffer: GPUBuffer): number {

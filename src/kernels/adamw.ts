@@ -1,6 +1,6 @@
 import adamwCode from '../../shaders/adamw.wgsl?raw';
 import normCode from '../../shaders/grad_norm.wgsl?raw';
-import type { Gpu } from '../gpu/runtime';
+import { grid, type Gpu, type Binding, type Recorder } from '../gpu/runtime';
 
 /** Partial sums gradNorm keeps between its two passes: one per invocation of ~64 floats, at most 16384. */
 export const gradNormScratchFloats = (n: number) => Math.max(1, Math.min(16384, Math.ceil(n / 64)));
@@ -8,8 +8,8 @@ export const gradNormScratchFloats = (n: number) => Math.max(1, Math.min(16384, 
 /** Record norm[0] = sqrt(sum grads[i]^2) over n floats, reduced fully on the GPU. */
 export function gradNorm(
   gpu: Gpu,
-  encoder: GPUCommandEncoder,
-  args: { norm: GPUBuffer; grads: GPUBuffer; n: number; scratch: GPUBuffer },
+  encoder: Recorder,
+  args: { norm: Binding; grads: Binding; n: number; scratch: Binding },
 ): void {
   const G = gradNormScratchFloats(args.n);
   gpu.dispatch(encoder, gpu.pipeline(normCode, { entryPoint: 'partials' }), {
@@ -26,20 +26,20 @@ export function gradNorm(
 
 export interface AdamwArgs {
   /** the flat parameter buffer, updated in place */
-  params: GPUBuffer;
-  grads: GPUBuffer;
+  params: Binding;
+  grads: Binding;
   /** first and second moments, same layout as params */
-  m: GPUBuffer;
-  v: GPUBuffer;
+  m: Binding;
+  v: Binding;
   /** range of the flat buffers this call updates, in floats */
   offset: number;
   count: number;
   /** apply weight decay to this range (2-D weights yes; biases, LayerNorm and so on no) */
   decay: boolean;
   /** f32[8]: lr, beta1, beta2, eps, weightDecay, maxNorm (0 = no clipping), 1 - beta1^t, 1 - beta2^t; written each step */
-  hyper: GPUBuffer;
+  hyper: Binding;
   /** gradNorm's output: [0] = global gradient L2 norm (read only when maxNorm > 0) */
-  norm: GPUBuffer;
+  norm: Binding;
 }
 
 /** The hyper buffer's contents for step t (from 1). */
@@ -56,11 +56,11 @@ export function adamwHyper(h: {
 }
 
 /** Record one AdamW step over params[offset .. offset + count). */
-export function adamw(gpu: Gpu, encoder: GPUCommandEncoder, args: AdamwArgs): void {
+export function adamw(gpu: Gpu, encoder: Recorder, args: AdamwArgs): void {
   const W = Math.ceil(args.count / 256);
   gpu.dispatch(encoder, gpu.pipeline(adamwCode, { constants: { DECAY: args.decay ? 1 : 0 } }), {
     params: [args.offset, args.count],
     buffers: [args.params, args.grads, args.m, args.v, args.hyper, args.norm],
-    workgroups: [Math.min(W, 65535), Math.ceil(W / 65535)],
+    workgroups: grid(W),
   });
 }

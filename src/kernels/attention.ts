@@ -1,7 +1,7 @@
 import forwardCode from '../../shaders/attention_forward.wgsl?raw';
 import backwardCode from '../../shaders/attention_backward.wgsl?raw';
 import decodeCode from '../../shaders/attention_decode.wgsl?raw';
-import { packParams, type Gpu } from '../gpu/runtime';
+import { grid, packParams, type Gpu, type Binding, type Recorder } from '../gpu/runtime';
 import { dropoutScale, dropoutThreshold } from './dropout';
 
 export interface AttentionShape {
@@ -23,31 +23,31 @@ export interface AttentionDropout {
   /** a per-call-site constant, distinct from every other dropout site of the step */
   salt: number;
   /** u32[1]: the step's seed, written by the caller each step */
-  seed: GPUBuffer;
+  seed: Binding;
 }
 
 export interface AttentionForwardArgs extends AttentionShape {
   /** (B, T, C) */
-  out: GPUBuffer;
+  out: Binding;
   /** (B, NH, T, T) probabilities, saved for backward and drawn as heatmaps; 0 above the diagonal */
-  att: GPUBuffer;
+  att: Binding;
   /** (B, T, 3C): q | k | v, head h at channels h*hs..(h+1)*hs of each */
-  qkv: GPUBuffer;
+  qkv: Binding;
   /** unused by the forward pass (accepted so callers can pass one scratch everywhere) */
-  scratch?: GPUBuffer | null;
+  scratch?: Binding | null;
   /** out = (mask * att / (1 - p)) v; att stays the probabilities before dropout */
   dropout?: AttentionDropout | null;
 }
 
 export interface AttentionBackwardArgs extends AttentionShape {
   /** (B, T, 3C), overwritten */
-  dqkv: GPUBuffer;
+  dqkv: Binding;
   /** (B, T, C) */
-  dout: GPUBuffer;
-  qkv: GPUBuffer;
-  att: GPUBuffer;
+  dout: Binding;
+  qkv: Binding;
+  att: Binding;
   /** attentionScratchFloats(B, T, C, NH) floats: the score gradients */
-  scratch: GPUBuffer;
+  scratch: Binding;
   /** the forward's dropout spec, if it had one */
   dropout?: AttentionDropout | null;
 }
@@ -64,12 +64,6 @@ function checkHeads({ C, NH }: AttentionShape): void {
   }
 }
 
-/** Workgroups of 64 invocations covering n items, folded into 2-D past 65535. */
-function grid64(n: number): [number, number] {
-  const w = Math.ceil(n / 64);
-  return [Math.min(w, 65535), Math.ceil(w / 65535)];
-}
-
 /** The uniform fields, the DROPOUT constant and the seed binding for an optional dropout spec. */
 function variant(gpu: Gpu, { B, T, C, NH }: AttentionShape, dropout: AttentionDropout | null | undefined) {
   const on = !!dropout && dropout.p > 0;
@@ -83,19 +77,19 @@ function variant(gpu: Gpu, { B, T, C, NH }: AttentionShape, dropout: AttentionDr
 export const attentionScratchFloats = (B: number, T: number, _C: number, NH: number) => B * NH * T * T;
 
 /** Record causal self-attention: att = softmax(q k^T / sqrt(hs) + mask), out = dropout(att) v. */
-export function attentionForward(gpu: Gpu, encoder: GPUCommandEncoder, args: AttentionForwardArgs): void {
+export function attentionForward(gpu: Gpu, encoder: Recorder, args: AttentionForwardArgs): void {
   const { B, T, NH } = args;
   checkHeads(args);
   const { params, constants, seed } = variant(gpu, args, args.dropout);
   gpu.dispatch(encoder, gpu.pipeline(forwardCode, { constants }), {
     params,
     buffers: [args.out, args.att, args.qkv, seed],
-    workgroups: grid64(B * NH * T),
+    workgroups: grid(Math.ceil((B * NH * T) / 64)),
   });
 }
 
 /** Record the attention backward pass: dqkv (overwrite) from dout. */
-export function attentionBackward(gpu: Gpu, encoder: GPUCommandEncoder, args: AttentionBackwardArgs): void {
+export function attentionBackward(gpu: Gpu, encoder: Recorder, args: AttentionBackwardArgs): void {
   const { B, T, C, NH } = args;
   checkHeads(args);
   const { params, constants, seed } = variant(gpu, args, args.dropout);
@@ -105,21 +99,21 @@ export function attentionBackward(gpu: Gpu, encoder: GPUCommandEncoder, args: At
     gpu.dispatch(encoder, gpu.pipeline(backwardCode, { entryPoint, constants }), {
       params,
       buffers,
-      workgroups: grid64(items[entryPoint]),
+      workgroups: grid(Math.ceil(items[entryPoint] / 64)),
     });
   }
 }
 
 export interface AttentionDecodeArgs {
   /** (C) attention output for the new position */
-  out: GPUBuffer;
+  out: Binding;
   /** (NH, Tmax) this query's probabilities per head; 0 from position t on */
-  probs: GPUBuffer;
+  probs: Binding;
   /** (C) the new position's query */
-  q: GPUBuffer;
+  q: Binding;
   /** (Tmax, C) cached keys and values, positions 0..t-1 filled (this position's included) */
-  kCache: GPUBuffer;
-  vCache: GPUBuffer;
+  kCache: Binding;
+  vCache: Binding;
   /** cached positions, including this one (1 <= t <= Tmax) */
   t: number;
   C: number;
@@ -128,7 +122,7 @@ export interface AttentionDecodeArgs {
 }
 
 /** Record one generation step of attention: the newest position attending over the KV cache, all heads. */
-export function attentionDecode(gpu: Gpu, encoder: GPUCommandEncoder, args: AttentionDecodeArgs): void {
+export function attentionDecode(gpu: Gpu, encoder: Recorder, args: AttentionDecodeArgs): void {
   const { t, C, NH, Tmax } = args;
   checkHeads({ B: 1, T: t, C, NH });
   if (t < 1 || t > Tmax) throw new Error(`attentionDecode: ${t} cached positions do not fit a cache of ${Tmax}.`);

@@ -1,18 +1,17 @@
 import code from '../../shaders/bias_backward.wgsl?raw';
-import type { Gpu } from '../gpu/runtime';
-import { grid } from './elementwise';
+import { type Gpu, type Binding, type Recorder, grid } from '../gpu/runtime';
 
 export interface BiasBackwardArgs {
   /** (N), accumulated: dbias += column sums of dout */
-  dbias: GPUBuffer;
+  dbias: Binding;
   /** (M, N) */
-  dout: GPUBuffer;
+  dout: Binding;
   M: number;
   N: number;
 }
 
 /** Record dbias (N) += sum over rows of dout (M, N): deterministic, one writer per element. */
-export function biasBackward(gpu: Gpu, encoder: GPUCommandEncoder, args: BiasBackwardArgs): void {
+export function biasBackward(gpu: Gpu, encoder: Recorder, args: BiasBackwardArgs): void {
   gpu.dispatch(encoder, gpu.pipeline(code), {
     params: [args.M, args.N],
     buffers: [args.dbias, args.dout],

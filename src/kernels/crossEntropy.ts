@@ -1,12 +1,12 @@
 import code from '../../shaders/cross_entropy.wgsl?raw';
 import meanCode from '../../shaders/cross_entropy_mean.wgsl?raw';
-import type { Gpu, Workgroups } from '../gpu/runtime';
+import { type Gpu, type Workgroups, type Binding, type Recorder } from '../gpu/runtime';
 
 export interface CrossEntropyArgs {
   /** (BT, V) */
-  logits: GPUBuffer;
+  logits: Binding;
   /** (BT) i32 token ids in [0, V) */
-  targets: GPUBuffer;
+  targets: Binding;
   BT: number;
   V: number;
 }
@@ -29,7 +29,7 @@ function variant(gpu: Gpu, V: number, BT: number, dir: 'forward' | 'backward') {
 }
 
 /** Record losses[r] = -log softmax(logits[r])[targets[r]]. */
-export function crossEntropyForward(gpu: Gpu, encoder: GPUCommandEncoder, args: CrossEntropyArgs & { losses: GPUBuffer }): void {
+export function crossEntropyForward(gpu: Gpu, encoder: Recorder, args: CrossEntropyArgs & { losses: Binding }): void {
   const { pipeline, workgroups } = variant(gpu, args.V, args.BT, 'forward');
   gpu.dispatch(encoder, pipeline, {
     params: [args.BT, args.V],
@@ -39,7 +39,7 @@ export function crossEntropyForward(gpu: Gpu, encoder: GPUCommandEncoder, args: 
 }
 
 /** Record out[0] = mean of losses[0..n). */
-export function meanLoss(gpu: Gpu, encoder: GPUCommandEncoder, args: { out: GPUBuffer; losses: GPUBuffer; n: number }): void {
+export function meanLoss(gpu: Gpu, encoder: Recorder, args: { out: Binding; losses: Binding; n: number }): void {
   gpu.dispatch(encoder, gpu.pipeline(meanCode), {
     params: [args.n],
     buffers: [args.out, args.losses],
@@ -48,7 +48,7 @@ export function meanLoss(gpu: Gpu, encoder: GPUCommandEncoder, args: { out: GPUB
 }
 
 /** Record dlogits = (softmax(logits) - onehot(targets)) / BT (overwrite): the gradient of the mean loss. */
-export function crossEntropyBackward(gpu: Gpu, encoder: GPUCommandEncoder, args: CrossEntropyArgs & { dlogits: GPUBuffer }): void {
+export function crossEntropyBackward(gpu: Gpu, encoder: Recorder, args: CrossEntropyArgs & { dlogits: Binding }): void {
   const { pipeline, workgroups } = variant(gpu, args.V, args.BT, 'backward');
   gpu.dispatch(encoder, pipeline, {
     params: [args.BT, args.V],

@@ -1,33 +1,32 @@
 import code from '../../shaders/dropout.wgsl?raw';
-import { packParams, type Gpu } from '../gpu/runtime';
-import { grid } from './elementwise';
+import { packParams, type Gpu, type Binding, type Recorder, grid } from '../gpu/runtime';
 
 // Counter-based dropout: the mask is a pure function of (seed, salt, index),
 // recomputed wherever it is needed (forward, backward, tests). See shaders/dropout.wgsl.
 
 export interface DropoutForwardArgs {
   /** (n) */
-  out: GPUBuffer;
+  out: Binding;
   /** (n), a different buffer from out */
-  inp: GPUBuffer;
+  inp: Binding;
   n: number;
   /** drop probability, 0 <= p < 1 */
   p: number;
   /** tells apart the dropout sites within one step (a per-call-site constant) */
   salt: number;
   /** u32[1]: the step's seed, written by the caller each step */
-  seed: GPUBuffer;
+  seed: Binding;
 }
 
 export interface DropoutBackwardArgs {
   /** (n), overwritten: dinp = dout * mask / (1 - p) */
-  dinp: GPUBuffer;
+  dinp: Binding;
   /** (n) */
-  dout: GPUBuffer;
+  dout: Binding;
   n: number;
   p: number;
   salt: number;
-  seed: GPUBuffer;
+  seed: Binding;
 }
 
 /** Elements with hash >= threshold are kept: keep probability 1 - threshold / 2^32 = 1 - p (to 2^-32). */
@@ -63,7 +62,7 @@ export function dropoutMaskCpu(seed: number, salt: number, n: number, p: number)
   return mask;
 }
 
-function dispatch(gpu: Gpu, encoder: GPUCommandEncoder, out: GPUBuffer, inp: GPUBuffer, n: number, p: number, salt: number, seed: GPUBuffer): void {
+function dispatch(gpu: Gpu, encoder: Recorder, out: Binding, inp: Binding, n: number, p: number, salt: number, seed: Binding): void {
   gpu.dispatch(encoder, gpu.pipeline(code), {
     params: packParams([n, dropoutThreshold(p), salt, { f32: dropoutScale(p) }]),
     buffers: [out, inp, seed],
@@ -72,11 +71,11 @@ function dispatch(gpu: Gpu, encoder: GPUCommandEncoder, out: GPUBuffer, inp: GPU
 }
 
 /** Record out = inp * mask / (1 - p). With p = 0 this is an exact copy (callers may skip it instead). */
-export function dropoutForward(gpu: Gpu, encoder: GPUCommandEncoder, args: DropoutForwardArgs): void {
+export function dropoutForward(gpu: Gpu, encoder: Recorder, args: DropoutForwardArgs): void {
   dispatch(gpu, encoder, args.out, args.inp, args.n, args.p, args.salt, args.seed);
 }
 
 /** Record dinp = dout * mask / (1 - p), the same mask as the forward with the same seed and salt. */
-export function dropoutBackward(gpu: Gpu, encoder: GPUCommandEncoder, args: DropoutBackwardArgs): void {
+export function dropoutBackward(gpu: Gpu, encoder: Recorder, args: DropoutBackwardArgs): void {
   dispatch(gpu, encoder, args.dinp, args.dout, args.n, args.p, args.salt, args.seed);
 }

@@ -1,17 +1,16 @@
 import forwardCode from '../../shaders/embedding_forward.wgsl?raw';
 import backwardCode from '../../shaders/embedding_backward.wgsl?raw';
-import type { Gpu } from '../gpu/runtime';
-import { grid } from './elementwise';
+import { type Gpu, type Binding, type Recorder, grid } from '../gpu/runtime';
 
 export interface EmbeddingForwardArgs {
   /** (B*T, C) */
-  out: GPUBuffer;
+  out: Binding;
   /** (B*T) i32 token ids in [0, V) */
-  tokens: GPUBuffer;
+  tokens: Binding;
   /** (V, C) token embeddings */
-  wte: GPUBuffer;
+  wte: Binding;
   /** (>= T, C) position embeddings; row t is used for position t = row % T */
-  wpe: GPUBuffer;
+  wpe: Binding;
   B: number;
   T: number;
   C: number;
@@ -19,13 +18,13 @@ export interface EmbeddingForwardArgs {
 
 export interface EmbeddingBackwardArgs {
   /** (V, C), accumulated */
-  dwte: GPUBuffer;
+  dwte: Binding;
   /** (T, C), accumulated */
-  dwpe: GPUBuffer;
+  dwpe: Binding;
   /** (B*T, C) */
-  dout: GPUBuffer;
+  dout: Binding;
   /** (B*T) i32 */
-  tokens: GPUBuffer;
+  tokens: Binding;
   B: number;
   T: number;
   C: number;
@@ -33,7 +32,7 @@ export interface EmbeddingBackwardArgs {
 }
 
 /** Record out[b, t] = wte[tokens[b, t]] + wpe[t]. */
-export function embeddingForward(gpu: Gpu, encoder: GPUCommandEncoder, args: EmbeddingForwardArgs): void {
+export function embeddingForward(gpu: Gpu, encoder: Recorder, args: EmbeddingForwardArgs): void {
   const { B, T, C } = args;
   gpu.dispatch(encoder, gpu.pipeline(forwardCode), {
     params: [B * T, T, C],
@@ -43,7 +42,7 @@ export function embeddingForward(gpu: Gpu, encoder: GPUCommandEncoder, args: Emb
 }
 
 /** Record dwte += scatter of dout by token, dwpe += sum of dout over the batch (deterministic, no atomics). */
-export function embeddingBackward(gpu: Gpu, encoder: GPUCommandEncoder, args: EmbeddingBackwardArgs): void {
+export function embeddingBackward(gpu: Gpu, encoder: Recorder, args: EmbeddingBackwardArgs): void {
   const { B, T, C, V } = args;
   const params = [B, T, C, V];
   gpu.dispatch(encoder, gpu.pipeline(backwardCode, { entryPoint: 'wte' }), {

@@ -1,8 +1,7 @@
 import forwardCode from '../../shaders/layernorm_forward.wgsl?raw';
 import backwardCode from '../../shaders/layernorm_backward.wgsl?raw';
 import paramsCode from '../../shaders/layernorm_backward_params.wgsl?raw';
-import type { Gpu } from '../gpu/runtime';
-import { grid } from './elementwise';
+import { type Gpu, type Binding, type Recorder, grid } from '../gpu/runtime';
 
 /** Rows per workgroup in the row kernels, one invocation each (shaders/layernorm_*.wgsl WG). */
 const ROWS = 64;
@@ -11,44 +10,44 @@ const COLS = 64;
 
 export interface LayerNormForwardArgs {
   /** (N, C) */
-  out: GPUBuffer;
+  out: Binding;
   /** (N) saved for the backward */
-  mean: GPUBuffer;
+  mean: Binding;
   /** (N) 1 / sqrt(var + 1e-5), saved for the backward */
-  rstd: GPUBuffer;
+  rstd: Binding;
   /** (N, C), a different buffer from out */
-  inp: GPUBuffer;
+  inp: Binding;
   /** (C) */
-  weight: GPUBuffer;
+  weight: Binding;
   /** (C), or null for a LayerNorm without bias */
-  bias: GPUBuffer | null;
+  bias: Binding | null;
   N: number;
   C: number;
 }
 
 export interface LayerNormBackwardArgs {
   /** (N, C), accumulated */
-  dinp: GPUBuffer;
+  dinp: Binding;
   /** (C), accumulated */
-  dweight: GPUBuffer;
+  dweight: Binding;
   /** (C), accumulated, or null without bias */
-  dbias: GPUBuffer | null;
+  dbias: Binding | null;
   /** (N, C) */
-  dout: GPUBuffer;
+  dout: Binding;
   /** (N, C) the forward's input */
-  inp: GPUBuffer;
+  inp: Binding;
   /** (C) */
-  weight: GPUBuffer;
+  weight: Binding;
   /** (N) from the forward */
-  mean: GPUBuffer;
+  mean: Binding;
   /** (N) from the forward */
-  rstd: GPUBuffer;
+  rstd: Binding;
   N: number;
   C: number;
 }
 
 /** Record out = (inp - mean) * rstd * weight (+ bias) per row, saving mean and rstd (eps 1e-5, biased variance). */
-export function layerNormForward(gpu: Gpu, encoder: GPUCommandEncoder, args: LayerNormForwardArgs): void {
+export function layerNormForward(gpu: Gpu, encoder: Recorder, args: LayerNormForwardArgs): void {
   const pipeline = gpu.pipeline(forwardCode, { constants: { HAS_BIAS: args.bias ? 1 : 0 } });
   gpu.dispatch(encoder, pipeline, {
     params: [args.N, args.C],
@@ -58,7 +57,7 @@ export function layerNormForward(gpu: Gpu, encoder: GPUCommandEncoder, args: Lay
 }
 
 /** Record dinp += ..., dweight += ..., dbias += ... (two dispatches: rows, then column sums). */
-export function layerNormBackward(gpu: Gpu, encoder: GPUCommandEncoder, args: LayerNormBackwardArgs): void {
+export function layerNormBackward(gpu: Gpu, encoder: Recorder, args: LayerNormBackwardArgs): void {
   const params = [args.N, args.C];
   gpu.dispatch(encoder, gpu.pipeline(backwardCode), {
     params,

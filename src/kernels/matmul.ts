@@ -1,15 +1,15 @@
 import code from '../../shaders/matmul.wgsl?raw';
-import type { Gpu } from '../gpu/runtime';
+import { type Gpu, type Binding, type Recorder } from '../gpu/runtime';
 
 export interface MatmulArgs {
   /** C (M, N) */
-  out: GPUBuffer;
+  out: Binding;
   /** A (M, K), or (K, M) with transA */
-  a: GPUBuffer;
+  a: Binding;
   /** B (K, N), or (N, K) with transB */
-  b: GPUBuffer;
+  b: Binding;
   /** optional (N) added to every row */
-  bias?: GPUBuffer | null;
+  bias?: Binding | null;
   M: number;
   N: number;
   K: number;
@@ -20,7 +20,7 @@ export interface MatmulArgs {
 }
 
 /** Record C (+)= op(A) op(B) (+ bias) into the encoder. */
-export function matmul(gpu: Gpu, encoder: GPUCommandEncoder, args: MatmulArgs): void {
+export function matmul(gpu: Gpu, encoder: Recorder, args: MatmulArgs): void {
   const pipeline = gpu.pipeline(code, {
     constants: {
       TRANS_A: args.transA ? 1 : 0,

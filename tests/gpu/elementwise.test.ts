@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { add, addInPlace, fill, grid, scale } from '../../src/kernels/elementwise';
+import { grid } from '../../src/gpu/runtime';
+import { add, addInPlace, fill, scale } from '../../src/kernels/elementwise';
 import { compare, report } from '../reference/compare';
 import { addRef, scaleRef } from '../reference/elementwise';
 import { randn } from '../reference/random';

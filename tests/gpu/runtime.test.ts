@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { DispatchRecord } from '../../src/gpu/runtime';
+import { add } from '../../src/kernels/elementwise';
 import { matmul } from '../../src/kernels/matmul';
 import { checked, testGpu } from './context';
 
@@ -65,5 +67,33 @@ describe('GPU runtime', () => {
     });
     expect(gpu.cachedBindGroups()).toBe(before);
     gpu.destroy(weights);
+  });
+
+  it('binds byte ranges of one buffer and records many dispatches into one compute pass', async () => {
+    const { gpu } = await testGpu();
+    // Inputs: two 64-float tensors at 256-byte offsets of one buffer; outputs: ranges of others.
+    // (WebGPU forbids binding one buffer both read-only and writable within a dispatch, whatever the ranges.)
+    const inputs = gpu.upload(Float32Array.from({ length: 128 }, (_, i) => (i < 64 ? i : 1000)));
+    const outputs = gpu.upload(new Float32Array(128).fill(Number.NaN));
+    const second = gpu.upload(new Float32Array(64).fill(Number.NaN));
+    const range = (buffer: GPUBuffer, k: number) => ({ buffer, offset: 256 * k, size: 256 });
+    const seen: DispatchRecord[] = [];
+    gpu.onDispatch = (r) => seen.push(r);
+    const out = await checked(gpu, async () => {
+      const encoder = gpu.device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      add(gpu, pass, { out: range(outputs, 0), a: range(inputs, 0), b: range(inputs, 1), n: 64 });
+      add(gpu, pass, { out: range(second, 0), a: range(outputs, 0), b: range(inputs, 1), n: 64 }); // reads the first dispatch's output
+      pass.end();
+      gpu.device.queue.submit([encoder.finish()]);
+      return Promise.all([gpu.readF32(outputs, 128), gpu.readF32(second, 64)]);
+    });
+    gpu.onDispatch = null;
+    const [first, then] = out;
+    expect(Array.from(first.subarray(0, 64))).toEqual(Array.from({ length: 64 }, (_, i) => i + 1000));
+    expect(first.subarray(64).every(Number.isNaN)).toBe(true); // the range beyond was not touched
+    expect(Array.from(then)).toEqual(Array.from({ length: 64 }, (_, i) => i + 2000));
+    expect(seen.map((r) => r.workgroups)).toEqual([[1, 1, 1], [1, 1, 1]]);
+    for (const b of [inputs, outputs, second]) gpu.destroy(b);
   });
 });
