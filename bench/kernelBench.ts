@@ -12,10 +12,10 @@ import type { Gpu } from '../src/gpu/runtime';
 import { activationBackward, activationForward } from '../src/kernels/activation';
 import { adamw, adamwHyper, gradNorm, gradNormScratchFloats } from '../src/kernels/adamw';
 import { attentionBackward, attentionForward, attentionScratchFloats } from '../src/kernels/attention';
-import { biasBackward } from '../src/kernels/biasBackward';
+import { biasBackward, biasBackwardScratchFloats } from '../src/kernels/biasBackward';
 import { crossEntropyBackward, crossEntropyForward, meanLoss } from '../src/kernels/crossEntropy';
 import { embeddingBackward, embeddingForward } from '../src/kernels/embedding';
-import { layerNormBackward, layerNormForward } from '../src/kernels/layerNorm';
+import { layerNormBackward, layerNormBackwardScratchFloats, layerNormForward } from '../src/kernels/layerNorm';
 import { paramCount } from '../src/model/validate';
 import { DEFAULT_MODEL } from '../src/model/config';
 import { maxRelDiff, randomData, type KernelRow } from './common';
@@ -70,6 +70,7 @@ export async function benchOtherKernels(
       return x.sub(mu).mul(tf.rsqrt(variance.add(1e-5))).mul(ww).add(bb);
     };
     const lnGrads = tf.grads((x, ww, bb) => lnTf(x, ww, bb) as tf.Tensor);
+    const lnScratch = buf(layerNormBackwardScratchFloats(BT, C));
     const fwd = (enc: GPUCommandEncoder) => layerNormForward(gpu, enc, { out, mean, rstd, inp, weight: w, bias, N: BT, C });
     const fwdBytes = 4 * (2 * BT * C + 2 * BT + 2 * C);
     cases.push({
@@ -81,8 +82,7 @@ export async function benchOtherKernels(
       amount: fwdBytes + 4 * (4 * BT * C + 2 * BT + 4 * C),
       ours: (enc) => {
         fwd(enc);
-        enc.clearBuffer(dinp);
-        layerNormBackward(gpu, enc, { dinp, dweight: dw, dbias: db, dout, inp, weight: w, mean, rstd, N: BT, C });
+        layerNormBackward(gpu, enc, { dinp, dweight: dw, dbias: db, scratch: lnScratch, dout, inp, weight: w, mean, rstd, N: BT, C, overwrite: true });
       },
       peer: () => lnGrads([ti, tw, tb], tdout),
       oursOut: () => gpu.readF32(dinp, BT * C),
@@ -186,12 +186,13 @@ export async function benchOtherKernels(
     const dout = gpu.upload(doutD);
     owned.push(dout);
     const db = buf(4 * C);
+    const biasScratch = buf(biasBackwardScratchFloats(BT, 4 * C));
     const td = tf.tensor2d(doutD, [BT, 4 * C]);
     cases.push({
       group: 'bias', kernel: 'bias backward (column sums)', shape: `${BT}x${4 * C}`, unit: 'GB/s', amount: 4 * BT * 4 * C,
       ours: (enc) => {
         enc.clearBuffer(db);
-        biasBackward(gpu, enc, { dbias: db, dout, M: BT, N: 4 * C });
+        biasBackward(gpu, enc, { dbias: db, scratch: biasScratch, dout, M: BT, N: 4 * C });
       },
       peer: () => tf.sum(td, 0), oursOut: () => gpu.readF32(db, 4 * C),
     });

@@ -8,7 +8,7 @@ import { gradNorm, gradNormScratchFloats } from '../src/kernels/adamw';
 import { attentionBackward, attentionForward, attentionScratchFloats } from '../src/kernels/attention';
 import { crossEntropyBackward, crossEntropyForward } from '../src/kernels/crossEntropy';
 import { embeddingBackward } from '../src/kernels/embedding';
-import { layerNormBackward, layerNormForward } from '../src/kernels/layerNorm';
+import { layerNormBackward, layerNormBackwardScratchFloats, layerNormForward } from '../src/kernels/layerNorm';
 
 export interface Shape { B: number; T: number; C: number; NH: number; V: number }
 
@@ -54,6 +54,7 @@ export async function kernelTimes(gpu: Gpu, s: Shape, only: RegExp, reps: number
   gpu.submit((enc) => layerNormForward(gpu, enc, { out, mean, rstd, inp, weight: w, bias, N: BT, C }));
   await gpu.finish();
 
+  const lnScratch = gpu.buffer(4 * layerNormBackwardScratchFloats(BT, C), 'layernorm scratch');
   const cases: Array<[string, (enc: GPUCommandEncoder) => void]> = [
     ['crossEntropyForward', (enc) => crossEntropyForward(gpu, enc, { losses, logits, targets: tokens, BT, V })],
     ['crossEntropyBackward', (enc) => crossEntropyBackward(gpu, enc, { dlogits, logits, targets: tokens, BT, V })],
@@ -62,7 +63,7 @@ export async function kernelTimes(gpu: Gpu, s: Shape, only: RegExp, reps: number
     ['embeddingBackward', (enc) => embeddingBackward(gpu, enc, { dwte, dwpe, dout, tokens, B, T, C, V })],
     ['gradNorm', (enc) => gradNorm(gpu, enc, { norm, grads, n: nParams, scratch: normScratch })],
     ['layerNormForward', (enc) => layerNormForward(gpu, enc, { out, mean, rstd, inp, weight: w, bias, N: BT, C })],
-    ['layerNormBackward', (enc) => layerNormBackward(gpu, enc, { dinp, dweight: dw, dbias: db, dout, inp, weight: w, mean, rstd, N: BT, C })],
+    ['layerNormBackward', (enc) => layerNormBackward(gpu, enc, { dinp, dweight: dw, dbias: db, scratch: lnScratch, dout, inp, weight: w, mean, rstd, N: BT, C })],
   ];
   log(`| kernel | ms (median of ${reps}) | min ms |  B=${B} T=${T} C=${C} NH=${NH} V=${V}`);
   for (const [name, run] of cases) {

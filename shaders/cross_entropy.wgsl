@@ -4,17 +4,24 @@
 //   backward: dlogits[r, i] = (softmax(logits[r])[i] - [i == target_r]) / BT   (mean loss; overwrite)
 //
 // Max-subtracted, so logits up to +-1e4 (and beyond) give finite losses and
-// gradients. Two layouts, picked by the wrapper from V:
+// gradients.
+//
+// GPU entry points forwardTeams / backwardTeams (any V): a team per row
+//   (row_reduce_*.wgsl: 32 lanes with a workgroup-memory tree, or one
+//   subgroup), 8 rows per 256-invocation workgroup. Lanes stride over the
+//   row's logits (coalesced); max and sum of exponentials are team reductions.
+//   512 workgroups at BT = 4096 rows.
+//   Dispatch: ceil(BT / 8) workgroups, folded into (x, y) past 65535.
+// CPU entry points (for CPU adapters, where barriers are dear), picked by the
+// wrapper from V:
 //   forwardRows / backwardRows (short rows, V up to 4096): one invocation per
 //     row, 64 rows per workgroup, no workgroup memory and no barriers.
+//     Dispatch: ceil(BT / 64) workgroups, folded.
 //   forward / backward (long rows): one workgroup of WG (64 or 256) invocations
 //     per row striding over its V logits; max and sum are tree-reduced in
-//     workgroup memory (log2(WG) barriers each).
-//
-// Dispatch: rows variants ceil(BT / 64) workgroups, wide variants BT workgroups,
-// both folded into (min(n, 65535), ceil(n / 65535)); index = wg.x + wg.y * num_workgroups.x.
+//     workgroup memory (log2(WG) barriers each). Dispatch: BT workgroups, folded.
+// Folding: (min(n, 65535), ceil(n / 65535)); index = wg.x + wg.y * num_workgroups.x.
 // Bindings: 0 params {BT, V}, 1 losses (BT) or dlogits (BT,V), 2 logits (BT,V), 3 targets (BT) i32 in [0, V).
-// Needs: 64 (rows) or WG <= 256 (wide) invocations per workgroup, 4 * WG bytes of workgroup memory (wide).
 
 override WG: u32 = 256u;      // invocations per row in the wide variants (a power of two)
 const ROWS_WG = 64u;          // rows per workgroup in the rows variants
@@ -129,5 +136,56 @@ fn backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: 
     var g = exp(logits[base + i] - stats.x) * inv;
     if (i == tgt) { g -= 1.0; }
     dst[base + i] = g * dloss;
+  }
+}
+
+// ---- a team per row ----
+
+const TEAM_ROWS = 8u;         // rows per workgroup in the team variants
+
+// (max, sum of exp(x - max)) of a row, over the team; every invocation of the workgroup calls it.
+fn teamStats(l: Lanes, base: u32, live: bool) -> vec2<f32> {
+  var m = -3.0e38;
+  if (live) {
+    for (var i = lane(l); i < p.V; i += teamSize(l)) { m = max(m, logits[base + i]); }
+  }
+  m = teamMax(l, m);
+  var s = 0.0;
+  if (live) {
+    for (var i = lane(l); i < p.V; i += teamSize(l)) { s += exp(logits[base + i] - m); }
+  }
+  return vec2<f32>(m, teamSum(l, s));
+}
+
+@compute @workgroup_size(TEAM_WG)
+fn forwardTeams(l: Lanes, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  for (var k = 0u; k < TEAM_ROWS; k += teamCount(l)) {
+    let row = (wg.x + wg.y * nwg.x) * TEAM_ROWS + k + team(l);
+    let live = k + team(l) < TEAM_ROWS && row < p.BT;
+    let base = row * p.V;
+    let stats = teamStats(l, base, live);
+    if (live && lane(l) == 0u) {
+      dst[row] = (stats.x - logits[base + targetOf(row)]) + log(stats.y);
+    }
+  }
+}
+
+@compute @workgroup_size(TEAM_WG)
+fn backwardTeams(l: Lanes, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  for (var k = 0u; k < TEAM_ROWS; k += teamCount(l)) {
+    let row = (wg.x + wg.y * nwg.x) * TEAM_ROWS + k + team(l);
+    let live = k + team(l) < TEAM_ROWS && row < p.BT;
+    let base = row * p.V;
+    let stats = teamStats(l, base, live);
+    if (live) {
+      let inv = 1.0 / stats.y;
+      let dloss = 1.0 / f32(p.BT);
+      let tgt = targetOf(row);
+      for (var i = lane(l); i < p.V; i += teamSize(l)) {
+        var g = exp(logits[base + i] - stats.x) * inv;
+        if (i == tgt) { g -= 1.0; }
+        dst[base + i] = g * dloss;
+      }
+    }
   }
 }

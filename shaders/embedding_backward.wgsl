@@ -2,23 +2,33 @@
 // and without float atomics: every gradient element has exactly one writer,
 // which adds its terms in a fixed order.
 //
-// Entry point `wte`:  dwte[v, c] += sum over i with tokens[i] == v of dout[i, c]
-//   One invocation per (v, block of 16 channels), scanning the BT token ids in
-//   order and adding dout[i, c..c+16] for each match (a sum per block of 256
-//   tokens, then the block sums, which keeps the rounding error of a frequent
-//   token about 10x lower than one running sum). No workgroup memory, no
-//   barriers; the scan of token ids, the bulk of the work, is shared by 16
-//   channels. Neighbouring invocations are neighbouring channel blocks of one
-//   row, so they read the same token id and contiguous dout.
+// Token embeddings:  dwte[v, c] += sum over i with tokens[i] == v of dout[i, c]
+//
+// Entry point `wte` (GPU): one workgroup per (token v, slice of 16 channels),
+//   256 invocations = 64 position lanes x 4 channel quads. Position lane j
+//   scans positions j, j + 64, j + 128, ... and adds dout[i, quad] (4
+//   channels) wherever tokens[i] == v; the 64 lane sums of each quad are then
+//   added by a tree in workgroup memory (6 halving steps, fixed order). No
+//   sorting and no scratch: every workgroup reads the BT token ids (16 KiB at
+//   B*T = 4096, from cache), each dout row is read by the workgroups of its
+//   own token only. V * ceil(C / 16) workgroups: 780 at V = 65, C = 192.
+//   Dispatch: V * ceil(C / 16) workgroups, folded into (x, y) past 65535.
+//   Needs: 256 invocations per workgroup, 4 KiB workgroup memory.
+//
+// Entry point `wteSerial` (CPU adapters): one invocation per (v, block of 16
+//   channels), scanning the BT token ids in order and adding dout[i, c..c+16]
+//   for each match (a sum per block of 256 tokens, then the block sums). No
+//   workgroup memory, no barriers.
 //   Dispatch: ceil(V * ceil(C / 16) / 64) workgroups, folded into (x, y) past 65535.
 //
-// Entry point `wpe`:  dwpe[t, c] += sum over b of dout[b * T + t, c]
-//   One invocation per (t, c), summing over b in order.
+// Position embeddings, entry point `wpe`:  dwpe[t, c] += sum over b of dout[b * T + t, c]
+//   One invocation per (t, c), summing over b in order; neighbouring
+//   invocations read neighbouring channels (coalesced). T * C / 64 workgroups:
+//   384 at T = 128, C = 192.
 //   Dispatch: ceil(T * C / 64) workgroups, folded into (x, y) past 65535.
 //
 // Bindings: 0 params {B, T, C, V}, 1 dwte or dwpe (read_write), 2 dout (BT, C),
-// 3 tokens (BT, i32; `wte` only).
-// Needs: 64 invocations per workgroup, no workgroup memory.
+// 3 tokens (BT, i32; `wte` and `wteSerial` only).
 
 struct Params { B: u32, T: u32, C: u32, V: u32 }
 
@@ -44,7 +54,7 @@ fn dout4(i: u32, c: u32) -> vec4<f32> {
 }
 
 @compute @workgroup_size(WG)
-fn wte(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn wteSerial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let blocks = (p.C + CH - 1u) / CH;
   let idx = gid.y * nwg.x * WG + gid.x;       // v * blocks + channel block
   if (idx >= p.V * blocks) { return; }
@@ -67,6 +77,39 @@ fn wte(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) n
   let row = u32(v) * p.C;
   for (var c = c0; c < min(c0 + CH, p.C); c++) {
     grad[row + c] += acc[(c - c0) / 4u][(c - c0) % 4u];
+  }
+}
+
+const POS_LANES = 64u;        // position lanes per workgroup in `wte` (times 4 channel quads)
+var<workgroup> red: array<vec4<f32>, 256>;
+
+@compute @workgroup_size(256)
+fn wte(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+       @builtin(local_invocation_index) li: u32) {
+  let blocks = (p.C + CH - 1u) / CH;
+  let idx = wg.y * nwg.x + wg.x;              // v * blocks + channel slice
+  if (idx >= p.V * blocks) { return; }        // uniform across the workgroup
+  let v = i32(idx / blocks);
+  let q = li % 4u;                            // channel quad
+  let j = li / 4u;                            // position lane
+  let c = (idx % blocks) * CH + 4u * q;
+  let BT = p.B * p.T;
+  var acc = vec4<f32>(0.0);
+  for (var i = j; i < BT; i += POS_LANES) {
+    if (tokens[i] == v) { acc += dout4(i, c); }
+  }
+  red[li] = acc;
+  workgroupBarrier();
+  for (var s = POS_LANES / 2u; s > 0u; s >>= 1u) {
+    if (j < s) { red[li] += red[li + 4u * s]; }
+    workgroupBarrier();
+  }
+  if (j == 0u) {
+    let row = u32(v) * p.C;
+    let sum = red[q];
+    for (var k = 0u; k < 4u; k++) {
+      if (c + k < p.C) { grad[row + c + k] += sum[k]; }
+    }
   }
 }
 

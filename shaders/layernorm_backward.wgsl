@@ -1,21 +1,35 @@
 // LayerNorm backward, input gradient (llm.c layernorm_backward, dinp part).
 //
 //   xhat = (inp - mean) * rstd,  g = dout * weight                (per row n)
-//   dinp[n, c] += rstd * (g[c] - mean_c(g) - xhat[c] * mean_c(g * xhat))
+//   dinp[n, c] (+)= rstd * (g[c] - mean_c(g) - xhat[c] * mean_c(g * xhat))
 //
-// One invocation per row, 64 rows per workgroup: no workgroup memory and no
-// barriers. The three row sums (of x - mean, g, g * (x - mean)) come from one
-// pass in a fixed order over nested blocks of 8 and 64 channels (partial sums
-// stay small: rounding close to a tree reduction's). The sum of x - mean corrects the saved f32 mean
-// (which cannot hold the exact mean of a row like 1000 + tiny noise) before it
-// is used: xhat = (x - mean - corr) * rstd.
-// The weight and bias gradients are column sums over rows and live in
-// layernorm_backward_params.wgsl.
+// ACCUMULATE (default true) adds into dinp, as gradients do; false overwrites
+// it, for the first gradient written into a buffer within a compute pass (the
+// final LayerNorm's, into the residual-stream gradient), which then needs no
+// clear beforehand.
 //
-// Dispatch: ceil(N / 64) workgroups, folded into (x, y) past 65535.
-// Bindings: 0 params {N, C}, 1 dinp (N, C) (read_write, accumulated), 2 dout (N, C),
+// Three row sums (of x - mean, g, g * (x - mean)) come from one pass over the
+// row. The sum of x - mean corrects the saved f32 mean (which cannot hold the
+// exact mean of a row like 1000 + tiny noise) before it is used:
+// xhat = (x - mean - corr) * rstd. The weight and bias gradients are column
+// sums over rows and live in layernorm_backward_params.wgsl.
+//
+// GPU entry points `main` (any C) and `main4` (C % 4 == 0, vec4 loads and
+// stores): a team per row (row_reduce_*.wgsl: 32 lanes and a workgroup-memory
+// tree, or one subgroup), 8 rows per 256-invocation workgroup; lanes stride
+// over the row (coalesced) and the three sums are one vec4 team reduction.
+// 512 workgroups at B*T = 4096 rows.
+//   Dispatch: ceil(N / 8) workgroups, folded into (x, y) past 65535.
+//
+// CPU entry point `serial` (CPU adapters): one invocation per row, 64 rows per
+// workgroup, sums in nested blocks of 8 and 64 channels, no barriers.
+//   Dispatch: ceil(N / 64) workgroups, folded into (x, y) past 65535.
+//
+// Bindings: 0 params {N, C}, 1 dinp (N, C) (read_write), 2 dout (N, C),
 // 3 inp (N, C), 4 weight (C), 5 mean (N), 6 rstd (N).
-// Needs: 64 invocations per workgroup, no workgroup memory.
+// `main4` binds 1 to 4 as vec4 arrays (N, C / 4).
+
+override ACCUMULATE: bool = true;
 
 struct Params { N: u32, C: u32 }
 
@@ -26,12 +40,98 @@ struct Params { N: u32, C: u32 }
 @group(0) @binding(4) var<storage, read> weight: array<f32>;
 @group(0) @binding(5) var<storage, read> mean: array<f32>;
 @group(0) @binding(6) var<storage, read> rstd: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dinp4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> dout4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> inp4: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> weight4: array<vec4<f32>>;
 
-const WG = 64u;
+const ROWS = 8u;              // rows per workgroup in `main` / `main4`
 
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let row = gid.y * nwg.x * WG + gid.x;
+fn rowIndex(wg: vec3<u32>, nwg: vec3<u32>) -> u32 { return (wg.y * nwg.x + wg.x) * ROWS; }
+
+@compute @workgroup_size(TEAM_WG)
+fn main(l: Lanes, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let C = f32(p.C);
+  for (var k = 0u; k < ROWS; k += teamCount(l)) {
+    let row = rowIndex(wg, nwg) + k + team(l);
+    let live = k + team(l) < ROWS && row < p.N;
+    let base = row * p.C;
+    var m = 0.0;
+    var rs = 0.0;
+    var s = vec4<f32>(0.0);                   // (x - m, g, g * (x - m), 0)
+    if (live) {
+      m = mean[row];
+      rs = rstd[row];
+      for (var c = lane(l); c < p.C; c += teamSize(l)) {
+        let d = inp[base + c] - m;
+        let g = dout[base + c] * weight[c];
+        s += vec4<f32>(d, g, g * d, 0.0);
+      }
+    }
+    let total = teamSum4(l, s);
+    if (live) {
+      let corr = total.x / C;                 // exact mean - saved mean
+      let meanG = total.y / C;
+      let meanGX = rs * (total.z - corr * total.y) / C;   // mean of g * xhat
+      for (var c = lane(l); c < p.C; c += teamSize(l)) {
+        let xhat = (inp[base + c] - m - corr) * rs;
+        let g = dout[base + c] * weight[c];
+        var v = rs * (g - meanG - xhat * meanGX);
+        if (ACCUMULATE) { v += dinp[base + c]; }
+        dinp[base + c] = v;
+      }
+    }
+  }
+}
+
+@compute @workgroup_size(TEAM_WG)
+fn main4(l: Lanes, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let C = f32(p.C);
+  let C4 = p.C / 4u;
+  for (var k = 0u; k < ROWS; k += teamCount(l)) {
+    let row = rowIndex(wg, nwg) + k + team(l);
+    let live = k + team(l) < ROWS && row < p.N;
+    let base = row * C4;
+    var m = 0.0;
+    var rs = 0.0;
+    var sd = vec4<f32>(0.0);
+    var sg = vec4<f32>(0.0);
+    var sgd = vec4<f32>(0.0);
+    if (live) {
+      m = mean[row];
+      rs = rstd[row];
+      for (var c = lane(l); c < C4; c += teamSize(l)) {
+        let d = inp4[base + c] - m;
+        let g = dout4[base + c] * weight4[c];
+        sd += d;
+        sg += g;
+        sgd += g * d;
+      }
+    }
+    let ones = vec4<f32>(1.0);
+    let total = teamSum4(l, vec4<f32>(dot(sd, ones), dot(sg, ones), dot(sgd, ones), 0.0));
+    if (live) {
+      let corr = total.x / C;
+      let meanG = total.y / C;
+      let meanGX = rs * (total.z - corr * total.y) / C;
+      for (var c = lane(l); c < C4; c += teamSize(l)) {
+        let xhat = (inp4[base + c] - m - corr) * rs;
+        let g = dout4[base + c] * weight4[c];
+        var v = rs * (g - meanG - xhat * meanGX);
+        if (ACCUMULATE) { v += dinp4[base + c]; }
+        dinp4[base + c] = v;
+      }
+    }
+  }
+}
+
+// ---- CPU adapters: one invocation per row ----
+
+const SERIAL_WG = 64u;
+
+@compute @workgroup_size(SERIAL_WG)
+fn serial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = gid.y * nwg.x * SERIAL_WG + gid.x;
   if (row >= p.N) { return; }
   let base = row * p.C;
   let C = f32(p.C);
@@ -58,6 +158,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   for (var c = 0u; c < p.C; c++) {
     let xhat = (inp[base + c] - m - corr) * rs;
     let g = dout[base + c] * weight[c];
-    dinp[base + c] += rs * (g - meanG - xhat * meanGX);
+    var v = rs * (g - meanG - xhat * meanGX);
+    if (ACCUMULATE) { v += dinp[base + c]; }
+    dinp[base + c] = v;
   }
 }

@@ -5,6 +5,7 @@
 // new kinds here rather than passing untyped objects around.
 
 import type { GpuFailure, GpuInfo } from '../gpu/device';
+import type { KernelVariant } from '../gpu/runtime';
 import type { ModelConfig, ModelShape, TrainConfig } from '../model/config';
 
 export interface SelfCheckResult {
@@ -93,7 +94,8 @@ export type DebugAction = 'loseDevice' | 'blockStorage';
 
 /** Requests from the page. */
 export type EngineRequest =
-  | { kind: 'init' }
+  /** kernels: force the kernel shapes ('gpu' or 'cpu', the URL parameter `kernels`); otherwise chosen from the adapter. */
+  | { kind: 'init'; kernels?: KernelVariant }
   | { kind: 'selfCheck'; M: number; N: number; K: number; seed: number }
   | { kind: 'load'; corpusName: string; text: string; model: ModelShape; train: TrainConfig; builtIn?: boolean }
   /** Is there a run saved in this browser? */

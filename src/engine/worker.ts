@@ -3,8 +3,8 @@
 // generation), and answers the page's requests (protocol.ts). GPU work from
 // every request takes turns on one queue (Serial), so generation, attention
 // maps and exports are served between training steps on the current weights.
-import { acquireGpu, GpuUnavailableError, type GpuInfo } from '../gpu/device';
-import { Gpu } from '../gpu/runtime';
+import { acquireGpu, GpuUnavailableError, kernelVariantFor, type GpuInfo } from '../gpu/device';
+import { Gpu, type KernelVariant } from '../gpu/runtime';
 import type { ModelConfig, ModelShape, TrainConfig } from '../model/config';
 import { BatchSampler, splitCorpus } from '../model/data';
 import { exportSafetensors, importSafetensors, initParams, paramLayout, type ParamLayout } from '../model/layout';
@@ -34,6 +34,8 @@ interface Run {
 
 let gpu: Gpu | null = null;
 let gpuInfo: GpuInfo | null = null;
+/** Kernel shapes forced by the page (URL parameter `kernels`), or null to choose from the adapter. */
+let forcedKernels: KernelVariant | null = null;
 /** True from a device loss until a new device has taken over the run. */
 let lost = false;
 let run: Run | null = null;
@@ -73,7 +75,7 @@ async function ensureGpu(): Promise<Gpu> {
     onLost: (message) => onDeviceLost(message),
     onError: (message) => emit({ kind: 'gpuError', message }),
   });
-  gpu = new Gpu(handle.device);
+  gpu = new Gpu(handle.device, { kernels: kernelVariantFor(handle.info, forcedKernels) });
   gpuInfo = handle.info;
   return gpu;
 }
@@ -191,6 +193,7 @@ const NOT_LOADED: EngineReply = { kind: 'error', message: 'Load a corpus and a m
 async function handle(request: EngineRequest): Promise<EngineReply> {
   switch (request.kind) {
     case 'init': {
+      if (request.kernels) forcedKernels = request.kernels;
       try {
         await ensureGpu();
         return { kind: 'ready', info: gpuInfo! };

@@ -1,5 +1,6 @@
 // Adapter and device acquisition. Works with the browser's navigator.gpu and
 // with Dawn's Node binding (the `webgpu` package) alike: callers pass the GPU.
+import type { KernelVariant } from './runtime';
 
 export type GpuFailure = 'no-webgpu' | 'no-adapter' | 'device-failed';
 
@@ -45,6 +46,11 @@ export interface GpuInfo {
   device: string;
   /** True for a software implementation such as SwiftShader. */
   software: boolean;
+  /** Optional device features the device was created with (e.g. 'subgroups'). */
+  features?: string[];
+  /** Subgroup sizes the adapter reports (0 when unknown or without subgroups). */
+  subgroupMinSize?: number;
+  subgroupMaxSize?: number;
   limits: Record<string, number>;
 }
 
@@ -97,9 +103,13 @@ export async function acquireGpu(gpu: GPU | undefined | null, options: AcquireOp
   for (const name of REPORTED_LIMITS) supported[name] = Number(adapter.limits[name]);
   const requiredLimits = clampLimits(options.wanted ?? WANTED_LIMITS, supported);
 
+  // Subgroup reductions need the device feature and WGSL's subgroup_id / num_subgroups built-ins.
+  const requiredFeatures: GPUFeatureName[] = [];
+  if (adapter.features.has('subgroups') && gpu.wgslLanguageFeatures?.has('subgroup_id')) requiredFeatures.push('subgroups' as GPUFeatureName);
+
   let device: GPUDevice;
   try {
-    device = await adapter.requestDevice({ requiredLimits });
+    device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   } catch (e) {
     throw new GpuUnavailableError('device-failed', `${GPU_HELP['device-failed']} (${(e as Error).message})`);
   }
@@ -129,6 +139,9 @@ export async function acquireGpu(gpu: GPU | undefined | null, options: AcquireOp
     software: /swiftshader|llvmpipe|lavapipe|warp|software/i.test(
       `${ai?.vendor} ${ai?.architecture} ${ai?.description}`,
     ),
+    features: [...device.features].filter((f) => requiredFeatures.includes(f as GPUFeatureName)),
+    subgroupMinSize: Number((ai as { subgroupMinSize?: number } | undefined)?.subgroupMinSize ?? 0),
+    subgroupMaxSize: Number((ai as { subgroupMaxSize?: number } | undefined)?.subgroupMaxSize ?? 0),
     limits,
   };
   return { adapter, device, info };
@@ -138,4 +151,14 @@ export async function acquireGpu(gpu: GPU | undefined | null, options: AcquireOp
 export function adapterName(info: GpuInfo): string {
   const parts = [info.vendor, info.architecture, info.description].filter((s) => s && s.length > 0);
   return parts.length ? parts.join(' / ') : 'unknown adapter';
+}
+
+/**
+ * The kernel shapes for this adapter: 'cpu' for software adapters (SwiftShader
+ * and other CPU implementations), 'gpu' otherwise. `forced` ('gpu' or 'cpu',
+ * from the URL parameter `kernels` or a benchmark option) overrides the choice.
+ */
+export function kernelVariantFor(info: Pick<GpuInfo, 'software'>, forced?: string | null): KernelVariant {
+  if (forced === 'gpu' || forced === 'cpu') return forced;
+  return info.software ? 'cpu' : 'gpu';
 }

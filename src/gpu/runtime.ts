@@ -87,6 +87,21 @@ export function packParams(fields: Array<number | { f32: number } | { i32: numbe
 
 let nextBufferId = 1;
 
+/**
+ * Which shape of kernels to record: 'gpu' for real GPUs (many workgroups, tree
+ * reductions in workgroup memory or subgroups), 'cpu' for CPU adapters such as
+ * SwiftShader, where barriers and workgroup memory are dear and long serial
+ * loops cheap. Both compute the same results and pass the same tests.
+ */
+export type KernelVariant = 'gpu' | 'cpu';
+
+export interface GpuOptions {
+  /** Kernel shapes (default 'gpu'); device.ts `kernelVariantFor` picks one from the adapter. */
+  kernels?: KernelVariant;
+  /** Use subgroup operations in reductions; default: whenever the device was created with 'subgroups'. */
+  subgroups?: boolean;
+}
+
 export class Gpu {
   private readonly modules = new Map<string, GPUShaderModule>();
   private readonly pipelines = new Map<string, GPUComputePipeline>();
@@ -98,7 +113,20 @@ export class Gpu {
   private readonly ids = new WeakMap<GPUBuffer, number>();
   private readonly live = new Map<GPUBuffer, number>();
 
-  constructor(readonly device: GPUDevice) {}
+  /** Kernel shapes the wrappers record (a variant is selected at pipeline creation). */
+  kernels: KernelVariant;
+  /** True when the GPU-shaped reductions use subgroup operations (needs the device feature 'subgroups'). */
+  subgroups: boolean;
+
+  constructor(
+    readonly device: GPUDevice,
+    options: GpuOptions = {},
+  ) {
+    this.kernels = options.kernels ?? 'gpu';
+    const offered = device.features.has('subgroups');
+    if (options.subgroups && !offered) throw new Error('Subgroup kernels need a device created with the feature "subgroups".');
+    this.subgroups = options.subgroups ?? offered;
+  }
 
   /** Compile (once) the shader with these override constants. */
   pipeline(code: string, options: KernelOptions = {}): GPUComputePipeline {

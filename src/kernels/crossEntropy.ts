@@ -1,6 +1,7 @@
 import code from '../../shaders/cross_entropy.wgsl?raw';
 import meanCode from '../../shaders/cross_entropy_mean.wgsl?raw';
-import { type Gpu, type Workgroups, type Binding, type Recorder } from '../gpu/runtime';
+import { type Gpu, type Workgroups, type Binding, type Recorder, grid } from '../gpu/runtime';
+import { TEAM_WG, withRowTeams } from './rowTeams';
 
 export interface CrossEntropyArgs {
   /** (BT, V) */
@@ -19,40 +20,61 @@ const NARROW_MAX_V = 8192;
 /** n workgroups folded into 2-D past 65535. */
 const fold = (n: number): Workgroups => [Math.min(n, 65535), Math.ceil(n / 65535)];
 
-/** Pipeline and grid for one direction at this vocabulary size. */
+/** Rows per workgroup of the GPU variant (a team per row: shaders/cross_entropy.wgsl TEAM_ROWS). */
+const TEAM_ROWS = 8;
+
+/** Pipeline, grid and workgroup size for one direction at this vocabulary size. */
 function variant(gpu: Gpu, V: number, BT: number, dir: 'forward' | 'backward') {
+  const source = withRowTeams(gpu, code);
+  if (gpu.kernels === 'gpu') {
+    return { pipeline: gpu.pipeline(source, { entryPoint: `${dir}Teams` }), workgroups: grid(Math.ceil(BT / TEAM_ROWS)), size: TEAM_WG };
+  }
   if (V <= ROWWISE_MAX_V) {
-    return { pipeline: gpu.pipeline(code, { entryPoint: `${dir}Rows` }), workgroups: fold(Math.ceil(BT / 64)) };
+    return { pipeline: gpu.pipeline(source, { entryPoint: `${dir}Rows` }), workgroups: fold(Math.ceil(BT / 64)), size: 64 };
   }
   const WG = V <= NARROW_MAX_V ? 64 : 256;
-  return { pipeline: gpu.pipeline(code, { entryPoint: dir, constants: { WG } }), workgroups: fold(BT) };
+  return { pipeline: gpu.pipeline(source, { entryPoint: dir, constants: { WG } }), workgroups: fold(BT), size: WG };
 }
 
 /** Record losses[r] = -log softmax(logits[r])[targets[r]]. */
 export function crossEntropyForward(gpu: Gpu, encoder: Recorder, args: CrossEntropyArgs & { losses: Binding }): void {
-  const { pipeline, workgroups } = variant(gpu, args.V, args.BT, 'forward');
+  const { BT, V } = args;
+  const { pipeline, workgroups, size } = variant(gpu, V, BT, 'forward');
   gpu.dispatch(encoder, pipeline, {
-    params: [args.BT, args.V],
+    params: [BT, V],
     buffers: [args.losses, args.logits, args.targets],
     workgroups,
+    kernel: 'cross_entropy_forward',
+    workgroupSize: size,
+    flops: 4 * BT * V,
+    bytes: 4 * (BT * V + 2 * BT),
   });
 }
 
-/** Record out[0] = mean of losses[0..n). */
+/** Record out[0] = mean of losses[0..n) (a tree reduction in one workgroup). */
 export function meanLoss(gpu: Gpu, encoder: Recorder, args: { out: Binding; losses: Binding; n: number }): void {
   gpu.dispatch(encoder, gpu.pipeline(meanCode), {
     params: [args.n],
     buffers: [args.out, args.losses],
     workgroups: 1,
+    kernel: 'cross_entropy_mean',
+    workgroupSize: 256,
+    flops: args.n,
+    bytes: 4 * (args.n + 1),
   });
 }
 
 /** Record dlogits = (softmax(logits) - onehot(targets)) / BT (overwrite): the gradient of the mean loss. */
 export function crossEntropyBackward(gpu: Gpu, encoder: Recorder, args: CrossEntropyArgs & { dlogits: Binding }): void {
-  const { pipeline, workgroups } = variant(gpu, args.V, args.BT, 'backward');
+  const { BT, V } = args;
+  const { pipeline, workgroups, size } = variant(gpu, V, BT, 'backward');
   gpu.dispatch(encoder, pipeline, {
-    params: [args.BT, args.V],
+    params: [BT, V],
     buffers: [args.dlogits, args.logits, args.targets],
     workgroups,
+    kernel: 'cross_entropy_backward',
+    workgroupSize: size,
+    flops: 6 * BT * V,
+    bytes: 4 * (2 * BT * V + BT),
   });
 }

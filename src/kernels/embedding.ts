@@ -38,21 +38,38 @@ export function embeddingForward(gpu: Gpu, encoder: Recorder, args: EmbeddingFor
     params: [B * T, T, C],
     buffers: [args.out, args.tokens, args.wte, args.wpe],
     workgroups: grid(Math.ceil((B * T * C) / 256)),
+    kernel: 'embedding_forward',
+    workgroupSize: 256,
+    flops: B * T * C,
+    bytes: 4 * (3 * B * T * C + B * T),
   });
 }
+
+/** Channels per token-embedding gradient workgroup (GPU) or invocation (CPU): shaders/embedding_backward.wgsl CH. */
+const SLICE = 16;
 
 /** Record dwte += scatter of dout by token, dwpe += sum of dout over the batch (deterministic, no atomics). */
 export function embeddingBackward(gpu: Gpu, encoder: Recorder, args: EmbeddingBackwardArgs): void {
   const { B, T, C, V } = args;
   const params = [B, T, C, V];
-  gpu.dispatch(encoder, gpu.pipeline(backwardCode, { entryPoint: 'wte' }), {
+  const slices = V * Math.ceil(C / SLICE);
+  const cpu = gpu.kernels === 'cpu';
+  gpu.dispatch(encoder, gpu.pipeline(backwardCode, { entryPoint: cpu ? 'wteSerial' : 'wte' }), {
     params,
     buffers: [args.dwte, args.dout, args.tokens],
-    workgroups: grid(Math.ceil((V * Math.ceil(C / 16)) / 64)),
+    workgroups: grid(cpu ? Math.ceil(slices / 64) : slices),
+    kernel: 'embedding_backward_wte',
+    workgroupSize: cpu ? 64 : 256,
+    flops: B * T * C,
+    bytes: 4 * (B * T * C + B * T + 2 * V * C),
   });
   gpu.dispatch(encoder, gpu.pipeline(backwardCode, { entryPoint: 'wpe' }), {
     params,
     buffers: [args.dwpe, args.dout],
     workgroups: grid(Math.ceil((T * C) / 64)),
+    kernel: 'embedding_backward_wpe',
+    workgroupSize: 64,
+    flops: B * T * C,
+    bytes: 4 * (B * T * C + 2 * T * C),
   });
 }

@@ -45,12 +45,12 @@ import type { Gpu } from '../gpu/runtime';
 import { activationBackward, activationForward } from '../kernels/activation';
 import { adamw, gradNorm, gradNormScratchFloats } from '../kernels/adamw';
 import { attentionBackward, attentionForward, attentionScratchFloats } from '../kernels/attention';
-import { biasBackward } from '../kernels/biasBackward';
+import { biasBackward, biasBackwardScratchFloats } from '../kernels/biasBackward';
 import { crossEntropyBackward, crossEntropyForward, meanLoss } from '../kernels/crossEntropy';
 import { dropoutBackward, dropoutForward } from '../kernels/dropout';
 import { add } from '../kernels/elementwise';
 import { embeddingBackward, embeddingForward } from '../kernels/embedding';
-import { layerNormBackward, layerNormForward } from '../kernels/layerNorm';
+import { layerNormBackward, layerNormBackwardScratchFloats, layerNormForward } from '../kernels/layerNorm';
 import { matmul } from '../kernels/matmul';
 import { learningRate } from '../engine/schedule';
 import type { ModelConfig, TrainConfig } from './config';
@@ -184,6 +184,8 @@ export class GptModel {
   private readonly d4a: GPUBuffer; // (BT, 4C) d(fch after activation)
   private readonly d4b: GPUBuffer; // (BT, 4C) d fch
   private readonly attScratch: GPUBuffer; // (B, NH, T, T)
+  /** Partial column sums of the LayerNorm and bias gradients (two-stage reductions), reused by every call. */
+  private readonly sumScratch: GPUBuffer;
   private readonly promptOut: GPUBuffer; // (L*NH*T*T + V) readback of a prompt forward
 
   private readonly staging: GPUBuffer[] = []; // free MAP_READ buffers of READBACK_BYTES
@@ -250,6 +252,7 @@ export class GptModel {
     this.d4a = f(BT * 4 * C, 'd fch act');
     this.d4b = f(BT * 4 * C, 'd fch');
     this.attScratch = f(attentionScratchFloats(B, T, C, NH), 'attention scratch');
+    this.sumScratch = f(Math.max(layerNormBackwardScratchFloats(BT, C), biasBackwardScratchFloats(BT, 4 * C), biasBackwardScratchFloats(BT, 3 * C), biasBackwardScratchFloats(BT, C)), 'column-sum scratch');
     this.promptOut = f(L * NH * T * T + V, 'prompt readback');
 
     this.writeState({
@@ -500,12 +503,11 @@ export class GptModel {
     crossEntropyBackward(gpu, enc, { dlogits: this.dlogits, logits: this.logitsBuf, targets: this.targets, BT, V }); // (BT, V)
     matmul(gpu, enc, { out: this.dC, a: this.dlogits, b: this.lmHead(this.param), M: BT, N: C, K: V }); // dlnf (BT, C)
     matmul(gpu, enc, { out: this.lmHead(g), a: this.dlogits, b: this.lnf, M: V, N: C, K: BT, transA: true, accumulate: true }); // (V, C)
-    enc.clearBuffer(this.dres);
     const lastResid = L > 0 ? this.layers[L - 1].res3 : this.embedOut(p);
     layerNormBackward(gpu, enc, {
-      dinp: this.dres, dweight: g.get('transformer.ln_f.weight')!, dbias: g.get('transformer.ln_f.bias') ?? null,
-      dout: this.dC, inp: lastResid, weight: this.p('transformer.ln_f.weight'), mean: this.lnfMean, rstd: this.lnfRstd, N: BT, C,
-    });
+      dinp: this.dres, dweight: g.get('transformer.ln_f.weight')!, dbias: g.get('transformer.ln_f.bias') ?? null, scratch: this.sumScratch,
+      dout: this.dC, inp: lastResid, weight: this.p('transformer.ln_f.weight'), mean: this.lnfMean, rstd: this.lnfRstd, N: BT, C, overwrite: true,
+    }); // the first write of d residual: overwrites it
 
     for (let l = L - 1; l >= 0; l--) {
       const a = this.layers[l];
@@ -516,27 +518,27 @@ export class GptModel {
       const dmlp = this.throughDropout(enc, BT * C, p, 2 + 2 * l); // (BT, C)
       matmul(gpu, enc, { out: this.d4a, a: dmlp, b: w.mprojW, M: BT, N: 4 * C, K: C }); // (BT, 4C)
       matmul(gpu, enc, { out: dw.mprojW, a: dmlp, b: a.fcha, M: C, N: 4 * C, K: BT, transA: true, accumulate: true }); // (C, 4C)
-      if (dw.mprojB) biasBackward(gpu, enc, { dbias: dw.mprojB, dout: dmlp, M: BT, N: C });
+      if (dw.mprojB) biasBackward(gpu, enc, { dbias: dw.mprojB, scratch: this.sumScratch, dout: dmlp, M: BT, N: C });
       activationBackward(gpu, enc, { dinp: this.d4b, inp: a.fch, dout: this.d4a, n: BT * 4 * C, kind: this.config.activation });
       matmul(gpu, enc, { out: this.dC, a: this.d4b, b: w.fcW, M: BT, N: C, K: 4 * C }); // d ln2 (BT, C)
       matmul(gpu, enc, { out: dw.fcW, a: this.d4b, b: a.ln2, M: 4 * C, N: C, K: BT, transA: true, accumulate: true }); // (4C, C)
-      if (dw.fcB) biasBackward(gpu, enc, { dbias: dw.fcB, dout: this.d4b, M: BT, N: 4 * C });
+      if (dw.fcB) biasBackward(gpu, enc, { dbias: dw.fcB, scratch: this.sumScratch, dout: this.d4b, M: BT, N: 4 * C });
       layerNormBackward(gpu, enc, {
-        dinp: this.dres, dweight: dw.ln2w, dbias: dw.ln2b, dout: this.dC, inp: a.res2, weight: w.ln2w, mean: a.ln2Mean, rstd: a.ln2Rstd, N: BT, C,
+        dinp: this.dres, dweight: dw.ln2w, dbias: dw.ln2b, scratch: this.sumScratch, dout: this.dC, inp: a.res2, weight: w.ln2w, mean: a.ln2Mean, rstd: a.ln2Rstd, N: BT, C,
       });
       // res2 = residIn + dropout(attn(ln1(residIn))): dres now holds d res2.
       const dattn = this.throughDropout(enc, BT * C, p, 1 + 2 * l); // (BT, C)
       matmul(gpu, enc, { out: this.dC, a: dattn, b: w.projW, M: BT, N: C, K: C }); // d atty (BT, C)
       matmul(gpu, enc, { out: dw.projW, a: dattn, b: a.atty, M: C, N: C, K: BT, transA: true, accumulate: true }); // (C, C)
-      if (dw.projB) biasBackward(gpu, enc, { dbias: dw.projB, dout: dattn, M: BT, N: C });
+      if (dw.projB) biasBackward(gpu, enc, { dbias: dw.projB, scratch: this.sumScratch, dout: dattn, M: BT, N: C });
       attentionBackward(gpu, enc, {
         dqkv: this.dqkv, dout: this.dC, qkv: a.qkv, att: a.att, B, T, C, NH, scratch: this.attScratch, dropout: this.attentionDropout(p, l),
       }); // (BT, 3C)
       matmul(gpu, enc, { out: this.dC, a: this.dqkv, b: w.attnW, M: BT, N: C, K: 3 * C }); // d ln1 (BT, C)
       matmul(gpu, enc, { out: dw.attnW, a: this.dqkv, b: a.ln1, M: 3 * C, N: C, K: BT, transA: true, accumulate: true }); // (3C, C)
-      if (dw.attnB) biasBackward(gpu, enc, { dbias: dw.attnB, dout: this.dqkv, M: BT, N: 3 * C });
+      if (dw.attnB) biasBackward(gpu, enc, { dbias: dw.attnB, scratch: this.sumScratch, dout: this.dqkv, M: BT, N: 3 * C });
       layerNormBackward(gpu, enc, {
-        dinp: this.dres, dweight: dw.ln1w, dbias: dw.ln1b, dout: this.dC, inp: residIn, weight: w.ln1w, mean: a.ln1Mean, rstd: a.ln1Rstd, N: BT, C,
+        dinp: this.dres, dweight: dw.ln1w, dbias: dw.ln1b, scratch: this.sumScratch, dout: this.dC, inp: residIn, weight: w.ln1w, mean: a.ln1Mean, rstd: a.ln1Rstd, N: BT, C,
       });
     }
     // resid0 = dropout(wte[x] + wpe[t])

@@ -51,7 +51,8 @@ export const useGpu = create<GpuState>((set, get) => ({
         (window as unknown as { __engineDebug?: (action: DebugAction) => Promise<EngineReply> }).__engineDebug = (action) =>
           engine.request({ kind: 'debug', action });
       }
-      const reply = await engine.request({ kind: 'init' });
+      const kernels = new URLSearchParams(location.search).get('kernels');
+      const reply = await engine.request({ kind: 'init', ...(kernels === 'gpu' || kernels === 'cpu' ? { kernels } : {}) });
       if (reply.kind === 'gpuUnavailable') {
         set({ phase: 'unavailable', failure: { reason: reply.reason, message: reply.message } });
         return;

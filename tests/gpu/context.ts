@@ -2,7 +2,7 @@
 // driver VK_ICD_FILENAMES names (SwiftShader on machines without a GPU).
 // No adapter is a failure, never a skip.
 import { create, globals } from 'webgpu';
-import { acquireGpu, adapterName, type GpuHandle } from '../../src/gpu/device';
+import { acquireGpu, adapterName, kernelVariantFor, type GpuHandle } from '../../src/gpu/device';
 import { Gpu } from '../../src/gpu/runtime';
 
 Object.assign(globalThis, globals);
@@ -20,8 +20,10 @@ export function testGpu(): Promise<{ gpu: Gpu; handle: GpuHandle }> {
       instance = create([]) as unknown as GPU;
       const navigatorGpu = instance;
       const h = await acquireGpu(navigatorGpu, { onError: (m) => uncaptured.push(m) });
-      console.log(`[gpu] adapter: ${adapterName(h.info)}`);
-      return { gpu: new Gpu(h.device), handle: h };
+      // The app's choice for this adapter, or KERNELS=gpu|cpu to run the suite on one variant.
+      const gpu = new Gpu(h.device, { kernels: kernelVariantFor(h.info, process.env.KERNELS) });
+      console.log(`[gpu] adapter: ${adapterName(h.info)}; kernels: ${gpu.kernels}${gpu.subgroups ? ', subgroups' : ''}`);
+      return { gpu, handle: h };
     })();
   }
   return handle;
@@ -45,4 +47,30 @@ export async function checked<T>(gpu: Gpu, fn: () => Promise<T> | T): Promise<T>
 export function poisoned(gpu: Gpu, count: number, label = 'out'): GPUBuffer {
   const data = new Float32Array(count).fill(Number.NaN);
   return gpu.upload(data, label);
+}
+
+/** The kernel variants: CPU-shaped; GPU-shaped with workgroup-memory reductions; GPU-shaped with subgroup reductions. */
+export const VARIANTS = ['cpu', 'gpu', 'gpu+subgroups'] as const;
+export type VariantName = (typeof VARIANTS)[number];
+
+/**
+ * Run fn with the Gpu switched to one kernel variant, restoring the previous
+ * one after. 'gpu+subgroups' needs the device feature, which acquireGpu
+ * requests whenever the adapter offers it (Dawn on SwiftShader does): an
+ * adapter that offers it and a device without it is a failure.
+ */
+export async function withVariant<T>(gpu: Gpu, variant: VariantName, fn: () => Promise<T>): Promise<T> {
+  const subgroups = variant === 'gpu+subgroups';
+  if (subgroups && !gpu.device.features.has('subgroups')) {
+    throw new Error('The subgroup variant needs the device feature "subgroups", which this device was not created with.');
+  }
+  const saved = { kernels: gpu.kernels, subgroups: gpu.subgroups };
+  gpu.kernels = variant === 'cpu' ? 'cpu' : 'gpu';
+  gpu.subgroups = subgroups;
+  try {
+    return await fn();
+  } finally {
+    gpu.kernels = saved.kernels;
+    gpu.subgroups = saved.subgroups;
+  }
 }

@@ -3,7 +3,7 @@ import { crossEntropyBackward, crossEntropyForward, meanLoss } from '../../src/k
 import { compare, report } from '../reference/compare';
 import { crossEntropyBackwardRef, crossEntropyForwardRef, meanRef } from '../reference/crossEntropy';
 import { randInts, randn, rng } from '../reference/random';
-import { checked, poisoned, testGpu } from './context';
+import { checked, poisoned, testGpu, VARIANTS, withVariant, type VariantName } from './context';
 
 // f32 log-sum-exp over V terms: relative errors of a few 1e-7 in the sum,
 // plus the rounding of (max - logit[target]) for logits of size 1e4.
@@ -11,8 +11,11 @@ const LOSS_TOL = { atol: 1e-5, rtol: 1e-5 };
 // Gradients are probabilities / BT: relative error of exp() in f32.
 const GRAD_RTOL = 1e-4;
 
-const VOCABS = [1, 3, 65, 1000, 3001, 5000, 9000]; // 5000 and 9000: the 64- and 256-wide workgroup variants
+const VOCABS = [1, 3, 65, 1000, 3001, 5000, 9000]; // 5000 and 9000: the CPU variant's 64- and 256-wide workgroups
 const ROWS = [1, 13, 4096];
+// The GPU variants (a team per row): rows not a multiple of the 8 rows per workgroup, V below and above a team's lanes.
+const TEAM_VOCABS = [1, 3, 33, 65, 1000];
+const TEAM_ROWS = [1, 13, 77];
 
 type Logits = 'randn' | 'extreme' | 'flat-extreme';
 
@@ -23,7 +26,7 @@ function makeLogits(kind: Logits, n: number, seed: number): Float32Array {
   return Float32Array.from({ length: n }, () => (r() < 0.5 ? -1e4 : 1e4) * r());
 }
 
-async function run(BT: number, V: number, kind: Logits) {
+async function run(variant: VariantName, BT: number, V: number, kind: Logits) {
   const { gpu } = await testGpu();
   const seed = BT * 131 + V;
   const logits = makeLogits(kind, BT * V, seed);
@@ -36,7 +39,7 @@ async function run(BT: number, V: number, kind: Logits) {
       if (r % 2 === 0) targets[r] = lo;
     }
   }
-  const got = await checked(gpu, async () => {
+  const got = await withVariant(gpu, variant, () => checked(gpu, async () => {
     const losses = poisoned(gpu, BT);
     const mean = poisoned(gpu, 1);
     const dlogits = poisoned(gpu, BT * V);
@@ -54,11 +57,11 @@ async function run(BT: number, V: number, kind: Logits) {
     };
     for (const buf of [losses, mean, dlogits, logitsBuf, targetsBuf]) gpu.destroy(buf);
     return r;
-  });
+  }));
   const wantLosses = crossEntropyForwardRef(logits, targets, BT, V);
   const wantMean = meanRef(wantLosses);
   const wantGrad = crossEntropyBackwardRef(logits, targets, BT, V);
-  const name = `BT=${BT} V=${V} ${kind}`;
+  const name = `[${variant}] BT=${BT} V=${V} ${kind}`;
   const cmpLoss = compare(got.losses, wantLosses, LOSS_TOL.atol, LOSS_TOL.rtol);
   const cmpMean = compare(got.mean, [wantMean], LOSS_TOL.atol, LOSS_TOL.rtol);
   const cmpGrad = compare(got.dlogits, wantGrad, 1e-7 / BT, GRAD_RTOL);
@@ -70,15 +73,16 @@ async function run(BT: number, V: number, kind: Logits) {
   expect(cmpGrad.failures).toBe(0);
 }
 
-describe('cross-entropy kernels vs float64 reference', () => {
-  for (const BT of ROWS) {
+describe.each(VARIANTS)('cross-entropy kernels vs float64 reference, %s', (variant) => {
+  const cpu = variant === 'cpu';
+  for (const BT of cpu ? ROWS : TEAM_ROWS) {
     // A workgroup per row costs seconds per 4096 rows on SwiftShader: the full batch only at two widths.
-    for (const V of BT > 1000 ? [65, 3001] : VOCABS) {
-      it(`BT=${BT} V=${V}`, () => run(BT, V, 'randn'));
+    for (const V of !cpu ? TEAM_VOCABS : BT > 1000 ? [65, 3001] : VOCABS) {
+      it(`BT=${BT} V=${V}`, () => run(variant, BT, V, 'randn'));
     }
   }
-  for (const [BT, V] of [[13, 65], [13, 3001], [4096, 3]]) {
-    it(`extreme logits (+-1e4) BT=${BT} V=${V}`, () => run(BT, V, 'extreme'));
+  for (const [BT, V] of cpu ? [[13, 65], [13, 3001], [4096, 3]] : [[13, 65], [13, 3001], [77, 3]]) {
+    it(`extreme logits (+-1e4) BT=${BT} V=${V}`, () => run(variant, BT, V, 'extreme'));
   }
-  it('all logits equal to 1e4, BT=13 V=1000', () => run(13, 1000, 'flat-extreme'));
+  it('all logits equal to 1e4, BT=13 V=1000', () => run(variant, 13, 1000, 'flat-extreme'));
 });

@@ -43,10 +43,16 @@ export function currentQuery(): string {
   return serializeSetup({ preset, corpus, model, train, sampling });
 }
 
+/** The kernel switch (`kernels=gpu|cpu`) is not part of the setup but stays in the link across edits and reloads. */
+function kernelSwitch(): string {
+  const kernels = new URLSearchParams(location.search).get('kernels');
+  return kernels === 'gpu' || kernels === 'cpu' ? `&kernels=${kernels}` : '';
+}
+
 if (typeof history !== 'undefined') {
   let last = '';
   useSetup.subscribe(() => {
-    const query = currentQuery();
+    const query = currentQuery() + kernelSwitch();
     if (query === last) return;
     last = query;
     history.replaceState(null, '', query);
