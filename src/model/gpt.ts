@@ -527,14 +527,14 @@ export class GptModel {
       const a = this.layers[l];
       const w = this.layerParams(this.param, l);
       layerNormForward(gpu, enc, { out: a.ln1, mean: a.ln1Mean, rstd: a.ln1Rstd, inp: resid, weight: w.ln1w, bias: w.ln1b, N: BT, C });
-      matmul(gpu, enc, { out: a.qkv, a: a.ln1, b: w.attnW, bias: w.attnB, M: BT, N: 3 * C, K: C, transB: true }); // (BT, 3C)
+      matmul(gpu, enc, { site: 'attn.c_attn', out: a.qkv, a: a.ln1, b: w.attnW, bias: w.attnB, M: BT, N: 3 * C, K: C, transB: true }); // (BT, 3C)
       attentionForward(gpu, enc, { out: a.atty, att: a.att, qkv: a.qkv, B, T, C, NH, dropout: this.attentionDropout(p, l) });
-      matmul(gpu, enc, { out: this.proj, a: a.atty, b: w.projW, bias: w.projB, M: BT, N: C, K: C, transB: true }); // (BT, C)
+      matmul(gpu, enc, { site: 'attn.c_proj', out: this.proj, a: a.atty, b: w.projW, bias: w.projB, M: BT, N: C, K: C, transB: true }); // (BT, C)
       this.residualAdd(enc, a.res2, resid, BT * C, p, 1 + 2 * l);
       layerNormForward(gpu, enc, { out: a.ln2, mean: a.ln2Mean, rstd: a.ln2Rstd, inp: a.res2, weight: w.ln2w, bias: w.ln2b, N: BT, C });
-      matmul(gpu, enc, { out: a.fch, a: a.ln2, b: w.fcW, bias: w.fcB, M: BT, N: 4 * C, K: C, transB: true }); // (BT, 4C)
+      matmul(gpu, enc, { site: 'mlp.c_fc', out: a.fch, a: a.ln2, b: w.fcW, bias: w.fcB, M: BT, N: 4 * C, K: C, transB: true }); // (BT, 4C)
       activationForward(gpu, enc, { out: a.fcha, inp: a.fch, n: BT * 4 * C, kind: this.config.activation });
-      matmul(gpu, enc, { out: this.proj, a: a.fcha, b: w.mprojW, bias: w.mprojB, M: BT, N: C, K: 4 * C, transB: true }); // (BT, C)
+      matmul(gpu, enc, { site: 'mlp.c_proj', out: this.proj, a: a.fcha, b: w.mprojW, bias: w.mprojB, M: BT, N: C, K: 4 * C, transB: true }); // (BT, C)
       this.residualAdd(enc, a.res3, a.res2, BT * C, p, 2 + 2 * l);
       resid = a.res3;
     }
@@ -542,7 +542,7 @@ export class GptModel {
       out: this.lnf, mean: this.lnfMean, rstd: this.lnfRstd, inp: resid,
       weight: this.p('transformer.ln_f.weight'), bias: this.param.get('transformer.ln_f.bias') ?? null, N: BT, C,
     });
-    matmul(gpu, enc, { out: this.logitsBuf, a: this.lnf, b: this.lmHead(this.param), M: BT, N: V, K: C, transB: true }); // (BT, V)
+    matmul(gpu, enc, { site: 'lm_head', out: this.logitsBuf, a: this.lnf, b: this.lmHead(this.param), M: BT, N: V, K: C, transB: true }); // (BT, V)
   }
 
   /** out = resid + dropout(proj) */
@@ -570,8 +570,8 @@ export class GptModel {
     const g = this.grad;
 
     crossEntropyBackward(gpu, enc, { dlogits: this.dlogits, logits: this.logitsBuf, targets: this.targets, BT, V }); // (BT, V)
-    matmul(gpu, enc, { out: this.dC, a: this.dlogits, b: this.lmHead(this.param), M: BT, N: C, K: V }); // dlnf (BT, C)
-    matmul(gpu, enc, { out: this.lmHead(g), a: this.dlogits, b: this.lnf, M: V, N: C, K: BT, transA: true, accumulate: true }); // (V, C)
+    matmul(gpu, enc, { site: 'lm_head', out: this.dC, a: this.dlogits, b: this.lmHead(this.param), M: BT, N: C, K: V }); // dlnf (BT, C)
+    matmul(gpu, enc, { site: 'lm_head', out: this.lmHead(g), a: this.dlogits, b: this.lnf, M: V, N: C, K: BT, transA: true, accumulate: true }); // (V, C)
     enc.clearBuffer(this.dres);
     const lastResid = L > 0 ? this.layers[L - 1].res3 : this.embedOut(p);
     layerNormBackward(gpu, enc, {
@@ -586,26 +586,26 @@ export class GptModel {
       const residIn = l > 0 ? this.layers[l - 1].res3 : this.embedOut(p);
       // res3 = res2 + dropout(mlp(ln2(res2))): dres already holds d res3, which is also part of d res2.
       const dmlp = this.throughDropout(enc, BT * C, p, 2 + 2 * l); // (BT, C)
-      matmul(gpu, enc, { out: this.d4a, a: dmlp, b: w.mprojW, M: BT, N: 4 * C, K: C }); // (BT, 4C)
-      matmul(gpu, enc, { out: dw.mprojW, a: dmlp, b: a.fcha, M: C, N: 4 * C, K: BT, transA: true, accumulate: true }); // (C, 4C)
+      matmul(gpu, enc, { site: 'mlp.c_proj', out: this.d4a, a: dmlp, b: w.mprojW, M: BT, N: 4 * C, K: C }); // (BT, 4C)
+      matmul(gpu, enc, { site: 'mlp.c_proj', out: dw.mprojW, a: dmlp, b: a.fcha, M: C, N: 4 * C, K: BT, transA: true, accumulate: true }); // (C, 4C)
       if (dw.mprojB) biasBackward(gpu, enc, { dbias: dw.mprojB, dout: dmlp, M: BT, N: C });
       activationBackward(gpu, enc, { dinp: this.d4b, inp: a.fch, dout: this.d4a, n: BT * 4 * C, kind: this.config.activation });
-      matmul(gpu, enc, { out: this.dC, a: this.d4b, b: w.fcW, M: BT, N: C, K: 4 * C }); // d ln2 (BT, C)
-      matmul(gpu, enc, { out: dw.fcW, a: this.d4b, b: a.ln2, M: 4 * C, N: C, K: BT, transA: true, accumulate: true }); // (4C, C)
+      matmul(gpu, enc, { site: 'mlp.c_fc', out: this.dC, a: this.d4b, b: w.fcW, M: BT, N: C, K: 4 * C }); // d ln2 (BT, C)
+      matmul(gpu, enc, { site: 'mlp.c_fc', out: dw.fcW, a: this.d4b, b: a.ln2, M: 4 * C, N: C, K: BT, transA: true, accumulate: true }); // (4C, C)
       if (dw.fcB) biasBackward(gpu, enc, { dbias: dw.fcB, dout: this.d4b, M: BT, N: 4 * C });
       layerNormBackward(gpu, enc, {
         dinp: this.dres, dweight: dw.ln2w, dbias: dw.ln2b, dout: this.dC, inp: a.res2, weight: w.ln2w, mean: a.ln2Mean, rstd: a.ln2Rstd, N: BT, C,
       });
       // res2 = residIn + dropout(attn(ln1(residIn))): dres now holds d res2.
       const dattn = this.throughDropout(enc, BT * C, p, 1 + 2 * l); // (BT, C)
-      matmul(gpu, enc, { out: this.dC, a: dattn, b: w.projW, M: BT, N: C, K: C }); // d atty (BT, C)
-      matmul(gpu, enc, { out: dw.projW, a: dattn, b: a.atty, M: C, N: C, K: BT, transA: true, accumulate: true }); // (C, C)
+      matmul(gpu, enc, { site: 'attn.c_proj', out: this.dC, a: dattn, b: w.projW, M: BT, N: C, K: C }); // d atty (BT, C)
+      matmul(gpu, enc, { site: 'attn.c_proj', out: dw.projW, a: dattn, b: a.atty, M: C, N: C, K: BT, transA: true, accumulate: true }); // (C, C)
       if (dw.projB) biasBackward(gpu, enc, { dbias: dw.projB, dout: dattn, M: BT, N: C });
       attentionBackward(gpu, enc, {
         dqkv: this.dqkv, dout: this.dC, qkv: a.qkv, att: a.att, B, T, C, NH, scratch: this.attScratch, dropout: this.attentionDropout(p, l),
       }); // (BT, 3C)
-      matmul(gpu, enc, { out: this.dC, a: this.dqkv, b: w.attnW, M: BT, N: C, K: 3 * C }); // d ln1 (BT, C)
-      matmul(gpu, enc, { out: dw.attnW, a: this.dqkv, b: a.ln1, M: 3 * C, N: C, K: BT, transA: true, accumulate: true }); // (3C, C)
+      matmul(gpu, enc, { site: 'attn.c_attn', out: this.dC, a: this.dqkv, b: w.attnW, M: BT, N: C, K: 3 * C }); // d ln1 (BT, C)
+      matmul(gpu, enc, { site: 'attn.c_attn', out: dw.attnW, a: this.dqkv, b: a.ln1, M: 3 * C, N: C, K: BT, transA: true, accumulate: true }); // (3C, C)
       if (dw.attnB) biasBackward(gpu, enc, { dbias: dw.attnB, dout: this.dqkv, M: BT, N: 3 * C });
       layerNormBackward(gpu, enc, {
         dinp: this.dres, dweight: dw.ln1w, dbias: dw.ln1b, dout: this.dC, inp: residIn, weight: w.ln1w, mean: a.ln1Mean, rstd: a.ln1Rstd, N: BT, C,
