@@ -471,3 +471,32 @@ export function adamwStep(P: Tensors, G: Tensors, shapes: Map<string, number[]>,
     }
   }
 }
+
+// ---------------------------------------------------------------- inspection
+
+/** The residual stream after each block, (L) arrays of (B*T, C), from a forward's cache. */
+export function blockResiduals(fwd: ForwardResult): Float64Array[] {
+  const { layers, resid } = fwd.cache;
+  return layers.map((_, l) => (l + 1 < layers.length ? layers[l + 1].inp : resid));
+}
+
+/** The logit lens: ln_f and lm_head applied to the residual after each block, (L) arrays of (B*T, V). */
+export function logitLens(cfg: RefConfig, P: Tensors, fwd: ForwardResult): Float64Array[] {
+  const { B, T } = fwd.cache;
+  const { nEmbd: C, vocabSize: V, bias } = cfg;
+  const BT = B * T;
+  return blockResiduals(fwd).map((r) => {
+    const ln = new Float64Array(BT * C);
+    layerNormForward(ln, new Float64Array(BT), new Float64Array(BT), r, p(P, 'transformer.ln_f.weight'), bias ? p(P, 'transformer.ln_f.bias') : null, BT, C);
+    const out = new Float64Array(BT * V); // (BT, V)
+    linearForward(out, ln, p(P, lmHeadName(cfg)), null, BT, C, V);
+    return out;
+  });
+}
+
+/** Cross-entropy in nats of each position's target, (B*T), from a forward with targets. */
+export function positionLosses(fwd: ForwardResult, V: number): Float64Array {
+  const { y, probs, B, T } = fwd.cache;
+  if (!y) throw new Error('reference GPT: per-position losses need targets');
+  return Float64Array.from({ length: B * T }, (_, i) => -Math.log(probs[i * V + y[i]]));
+}
