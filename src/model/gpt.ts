@@ -21,6 +21,8 @@
 //       att (nLayer, nHead, T, T) probabilities } for one sequence (B = 1,
 //       T = ids.length <= blockSize); rows are queries, zero above the diagonal
 //   model.logits(ids) / model.attention(ids): the two halves of forwardPrompt
+//   model.probe(ids)             -> { lens (L, T, V), att (L, NH, T, T), losses (T-1) }: the logit
+//                                   lens after every block and per-position losses for one sequence
 //   model.decoder()              -> a KV-cache decoder (./decoder.ts): push(id) -> logits (V)
 //                                   of the next token, one row of work per token, up to
 //                                   blockSize positions; dispose() frees its buffers
@@ -87,6 +89,17 @@ export interface StepResult {
   gradNorm: number;
   /** performance.now() when the readback arrived. */
   doneAt: number;
+}
+
+/** What GptModel.probe returns for one sequence of T tokens. */
+export interface ProbeResult {
+  T: number;
+  /** (L, T, V) logits of ln_f + lm_head after each block; layer L-1 is the model's output. */
+  lens: Float32Array;
+  /** (L, NH, T, T) attention probabilities, rows = queries. */
+  att: Float32Array;
+  /** (T-1) cross-entropy in nats of ids[t+1] given ids[0..t]. */
+  losses: Float32Array;
 }
 
 export interface ModelState {
@@ -185,6 +198,7 @@ export class GptModel {
   private readonly d4b: GPUBuffer; // (BT, 4C) d fch
   private readonly attScratch: GPUBuffer; // (B, NH, T, T)
   private readonly promptOut: GPUBuffer; // (L*NH*T*T + V) readback of a prompt forward
+  private lensOut: GPUBuffer | null = null; // (L, blockSize, V) logit lens, allocated on the first probe
 
   private readonly staging: GPUBuffer[] = []; // free MAP_READ buffers of READBACK_BYTES
   private readonly decoders = new Set<GptDecoder>(); // live, disposed with the model
@@ -370,6 +384,64 @@ export class GptModel {
     const d = new GptDecoder(this.gpu, this.config, (name) => this.param.get(name) ?? null, (x) => this.decoders.delete(x));
     this.decoders.add(d);
     return d;
+  }
+
+  // ------------------------------------------------------------------ interpretability probe
+
+  /**
+   * Forward of one sequence (B = 1, T = ids.length <= blockSize) for the
+   * inspection views: the logit lens (L, T, V) (ln_f and lm_head applied to the
+   * residual stream after each block; its last layer is the model's logits),
+   * per-position losses (T-1) in nats (row t predicts ids[t+1]) and the
+   * attention probabilities (L, NH, T, T). Our kernels only; one readback.
+   */
+  async probe(ids: Int32Array): Promise<ProbeResult> {
+    const { nLayer: L, nHead: NH, nEmbd: C, blockSize, vocabSize: V } = this.config;
+    const T = ids.length;
+    if (T < 1 || T > blockSize) throw new Error(`A prompt must hold 1 to ${blockSize} tokens, got ${T}.`);
+    for (const id of ids) if (!(id >= 0 && id < V)) throw new Error(`Token id ${id} is outside the vocabulary (0..${V - 1}).`);
+    const { gpu } = this;
+    const stride = Math.ceil((blockSize * V * 4) / 256) * 256; // bytes per layer of lens logits, bindable offsets
+    if (!this.lensOut) this.lensOut = this.alloc(L * stride, 'logit lens (L, T, V)');
+    const lens = this.lensOut;
+    gpu.write(this.tokens, ids);
+    if (T > 1) gpu.write(this.targets, ids.subarray(1));
+    const lensFloats = L * T * V;
+    const attFloats = L * NH * T * T;
+    const lossFloats = T - 1;
+    const out = gpu.buffer(4 * (lensFloats + attFloats + Math.max(1, lossFloats)), 'probe readback');
+    const encoder = gpu.device.createCommandEncoder({ label: 'probe' });
+    this.recordForward(encoder, 1, T, 0);
+    for (let l = 0; l < L; l++) {
+      // ln_f of block l's output into the ln_f scratch (free after the forward), then lm_head into layer l's slot.
+      layerNormForward(gpu, encoder, {
+        out: this.lnf, mean: this.lnfMean, rstd: this.lnfRstd, inp: this.layers[l].res3,
+        weight: this.p('transformer.ln_f.weight'), bias: this.param.get('transformer.ln_f.bias') ?? null, N: T, C,
+      });
+      const slot = { buffer: lens, offset: l * stride, size: T * V * 4 };
+      matmul(gpu, encoder, { out: slot, a: this.lnf, b: this.lmHead(this.param), M: T, N: V, K: C, transB: true }); // (T, V)
+    }
+    if (lossFloats > 0) {
+      const last = { buffer: lens, offset: (L - 1) * stride, size: lossFloats * V * 4 };
+      crossEntropyForward(gpu, encoder, { losses: this.losses, logits: last, targets: this.targets, BT: lossFloats, V });
+      encoder.copyBufferToBuffer(this.losses, 0, out, 4 * (lensFloats + attFloats), 4 * lossFloats);
+    }
+    for (let l = 0; l < L; l++) {
+      encoder.copyBufferToBuffer(lens, l * stride, out, 4 * l * T * V, 4 * T * V);
+      encoder.copyBufferToBuffer(this.layers[l].att, 0, out, 4 * (lensFloats + l * NH * T * T), 4 * NH * T * T);
+    }
+    gpu.device.queue.submit([encoder.finish()]);
+    try {
+      const all = new Float32Array(await gpu.read(out, 0, 4 * (lensFloats + attFloats + lossFloats)));
+      return {
+        T,
+        lens: all.slice(0, lensFloats),
+        att: all.slice(lensFloats, lensFloats + attFloats),
+        losses: all.slice(lensFloats + attFloats),
+      };
+    } finally {
+      gpu.destroy(out);
+    }
   }
 
   /** Parameters, both AdamW moments and the step count, after all submitted work. */
