@@ -1,6 +1,6 @@
 import forwardCode from '../../shaders/embedding_forward.wgsl?raw';
 import backwardCode from '../../shaders/embedding_backward.wgsl?raw';
-import { type Gpu, type Binding, type Recorder, grid } from '../gpu/runtime';
+import { type Gpu, type Binding, type Recorder, grid, bindingBytes } from '../gpu/runtime';
 
 export interface EmbeddingForwardArgs {
   /** (B*T, C) */
@@ -41,7 +41,8 @@ export function embeddingForward(gpu: Gpu, encoder: Recorder, args: EmbeddingFor
     kernel: 'embedding_forward',
     workgroupSize: 256,
     flops: B * T * C,
-    bytes: 4 * (3 * B * T * C + B * T),
+    // read tokens (BT), the (V, C) table once (or the BT rows gathered, if fewer) and wpe (T, C); write out (BT, C)
+    bytes: 4 * (B * T + T * C + B * T * C) + Math.min(bindingBytes(args.wte), 4 * B * T * C),
   });
 }
 

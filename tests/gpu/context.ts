@@ -20,8 +20,11 @@ export function testGpu(): Promise<{ gpu: Gpu; handle: GpuHandle }> {
       instance = create([]) as unknown as GPU;
       const navigatorGpu = instance;
       const h = await acquireGpu(navigatorGpu, { onError: (m) => uncaptured.push(m) });
-      // The app's choice for this adapter, or KERNELS=gpu|cpu to run the suite on one variant.
-      const gpu = new Gpu(h.device, { kernels: kernelVariantFor(h.info, process.env.KERNELS) });
+      // The app's choice for this adapter, or KERNELS=gpu|cpu to run the suite on one variant (SUBGROUPS=0: without subgroups).
+      const gpu = new Gpu(h.device, {
+        kernels: kernelVariantFor(h.info, process.env.KERNELS),
+        ...(process.env.SUBGROUPS === '0' ? { subgroups: false } : {}),
+      });
       console.log(`[gpu] adapter: ${adapterName(h.info)}; kernels: ${gpu.kernels}${gpu.subgroups ? ', subgroups' : ''}`);
       return { gpu, handle: h };
     })();
