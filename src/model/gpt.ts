@@ -46,7 +46,7 @@
 import type { Gpu } from '../gpu/runtime';
 import { activationBackward, activationForward } from '../kernels/activation';
 import { adamw, gradNorm, gradNormScratchFloats } from '../kernels/adamw';
-import { attentionBackward, attentionForward, attentionScratchFloats } from '../kernels/attention';
+import { attentionBackward, attentionForward, attentionRowFloats } from '../kernels/attention';
 import { biasBackward } from '../kernels/biasBackward';
 import { crossEntropyBackward, crossEntropyForward, meanLoss } from '../kernels/crossEntropy';
 import { dropoutBackward, dropoutForward } from '../kernels/dropout';
@@ -130,7 +130,7 @@ interface LayerActs {
   ln1Mean: GPUBuffer; // (BT)
   ln1Rstd: GPUBuffer; // (BT)
   qkv: GPUBuffer; // (BT, 3C)
-  att: GPUBuffer; // (B, NH, T, T)
+  lse: GPUBuffer; // (B, NH, T) attention logsumexp
   atty: GPUBuffer; // (BT, C)
   res2: GPUBuffer; // (BT, C)
   ln2: GPUBuffer; // (BT, C)
@@ -196,9 +196,10 @@ export class GptModel {
   private readonly dqkv: GPUBuffer; // (BT, 3C)
   private readonly d4a: GPUBuffer; // (BT, 4C) d(fch after activation)
   private readonly d4b: GPUBuffer; // (BT, 4C) d fch
-  private readonly attScratch: GPUBuffer; // (B, NH, T, T)
+  private readonly attDelta: GPUBuffer; // (B, NH, T) attention backward scratch
   private readonly promptOut: GPUBuffer; // (L*NH*T*T + V) readback of a prompt forward
   private lensOut: GPUBuffer | null = null; // (L, blockSize, V) logit lens, allocated on the first probe
+  private probsOut: GPUBuffer | null = null; // (L, NH, blockSize, blockSize) attention probabilities, allocated on the first view
 
   private readonly staging: GPUBuffer[] = []; // free MAP_READ buffers of READBACK_BYTES
   private readonly decoders = new Set<GptDecoder>(); // live, disposed with the model
@@ -238,7 +239,7 @@ export class GptModel {
       this.layers.push({
         ln1: f(BT * C, `h${l} ln1`), ln1Mean: f(BT, `h${l} ln1 mean`), ln1Rstd: f(BT, `h${l} ln1 rstd`),
         qkv: f(BT * 3 * C, `h${l} qkv`),
-        att: f(B * NH * T * T, `h${l} att`),
+        lse: f(attentionRowFloats(B, T, NH), `h${l} attention lse`),
         atty: f(BT * C, `h${l} atty`),
         res2: f(BT * C, `h${l} res2`),
         ln2: f(BT * C, `h${l} ln2`), ln2Mean: f(BT, `h${l} ln2 mean`), ln2Rstd: f(BT, `h${l} ln2 rstd`),
@@ -263,7 +264,7 @@ export class GptModel {
     this.dqkv = f(BT * 3 * C, 'dqkv');
     this.d4a = f(BT * 4 * C, 'd fch act');
     this.d4b = f(BT * 4 * C, 'd fch');
-    this.attScratch = f(attentionScratchFloats(B, T, C, NH), 'attention scratch');
+    this.attDelta = f(attentionRowFloats(B, T, NH), 'attention delta');
     this.promptOut = f(L * NH * T * T + V, 'prompt readback');
 
     this.writeState({
@@ -354,10 +355,13 @@ export class GptModel {
     for (const id of ids) if (!(id >= 0 && id < V)) throw new Error(`Token id ${id} is outside the vocabulary (0..${V - 1}).`);
     this.gpu.write(this.tokens, ids);
     const encoder = this.gpu.device.createCommandEncoder({ label: 'prompt forward' });
-    this.recordForward(encoder, 1, T, 0);
+    this.recordForward(encoder, 1, T, 0, !!opts.attention);
     const attFloats = opts.attention ? L * NH * T * T : 0;
     if (opts.attention) {
-      for (let l = 0; l < L; l++) encoder.copyBufferToBuffer(this.layers[l].att, 0, this.promptOut, 4 * l * NH * T * T, 4 * NH * T * T);
+      for (let l = 0; l < L; l++) {
+        const { buffer, offset, size } = this.probsRange(l, T);
+        encoder.copyBufferToBuffer(buffer, offset, this.promptOut, 4 * l * NH * T * T, size);
+      }
     }
     encoder.copyBufferToBuffer(this.logitsBuf, 4 * (T - 1) * V, this.promptOut, 4 * attFloats, 4 * V);
     this.gpu.device.queue.submit([encoder.finish()]);
@@ -411,7 +415,7 @@ export class GptModel {
     const lossFloats = T - 1;
     const out = gpu.buffer(4 * (lensFloats + attFloats + Math.max(1, lossFloats)), 'probe readback');
     const encoder = gpu.device.createCommandEncoder({ label: 'probe' });
-    this.recordForward(encoder, 1, T, 0);
+    this.recordForward(encoder, 1, T, 0, true);
     for (let l = 0; l < L; l++) {
       // ln_f of block l's output into the ln_f scratch (free after the forward), then lm_head into layer l's slot.
       layerNormForward(gpu, encoder, {
@@ -428,7 +432,8 @@ export class GptModel {
     }
     for (let l = 0; l < L; l++) {
       encoder.copyBufferToBuffer(lens, l * stride, out, 4 * l * T * V, 4 * T * V);
-      encoder.copyBufferToBuffer(this.layers[l].att, 0, out, 4 * (lensFloats + l * NH * T * T), 4 * NH * T * T);
+      const probs = this.probsRange(l, T);
+      encoder.copyBufferToBuffer(probs.buffer, probs.offset, out, 4 * (lensFloats + l * NH * T * T), probs.size);
     }
     gpu.device.queue.submit([encoder.finish()]);
     try {
@@ -509,8 +514,23 @@ export class GptModel {
     return map.get(this.config.tieWeights ? 'transformer.wte.weight' : 'lm_head.weight')!;
   }
 
-  /** tokens -> logits (B*T, V). Dropout only when p > 0 (training). */
-  private recordForward(enc: GPUCommandEncoder, B: number, T: number, p: number): void {
+  /**
+   * Layer l's attention probabilities (NH, T, T) of a B = 1 forward with
+   * `probs`, in a buffer allocated on the first attention view (256-byte aligned per layer).
+   */
+  private probsRange(l: number, T: number): { buffer: GPUBuffer; offset: number; size: number } {
+    const { nLayer: L, nHead: NH, blockSize } = this.config;
+    const stride = Math.ceil((NH * blockSize * blockSize * 4) / 256) * 256;
+    if (!this.probsOut) this.probsOut = this.alloc(L * stride, 'attention probabilities (L, NH, T, T)');
+    return { buffer: this.probsOut, offset: l * stride, size: NH * T * T * 4 };
+  }
+
+  /**
+   * tokens -> logits (B*T, V). Dropout only when p > 0 (training). With
+   * `probs` (the attention views, B = 1) each layer also writes its attention
+   * probabilities to probsRange(l, T); training never stores them.
+   */
+  private recordForward(enc: GPUCommandEncoder, B: number, T: number, p: number, probs = false): void {
     const { gpu } = this;
     const { nLayer: L, nHead: NH, nEmbd: C, vocabSize: V } = this.config;
     const BT = B * T;
@@ -528,7 +548,9 @@ export class GptModel {
       const w = this.layerParams(this.param, l);
       layerNormForward(gpu, enc, { out: a.ln1, mean: a.ln1Mean, rstd: a.ln1Rstd, inp: resid, weight: w.ln1w, bias: w.ln1b, N: BT, C });
       matmul(gpu, enc, { site: 'attn.c_attn', out: a.qkv, a: a.ln1, b: w.attnW, bias: w.attnB, M: BT, N: 3 * C, K: C, transB: true }); // (BT, 3C)
-      attentionForward(gpu, enc, { out: a.atty, att: a.att, qkv: a.qkv, B, T, C, NH, dropout: this.attentionDropout(p, l) });
+      attentionForward(gpu, enc, {
+        out: a.atty, lse: a.lse, qkv: a.qkv, B, T, C, NH, dropout: this.attentionDropout(p, l), probs: probs ? this.probsRange(l, T) : null,
+      }); // (BT, C)
       matmul(gpu, enc, { site: 'attn.c_proj', out: this.proj, a: a.atty, b: w.projW, bias: w.projB, M: BT, N: C, K: C, transB: true }); // (BT, C)
       this.residualAdd(enc, a.res2, resid, BT * C, p, 1 + 2 * l);
       layerNormForward(gpu, enc, { out: a.ln2, mean: a.ln2Mean, rstd: a.ln2Rstd, inp: a.res2, weight: w.ln2w, bias: w.ln2b, N: BT, C });
@@ -602,7 +624,7 @@ export class GptModel {
       matmul(gpu, enc, { site: 'attn.c_proj', out: dw.projW, a: dattn, b: a.atty, M: C, N: C, K: BT, transA: true, accumulate: true }); // (C, C)
       if (dw.projB) biasBackward(gpu, enc, { dbias: dw.projB, dout: dattn, M: BT, N: C });
       attentionBackward(gpu, enc, {
-        dqkv: this.dqkv, dout: this.dC, qkv: a.qkv, att: a.att, B, T, C, NH, scratch: this.attScratch, dropout: this.attentionDropout(p, l),
+        dqkv: this.dqkv, delta: this.attDelta, dout: this.dC, qkv: a.qkv, out: a.atty, lse: a.lse, B, T, C, NH, dropout: this.attentionDropout(p, l),
       }); // (BT, 3C)
       matmul(gpu, enc, { site: 'attn.c_attn', out: this.dC, a: this.dqkv, b: w.attnW, M: BT, N: C, K: 3 * C }); // d ln1 (BT, C)
       matmul(gpu, enc, { site: 'attn.c_attn', out: dw.attnW, a: this.dqkv, b: a.ln1, M: 3 * C, N: C, K: BT, transA: true, accumulate: true }); // (3C, C)

@@ -84,7 +84,7 @@ export function activationBuffers(config: ModelConfig, B: number): { saved: numb
   const perLayer = [
     BT * C, BT, BT, // ln1 (BT, C), mean (BT), rstd (BT)
     BT * 3 * C, // qkv (BT, 3C)
-    B * NH * T * T, // att (B, NH, T, T)
+    B * NH * T, // attention logsumexp (B, NH, T): backward recomputes the probabilities
     BT * C, // atty (BT, C)
     BT * C, // res2 (BT, C)
     BT * C, BT, BT, // ln2 (BT, C), mean, rstd
@@ -109,7 +109,7 @@ export function activationBuffers(config: ModelConfig, B: number): { saved: numb
     BT * C, // d layernorm output / d atty (BT, C)
     BT * 3 * C, // dqkv (BT, 3C)
     BT * 4 * C, BT * 4 * C, // d fch after / before the activation (BT, 4C)
-    B * NH * T * T, // attention backward scratch (B, NH, T, T)
+    B * NH * T, // attention backward row sums D (B, NH, T)
     L * NH * T * T + V, // readback of a prompt's attention maps (L, NH, T, T) and last logits (V)
   ];
   return { saved, scratch };
