@@ -360,11 +360,15 @@ export function gptForward(
   };
 }
 
-/** Gradients of the mean cross-entropy for every named parameter (tied lm_head folded into wte). */
-export function gptBackward(cfg: RefConfig, P: Tensors, fwd: ForwardResult): Tensors {
+/**
+ * Gradients for every named parameter (tied lm_head folded into wte): of the
+ * mean cross-entropy, or of any loss whose gradient into the logits (BT, V) is
+ * given as `dlogitsIn` (DPO's sequence log-probabilities, tests/reference/dpo.ts).
+ */
+export function gptBackward(cfg: RefConfig, P: Tensors, fwd: ForwardResult, dlogitsIn?: Float64Array): Tensors {
   const { nLayer: L, nHead: NH, nEmbd: C, vocabSize: V, bias } = cfg;
   const { B, T, x, y, drop, layers, resid, lnf, lnfMean, lnfRstd, probs } = fwd.cache;
-  if (!y) throw new Error('reference GPT: backward needs targets');
+  if (!y && !dlogitsIn) throw new Error('reference GPT: backward needs targets or the gradient of the logits');
   const BT = B * T;
   const f = (n: number) => new Float64Array(n);
   const G: Tensors = new Map();
@@ -372,9 +376,12 @@ export function gptBackward(cfg: RefConfig, P: Tensors, fwd: ForwardResult): Ten
   const g = (name: string) => G.get(name)!;
   const optG = (name: string) => (bias ? g(name) : null);
 
-  const dlogits = f(BT * V); // (BT, V)
-  for (let i = 0; i < BT; i++) {
-    for (let v = 0; v < V; v++) dlogits[i * V + v] = (probs[i * V + v] - (v === y[i] ? 1 : 0)) / BT;
+  let dlogits = dlogitsIn; // (BT, V)
+  if (!dlogits) {
+    dlogits = f(BT * V);
+    for (let i = 0; i < BT; i++) {
+      for (let v = 0; v < V; v++) dlogits[i * V + v] = (probs[i * V + v] - (v === y![i] ? 1 : 0)) / BT;
+    }
   }
   const dlnf = f(BT * C);
   linearBackward(dlnf, g(lmHeadName(cfg)), null, dlogits, lnf, p(P, lmHeadName(cfg)), BT, C, V);
