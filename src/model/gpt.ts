@@ -419,7 +419,7 @@ export class GptModel {
         weight: this.p('transformer.ln_f.weight'), bias: this.param.get('transformer.ln_f.bias') ?? null, N: T, C,
       });
       const slot = { buffer: lens, offset: l * stride, size: T * V * 4 };
-      matmul(gpu, encoder, { out: slot, a: this.lnf, b: this.lmHead(this.param), M: T, N: V, K: C, transB: true }); // (T, V)
+      matmul(gpu, encoder, { site: 'lens', out: slot, a: this.lnf, b: this.lmHead(this.param), M: T, N: V, K: C, transB: true }); // (T, V)
     }
     if (lossFloats > 0) {
       const last = { buffer: lens, offset: (L - 1) * stride, size: lossFloats * V * 4 };
