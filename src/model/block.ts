@@ -78,14 +78,14 @@ export interface BlockForwardArgs {
 export function blockForward(gpu: Gpu, rec: Recorder, args: BlockForwardArgs): void {
   const { inp, acts: a, w, proj, N, C, dropout } = args;
   layerNormForward(gpu, rec, { out: a.ln1, mean: a.ln1Mean, rstd: a.ln1Rstd, inp, weight: w.ln1w, bias: w.ln1b, N, C });
-  matmul(gpu, rec, { out: a.qkv, a: a.ln1, b: w.attnW, bias: w.attnB, M: N, N: 3 * C, K: C, transB: true }); // (N, 3C)
+  matmul(gpu, rec, { site: 'attn.c_attn', out: a.qkv, a: a.ln1, b: w.attnW, bias: w.attnB, M: N, N: 3 * C, K: C, transB: true }); // (N, 3C)
   args.attend(rec);
-  matmul(gpu, rec, { out: proj, a: a.atty, b: w.projW, bias: w.projB, M: N, N: C, K: C, transB: true }); // (N, C)
+  matmul(gpu, rec, { site: 'attn.c_proj', out: proj, a: a.atty, b: w.projW, bias: w.projB, M: N, N: C, K: C, transB: true }); // (N, C)
   residualAdd(gpu, rec, a.res2, inp, proj, N * C, dropout, 0);
   layerNormForward(gpu, rec, { out: a.ln2, mean: a.ln2Mean, rstd: a.ln2Rstd, inp: a.res2, weight: w.ln2w, bias: w.ln2b, N, C });
-  matmul(gpu, rec, { out: a.fch, a: a.ln2, b: w.fcW, bias: w.fcB, M: N, N: 4 * C, K: C, transB: true }); // (N, 4C)
+  matmul(gpu, rec, { site: 'mlp.c_fc', out: a.fch, a: a.ln2, b: w.fcW, bias: w.fcB, M: N, N: 4 * C, K: C, transB: true }); // (N, 4C)
   activationForward(gpu, rec, { out: a.fcha, inp: a.fch, n: N * 4 * C, kind: args.activation });
-  matmul(gpu, rec, { out: proj, a: a.fcha, b: w.mprojW, bias: w.mprojB, M: N, N: C, K: 4 * C, transB: true }); // (N, C)
+  matmul(gpu, rec, { site: 'mlp.c_proj', out: proj, a: a.fcha, b: w.mprojW, bias: w.mprojB, M: N, N: C, K: 4 * C, transB: true }); // (N, C)
   residualAdd(gpu, rec, a.out, a.res2, proj, N * C, dropout, 1);
 }
 

@@ -203,7 +203,7 @@ export class GptDecoder implements Decoder {
       weight: w('transformer.ln_f.weight'), bias: opt('transformer.ln_f.bias'), N: 1, C,
     });
     const head = w(config.tieWeights ? 'transformer.wte.weight' : 'lm_head.weight');
-    matmul(gpu, enc, { out: this.logitsBuf, a: this.ln, b: head, M: 1, N: V, K: C, transB: true }); // (V)
+    matmul(gpu, enc, { site: 'lm_head', out: this.logitsBuf, a: this.ln, b: head, M: 1, N: V, K: C, transB: true }); // (V)
   }
 
   private takeStaging(): GPUBuffer {
