@@ -20,6 +20,8 @@ export interface TrainerHooks {
   emit(event: EngineEvent): void;
   /** Persist the run; resolves with whether it was saved. */
   save(run: RunCheckpoint): Promise<SaveResult>;
+  /** Runs after every finite evaluation, weights at that step (the inspection timeline's snapshot). */
+  afterEval?(stats: EvalStats): Promise<void>;
 }
 
 export interface TrainerSetup {
@@ -398,6 +400,7 @@ export class Trainer {
     const stats = { step: this.step, trainLoss, valLoss };
     this.evalHistory = appendThinned(this.evalHistory.filter((p) => p.step !== this.step), stats);
     this.hooks.emit({ kind: 'eval', stats });
+    if (this.hooks.afterEval) await this.guard(this.hooks.afterEval(stats));
     return stats;
   }
 }

@@ -13,6 +13,7 @@ import { CharTokenizer } from '../model/tokenizer';
 import { memoryEstimate, validateConfig } from '../model/validate';
 import { CheckpointStore, type CorpusIdentity, type RunCheckpoint } from './checkpointStore';
 import { Generation } from './generator';
+import { canProbe, inspectModel, PROBE_CHARS, runKey, Timeline, TimelineStore } from './insights';
 import { createGpuModel } from './gpuModel';
 import type { EngineModel } from './model';
 import type { EngineEvent, EngineReply, EngineRequest, FromWorker, SavedRunSummary, ToWorker } from './protocol';
@@ -40,6 +41,9 @@ let run: Run | null = null;
 let generation: Generation | null = null;
 const serial = new Serial();
 let store = new CheckpointStore(self.indexedDB ?? null);
+// The inspection timeline of the current run, saved beside its checkpoints.
+const timeline = new Timeline();
+const timelineStore = new TimelineStore(self.indexedDB ?? null);
 
 function emit(event: EngineEvent): void {
   self.postMessage({ id: null, event } satisfies FromWorker);
@@ -131,7 +135,15 @@ async function buildRun(
     model,
     { corpus, vocab: tokenizer.vocab, train, trainTokens: splits.train, valTokens: splits.val },
     serial,
-    { emit, save: (r) => store.save(r) },
+    {
+      emit,
+      save: async (r) => {
+        const saved = await store.save(r);
+        if (saved.saved) await timelineStore.save(runKey(r.corpus.name, r.model, r.train), timeline.upTo(r.step));
+        return saved;
+      },
+      afterEval: (stats) => snapshotAt(stats.step),
+    },
   );
   return { run: { config, layout, tokenizer, trainer, initialParams }, trainTokens: splits.train.length, valTokens: splits.val.length };
 }
@@ -209,6 +221,8 @@ async function handle(request: EngineRequest): Promise<EngineReply> {
       const built = await buildRun(corpus, request.text, request.model, request.train);
       if ('problems' in built) return { kind: 'invalid', problems: built.problems };
       run = built.run;
+      timeline.clear();
+      emit({ kind: 'timeline', snapshots: [] });
       await run.trainer.snapshot();
       run.trainer.emitHistory();
       emit({ kind: 'trainState', state: 'ready', step: 0, maxSteps: request.train.maxSteps });
@@ -235,6 +249,8 @@ async function handle(request: EngineRequest): Promise<EngineReply> {
       const t = run.trainer;
       emit({ kind: 'trainState', state: t.state, step: t.step, maxSteps: t.setup.train.maxSteps });
       t.emitHistory();
+      timeline.replace((await timelineStore.load(runKey(saved.corpus.name, saved.model, saved.train))).filter((x) => x.step <= t.step));
+      emit({ kind: 'timeline', snapshots: timeline.snapshots.slice() });
       return loadedReply(run, built.trainTokens, built.valTokens);
     }
     case 'discardSavedRun':
@@ -245,6 +261,8 @@ async function handle(request: EngineRequest): Promise<EngineReply> {
       await recover();
       if (request.action === 'reset') {
         await run.trainer.reset(run.initialParams);
+        timeline.clear();
+        emit({ kind: 'timeline', snapshots: [] });
         return { kind: 'ok' };
       }
       const problem = await run.trainer.action(request.action, request.steps);
@@ -366,9 +384,46 @@ async function handle(request: EngineRequest): Promise<EngineReply> {
       }
       return { kind: 'ok' };
     }
+    case 'insights': {
+      if (!run) return NOT_LOADED;
+      await recover();
+      const r = run;
+      if (!canProbe(r.trainer.model)) return { kind: 'error', message: 'This model cannot be inspected.' };
+      let ids: Int32Array;
+      let unknown: string[] = [];
+      if (request.text === undefined) ids = probeIds(r);
+      else {
+        const enc = r.tokenizer.encode(request.text);
+        ids = enc.ids;
+        unknown = enc.unknown;
+      }
+      if (!ids.length) return { kind: 'error', message: 'Type a text with characters from the corpus to inspect it.' };
+      const T = Math.min(ids.length, r.config.blockSize);
+      const insights = await inspectModel(r.trainer.model, serial, r.tokenizer.vocab, ids.slice(0, T), {
+        step: r.trainer.step,
+        source: 'request',
+        cropped: ids.length - T,
+        unknown,
+      });
+      return { kind: 'insights', insights };
+    }
     default:
       return { kind: 'error', message: `The engine cannot handle '${(request as { kind: string }).kind}'.` };
   }
+}
+
+/** The timeline's probe: the start of the validation split, as long as the context allows. */
+function probeIds(r: Run): Int32Array {
+  return r.trainer.setup.valTokens.slice(0, Math.min(r.config.blockSize, PROBE_CHARS));
+}
+
+/** A timeline snapshot of the current run at `step` (called after each evaluation, weights at that step). */
+async function snapshotAt(step: number): Promise<void> {
+  const r = run;
+  if (!r || !canProbe(r.trainer.model)) return;
+  const insights = await inspectModel(r.trainer.model, serial, r.tokenizer.vocab, probeIds(r), { step, source: 'eval', cropped: 0, unknown: [] });
+  timeline.add(insights);
+  emit({ kind: 'snapshot', insights });
 }
 
 /** Time N training steps of the current config (after one warm-up step), then put the weights back. */

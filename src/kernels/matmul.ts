@@ -36,6 +36,23 @@ export interface MatmulArgs extends MatmulShape {
   slices?: number;
   /** Force the tile shape (tests, benchmarks); by default matmulPlan chooses. */
   tile?: MatmulTile;
+  /** The Linear this product belongs to, e.g. 'attn.c_attn' (profiles group by it and by fwd / dX / dW). */
+  site?: string;
+}
+
+/** The direction of a Linear's product, from its transposes: x W^T is the forward, dY^T X the weight gradient. */
+export function matmulDirection(args: Pick<MatmulArgs, 'transA' | 'transB'>): 'fwd' | 'dX' | 'dW' {
+  if (args.transA) return 'dW';
+  return args.transB ? 'fwd' : 'dX';
+}
+
+/**
+ * Bytes a product must move at least: A, B (and bias, residual) read once, C written once (and read when
+ * accumulating).
+ */
+export function matmulBytes(args: Pick<MatmulArgs, 'M' | 'N' | 'K' | 'bias' | 'residual' | 'accumulate'>): number {
+  const { M, N, K } = args;
+  return 4 * (M * K + K * N + M * N * (1 + (args.accumulate ? 1 : 0) + (args.residual ? 1 : 0)) + (args.bias ? N : 0));
 }
 
 /** A tile shape of shaders/matmul.wgsl: BM = (256 / wgN) * rows, BN = wgN * 4. */
@@ -156,7 +173,7 @@ export function matmul(gpu: Gpu, recorder: Recorder, args: MatmulArgs): void {
     },
   });
   const zeros = gpu.zeros();
-  const epilogue = (args.bias ? N : 0) + (args.residual ? M * N : 0) + (args.accumulate ? M * N : 0);
+  const label = args.site ? { label: `${args.site} ${matmulDirection(args)}` } : {};
   gpu.dispatch(recorder, pipeline, {
     params: [M, N, K, split ? plan.kSlice : K],
     buffers: [
@@ -172,8 +189,10 @@ export function matmul(gpu: Gpu, recorder: Recorder, args: MatmulArgs): void {
     workgroups: [Math.ceil(N / tileCols(tile)), Math.ceil(M / tileRows(tile)), slices],
     kernel: split ? 'matmul_splitk' : 'matmul',
     workgroupSize: 256,
-    flops: 2 * M * N * K + (split ? 0 : (args.bias ? M * N : 0) + (args.residual ? M * N : 0) + (args.accumulate ? M * N : 0)),
-    bytes: 4 * (M * K + K * N + slices * M * N + (split ? 0 : epilogue)),
+    flops: matmulFlops(M, N, K),
+    // split: A and B read once, each slice's partial (M, N) written once
+    bytes: split ? 4 * (M * K + K * N + slices * M * N) : matmulBytes(args),
+    ...label,
   });
   if (!split) return;
   const reduce = gpu.pipeline(reduceCode, {
@@ -189,8 +208,10 @@ export function matmul(gpu: Gpu, recorder: Recorder, args: MatmulArgs): void {
     workgroups: grid(Math.ceil((M * N) / 256)),
     kernel: 'matmul_splitk_reduce',
     workgroupSize: 256,
-    flops: M * N * (slices - 1) + (args.bias ? M * N : 0) + (args.residual ? M * N : 0) + (args.accumulate ? M * N : 0),
-    bytes: 4 * (slices * M * N + M * N + epilogue),
+    flops: M * N * slices,
+    // the partials read once, then what a one-pass product reads and writes besides A and B
+    bytes: 4 * slices * M * N + matmulBytes(args) - 4 * (M * K + K * N),
+    ...label,
   });
 }
 
@@ -208,15 +229,15 @@ function matvec(gpu: Gpu, recorder: Recorder, args: MatmulArgs): void {
     },
   });
   const zeros = gpu.zeros();
-  const epilogue = (args.bias ? N : 0) + (args.residual ? N : 0) + (args.accumulate ? N : 0);
   gpu.dispatch(recorder, pipeline, {
     params: [N, K],
     buffers: [args.out, args.a, args.b, args.bias || zeros, args.residual || zeros],
     workgroups: grid(Math.ceil(N / cols)),
-    kernel: 'matvec',
+    kernel: 'matmul_vector',
     workgroupSize: 256,
-    flops: 2 * N * K + epilogue,
-    bytes: 4 * (K + N * K + N + epilogue),
+    flops: matmulFlops(1, N, K),
+    bytes: matmulBytes(args),
+    ...(args.site ? { label: `${args.site} ${matmulDirection(args)}` } : {}),
   });
 }
 

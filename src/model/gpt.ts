@@ -21,6 +21,8 @@
 //       att (nLayer, nHead, T, T) probabilities } for one sequence (B = 1,
 //       T = ids.length <= blockSize); rows are queries, zero above the diagonal
 //   model.logits(ids) / model.attention(ids): the two halves of forwardPrompt
+//   model.probe(ids)             -> { lens (L, T, V), att (L, NH, T, T), losses (T-1) }: the logit
+//                                   lens after every block and per-position losses for one sequence
 //   model.decoder()              -> a KV-cache decoder (./decoder.ts): push(id) -> logits (V)
 //                                   of the next token, one row of work per token, up to
 //                                   blockSize positions; dispose() frees its buffers
@@ -87,6 +89,17 @@ export interface StepResult {
   gradNorm: number;
   /** performance.now() when the readback arrived. */
   doneAt: number;
+}
+
+/** What GptModel.probe returns for one sequence of T tokens. */
+export interface ProbeResult {
+  T: number;
+  /** (L, T, V) logits of ln_f + lm_head after each block; layer L-1 is the model's output. */
+  lens: Float32Array;
+  /** (L, NH, T, T) attention probabilities, rows = queries. */
+  att: Float32Array;
+  /** (T-1) cross-entropy in nats of ids[t+1] given ids[0..t]. */
+  losses: Float32Array;
 }
 
 export interface ModelState {
@@ -185,6 +198,7 @@ export class GptModel {
   private readonly d4b: GPUBuffer; // (BT, 4C) d fch
   private readonly attScratch: GPUBuffer; // (B, NH, T, T)
   private readonly promptOut: GPUBuffer; // (L*NH*T*T + V) readback of a prompt forward
+  private lensOut: GPUBuffer | null = null; // (L, blockSize, V) logit lens, allocated on the first probe
 
   private readonly staging: GPUBuffer[] = []; // free MAP_READ buffers of READBACK_BYTES
   private readonly decoders = new Set<GptDecoder>(); // live, disposed with the model
@@ -372,6 +386,64 @@ export class GptModel {
     return d;
   }
 
+  // ------------------------------------------------------------------ interpretability probe
+
+  /**
+   * Forward of one sequence (B = 1, T = ids.length <= blockSize) for the
+   * inspection views: the logit lens (L, T, V) (ln_f and lm_head applied to the
+   * residual stream after each block; its last layer is the model's logits),
+   * per-position losses (T-1) in nats (row t predicts ids[t+1]) and the
+   * attention probabilities (L, NH, T, T). Our kernels only; one readback.
+   */
+  async probe(ids: Int32Array): Promise<ProbeResult> {
+    const { nLayer: L, nHead: NH, nEmbd: C, blockSize, vocabSize: V } = this.config;
+    const T = ids.length;
+    if (T < 1 || T > blockSize) throw new Error(`A prompt must hold 1 to ${blockSize} tokens, got ${T}.`);
+    for (const id of ids) if (!(id >= 0 && id < V)) throw new Error(`Token id ${id} is outside the vocabulary (0..${V - 1}).`);
+    const { gpu } = this;
+    const stride = Math.ceil((blockSize * V * 4) / 256) * 256; // bytes per layer of lens logits, bindable offsets
+    if (!this.lensOut) this.lensOut = this.alloc(L * stride, 'logit lens (L, T, V)');
+    const lens = this.lensOut;
+    gpu.write(this.tokens, ids);
+    if (T > 1) gpu.write(this.targets, ids.subarray(1));
+    const lensFloats = L * T * V;
+    const attFloats = L * NH * T * T;
+    const lossFloats = T - 1;
+    const out = gpu.buffer(4 * (lensFloats + attFloats + Math.max(1, lossFloats)), 'probe readback');
+    const encoder = gpu.device.createCommandEncoder({ label: 'probe' });
+    this.recordForward(encoder, 1, T, 0);
+    for (let l = 0; l < L; l++) {
+      // ln_f of block l's output into the ln_f scratch (free after the forward), then lm_head into layer l's slot.
+      layerNormForward(gpu, encoder, {
+        out: this.lnf, mean: this.lnfMean, rstd: this.lnfRstd, inp: this.layers[l].res3,
+        weight: this.p('transformer.ln_f.weight'), bias: this.param.get('transformer.ln_f.bias') ?? null, N: T, C,
+      });
+      const slot = { buffer: lens, offset: l * stride, size: T * V * 4 };
+      matmul(gpu, encoder, { site: 'lens', out: slot, a: this.lnf, b: this.lmHead(this.param), M: T, N: V, K: C, transB: true }); // (T, V)
+    }
+    if (lossFloats > 0) {
+      const last = { buffer: lens, offset: (L - 1) * stride, size: lossFloats * V * 4 };
+      crossEntropyForward(gpu, encoder, { losses: this.losses, logits: last, targets: this.targets, BT: lossFloats, V });
+      encoder.copyBufferToBuffer(this.losses, 0, out, 4 * (lensFloats + attFloats), 4 * lossFloats);
+    }
+    for (let l = 0; l < L; l++) {
+      encoder.copyBufferToBuffer(lens, l * stride, out, 4 * l * T * V, 4 * T * V);
+      encoder.copyBufferToBuffer(this.layers[l].att, 0, out, 4 * (lensFloats + l * NH * T * T), 4 * NH * T * T);
+    }
+    gpu.device.queue.submit([encoder.finish()]);
+    try {
+      const all = new Float32Array(await gpu.read(out, 0, 4 * (lensFloats + attFloats + lossFloats)));
+      return {
+        T,
+        lens: all.slice(0, lensFloats),
+        att: all.slice(lensFloats, lensFloats + attFloats),
+        losses: all.slice(lensFloats + attFloats),
+      };
+    } finally {
+      gpu.destroy(out);
+    }
+  }
+
   /** Parameters, both AdamW moments and the step count, after all submitted work. */
   async readState(): Promise<ModelState> {
     const [params, m, v] = await Promise.all([this.flatParams, this.m, this.v].map((b) => this.gpu.readF32(b, this.paramCount)));
@@ -455,14 +527,14 @@ export class GptModel {
       const a = this.layers[l];
       const w = this.layerParams(this.param, l);
       layerNormForward(gpu, enc, { out: a.ln1, mean: a.ln1Mean, rstd: a.ln1Rstd, inp: resid, weight: w.ln1w, bias: w.ln1b, N: BT, C });
-      matmul(gpu, enc, { out: a.qkv, a: a.ln1, b: w.attnW, bias: w.attnB, M: BT, N: 3 * C, K: C, transB: true }); // (BT, 3C)
+      matmul(gpu, enc, { site: 'attn.c_attn', out: a.qkv, a: a.ln1, b: w.attnW, bias: w.attnB, M: BT, N: 3 * C, K: C, transB: true }); // (BT, 3C)
       attentionForward(gpu, enc, { out: a.atty, att: a.att, qkv: a.qkv, B, T, C, NH, dropout: this.attentionDropout(p, l) });
-      matmul(gpu, enc, { out: this.proj, a: a.atty, b: w.projW, bias: w.projB, M: BT, N: C, K: C, transB: true }); // (BT, C)
+      matmul(gpu, enc, { site: 'attn.c_proj', out: this.proj, a: a.atty, b: w.projW, bias: w.projB, M: BT, N: C, K: C, transB: true }); // (BT, C)
       this.residualAdd(enc, a.res2, resid, BT * C, p, 1 + 2 * l);
       layerNormForward(gpu, enc, { out: a.ln2, mean: a.ln2Mean, rstd: a.ln2Rstd, inp: a.res2, weight: w.ln2w, bias: w.ln2b, N: BT, C });
-      matmul(gpu, enc, { out: a.fch, a: a.ln2, b: w.fcW, bias: w.fcB, M: BT, N: 4 * C, K: C, transB: true }); // (BT, 4C)
+      matmul(gpu, enc, { site: 'mlp.c_fc', out: a.fch, a: a.ln2, b: w.fcW, bias: w.fcB, M: BT, N: 4 * C, K: C, transB: true }); // (BT, 4C)
       activationForward(gpu, enc, { out: a.fcha, inp: a.fch, n: BT * 4 * C, kind: this.config.activation });
-      matmul(gpu, enc, { out: this.proj, a: a.fcha, b: w.mprojW, bias: w.mprojB, M: BT, N: C, K: 4 * C, transB: true }); // (BT, C)
+      matmul(gpu, enc, { site: 'mlp.c_proj', out: this.proj, a: a.fcha, b: w.mprojW, bias: w.mprojB, M: BT, N: C, K: 4 * C, transB: true }); // (BT, C)
       this.residualAdd(enc, a.res3, a.res2, BT * C, p, 2 + 2 * l);
       resid = a.res3;
     }
@@ -470,7 +542,7 @@ export class GptModel {
       out: this.lnf, mean: this.lnfMean, rstd: this.lnfRstd, inp: resid,
       weight: this.p('transformer.ln_f.weight'), bias: this.param.get('transformer.ln_f.bias') ?? null, N: BT, C,
     });
-    matmul(gpu, enc, { out: this.logitsBuf, a: this.lnf, b: this.lmHead(this.param), M: BT, N: V, K: C, transB: true }); // (BT, V)
+    matmul(gpu, enc, { site: 'lm_head', out: this.logitsBuf, a: this.lnf, b: this.lmHead(this.param), M: BT, N: V, K: C, transB: true }); // (BT, V)
   }
 
   /** out = resid + dropout(proj) */
@@ -498,8 +570,8 @@ export class GptModel {
     const g = this.grad;
 
     crossEntropyBackward(gpu, enc, { dlogits: this.dlogits, logits: this.logitsBuf, targets: this.targets, BT, V }); // (BT, V)
-    matmul(gpu, enc, { out: this.dC, a: this.dlogits, b: this.lmHead(this.param), M: BT, N: C, K: V }); // dlnf (BT, C)
-    matmul(gpu, enc, { out: this.lmHead(g), a: this.dlogits, b: this.lnf, M: V, N: C, K: BT, transA: true, accumulate: true }); // (V, C)
+    matmul(gpu, enc, { site: 'lm_head', out: this.dC, a: this.dlogits, b: this.lmHead(this.param), M: BT, N: C, K: V }); // dlnf (BT, C)
+    matmul(gpu, enc, { site: 'lm_head', out: this.lmHead(g), a: this.dlogits, b: this.lnf, M: V, N: C, K: BT, transA: true, accumulate: true }); // (V, C)
     enc.clearBuffer(this.dres);
     const lastResid = L > 0 ? this.layers[L - 1].res3 : this.embedOut(p);
     layerNormBackward(gpu, enc, {
@@ -514,26 +586,26 @@ export class GptModel {
       const residIn = l > 0 ? this.layers[l - 1].res3 : this.embedOut(p);
       // res3 = res2 + dropout(mlp(ln2(res2))): dres already holds d res3, which is also part of d res2.
       const dmlp = this.throughDropout(enc, BT * C, p, 2 + 2 * l); // (BT, C)
-      matmul(gpu, enc, { out: this.d4a, a: dmlp, b: w.mprojW, M: BT, N: 4 * C, K: C }); // (BT, 4C)
-      matmul(gpu, enc, { out: dw.mprojW, a: dmlp, b: a.fcha, M: C, N: 4 * C, K: BT, transA: true, accumulate: true }); // (C, 4C)
+      matmul(gpu, enc, { site: 'mlp.c_proj', out: this.d4a, a: dmlp, b: w.mprojW, M: BT, N: 4 * C, K: C }); // (BT, 4C)
+      matmul(gpu, enc, { site: 'mlp.c_proj', out: dw.mprojW, a: dmlp, b: a.fcha, M: C, N: 4 * C, K: BT, transA: true, accumulate: true }); // (C, 4C)
       if (dw.mprojB) biasBackward(gpu, enc, { dbias: dw.mprojB, dout: dmlp, M: BT, N: C });
       activationBackward(gpu, enc, { dinp: this.d4b, inp: a.fch, dout: this.d4a, n: BT * 4 * C, kind: this.config.activation });
-      matmul(gpu, enc, { out: this.dC, a: this.d4b, b: w.fcW, M: BT, N: C, K: 4 * C }); // d ln2 (BT, C)
-      matmul(gpu, enc, { out: dw.fcW, a: this.d4b, b: a.ln2, M: 4 * C, N: C, K: BT, transA: true, accumulate: true }); // (4C, C)
+      matmul(gpu, enc, { site: 'mlp.c_fc', out: this.dC, a: this.d4b, b: w.fcW, M: BT, N: C, K: 4 * C }); // d ln2 (BT, C)
+      matmul(gpu, enc, { site: 'mlp.c_fc', out: dw.fcW, a: this.d4b, b: a.ln2, M: 4 * C, N: C, K: BT, transA: true, accumulate: true }); // (4C, C)
       if (dw.fcB) biasBackward(gpu, enc, { dbias: dw.fcB, dout: this.d4b, M: BT, N: 4 * C });
       layerNormBackward(gpu, enc, {
         dinp: this.dres, dweight: dw.ln2w, dbias: dw.ln2b, dout: this.dC, inp: a.res2, weight: w.ln2w, mean: a.ln2Mean, rstd: a.ln2Rstd, N: BT, C,
       });
       // res2 = residIn + dropout(attn(ln1(residIn))): dres now holds d res2.
       const dattn = this.throughDropout(enc, BT * C, p, 1 + 2 * l); // (BT, C)
-      matmul(gpu, enc, { out: this.dC, a: dattn, b: w.projW, M: BT, N: C, K: C }); // d atty (BT, C)
-      matmul(gpu, enc, { out: dw.projW, a: dattn, b: a.atty, M: C, N: C, K: BT, transA: true, accumulate: true }); // (C, C)
+      matmul(gpu, enc, { site: 'attn.c_proj', out: this.dC, a: dattn, b: w.projW, M: BT, N: C, K: C }); // d atty (BT, C)
+      matmul(gpu, enc, { site: 'attn.c_proj', out: dw.projW, a: dattn, b: a.atty, M: C, N: C, K: BT, transA: true, accumulate: true }); // (C, C)
       if (dw.projB) biasBackward(gpu, enc, { dbias: dw.projB, dout: dattn, M: BT, N: C });
       attentionBackward(gpu, enc, {
         dqkv: this.dqkv, dout: this.dC, qkv: a.qkv, att: a.att, B, T, C, NH, scratch: this.attScratch, dropout: this.attentionDropout(p, l),
       }); // (BT, 3C)
-      matmul(gpu, enc, { out: this.dC, a: this.dqkv, b: w.attnW, M: BT, N: C, K: 3 * C }); // d ln1 (BT, C)
-      matmul(gpu, enc, { out: dw.attnW, a: this.dqkv, b: a.ln1, M: 3 * C, N: C, K: BT, transA: true, accumulate: true }); // (3C, C)
+      matmul(gpu, enc, { site: 'attn.c_attn', out: this.dC, a: this.dqkv, b: w.attnW, M: BT, N: C, K: 3 * C }); // d ln1 (BT, C)
+      matmul(gpu, enc, { site: 'attn.c_attn', out: dw.attnW, a: this.dqkv, b: a.ln1, M: 3 * C, N: C, K: BT, transA: true, accumulate: true }); // (3C, C)
       if (dw.attnB) biasBackward(gpu, enc, { dbias: dw.attnB, dout: this.dqkv, M: BT, N: 3 * C });
       layerNormBackward(gpu, enc, {
         dinp: this.dres, dweight: dw.ln1w, dbias: dw.ln1b, dout: this.dC, inp: residIn, weight: w.ln1w, mean: a.ln1Mean, rstd: a.ln1Rstd, N: BT, C,

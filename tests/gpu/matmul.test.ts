@@ -188,7 +188,7 @@ describe('matmul: M = 1 (matrix-vector)', () => {
   ] as Case[]) {
     it(name(c), async () => {
       const d = await check(c);
-      expect(d.map((x) => x.kernel)).toEqual(['matvec']);
+      expect(d.map((x) => x.kernel)).toEqual(['matmul_vector']);
     });
   }
 });
