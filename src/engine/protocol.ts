@@ -5,8 +5,13 @@
 // new kinds here rather than passing untyped objects around.
 
 import type { GpuFailure, GpuInfo } from '../gpu/device';
+import type { GroupTime } from '../gpu/profiler';
 import type { KernelVariant } from '../gpu/runtime';
 import type { ModelConfig, ModelShape, TrainConfig } from '../model/config';
+import type { SamplingSettings, TokenDistribution } from '../model/sampling';
+import type { MemoryEstimate } from '../model/validate';
+
+export type { MemoryEstimate, SamplingSettings, TokenDistribution };
 
 export interface SelfCheckResult {
   M: number;
@@ -18,36 +23,6 @@ export interface SelfCheckResult {
   unwritten: number;
   ok: boolean;
   ms: number;
-}
-
-export interface MemoryEstimate {
-  /** Bytes the engine will allocate on the GPU for training. */
-  totalBytes: number;
-  /** parameters + gradients + 2 AdamW moments + saved activations */
-  analyticMinimumBytes: number;
-  /** Largest single buffer, checked against maxBufferSize / maxStorageBufferBindingSize. */
-  largestBufferBytes: number;
-}
-
-export interface SamplingSettings {
-  /** 0 means greedy. */
-  temperature: number;
-  /** 0 = off, else keep the k most likely tokens. */
-  topK: number;
-  /** 1 = off, else keep the smallest set with this much probability mass. */
-  topP: number;
-  greedy: boolean;
-  seed: number;
-}
-
-export interface TokenDistribution {
-  /** Top candidates after temperature, most likely first (at most 20). */
-  ids: number[];
-  probs: number[];
-  /** False where top-k / top-p removed the token. */
-  kept: boolean[];
-  /** Probability mass removed by top-k / top-p. */
-  removedMass: number;
 }
 
 export type TrainAction = 'start' | 'pause' | 'resume' | 'step' | 'stop' | 'reset';
@@ -160,6 +135,9 @@ export type EngineRequest =
   /** Inspect the model now on `text` (default: the start of the validation split). */
   | { kind: 'insights'; text?: string };
 
+/** One kernel group's GPU time in a profiled training step. */
+export type KernelGroupTime = GroupTime;
+
 /** Replies, matched to requests by id. */
 export type EngineReply =
   | { kind: 'ready'; info: GpuInfo }
@@ -200,7 +178,16 @@ export type EngineReply =
   | { kind: 'generated'; requestId: number; text: string; stopped: boolean; unknown?: string[] }
   | { kind: 'exported'; bytes: ArrayBuffer; fileName: string }
   | { kind: 'imported'; config: ModelConfig; step: number }
-  | { kind: 'benchmark'; steps: number; msPerStep: number; tokensPerSec: number }
+  | {
+      kind: 'benchmark';
+      steps: number;
+      msPerStep: number;
+      tokensPerSec: number;
+      /** GPU time per kernel group of one more (profiled) step; null without timestamp queries */
+      kernels: KernelGroupTime[] | null;
+      /** how the kernel times were taken, or why there are none */
+      kernelNote: string;
+    }
   /** Live storage buffers (count, bytes) and cached bind groups of the engine's Gpu; step 0 without a run. */
   | { kind: 'stats'; liveBuffers: number; liveBytes: number; bindGroups: number; step: number }
   | { kind: 'insights'; insights: Insights }

@@ -39,6 +39,9 @@ export const WANTED_LIMITS = {
 
 export type WantedLimits = Partial<Record<keyof typeof WANTED_LIMITS, number>>;
 
+/** Optional features requested whenever the adapter offers them (timestamp-query: per-kernel GPU time). */
+export const WANTED_FEATURES: readonly GPUFeatureName[] = ['timestamp-query'];
+
 export interface GpuInfo {
   vendor: string;
   architecture: string;
@@ -103,8 +106,8 @@ export async function acquireGpu(gpu: GPU | undefined | null, options: AcquireOp
   for (const name of REPORTED_LIMITS) supported[name] = Number(adapter.limits[name]);
   const requiredLimits = clampLimits(options.wanted ?? WANTED_LIMITS, supported);
 
-  // Subgroup reductions need the device feature and WGSL's subgroup_id / num_subgroups built-ins.
-  const requiredFeatures: GPUFeatureName[] = [];
+  // Optional features, requested whenever offered; subgroup reductions also need WGSL's subgroup_id / num_subgroups built-ins.
+  const requiredFeatures: GPUFeatureName[] = WANTED_FEATURES.filter((f) => adapter.features.has(f));
   if (adapter.features.has('subgroups') && gpu.wgslLanguageFeatures?.has('subgroup_id')) requiredFeatures.push('subgroups' as GPUFeatureName);
 
   let device: GPUDevice;
