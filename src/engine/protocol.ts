@@ -140,7 +140,8 @@ export type KernelGroupTime = GroupTime;
 
 /** Replies, matched to requests by id. */
 export type EngineReply =
-  | { kind: 'ready'; info: GpuInfo }
+  /** kernels: the kernel shapes in use; subgroups: whether their reductions use subgroup operations. */
+  | { kind: 'ready'; info: GpuInfo; kernels: KernelVariant; subgroups: boolean }
   | { kind: 'gpuUnavailable'; reason: GpuFailure; message: string }
   | { kind: 'selfCheck'; result: SelfCheckResult }
   | {

@@ -211,8 +211,8 @@ async function handle(request: EngineRequest): Promise<EngineReply> {
     case 'init': {
       if (request.kernels) forcedKernels = request.kernels;
       try {
-        await ensureGpu();
-        return { kind: 'ready', info: gpuInfo! };
+        const g = await ensureGpu();
+        return { kind: 'ready', info: gpuInfo!, kernels: g.kernels, subgroups: g.subgroups };
       } catch (e) {
         if (e instanceof GpuUnavailableError) return { kind: 'gpuUnavailable', reason: e.reason, message: e.message };
         throw e;

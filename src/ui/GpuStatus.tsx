@@ -6,6 +6,7 @@ const MB = 1 << 20;
 /** Adapter name, the limits that matter, the kernel self-check, and any loss. */
 export function GpuStatus() {
   const info = useGpu((s) => s.info);
+  const kernels = useGpu((s) => s.kernels);
   const phase = useGpu((s) => s.phase);
   const check = useGpu((s) => s.selfCheck);
   const lost = useGpu((s) => s.lost);
@@ -31,6 +32,16 @@ export function GpuStatus() {
             <dd>{info.limits.maxComputeWorkgroupStorageSize / 1024} KiB</dd>
             <dt>Invocations per workgroup</dt>
             <dd>{info.limits.maxComputeInvocationsPerWorkgroup}</dd>
+            {kernels && (
+              <>
+                <dt>Kernels</dt>
+                <dd data-testid="kernel-variant" data-kernels={kernels.variant} data-subgroups={kernels.subgroups}>
+                  {kernels.variant === 'gpu'
+                    ? `shaped for GPUs, reductions in ${kernels.subgroups ? 'subgroups' : 'workgroup memory'}`
+                    : 'shaped for CPU adapters'}
+                </dd>
+              </>
+            )}
           </dl>
         </>
       )}

@@ -2,6 +2,7 @@
 // any loss or error, as sentences for people.
 import { create } from 'zustand';
 import { GPU_HELP, type GpuFailure, type GpuInfo } from '../gpu/device';
+import type { KernelVariant } from '../gpu/runtime';
 import { EngineClient } from '../engine/client';
 import type { DebugAction, EngineReply, SelfCheckResult } from '../engine/protocol';
 
@@ -12,6 +13,8 @@ type Phase = 'starting' | 'ready' | 'unavailable';
 interface GpuState {
   phase: Phase;
   info: GpuInfo | null;
+  /** The kernel shapes the engine records ('gpu' or 'cpu') and whether their reductions use subgroups. */
+  kernels: { variant: KernelVariant; subgroups: boolean } | null;
   failure: { reason: GpuFailure; message: string } | null;
   lost: string | null;
   errors: string[];
@@ -26,6 +29,7 @@ interface GpuState {
 export const useGpu = create<GpuState>((set, get) => ({
   phase: 'starting',
   info: null,
+  kernels: null,
   failure: null,
   lost: null,
   errors: [],
@@ -61,7 +65,7 @@ export const useGpu = create<GpuState>((set, get) => ({
         set({ phase: 'unavailable', failure: { reason: 'device-failed', message: 'message' in reply ? reply.message : '' } });
         return;
       }
-      set({ phase: 'ready', info: reply.info });
+      set({ phase: 'ready', info: reply.info, kernels: { variant: reply.kernels, subgroups: reply.subgroups } });
       const check = await engine.request({ kind: 'selfCheck', M: 67, N: 45, K: 83, seed: Date.now() & 0xffff });
       if (check.kind === 'selfCheck') set({ selfCheck: check.result });
       else if (check.kind === 'error') set((s) => ({ errors: [...s.errors, check.message] }));

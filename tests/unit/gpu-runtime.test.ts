@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { adapterName, clampLimits, WANTED_LIMITS } from '../../src/gpu/device';
+import { adapterName, clampLimits, kernelVariantFor, WANTED_LIMITS } from '../../src/gpu/device';
 import { packParams } from '../../src/gpu/runtime';
 import { matmulRef } from '../reference/matmul';
 
@@ -18,6 +18,15 @@ describe('device limits', () => {
     const base = { device: '', software: false, limits: {} };
     expect(adapterName({ ...base, vendor: 'nvidia', architecture: 'hopper', description: '' })).toBe('nvidia / hopper');
     expect(adapterName({ ...base, vendor: '', architecture: '', description: '' })).toBe('unknown adapter');
+  });
+
+  it('picks CPU-shaped kernels for software adapters, GPU-shaped ones otherwise, and obeys kernels=gpu|cpu', () => {
+    expect(kernelVariantFor({ software: true })).toBe('cpu');
+    expect(kernelVariantFor({ software: false })).toBe('gpu');
+    expect(kernelVariantFor({ software: true }, 'gpu')).toBe('gpu');
+    expect(kernelVariantFor({ software: false }, 'cpu')).toBe('cpu');
+    expect(kernelVariantFor({ software: false }, 'fast')).toBe('gpu'); // anything else: the adapter decides
+    expect(kernelVariantFor({ software: true }, null)).toBe('cpu');
   });
 });
 
