@@ -38,6 +38,8 @@ export interface BenchOptions {
   only: string;
   /** Corpus for the training benchmark (a slice of Tiny Shakespeare). */
   text: string;
+  /** Force the kernel shapes ('gpu' or 'cpu'); otherwise chosen from the adapter, as the app does. */
+  variant?: 'gpu' | 'cpu';
 }
 
 export interface BenchResult {

@@ -2,7 +2,7 @@
 // window.bench.run(options); progress goes to window.benchLog (exposed by the
 // script) and the page's <pre>, results come back as the promise's value.
 
-import { acquireGpu, adapterName } from '../src/gpu/device';
+import { acquireGpu, adapterName, kernelVariantFor } from '../src/gpu/device';
 import { Gpu } from '../src/gpu/runtime';
 import type { BenchOptions, BenchResult } from './common';
 import { benchMatmuls, trainingMatmuls } from './matmulBench';
@@ -28,7 +28,7 @@ function log(line: string): void {
 async function run(options: BenchOptions): Promise<BenchResult> {
   const errors: string[] = [];
   const handle = await acquireGpu(navigator.gpu, { onError: (m) => errors.push(m), onLost: (m) => errors.push(m) });
-  const gpu = new Gpu(handle.device);
+  const gpu = new Gpu(handle.device, { kernels: kernelVariantFor(handle.info, options.variant) });
   const info = handle.adapter.info;
   const result: BenchResult = {
     adapter: adapterName(handle.info),
@@ -40,7 +40,7 @@ async function run(options: BenchOptions): Promise<BenchResult> {
     extra: {},
     notes: [],
   };
-  log(`adapter: ${result.adapter}`);
+  log(`adapter: ${result.adapter}; kernels: ${gpu.kernels}${gpu.subgroups ? ' (subgroup reductions)' : ''}`);
   const full = options.mode === 'full';
 
   if (options.kernels) {

@@ -8,6 +8,7 @@
 //   ... -- --full                 the reference shapes (B*T = 4096 rows; slow on a CPU "GPU")
 //   ... -- --headed [--chrome P]  a visible browser, e.g. Chrome on a machine with a real GPU
 //   ... -- --only REGEX           only the kernels whose name matches
+//   ... -- --variant gpu|cpu      force the kernel shapes (default: chosen from the adapter)
 //
 // It serves bench/index.html with Vite's dev server on 127.0.0.1 (no request
 // leaves that origin; the tfjs WASM binaries come from node_modules), drives
@@ -33,15 +34,20 @@ function parseArgs(argv) {
     else if (a === '--headed') opts.headed = true;
     else if (a === '--chrome') opts.chrome = argv[++i];
     else if (a === '--only') opts.only = argv[++i];
+    else if (a === '--variant') opts.variant = argv[++i];
     else if (a === '--help' || a === '-h') {
       console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 11).join('\n').replace(/^\/\/ ?/gm, ''));
       process.exit(0);
     } else {
-      console.error(`Unknown option ${a}. Use --kernels, --train, --quick, --full, --headed, --chrome PATH, --only REGEX.`);
+      console.error(`Unknown option ${a}. Use --kernels, --train, --quick, --full, --headed, --chrome PATH, --only REGEX, --variant gpu|cpu.`);
       process.exit(2);
     }
   }
   if (!opts.kernels && !opts.train) opts.kernels = opts.train = true;
+  if (opts.variant !== undefined && opts.variant !== 'gpu' && opts.variant !== 'cpu') {
+    console.error(`--variant takes gpu or cpu, not ${opts.variant}.`);
+    process.exit(2);
+  }
   return opts;
 }
 
@@ -142,7 +148,7 @@ async function main() {
     await page.goto(`${origin}/bench/index.html`);
     await page.waitForFunction(() => typeof window.bench?.run === 'function', null, { timeout: 300_000 });
     const text = opts.train ? corpus() : { name: '', text: '' };
-    result = await page.evaluate((o) => window.bench.run(o), { mode: opts.mode, kernels: opts.kernels, train: opts.train, only: opts.only, text: text.text });
+    result = await page.evaluate((o) => window.bench.run(o), { mode: opts.mode, kernels: opts.kernels, train: opts.train, only: opts.only, text: text.text, variant: opts.variant });
     result.browser = `${browser.browserType().name()} ${browser.version()}`;
     result.corpus = text.name;
   } finally {
