@@ -20,6 +20,8 @@
 //       att (nLayer, nHead, T, T) probabilities } for one sequence (B = 1,
 //       T = ids.length <= blockSize); rows are queries, zero above the diagonal
 //   model.logits(ids) / model.attention(ids): the two halves of forwardPrompt
+//   step(batch, { ...hyper, health: true }) also returns health (tensors, 4): per parameter
+//                                   tensor sum g^2, sum w_old^2, sum du^2 of that step
 //   model.probe(ids)             -> { lens (L, T, V), att (L, NH, T, T), losses (T-1) }: the logit
 //                                   lens after every block and per-position losses for one sequence
 //   model.decoder()              -> a KV-cache decoder (./decoder.ts): push(id) -> logits (V)
@@ -60,6 +62,7 @@ import { fill } from '../kernels/elementwise';
 import { embeddingBackward, embeddingForward } from '../kernels/embedding';
 import { layerNormBackward, layerNormForward } from '../kernels/layerNorm';
 import { matmul } from '../kernels/matmul';
+import { healthTable, tensorHealth, type HealthTable } from '../kernels/tensorHealth';
 import { allocationTable, promptLayerFloats, READOUT_NORM_FLOAT, type AllocationTable } from './allocation';
 import { blockForward, type BlockActivations, type BlockWeights } from './block';
 import type { ModelConfig } from './config';
@@ -85,6 +88,8 @@ export interface StepResult {
   gradNorm: number;
   /** performance.now() when the readback arrived. */
   doneAt: number;
+  /** With hyper.health: (tensors, 4) sums of squares of gradient, weight before the step, update, 0 per tensor of tensors(). */
+  health?: Float32Array;
 }
 
 /** What GptModel.probe returns for one sequence of T tokens. */
@@ -162,6 +167,7 @@ export class GptModel {
   private readonly attDelta: GPUBuffer; // (B, NH, T) attention backward row sums
   private readonly promptOut: GPUBuffer; // (L, NH, T, T) probabilities at promptLayerFloats strides, then (V) logits
   private lensOut: GPUBuffer | null = null; // (L, blockSize, V) logit lens, allocated on the first probe
+  private health: { table: HealthTable; out: GPUBuffer; partial: GPUBuffer; chunks: GPUBuffer; firstChunk: GPUBuffer } | null = null;
 
   private readonly staging: GPUBuffer[] = []; // free MAP_READ buffers of READBACK_BYTES
   private readonly decoders = new Set<GptDecoder>(); // live, disposed with the model
@@ -248,7 +254,10 @@ export class GptModel {
     pass.end();
     encoder.copyBufferToBuffer(this.readout, 0, staging, 0, READBACK_BYTES);
     this.gpu.device.queue.submit([encoder.finish()]);
-    return this.readStaging(staging).then(([loss, norm]) => ({ loss, gradNorm: norm, doneAt: performance.now() }));
+    const health = hyper.health ? this.recordHealth() : null;
+    return this.readStaging(staging).then(async ([loss, norm]) => ({
+      loss, gradNorm: norm, doneAt: performance.now(), ...(health ? { health: await health } : {}),
+    }));
   }
 
   /**
@@ -402,6 +411,38 @@ export class GptModel {
     } finally {
       gpu.destroy(out);
     }
+  }
+
+  /**
+   * Per-tensor training health of the step just submitted, in its own command
+   * buffer right behind it (the flat gradients, weights, moments and the
+   * step's hyper-parameters are still in place): for each tensor of tensors(),
+   * sum g^2, sum w_old^2 and sum du^2 (see shaders/tensor_health.wgsl). One
+   * small readback of 16 bytes per tensor.
+   */
+  private recordHealth(): Promise<Float32Array> {
+    const { gpu, layout } = this;
+    if (!this.health) {
+      const table = healthTable(layout.tensors.map((t) => ({ offset: t.gpuOffset, size: t.size })));
+      this.health = {
+        table,
+        out: this.alloc(16 * table.nTensors, 'tensor health (tensors, 4)'),
+        partial: this.alloc(16 * table.nChunks, 'tensor health partials'),
+        chunks: this.alloc(table.chunks.byteLength, 'tensor health chunks'),
+        firstChunk: this.alloc(table.firstChunk.byteLength, 'tensor health first chunks'),
+      };
+      gpu.write(this.health.chunks, table.chunks);
+      gpu.write(this.health.firstChunk, table.firstChunk);
+    }
+    const hb = this.health;
+    const encoder = gpu.device.createCommandEncoder({ label: 'tensor health' });
+    tensorHealth(gpu, encoder, {
+      out: hb.out, partial: hb.partial, chunks: hb.chunks, firstChunk: hb.firstChunk,
+      grads: this.grads, params: this.params, m: this.m, v: this.v, hyper: this.hyper,
+      nChunks: hb.table.nChunks, nTensors: hb.table.nTensors, decayCount: layout.gpuDecayCount, count: layout.total,
+    });
+    gpu.device.queue.submit([encoder.finish()]);
+    return gpu.readF32(hb.out, 4 * hb.table.nTensors);
   }
 
   /** Parameters, both AdamW moments and the step count, after all submitted work (packed layout). */
