@@ -7,6 +7,7 @@ import { GpuStatus } from './GpuStatus';
 import { ModelConfigPanel } from './ModelPanel';
 import { NoWebGpu } from './NoWebGpu';
 import { RunBanners } from './RunBanners';
+import { RunsPanel } from './RunsPanel';
 import { SamplingPanel } from './SamplingPanel';
 import { LossChart, TrainingControls } from './TrainingPanel';
 import { useGpu } from './gpuStore';
@@ -25,6 +26,7 @@ const TABS = [
   { id: 'train', label: 'Model & training' },
   { id: 'attention', label: 'Attention' },
   { id: 'sample', label: 'Sampling' },
+  { id: 'runs', label: 'Runs' },
 ] as const;
 
 type TabId = (typeof TABS)[number]['id'];
@@ -95,7 +97,7 @@ function TrainingSummary() {
         {loss !== undefined && `, loss ${loss.toFixed(3)}`}
       </p>
       <p className="tag">
-        <kbd>Space</kbd> start/pause · <kbd>S</kbd> step · <kbd>R</kbd> reset · <kbd>1</kbd>–<kbd>5</kbd> panels
+        <kbd>Space</kbd> start/pause · <kbd>S</kbd> step · <kbd>R</kbd> reset · <kbd>1</kbd>–<kbd>{TABS.length}</kbd> panels
       </p>
     </section>
   );
@@ -189,6 +191,7 @@ export function App() {
           )}
           {tab === 'attention' && <AttentionPanel />}
           {tab === 'sample' && <SamplingPanel />}
+          {tab === 'runs' && <RunsPanel onNavigate={setTab} />}
         </main>
         <aside>
           <TrainingSummary />

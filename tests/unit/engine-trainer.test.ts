@@ -31,7 +31,7 @@ function setup(over: Partial<TrainConfig> = {}) {
   const serial = new Serial();
   const trainer = new Trainer(
     model,
-    { corpus: { name: 'test', builtIn: false, text: TEXT }, vocab: tok.vocab, train: trainCfg, trainTokens: train, valTokens: val },
+    { run: { id: 'run-test', name: 'test', preset: '', createdAt: 0, notes: '' }, corpus: { name: 'test', builtIn: false, text: TEXT }, vocab: tok.vocab, train: trainCfg, trainTokens: train, valTokens: val },
     serial,
     {
       emit: (e) => events.push(e),
@@ -73,7 +73,8 @@ describe('the training loop', () => {
     expect(model.maxPending).toBe(2);
     expect(model.stepsRun).toBe(40);
     const evals = events.flatMap((e) => (e.kind === 'eval' ? [e.stats.step] : []));
-    expect(evals).toEqual([10, 20, 30, 40]);
+    // The untrained model is evaluated first (nanoGPT's iter 0), then at every interval.
+    expect(evals).toEqual([0, 10, 20, 30, 40]);
     expect(saved.map((r) => r.step)).toEqual([10, 20, 30, 40]);
     expect(trainer.state).toBe('done');
     expect(events.at(-1)).toMatchObject({ kind: 'trainState', state: 'done', step: 40 });
