@@ -5,10 +5,15 @@
 // new kinds here rather than passing untyped objects around.
 
 import type { GpuFailure, GpuInfo } from '../gpu/device';
+import type { GroupTime } from '../gpu/profiler';
 import type { ModelConfig, ModelShape, TrainConfig } from '../model/config';
 import type { RunSummary } from './checkpointStore';
 
 export type { RunSummary };
+import type { SamplingSettings, TokenDistribution } from '../model/sampling';
+import type { MemoryEstimate } from '../model/validate';
+
+export type { MemoryEstimate, SamplingSettings, TokenDistribution };
 
 export interface SelfCheckResult {
   M: number;
@@ -20,36 +25,6 @@ export interface SelfCheckResult {
   unwritten: number;
   ok: boolean;
   ms: number;
-}
-
-export interface MemoryEstimate {
-  /** Bytes the engine will allocate on the GPU for training. */
-  totalBytes: number;
-  /** parameters + gradients + 2 AdamW moments + saved activations */
-  analyticMinimumBytes: number;
-  /** Largest single buffer, checked against maxBufferSize / maxStorageBufferBindingSize. */
-  largestBufferBytes: number;
-}
-
-export interface SamplingSettings {
-  /** 0 means greedy. */
-  temperature: number;
-  /** 0 = off, else keep the k most likely tokens. */
-  topK: number;
-  /** 1 = off, else keep the smallest set with this much probability mass. */
-  topP: number;
-  greedy: boolean;
-  seed: number;
-}
-
-export interface TokenDistribution {
-  /** Top candidates after temperature, most likely first (at most 20). */
-  ids: number[];
-  probs: number[];
-  /** False where top-k / top-p removed the token. */
-  kept: boolean[];
-  /** Probability mass removed by top-k / top-p. */
-  removedMass: number;
 }
 
 export type TrainAction = 'start' | 'pause' | 'resume' | 'step' | 'stop' | 'reset';
@@ -86,6 +61,47 @@ export type SavedRunSummary = RunSummary;
 /** Fault injection for tests: destroy the GPU device, or act as if the browser blocked storage. */
 export type DebugAction = 'loseDevice' | 'blockStorage';
 
+// ---------------------------------------------------------------- interpretability
+
+/** Predictions kept per logit-lens cell (the likeliest next characters, top first). */
+export const LENS_TOP = 5;
+
+/**
+ * What the model shows about itself on one text at one step: attention, the
+ * logit lens, surprisal, head roles and a greedy sample. Taken at every
+ * evaluation (the timeline) and on request. Typed arrays, so it is cheap to
+ * post and to keep in IndexedDB.
+ */
+export interface Insights {
+  step: number;
+  /** 'eval': a timeline snapshot at an evaluation; 'request': asked for from the page. */
+  source: 'eval' | 'request';
+  /** The text's characters as the model saw them (T, cropped to the context). */
+  tokens: string[];
+  nLayer: number;
+  nHead: number;
+  T: number;
+  /** (nLayer, nHead, T, T) attention probabilities, row = query. */
+  att: Float32Array;
+  /** (nLayer, T, LENS_TOP) likeliest next-token ids after each block at each position. */
+  lensIds: Uint16Array;
+  /** (nLayer, T, LENS_TOP) their probabilities. */
+  lensProbs: Float32Array;
+  /** (T-1) -log2 p(tokens[t+1] | tokens[0..t]) in bits. */
+  bits: Float32Array;
+  /** (nLayer, nHead, 4): previous-token, first-token, self and induction score (NaN where it cannot apply). */
+  heads: Float32Array;
+  /** Characters in each half of the induction probe (0 when the context is too short for one). */
+  inductionLength: number;
+  /** A short greedy continuation of the text's first characters, and that prompt. */
+  samplePrompt: string;
+  sample: string;
+  /** Characters cut from the end so the text fits the context. */
+  cropped: number;
+  /** Characters of the text the model has never seen (left out). */
+  unknown: string[];
+}
+
 /** Requests from the page. */
 export type EngineRequest =
   | { kind: 'init' }
@@ -117,7 +133,12 @@ export type EngineRequest =
   | { kind: 'importCheckpoint'; bytes: ArrayBuffer; fileName: string; corpusName: string; text: string; builtIn?: boolean; train: TrainConfig }
   | { kind: 'benchmark'; steps: number }
   /** What the engine holds on the GPU now (the soak benchmark checks that nothing grows). */
-  | { kind: 'stats' };
+  | { kind: 'stats' }
+  /** Inspect the model now on `text` (default: the start of the validation split). */
+  | { kind: 'insights'; text?: string };
+
+/** One kernel group's GPU time in a profiled training step. */
+export type KernelGroupTime = GroupTime;
 
 /** Replies, matched to requests by id. */
 export type EngineReply =
@@ -169,10 +190,19 @@ export type EngineReply =
   /** unknown: characters of the prompt the model has never seen (left out). */
   | { kind: 'generated'; requestId: number; text: string; stopped: boolean; unknown?: string[] }
   | { kind: 'exported'; bytes: ArrayBuffer; fileName: string; step: number }
-
-  | { kind: 'benchmark'; steps: number; msPerStep: number; tokensPerSec: number }
+  | {
+      kind: 'benchmark';
+      steps: number;
+      msPerStep: number;
+      tokensPerSec: number;
+      /** GPU time per kernel group of one more (profiled) step; null without timestamp queries */
+      kernels: KernelGroupTime[] | null;
+      /** how the kernel times were taken, or why there are none */
+      kernelNote: string;
+    }
   /** Live storage buffers (count, bytes) and cached bind groups of the engine's Gpu; step 0 without a run. */
   | { kind: 'stats'; liveBuffers: number; liveBytes: number; bindGroups: number; step: number }
+  | { kind: 'insights'; insights: Insights }
   | { kind: 'error'; message: string };
 
 /** Unsolicited events from the worker. */
@@ -186,6 +216,10 @@ export type EngineEvent =
   /** The whole loss curve, sent when it changes other than by appending (resume, rollback, device restore). */
   | { kind: 'history'; lossHistory: LossPoint[]; evalHistory: EvalStats[] }
   | { kind: 'checkpoint'; step: number; saved: boolean; message?: string }
+  /** A timeline snapshot taken at an evaluation. */
+  | { kind: 'snapshot'; insights: Insights }
+  /** The whole timeline, sent when it changes other than by appending (load, resume, reset). */
+  | { kind: 'timeline'; snapshots: Insights[] }
   | {
       kind: 'token';
       requestId: number;

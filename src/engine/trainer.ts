@@ -12,7 +12,7 @@ import { BatchSampler } from '../model/data';
 import { appendThinned, CHECKPOINT_VERSION, firstNonFinite, type CorpusIdentity, type RunCheckpoint, type RunIdentity, type SaveResult } from './checkpointStore';
 import type { Batch, EngineModel, OptimizerState, StepReadback } from './model';
 import type { EngineEvent, EvalStats, LossPoint, TrainAction, TrainState } from './protocol';
-import { learningRate } from './schedule';
+import { mixSeed, stepHyper } from '../model/schedule';
 import { SeededRng } from '../model/sampling';
 import type { Serial } from './serial';
 
@@ -20,6 +20,8 @@ export interface TrainerHooks {
   emit(event: EngineEvent): void;
   /** Persist the run; resolves with whether it was saved. */
   save(run: RunCheckpoint): Promise<SaveResult>;
+  /** Runs after every finite evaluation, weights at that step (the inspection timeline's snapshot). */
+  afterEval?(stats: EvalStats): Promise<void>;
 }
 
 export interface TrainerSetup {
@@ -48,12 +50,6 @@ interface InFlight {
 
 /** Raised inside the loop when the model is gone (device lost). */
 class Aborted extends Error {}
-
-function mixSeed(a: number, b: number): number {
-  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b + 0x632be5ab, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 export class Trainer {
   state: TrainState = 'ready';
@@ -319,18 +315,8 @@ export class Trainer {
         continue;
       }
       const batch = this.sampler.next();
-      // A continued run keeps the schedule it started with: the decay ends where it ended.
-      const lr = learningRate(index, { ...train, maxSteps: train.lrDecaySteps ?? train.maxSteps });
-      const hyper = {
-        lr,
-        beta1: train.beta1,
-        beta2: train.beta2,
-        eps: train.eps,
-        weightDecay: train.weightDecay,
-        gradClip: train.gradClip,
-        t: index + 1,
-        dropoutSeed: mixSeed(train.seed, index),
-      };
+      const hyper = stepHyper(train, index);
+      const lr = hyper.lr;
       const submitAt = performance.now();
       const { done } = await this.guard(this.serial.run(() => ({ done: this.model.step(batch, hyper) })));
       done.catch(() => undefined);
@@ -435,6 +421,7 @@ export class Trainer {
     const stats = { step: this.step, trainLoss, valLoss };
     this.evalHistory = appendThinned(this.evalHistory.filter((p) => p.step !== this.step), stats);
     this.hooks.emit({ kind: 'eval', stats });
+    if (this.hooks.afterEval) await this.guard(this.hooks.afterEval(stats));
     return stats;
   }
 }

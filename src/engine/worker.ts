@@ -4,6 +4,7 @@
 // every request takes turns on one queue (Serial), so generation, attention
 // maps and exports are served between training steps on the current weights.
 import { acquireGpu, GpuUnavailableError, type GpuInfo } from '../gpu/device';
+import { GpuProfiler, groupTimes, NO_TIMESTAMPS } from '../gpu/profiler';
 import { Gpu } from '../gpu/runtime';
 import type { ModelConfig, ModelShape, TrainConfig } from '../model/config';
 import { BatchSampler, splitCorpus } from '../model/data';
@@ -13,6 +14,7 @@ import { CharTokenizer } from '../model/tokenizer';
 import { memoryEstimate, validateConfig } from '../model/validate';
 import { CheckpointStore, type CorpusIdentity, type RunIdentity } from './checkpointStore';
 import { Generation } from './generator';
+import { canProbe, inspectModel, PROBE_CHARS, runKey, Timeline, TimelineStore } from './insights';
 import { createGpuModel } from './gpuModel';
 import type { EngineModel } from './model';
 import type { EngineEvent, EngineReply, EngineRequest, FromWorker, ToWorker } from './protocol';
@@ -33,6 +35,8 @@ interface Run {
 }
 
 let gpu: Gpu | null = null;
+/** Times kernels for the benchmark; `gpu` records through its device. */
+let profiler: GpuProfiler | null = null;
 let gpuInfo: GpuInfo | null = null;
 /** True from a device loss until a new device has taken over the run. */
 let lost = false;
@@ -40,6 +44,9 @@ let run: Run | null = null;
 let generation: Generation | null = null;
 const serial = new Serial();
 let store = new CheckpointStore(self.indexedDB ?? null);
+// The inspection timeline of the current run, saved beside its checkpoints.
+const timeline = new Timeline();
+const timelineStore = new TimelineStore(self.indexedDB ?? null);
 
 function emit(event: EngineEvent): void {
   self.postMessage({ id: null, event } satisfies FromWorker);
@@ -73,7 +80,8 @@ async function ensureGpu(): Promise<Gpu> {
     onLost: (message) => onDeviceLost(message),
     onError: (message) => emit({ kind: 'gpuError', message }),
   });
-  gpu = new Gpu(handle.device);
+  profiler = new GpuProfiler(handle.device);
+  gpu = new Gpu(profiler.device);
   gpuInfo = handle.info;
   return gpu;
 }
@@ -153,7 +161,15 @@ async function buildRun(
     model,
     { run: identity, corpus, vocab: tokenizer.vocab, train, trainTokens: splits.train, valTokens: splits.val },
     serial,
-    { emit, save: (r) => store.save(r) },
+    {
+      emit,
+      save: async (r) => {
+        const saved = await store.save(r);
+        if (saved.saved) await timelineStore.save(runKey(r.corpus.name, r.model, r.train), timeline.upTo(r.step));
+        return saved;
+      },
+      afterEval: (stats) => snapshotAt(stats.step),
+    },
   );
   return { run: { config, layout, tokenizer, trainer, initialParams }, trainTokens: splits.train.length, valTokens: splits.val.length };
 }
@@ -212,6 +228,8 @@ async function handle(request: EngineRequest): Promise<EngineReply> {
       const built = await buildRun(identity, corpus, request.text, request.model, request.train);
       if ('problems' in built) return { kind: 'invalid', problems: built.problems };
       run = built.run;
+      timeline.clear();
+      emit({ kind: 'timeline', snapshots: [] });
       await run.trainer.snapshot();
       run.trainer.emitHistory();
       emit({ kind: 'trainState', state: 'ready', step: 0, maxSteps: request.train.maxSteps });
@@ -254,6 +272,8 @@ async function handle(request: EngineRequest): Promise<EngineReply> {
       const t = run.trainer;
       emit({ kind: 'trainState', state: t.state, step: t.step, maxSteps: t.setup.train.maxSteps });
       t.emitHistory();
+      timeline.replace((await timelineStore.load(runKey(saved.corpus.name, saved.model, saved.train))).filter((x) => x.step <= t.step));
+      emit({ kind: 'timeline', snapshots: timeline.snapshots.slice() });
       return { ...loadedReply(run, built.trainTokens, built.valTokens), ...(saved.corpus.builtIn ? {} : { corpusText: text }) };
     }
     case 'discardSavedRun': {
@@ -279,6 +299,8 @@ async function handle(request: EngineRequest): Promise<EngineReply> {
         const t = run.trainer;
         await t.reset(run.initialParams);
         if (t.savedStepOf() >= 0) t.setup = { ...t.setup, run: await newIdentity(t.setup.run.name.replace(/ \d+$/, ''), t.setup.run.preset) };
+        timeline.clear();
+        emit({ kind: 'timeline', snapshots: [] });
         return { kind: 'ok' };
       }
       const problem = await run.trainer.action(request.action, request.steps);
@@ -411,9 +433,46 @@ async function handle(request: EngineRequest): Promise<EngineReply> {
       }
       return { kind: 'ok' };
     }
+    case 'insights': {
+      if (!run) return NOT_LOADED;
+      await recover();
+      const r = run;
+      if (!canProbe(r.trainer.model)) return { kind: 'error', message: 'This model cannot be inspected.' };
+      let ids: Int32Array;
+      let unknown: string[] = [];
+      if (request.text === undefined) ids = probeIds(r);
+      else {
+        const enc = r.tokenizer.encode(request.text);
+        ids = enc.ids;
+        unknown = enc.unknown;
+      }
+      if (!ids.length) return { kind: 'error', message: 'Type a text with characters from the corpus to inspect it.' };
+      const T = Math.min(ids.length, r.config.blockSize);
+      const insights = await inspectModel(r.trainer.model, serial, r.tokenizer.vocab, ids.slice(0, T), {
+        step: r.trainer.step,
+        source: 'request',
+        cropped: ids.length - T,
+        unknown,
+      });
+      return { kind: 'insights', insights };
+    }
     default:
       return { kind: 'error', message: `The engine cannot handle '${(request as { kind: string }).kind}'.` };
   }
+}
+
+/** The timeline's probe: the start of the validation split, as long as the context allows. */
+function probeIds(r: Run): Int32Array {
+  return r.trainer.setup.valTokens.slice(0, Math.min(r.config.blockSize, PROBE_CHARS));
+}
+
+/** A timeline snapshot of the current run at `step` (called after each evaluation, weights at that step). */
+async function snapshotAt(step: number): Promise<void> {
+  const r = run;
+  if (!r || !canProbe(r.trainer.model)) return;
+  const insights = await inspectModel(r.trainer.model, serial, r.tokenizer.vocab, probeIds(r), { step, source: 'eval', cropped: 0, unknown: [] });
+  timeline.add(insights);
+  emit({ kind: 'snapshot', insights });
 }
 
 /** Time N training steps of the current config (after one warm-up step), then put the weights back. */
@@ -442,7 +501,18 @@ async function benchmark(r: Run, steps: number): Promise<EngineReply> {
       await last;
       await model.finish();
       const ms = (performance.now() - t0) / steps;
-      return { kind: 'benchmark', steps, msPerStep: ms, tokensPerSec: (train.batchSize * r.config.blockSize * 1000) / ms } as EngineReply;
+      // One more step, each dispatch timed in a pass of its own.
+      const timed = gpu && profiler ? await profiler.profile(gpu, () => model.step(sampler.next(), hyper(steps + 2))) : null;
+      return {
+        kind: 'benchmark',
+        steps,
+        msPerStep: ms,
+        tokensPerSec: (train.batchSize * r.config.blockSize * 1000) / ms,
+        kernels: timed ? groupTimes(timed) : null,
+        kernelNote: timed
+          ? `GPU time of each of one step's ${timed.length} dispatches (timestamp queries, one compute pass per dispatch while profiling), summed by group.`
+          : NO_TIMESTAMPS,
+      } as EngineReply;
     });
   } finally {
     await serial.run(() => model.writeState(saved));

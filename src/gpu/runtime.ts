@@ -45,6 +45,8 @@ export interface DispatchSpec {
   flops?: number;
   /** Bytes it must move at least (each input read once, each output written once). */
   bytes?: number;
+  /** What the call site computes, for profiles, e.g. 'attn.c_attn fwd' (a matmul's Linear and direction). */
+  label?: string;
 }
 
 /** What a dispatch listener sees (step plans, profilers). */
@@ -54,6 +56,8 @@ export interface DispatchRecord {
   workgroupSize: number;
   flops: number;
   bytes: number;
+  /** The call site's label when it gave one (DispatchSpec.label). */
+  label?: string;
 }
 
 /** True for an open compute pass, false for a command encoder. */
@@ -63,6 +67,11 @@ export function isPass(recorder: Recorder): recorder is GPUComputePassEncoder {
 
 function bindingBuffer(b: Binding): GPUBuffer {
   return 'buffer' in b ? b.buffer : b;
+}
+
+/** Bytes a binding covers: its range, or the whole buffer. */
+export function bindingBytes(b: Binding): number {
+  return b.size;
 }
 
 export interface KernelOptions {
@@ -176,6 +185,7 @@ export class Gpu {
       workgroupSize: spec.workgroupSize ?? 0,
       flops: spec.flops ?? 0,
       bytes: spec.bytes ?? 0,
+      ...(spec.label ? { label: spec.label } : {}),
     });
     if (isPass(recorder)) {
       recorder.setPipeline(pipeline);

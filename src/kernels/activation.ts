@@ -4,6 +4,11 @@ import { type Gpu, type Binding, type Recorder, grid } from '../gpu/runtime';
 
 const KIND: Record<Activation, number> = { relu: 0, gelu: 1 };
 
+/** Arithmetic per element (step plans): relu a compare; GELU 0.5 x (1 + erf(x / sqrt 2)) with erf's polynomial counted. */
+const FLOPS_FORWARD: Record<Activation, number> = { relu: 1, gelu: 20 };
+/** relu a compare and a multiply; GELU's derivative Phi(x) + x phi(x) with an exp, times dout. */
+const FLOPS_BACKWARD: Record<Activation, number> = { relu: 2, gelu: 30 };
+
 export interface ActivationForwardArgs {
   /** (n) */
   out: Binding;
@@ -30,6 +35,10 @@ export function activationForward(gpu: Gpu, encoder: Recorder, args: ActivationF
     params: [args.n],
     buffers: [args.out, args.inp],
     workgroups: grid(Math.ceil(args.n / 256)),
+    kernel: `${args.kind}_forward`,
+    workgroupSize: 256,
+    flops: FLOPS_FORWARD[args.kind] * args.n,
+    bytes: 8 * args.n,
   });
 }
 
@@ -39,5 +48,9 @@ export function activationBackward(gpu: Gpu, encoder: Recorder, args: Activation
     params: [args.n],
     buffers: [args.dinp, args.inp, args.dout],
     workgroups: grid(Math.ceil(args.n / 256)),
+    kernel: `${args.kind}_backward`,
+    workgroupSize: 256,
+    flops: FLOPS_BACKWARD[args.kind] * args.n,
+    bytes: 12 * args.n,
   });
 }

@@ -16,11 +16,19 @@ export function gradNorm(
     params: [args.n, G],
     buffers: [args.scratch, args.grads],
     workgroups: Math.ceil(G / 64),
+    kernel: 'grad_norm_partials',
+    workgroupSize: 64,
+    flops: 2 * args.n,
+    bytes: 4 * (args.n + G),
   });
   gpu.dispatch(encoder, gpu.pipeline(normCode, { entryPoint: 'finish' }), {
     params: [args.n, G],
     buffers: [args.norm, args.scratch],
     workgroups: 1,
+    kernel: 'grad_norm_finish',
+    workgroupSize: 64,
+    flops: G + 1,
+    bytes: 4 * (G + 1),
   });
 }
 
@@ -62,5 +70,11 @@ export function adamw(gpu: Gpu, encoder: Recorder, args: AdamwArgs): void {
     params: [args.offset, args.count],
     buffers: [args.params, args.grads, args.m, args.v, args.hyper, args.norm],
     workgroups: grid(W),
+    kernel: 'adamw',
+    workgroupSize: 256,
+    // clip scale, both moments, bias corrections, sqrt, divide, decay and update: about 16 per parameter
+    flops: 16 * args.count,
+    // read params, grads, m, v; write params, m, v; plus the 8 hyper-parameters and the norm
+    bytes: 28 * args.count + 36,
   });
 }

@@ -73,8 +73,14 @@ function variant(gpu: Gpu, { B, T, C, NH }: AttentionShape, dropout: AttentionDr
   return { params, constants: { DROPOUT: on ? 1 : 0 }, seed: on ? dropout.seed : gpu.zeros() };
 }
 
+/** Query-key pairs of causal attention per (batch, head): T (T + 1) / 2. */
+const causalPairs = (T: number) => (T * (T + 1)) / 2;
+
 /** Floats of scratch attentionBackward needs: one (B, NH, T, T) tensor of score gradients. */
 export const attentionScratchFloats = (B: number, T: number, _C: number, NH: number) => B * NH * T * T;
+
+/** Floats attentionForward saves per layer for attentionBackward: the (B, NH, T, T) probabilities. */
+export const attentionSavedFloats = (B: number, T: number, NH: number) => B * NH * T * T;
 
 /** Record causal self-attention: att = softmax(q k^T / sqrt(hs) + mask), out = dropout(att) v. */
 export function attentionForward(gpu: Gpu, encoder: Recorder, args: AttentionForwardArgs): void {
@@ -85,6 +91,12 @@ export function attentionForward(gpu: Gpu, encoder: Recorder, args: AttentionFor
     params,
     buffers: [args.out, args.att, args.qkv, seed],
     workgroups: grid(Math.ceil((B * NH * T) / 64)),
+    kernel: 'attention_forward',
+    workgroupSize: 64,
+    // per causal pair: q.k (2 hs), softmax (about 5), p v (2 hs)
+    flops: B * NH * causalPairs(T) * (4 * (args.C / NH) + 5),
+    // read qkv (B, T, 3C); write out (B, T, C) and att (B, NH, T, T)
+    bytes: 4 * (4 * B * T * args.C + B * NH * T * T),
   });
 }
 
@@ -94,12 +106,26 @@ export function attentionBackward(gpu: Gpu, encoder: Recorder, args: AttentionBa
   checkHeads(args);
   const { params, constants, seed } = variant(gpu, args, args.dropout);
   const buffers = [args.dqkv, args.scratch, args.dout, args.qkv, args.att, seed];
-  const items = { queryRows: B * NH * T, keyRows: B * NH * Math.ceil(T / 4) * Math.ceil(C / NH / 4) };
+  const hs = C / NH;
+  const pairs = B * NH * causalPairs(T);
+  const BTC = B * T * C;
+  const TT = B * NH * T * T;
+  const plan = {
+    // dp = dout.v (2 hs), D and ds (5), dq += ds k (2 hs) per pair; reads dout, q, k, v, att; writes ds, dq
+    queryRows: { items: B * NH * T, kernel: 'attention_backward_query', flops: pairs * (4 * hs + 5), bytes: 4 * (5 * BTC + 2 * TT) },
+    // dk += ds q (2 hs), dv += p dout (2 hs) per pair; reads ds, att, q, dout; writes dk, dv
+    keyRows: { items: B * NH * Math.ceil(T / 4) * Math.ceil(hs / 4), kernel: 'attention_backward_key', flops: pairs * 4 * hs, bytes: 4 * (4 * BTC + 2 * TT) },
+  };
   for (const entryPoint of ['queryRows', 'keyRows'] as const) {
+    const { items, kernel, flops, bytes } = plan[entryPoint];
     gpu.dispatch(encoder, gpu.pipeline(backwardCode, { entryPoint, constants }), {
       params,
       buffers,
-      workgroups: grid(Math.ceil(items[entryPoint] / 64)),
+      workgroups: grid(Math.ceil(items / 64)),
+      kernel,
+      workgroupSize: 64,
+      flops,
+      bytes,
     });
   }
 }
@@ -130,5 +156,11 @@ export function attentionDecode(gpu: Gpu, encoder: Recorder, args: AttentionDeco
     params: [t, C, NH, Tmax],
     buffers: [args.out, args.probs, args.q, args.kCache, args.vCache],
     workgroups: Math.ceil(C / 64),
+    kernel: 'attention_decode',
+    workgroupSize: 64,
+    // per head and cached position: q.k (2 hs), softmax (about 5), p v (2 hs)
+    flops: t * (4 * C + 5 * NH),
+    // read q (C) and t cached keys and values; write out (C) and the probabilities (NH, Tmax)
+    bytes: 4 * (2 * C + 2 * t * C + NH * Tmax),
   });
 }

@@ -16,5 +16,10 @@ export function biasBackward(gpu: Gpu, encoder: Recorder, args: BiasBackwardArgs
     params: [args.M, args.N],
     buffers: [args.dbias, args.dout],
     workgroups: grid(Math.ceil(args.N / 8)),
+    kernel: 'bias_backward',
+    workgroupSize: 256,
+    flops: args.M * args.N,
+    // read dout (M, N); read and write dbias (N)
+    bytes: 4 * (args.M * args.N + 2 * args.N),
   });
 }

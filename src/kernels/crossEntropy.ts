@@ -22,19 +22,25 @@ const fold = (n: number): Workgroups => [Math.min(n, 65535), Math.ceil(n / 65535
 /** Pipeline and grid for one direction at this vocabulary size. */
 function variant(gpu: Gpu, V: number, BT: number, dir: 'forward' | 'backward') {
   if (V <= ROWWISE_MAX_V) {
-    return { pipeline: gpu.pipeline(code, { entryPoint: `${dir}Rows` }), workgroups: fold(Math.ceil(BT / 64)) };
+    return { pipeline: gpu.pipeline(code, { entryPoint: `${dir}Rows` }), workgroups: fold(Math.ceil(BT / 64)), workgroupSize: 64 };
   }
   const WG = V <= NARROW_MAX_V ? 64 : 256;
-  return { pipeline: gpu.pipeline(code, { entryPoint: dir, constants: { WG } }), workgroups: fold(BT) };
+  return { pipeline: gpu.pipeline(code, { entryPoint: dir, constants: { WG } }), workgroups: fold(BT), workgroupSize: WG };
 }
 
 /** Record losses[r] = -log softmax(logits[r])[targets[r]]. */
 export function crossEntropyForward(gpu: Gpu, encoder: Recorder, args: CrossEntropyArgs & { losses: Binding }): void {
-  const { pipeline, workgroups } = variant(gpu, args.V, args.BT, 'forward');
+  const { pipeline, workgroups, workgroupSize } = variant(gpu, args.V, args.BT, 'forward');
   gpu.dispatch(encoder, pipeline, {
     params: [args.BT, args.V],
     buffers: [args.losses, args.logits, args.targets],
     workgroups,
+    kernel: 'cross_entropy_forward',
+    workgroupSize,
+    // per logit: max, subtract, exp, sum
+    flops: 4 * args.BT * args.V,
+    // read logits (BT, V) and targets (BT); write losses (BT)
+    bytes: 4 * (args.BT * args.V + 2 * args.BT),
   });
 }
 
@@ -44,15 +50,25 @@ export function meanLoss(gpu: Gpu, encoder: Recorder, args: { out: Binding; loss
     params: [args.n],
     buffers: [args.out, args.losses],
     workgroups: 1,
+    kernel: 'cross_entropy_mean',
+    workgroupSize: 64,
+    flops: args.n + 1,
+    bytes: 4 * (args.n + 1),
   });
 }
 
 /** Record dlogits = (softmax(logits) - onehot(targets)) / BT (overwrite): the gradient of the mean loss. */
 export function crossEntropyBackward(gpu: Gpu, encoder: Recorder, args: CrossEntropyArgs & { dlogits: Binding }): void {
-  const { pipeline, workgroups } = variant(gpu, args.V, args.BT, 'backward');
+  const { pipeline, workgroups, workgroupSize } = variant(gpu, args.V, args.BT, 'backward');
   gpu.dispatch(encoder, pipeline, {
     params: [args.BT, args.V],
     buffers: [args.dlogits, args.logits, args.targets],
     workgroups,
+    kernel: 'cross_entropy_backward',
+    workgroupSize,
+    // per logit: the row's max and sum again (4), then exp, subtract, divide and scale (4)
+    flops: 8 * args.BT * args.V,
+    // read logits (BT, V) and targets (BT); write dlogits (BT, V)
+    bytes: 4 * (2 * args.BT * args.V + args.BT),
   });
 }

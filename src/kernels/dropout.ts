@@ -67,6 +67,11 @@ function dispatch(gpu: Gpu, encoder: Recorder, out: Binding, inp: Binding, n: nu
     params: packParams([n, dropoutThreshold(p), salt, { f32: dropoutScale(p) }]),
     buffers: [out, inp, seed],
     workgroups: grid(Math.ceil(n / 256)),
+    kernel: 'dropout',
+    workgroupSize: 256,
+    // a compare and a multiply per element (the hash is integer arithmetic)
+    flops: 2 * n,
+    bytes: 8 * n + 4,
   });
 }
 

@@ -1,11 +1,23 @@
 import code from '../../shaders/elementwise.wgsl?raw';
 import { grid, packParams, type Gpu, type Binding, type Recorder } from '../gpu/runtime';
 
+/** Per entry point: FLOPs and bytes moved per element (add reads two and writes one; fill only writes). */
+const COST: Record<string, { flops: number; bytes: number }> = {
+  add: { flops: 1, bytes: 12 },
+  addInPlace: { flops: 1, bytes: 12 },
+  scale: { flops: 1, bytes: 8 },
+  fill: { flops: 0, bytes: 4 },
+};
+
 function run(gpu: Gpu, encoder: Recorder, entryPoint: string, n: number, value: number, buffers: Binding[]): void {
   gpu.dispatch(encoder, gpu.pipeline(code, { entryPoint }), {
     params: packParams([n, { f32: value }]),
     buffers,
     workgroups: grid(Math.ceil(n / 256)),
+    kernel: entryPoint === 'addInPlace' ? 'add_in_place' : entryPoint,
+    workgroupSize: 256,
+    flops: COST[entryPoint].flops * n,
+    bytes: COST[entryPoint].bytes * n,
   });
 }
 

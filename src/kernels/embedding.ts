@@ -1,6 +1,6 @@
 import forwardCode from '../../shaders/embedding_forward.wgsl?raw';
 import backwardCode from '../../shaders/embedding_backward.wgsl?raw';
-import { type Gpu, type Binding, type Recorder, grid } from '../gpu/runtime';
+import { type Gpu, type Binding, type Recorder, grid, bindingBytes } from '../gpu/runtime';
 
 export interface EmbeddingForwardArgs {
   /** (B*T, C) */
@@ -38,6 +38,11 @@ export function embeddingForward(gpu: Gpu, encoder: Recorder, args: EmbeddingFor
     params: [B * T, T, C],
     buffers: [args.out, args.tokens, args.wte, args.wpe],
     workgroups: grid(Math.ceil((B * T * C) / 256)),
+    kernel: 'embedding_forward',
+    workgroupSize: 256,
+    flops: B * T * C,
+    // read tokens (BT), the (V, C) table once (or the BT rows gathered, if fewer) and wpe (T, C); write out (BT, C)
+    bytes: 4 * (B * T + T * C + B * T * C) + Math.min(bindingBytes(args.wte), 4 * B * T * C),
   });
 }
 
@@ -49,10 +54,20 @@ export function embeddingBackward(gpu: Gpu, encoder: Recorder, args: EmbeddingBa
     params,
     buffers: [args.dwte, args.dout, args.tokens],
     workgroups: grid(Math.ceil((V * Math.ceil(C / 16)) / 64)),
+    kernel: 'embedding_backward_wte',
+    workgroupSize: 64,
+    flops: B * T * C,
+    // read dout (BT, C) and tokens (BT); read and write dwte (V, C)
+    bytes: 4 * (B * T * C + B * T + 2 * V * C),
   });
   gpu.dispatch(encoder, gpu.pipeline(backwardCode, { entryPoint: 'wpe' }), {
     params,
     buffers: [args.dwpe, args.dout],
     workgroups: grid(Math.ceil((T * C) / 64)),
+    kernel: 'embedding_backward_wpe',
+    workgroupSize: 64,
+    flops: B * T * C,
+    // read dout (BT, C); read and write dwpe (T, C)
+    bytes: 4 * (B * T * C + 2 * T * C),
   });
 }

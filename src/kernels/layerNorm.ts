@@ -53,6 +53,12 @@ export function layerNormForward(gpu: Gpu, encoder: Recorder, args: LayerNormFor
     params: [args.N, args.C],
     buffers: [args.out, args.mean, args.rstd, args.inp, args.weight, args.bias ?? gpu.zeros()],
     workgroups: grid(Math.ceil(args.N / ROWS)),
+    kernel: 'layernorm_forward',
+    workgroupSize: ROWS,
+    // per element: the mean (1), the variance (3), normalise, scale and shift (4)
+    flops: 8 * args.N * args.C,
+    // read inp (N, C), weight and bias (C); write out (N, C), mean and rstd (N)
+    bytes: 4 * (2 * args.N * args.C + 2 * args.C + 2 * args.N),
   });
 }
 
@@ -63,10 +69,22 @@ export function layerNormBackward(gpu: Gpu, encoder: Recorder, args: LayerNormBa
     params,
     buffers: [args.dinp, args.dout, args.inp, args.weight, args.mean, args.rstd],
     workgroups: grid(Math.ceil(args.N / ROWS)),
+    kernel: 'layernorm_backward',
+    workgroupSize: ROWS,
+    // per element: x-hat (2), dout * weight (1), the two row sums (3), dinp += (4)
+    flops: 10 * args.N * args.C,
+    // read dout, inp (N, C), weight (C), mean, rstd (N); read and write dinp (N, C)
+    bytes: 4 * (4 * args.N * args.C + args.C + 2 * args.N),
   });
   gpu.dispatch(encoder, gpu.pipeline(paramsCode, { constants: { HAS_BIAS: args.dbias ? 1 : 0 } }), {
     params,
     buffers: [args.dweight, args.dbias ?? gpu.zeros(), args.dout, args.inp, args.mean, args.rstd],
     workgroups: grid(Math.ceil(args.C / COLS)),
+    kernel: 'layernorm_backward_params',
+    workgroupSize: COLS,
+    // per element: x-hat (2), dweight += dout * x-hat (2), dbias += dout (1)
+    flops: 5 * args.N * args.C,
+    // read dout, inp (N, C), mean, rstd (N); read and write dweight and dbias (C)
+    bytes: 4 * (2 * args.N * args.C + 2 * args.N + (args.dbias ? 4 : 2) * args.C),
   });
 }

@@ -1,9 +1,11 @@
 import { lazy, Suspense, useEffect, useState } from 'react';
+import { bitsPerChar, perplexity } from '../model/inspect';
 import { AttentionPanel } from './AttentionPanel';
 import { BenchmarkPanel } from './BenchmarkPanel';
 import { CheckpointControls } from './CheckpointControls';
 import { DatasetPanel } from './DatasetPanel';
 import { GpuStatus } from './GpuStatus';
+import { InsightsPanel } from './InsightsPanel';
 import { ModelConfigPanel } from './ModelPanel';
 import { NoWebGpu } from './NoWebGpu';
 import { RunBanners } from './RunBanners';
@@ -13,6 +15,7 @@ import { LossChart, TrainingControls } from './TrainingPanel';
 import { useGpu } from './gpuStore';
 import { handleCheckpointEvent, useCheckpoints } from './stores/checkpoints';
 import { useData } from './stores/data';
+import { handleInsightsEvent } from './stores/insights';
 import { handleInspectEvent, useInspect } from './stores/inspect';
 import { currentQuery, useSetup } from './stores/setup';
 import { handleTrainingEvent, useTraining } from './stores/training';
@@ -26,6 +29,7 @@ const TABS = [
   { id: 'train', label: 'Model & training' },
   { id: 'attention', label: 'Attention' },
   { id: 'sample', label: 'Sampling' },
+  { id: 'insights', label: 'Insights' },
   { id: 'runs', label: 'Runs' },
 ] as const;
 
@@ -84,6 +88,7 @@ function TrainingSummary() {
   const step = useTraining((s) => s.step);
   const maxSteps = useTraining((s) => s.maxSteps);
   const loss = useTraining((s) => s.latest?.loss);
+  const valLoss = useTraining((s) => s.lastEval?.valLoss);
   const dataCorpus = useData((s) => s.corpus?.name);
   const runCorpus = useTraining((s) => s.loaded?.corpusName);
   const corpus = runCorpus ?? dataCorpus;
@@ -94,8 +99,13 @@ function TrainingSummary() {
       <p>
         {state}
         {maxSteps > 0 && `, step ${step} / ${maxSteps}`}
-        {loss !== undefined && `, loss ${loss.toFixed(3)}`}
+        {loss !== undefined && `, loss ${loss.toFixed(3)} (perplexity ${perplexity(loss).toFixed(2)}, ${bitsPerChar(loss).toFixed(3)} bits/char)`}
       </p>
+      {valLoss !== undefined && (
+        <p data-testid="summary-val" data-val-loss={valLoss} data-perplexity={perplexity(valLoss)} data-bpc={bitsPerChar(valLoss)}>
+          validation loss {valLoss.toFixed(3)}, perplexity {perplexity(valLoss).toFixed(2)}, {bitsPerChar(valLoss).toFixed(3)} bits/char
+        </p>
+      )}
       <p className="tag">
         <kbd>Space</kbd> start/pause · <kbd>S</kbd> step · <kbd>R</kbd> reset · <kbd>1</kbd>–<kbd>{TABS.length}</kbd> panels
       </p>
@@ -122,6 +132,7 @@ export function App() {
       handleTrainingEvent(event);
       handleInspectEvent(event);
       handleCheckpointEvent(event);
+      handleInsightsEvent(event);
     });
   }, [engine]);
 
@@ -191,6 +202,7 @@ export function App() {
           )}
           {tab === 'attention' && <AttentionPanel />}
           {tab === 'sample' && <SamplingPanel />}
+          {tab === 'insights' && <InsightsPanel />}
           {tab === 'runs' && <RunsPanel onNavigate={setTab} />}
         </main>
         <aside>

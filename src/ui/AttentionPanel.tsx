@@ -22,7 +22,7 @@ const STOPS = [
   [253, 231, 37],
 ];
 
-function colour(x: number): string {
+export function colour(x: number): string {
   const t = Math.max(0, Math.min(1, x)) * (STOPS.length - 1);
   const i = Math.min(STOPS.length - 2, Math.floor(t));
   const f = t - i;
@@ -43,7 +43,7 @@ function label(token: string): string {
 const LABEL = 28;
 
 /** Draws one head's causal attention, query rows by key columns, with token labels. */
-function AttentionCanvas({ maps, layer, head }: { maps: AttentionMaps; layer: number; head: number }) {
+export function AttentionCanvas({ maps, layer, head }: { maps: AttentionMaps; layer: number; head: number }) {
   const ref = useRef<HTMLCanvasElement>(null);
   const [hover, setHover] = useState<{ q: number; k: number | null } | null>(null);
   const T = maps.T;
@@ -132,7 +132,7 @@ function AttentionCanvas({ maps, layer, head }: { maps: AttentionMaps; layer: nu
   );
 }
 
-function Thumbnail({ maps, layer, head, active, onPick }: { maps: AttentionMaps; layer: number; head: number; active: boolean; onPick: () => void }) {
+export function Thumbnail({ maps, layer, head, active, onPick }: { maps: AttentionMaps; layer: number; head: number; active: boolean; onPick: () => void }) {
   const ref = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
     const ctx = ref.current?.getContext('2d');

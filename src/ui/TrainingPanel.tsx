@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { useShallow } from 'zustand/react/shallow';
 import type { EvalStats } from '../engine/protocol';
+import { bitsPerChar, perplexity } from '../model/inspect';
 import { useGpu } from './gpuStore';
 import { useConfigOk, formatMiB } from './ModelPanel';
 import { useData } from './stores/data';
@@ -94,8 +95,20 @@ export function TrainingControls() {
       <dl className="stats">
         <dt>loss</dt>
         <dd>{t.latest ? t.latest.loss.toFixed(4) : '–'}</dd>
+        <dt>perplexity</dt>
+        <dd>{t.latest ? perplexity(t.latest.loss).toFixed(3) : '–'}</dd>
+        <dt>bits/char</dt>
+        <dd>{t.latest ? bitsPerChar(t.latest.loss).toFixed(4) : '–'}</dd>
         <dt>val loss</dt>
-        <dd>{t.lastEval ? t.lastEval.valLoss.toFixed(4) : '–'}</dd>
+        <dd data-testid="val-loss" data-value={t.lastEval?.valLoss}>{t.lastEval ? t.lastEval.valLoss.toFixed(4) : '–'}</dd>
+        <dt>val perplexity</dt>
+        <dd data-testid="val-perplexity" data-value={t.lastEval ? perplexity(t.lastEval.valLoss) : undefined}>
+          {t.lastEval ? perplexity(t.lastEval.valLoss).toFixed(3) : '–'}
+        </dd>
+        <dt>val bits/char</dt>
+        <dd data-testid="val-bpc" data-value={t.lastEval ? bitsPerChar(t.lastEval.valLoss) : undefined}>
+          {t.lastEval ? bitsPerChar(t.lastEval.valLoss).toFixed(4) : '–'}
+        </dd>
         <dt>tokens/s</dt>
         <dd data-testid="tokens-per-sec">{t.latest ? Math.round(t.latest.tokensPerSec).toLocaleString('en-US') : '–'}</dd>
         <dt>ms/step</dt>
@@ -129,13 +142,23 @@ interface ChartData {
   nonFinite: number;
 }
 
-function buildChart(smoothing: number): ChartData {
+/** What the loss chart plots: the loss in nats, or the same as perplexity or bits per character. */
+export type ChartMetric = 'loss' | 'perplexity' | 'bpc';
+const METRIC: Record<ChartMetric, { label: string; of: (lossNats: number) => number }> = {
+  loss: { label: 'Loss', of: (x) => x },
+  perplexity: { label: 'Perplexity', of: perplexity },
+  bpc: { label: 'Bits per character', of: bitsPerChar },
+};
+
+function buildChart(smoothing: number, metric: ChartMetric = 'loss'): ChartData {
   const s = trainingSeries;
+  const f = METRIC[metric].of;
+  // Smoothed in loss space, then converted (the mean of perplexities is not a perplexity).
   const smoothed = smooth(s.losses, smoothing);
   const line = downsample(s.steps, smoothed, MAX_CHART_POINTS);
   const raw = downsample(s.steps, s.losses, MAX_CHART_POINTS);
-  const points: ChartData['points'] = line.x.map((step, i) => ({ step, loss: line.y[i], raw: raw.y[i] }));
-  for (const e of s.evals.slice(-MAX_CHART_POINTS)) points.push({ step: e.step, val: e.valLoss });
+  const points: ChartData['points'] = line.x.map((step, i) => ({ step, loss: f(line.y[i]), raw: f(raw.y[i]) }));
+  for (const e of s.evals.slice(-MAX_CHART_POINTS)) points.push({ step: e.step, val: f(e.valLoss) });
   points.sort((a, b) => a.step - b.step);
   let drawnNonFinite = 0;
   for (const p of points) for (const v of [p.loss, p.raw, p.val]) if (v !== undefined && !Number.isFinite(v)) drawnNonFinite++;
@@ -156,24 +179,34 @@ function buildChart(smoothing: number): ChartData {
 export function LossChart() {
   const [smoothing, setSmoothing] = useState(0.6);
   const [logScale, setLogScale] = useState(false);
+  const [metric, setMetric] = useState<ChartMetric>('loss');
   const [data, setData] = useState<ChartData>(() => buildChart(0.6));
-  const drawn = useRef({ version: -1, smoothing: 0.6 });
+  const drawn = useRef({ version: -1, smoothing: 0.6, metric: 'loss' as ChartMetric });
 
   useEffect(() => {
     const tick = () => {
-      if (drawn.current.version === trainingSeries.version && drawn.current.smoothing === smoothing) return;
-      drawn.current = { version: trainingSeries.version, smoothing };
-      setData(buildChart(smoothing));
+      const d = drawn.current;
+      if (d.version === trainingSeries.version && d.smoothing === smoothing && d.metric === metric) return;
+      drawn.current = { version: trainingSeries.version, smoothing, metric };
+      setData(buildChart(smoothing, metric));
     };
     tick();
     const timer = setInterval(tick, REDRAW_MS);
     return () => clearInterval(timer);
-  }, [smoothing]);
+  }, [smoothing, metric]);
 
   return (
     <section className="panel" aria-label="Loss curves" data-testid="loss-chart">
-      <h2>Loss</h2>
+      <h2>{METRIC[metric].label}</h2>
       <div className="row">
+        <label>
+          Show{' '}
+          <select value={metric} onChange={(e) => setMetric(e.target.value as ChartMetric)} data-testid="chart-metric">
+            <option value="loss">loss (nats)</option>
+            <option value="perplexity">perplexity</option>
+            <option value="bpc">bits per character</option>
+          </select>
+        </label>
         <label>
           Smoothing{' '}
           <input type="range" min={0} max={0.99} step={0.01} value={smoothing} onChange={(e) => setSmoothing(Number(e.target.value))} aria-label="Smoothing" />{' '}

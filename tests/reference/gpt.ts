@@ -360,11 +360,15 @@ export function gptForward(
   };
 }
 
-/** Gradients of the mean cross-entropy for every named parameter (tied lm_head folded into wte). */
-export function gptBackward(cfg: RefConfig, P: Tensors, fwd: ForwardResult): Tensors {
+/**
+ * Gradients for every named parameter (tied lm_head folded into wte): of the
+ * mean cross-entropy, or of any loss whose gradient into the logits (BT, V) is
+ * given as `dlogitsIn` (DPO's sequence log-probabilities, tests/reference/dpo.ts).
+ */
+export function gptBackward(cfg: RefConfig, P: Tensors, fwd: ForwardResult, dlogitsIn?: Float64Array): Tensors {
   const { nLayer: L, nHead: NH, nEmbd: C, vocabSize: V, bias } = cfg;
   const { B, T, x, y, drop, layers, resid, lnf, lnfMean, lnfRstd, probs } = fwd.cache;
-  if (!y) throw new Error('reference GPT: backward needs targets');
+  if (!y && !dlogitsIn) throw new Error('reference GPT: backward needs targets or the gradient of the logits');
   const BT = B * T;
   const f = (n: number) => new Float64Array(n);
   const G: Tensors = new Map();
@@ -372,9 +376,12 @@ export function gptBackward(cfg: RefConfig, P: Tensors, fwd: ForwardResult): Ten
   const g = (name: string) => G.get(name)!;
   const optG = (name: string) => (bias ? g(name) : null);
 
-  const dlogits = f(BT * V); // (BT, V)
-  for (let i = 0; i < BT; i++) {
-    for (let v = 0; v < V; v++) dlogits[i * V + v] = (probs[i * V + v] - (v === y[i] ? 1 : 0)) / BT;
+  let dlogits = dlogitsIn; // (BT, V)
+  if (!dlogits) {
+    dlogits = f(BT * V);
+    for (let i = 0; i < BT; i++) {
+      for (let v = 0; v < V; v++) dlogits[i * V + v] = (probs[i * V + v] - (v === y![i] ? 1 : 0)) / BT;
+    }
   }
   const dlnf = f(BT * C);
   linearBackward(dlnf, g(lmHeadName(cfg)), null, dlogits, lnf, p(P, lmHeadName(cfg)), BT, C, V);
@@ -463,4 +470,33 @@ export function adamwStep(P: Tensors, G: Tensors, shapes: Map<string, number[]>,
       w[i] -= (h.lr / bc1) * (m[i] / (Math.sqrt(v[i]) / Math.sqrt(bc2) + h.eps));
     }
   }
+}
+
+// ---------------------------------------------------------------- inspection
+
+/** The residual stream after each block, (L) arrays of (B*T, C), from a forward's cache. */
+export function blockResiduals(fwd: ForwardResult): Float64Array[] {
+  const { layers, resid } = fwd.cache;
+  return layers.map((_, l) => (l + 1 < layers.length ? layers[l + 1].inp : resid));
+}
+
+/** The logit lens: ln_f and lm_head applied to the residual after each block, (L) arrays of (B*T, V). */
+export function logitLens(cfg: RefConfig, P: Tensors, fwd: ForwardResult): Float64Array[] {
+  const { B, T } = fwd.cache;
+  const { nEmbd: C, vocabSize: V, bias } = cfg;
+  const BT = B * T;
+  return blockResiduals(fwd).map((r) => {
+    const ln = new Float64Array(BT * C);
+    layerNormForward(ln, new Float64Array(BT), new Float64Array(BT), r, p(P, 'transformer.ln_f.weight'), bias ? p(P, 'transformer.ln_f.bias') : null, BT, C);
+    const out = new Float64Array(BT * V); // (BT, V)
+    linearForward(out, ln, p(P, lmHeadName(cfg)), null, BT, C, V);
+    return out;
+  });
+}
+
+/** Cross-entropy in nats of each position's target, (B*T), from a forward with targets. */
+export function positionLosses(fwd: ForwardResult, V: number): Float64Array {
+  const { y, probs, B, T } = fwd.cache;
+  if (!y) throw new Error('reference GPT: per-position losses need targets');
+  return Float64Array.from({ length: B * T }, (_, i) => -Math.log(probs[i * V + y[i]]));
 }

@@ -42,17 +42,10 @@ export interface Fixture {
   optimizer: { lr: number; beta1: number; beta2: number; eps: number; weight_decay: number; grad_clip: number };
 }
 
-export function loadFixture(name: string): Fixture {
-  const initPath = resolve(ORACLE_DIR, `${name}.init.safetensors`);
-  const expPath = resolve(ORACLE_DIR, `${name}.expected.safetensors`);
-  for (const path of [initPath, expPath]) {
-    if (!existsSync(path)) throw new Error(`Oracle fixture missing: ${path} (the shared data folder must sit beside the repo).`);
-  }
-  const initBytes = new Uint8Array(readFileSync(initPath));
-  const initFile = readSafetensors(initBytes);
-  const exp = readSafetensors(new Uint8Array(readFileSync(expPath)));
-  const raw = JSON.parse(initFile.metadata.config) as Record<string, unknown>;
-  const config: RefConfig = {
+/** A fixture's `config` metadata (nanoGPT's GPTConfig fields) as the reference GPT's config. */
+export function parseFixtureConfig(json: string): RefConfig {
+  const raw = JSON.parse(json) as Record<string, unknown>;
+  return {
     nLayer: raw.n_layer as number,
     nHead: raw.n_head as number,
     nEmbd: raw.n_embd as number,
@@ -62,6 +55,18 @@ export function loadFixture(name: string): Fixture {
     tieWeights: raw.tie_weights as boolean,
     activation: raw.activation as 'relu' | 'gelu',
   };
+}
+
+export function loadFixture(name: string): Fixture {
+  const initPath = resolve(ORACLE_DIR, `${name}.init.safetensors`);
+  const expPath = resolve(ORACLE_DIR, `${name}.expected.safetensors`);
+  for (const path of [initPath, expPath]) {
+    if (!existsSync(path)) throw new Error(`Oracle fixture missing: ${path} (the shared data folder must sit beside the repo).`);
+  }
+  const initBytes = new Uint8Array(readFileSync(initPath));
+  const initFile = readSafetensors(initBytes);
+  const exp = readSafetensors(new Uint8Array(readFileSync(expPath)));
+  const config = parseFixtureConfig(initFile.metadata.config);
   const init: Tensors = new Map();
   const shapes = new Map<string, number[]>();
   for (const [k, t] of initFile.tensors) {

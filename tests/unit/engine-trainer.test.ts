@@ -104,6 +104,32 @@ describe('the training loop', () => {
     expect(steps(second.events)[0].step).toBe(6);
   });
 
+  it('"train N more steps" on a finished run continues exactly: steps, learning rates, sampler and curves', async () => {
+    const cosine = { lrDecay: true, warmupSteps: 3, minLr: 0.005, checkpointInterval: 0, evalInterval: 1000 };
+    // Uninterrupted: 18 steps whose cosine ends at step 12, as a continued 12-step run keeps it.
+    const straight = setup({ ...cosine, maxSteps: 18, lrDecaySteps: 12 });
+    await straight.trainer.action('start');
+    await straight.trainer.settle();
+    const want = steps(straight.events);
+
+    const run = setup({ ...cosine, maxSteps: 12 });
+    await run.trainer.action('start');
+    await run.trainer.settle();
+    expect(run.trainer.state).toBe('done');
+    expect(await run.trainer.action('start')).toMatch(/Training is done/);
+    expect(await run.trainer.extend(6)).toBeNull();
+    await run.trainer.settle();
+    expect(run.trainer.state).toBe('done');
+    expect(run.trainer.setup.train).toMatchObject({ maxSteps: 18, lrDecaySteps: 12 });
+    const got = steps(run.events);
+    expect(got.map((x) => x.step)).toEqual(Array.from({ length: 18 }, (_, i) => i + 1));
+    expect(got.map((x) => [x.loss, x.lr])).toEqual(want.map((x) => [x.loss, x.lr]));
+    expect(got.slice(12).every((x) => x.lr === 0.005)).toBe(true);
+    // One unbroken curve, and the checkpoint records the new end.
+    expect(run.trainer.lossHistory.map((p) => p.step)).toEqual(got.map((x) => x.step));
+    expect(run.saved.at(-1)).toMatchObject({ step: 18, train: { maxSteps: 18, lrDecaySteps: 12 } });
+  });
+
   it('pause stops a running loop at a consistent step', async () => {
     const { trainer, events, saved, model } = setup({ maxSteps: 1000, checkpointInterval: 0, evalInterval: 1000 });
     trainer.action('start');

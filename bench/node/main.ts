@@ -1,0 +1,87 @@
+// Benchmarks in Node on Dawn (the `webgpu` package), against whatever Vulkan
+// (or Metal / D3D12) driver is installed: no browser. Built into one .mjs by
+// scripts/bench-node.mjs; run as
+//
+//   node bench-node.mjs plan  [--out DIR]          the step plan of one reference training step
+//   node bench-node.mjs bench [--full] [--out DIR] kernels and a training step, with per-kernel GPU time
+//
+// The adapter is printed first. Results go to DIR/<name>-<date>.json (default bench-results).
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { create, globals } from 'webgpu';
+import { acquireGpu, adapterName, type GpuHandle } from '../../src/gpu/device';
+import { referenceConfig, stepPlan } from './plan';
+import { nodeBench } from './bench';
+
+Object.assign(globalThis, globals);
+
+interface Options {
+  command: 'plan' | 'bench';
+  out: string;
+  full: boolean;
+  only: string;
+  markdown: string;
+}
+
+function parse(argv: string[]): Options {
+  const o: Options = { command: 'bench', out: 'bench-results', full: false, only: '', markdown: '' };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === 'plan' || a === 'bench') o.command = a;
+    else if (a === '--out') o.out = argv[++i]!;
+    else if (a === '--full') o.full = true;
+    else if (a === '--quick') o.full = false;
+    else if (a === '--only') o.only = argv[++i]!;
+    else if (a === '--markdown') o.markdown = argv[++i]!;
+    else throw new Error(`Unknown option ${a}. Use plan or bench, --out DIR, --full, --quick, --only REGEX, --markdown FILE.`);
+  }
+  return o;
+}
+
+/** Keep the GPU instance reachable: if it is garbage-collected, Dawn tears down under the device. */
+let instance: GPU | null = null;
+
+async function device(errors: string[]): Promise<GpuHandle> {
+  instance = create([]) as unknown as GPU;
+  return acquireGpu(instance, { onError: (m) => errors.push(m), onLost: (m) => errors.push(m) });
+}
+
+const stamp = () => new Date().toISOString().replace(/[:.]/g, '-');
+
+function write(dir: string, name: string, data: unknown): string {
+  mkdirSync(dir, { recursive: true });
+  const file = resolve(dir, `${name}-${stamp()}.json`);
+  writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
+  return file;
+}
+
+async function main(): Promise<void> {
+  const o = parse(process.argv.slice(2));
+  const errors: string[] = [];
+  const handle = await device(errors);
+  const log = (line: string) => console.log(line);
+  log(`adapter: ${adapterName(handle.info)}${handle.info.software ? ' (a software implementation: figures say nothing about a GPU)' : ''}`);
+  log(`features: ${[...handle.adapter.features].sort().join(', ') || 'none'}`);
+  if (o.command === 'plan') {
+    const { json, table } = await stepPlan(handle, referenceConfig(), log);
+    if (o.markdown) writeFileSync(o.markdown, `${table}\n`);
+    log(`\nwrote ${write(o.out, 'plan', json)}`);
+  } else {
+    const result = await nodeBench(handle, { full: o.full, only: new RegExp(o.only || '.', 'i'), log });
+    result.adapter = adapterName(handle.info);
+    log(`\nwrote ${write(o.out, 'node', result)}`);
+  }
+  await handle.device.queue.onSubmittedWorkDone();
+  if (errors.length) throw new Error(`GPU errors: ${errors.join('; ')}`);
+  handle.device.destroy();
+  void instance;
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exit(1);
+  },
+);

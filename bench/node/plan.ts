@@ -1,0 +1,36 @@
+// The step plan of one reference training step: records (does not run) the
+// step's dispatches and commands, prints the table and returns the JSON.
+
+import { adapterName, type GpuHandle } from '../../src/gpu/device';
+import { PRESETS, type ModelConfig, type TrainConfig } from '../../src/model/config';
+import { GptModel, stepHyper } from '../../src/model/gpt';
+import { planJson, planTable, type PlanJson } from '../plan/model';
+import { stepRecorder } from '../plan/record';
+
+/** The reference preset at the tiny-Shakespeare-sized vocabulary of 65 characters. */
+export function referenceConfig(): { model: ModelConfig; train: TrainConfig } {
+  const baby = PRESETS.find((p) => p.id === 'baby')!;
+  return { model: { ...baby.model, vocabSize: 65 }, train: baby.train };
+}
+
+export async function stepPlan(
+  handle: GpuHandle,
+  setup: { model: ModelConfig; train: TrainConfig },
+  log: (line: string) => void,
+): Promise<{ json: PlanJson; table: string }> {
+  const recorder = stepRecorder(handle.device);
+  const { model: config, train } = setup;
+  const B = train.batchSize;
+  const BT = B * config.blockSize;
+  const model = new GptModel(recorder.gpu, config, B);
+  const batch = { x: new Int32Array(BT), y: new Int32Array(BT) };
+  const { dispatches, commands } = await recorder.record(() => model.step(batch, stepHyper(train, 0)));
+  model.destroy();
+  const c = config;
+  const shape = { nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, blockSize: c.blockSize, batchSize: B, vocabSize: c.vocabSize, dropout: c.dropout, activation: c.activation, bias: c.bias, tieWeights: c.tieWeights };
+  const json = planJson({ ...shape, adapter: adapterName(handle.info) }, dispatches, commands);
+  const title = `Step plan: L${c.nLayer} H${c.nHead} C${c.nEmbd} T${c.blockSize} B${B} V${c.vocabSize}, dropout ${c.dropout} (recorded on ${adapterName(handle.info)})`;
+  const table = planTable(title, dispatches, commands);
+  log(table);
+  return { json, table };
+}

@@ -1,0 +1,307 @@
+// LoRA adapters (Hu et al. 2021) as Hugging Face PEFT defines them, on the
+// GPT's Linear layers attn.c_attn, attn.c_proj, mlp.c_fc and mlp.c_proj:
+//
+//   y (N, OUT) = x W^T + b + s (x A^T) B^T,   A (r, IN), B (OUT, r), s = strength * lora_alpha / r
+//
+// The base stays frozen; only A and B train (AdamW on the adapter buffers).
+// One flat adapter buffer holds every A and B, each tensor at a 256-byte
+// aligned offset (64 floats) so kernels bind ranges of it; gradients and the
+// AdamW moments share the layout, as the base model's flat state does.
+// Files use PEFT's saved names and shapes
+// (`base_model.model.transformer.h.{l}.attn.c_attn.lora_A.weight` (r, in),
+// `...lora_B.weight` (out, r)) with PEFT's LoraConfig in the metadata.
+//
+// loraForward / loraBackward record an adapter's products beside the frozen
+// base's matmul: two thin matmuls and a scale each way.
+
+import type { Binding, Gpu, Recorder } from '../gpu/runtime';
+import { scale } from '../kernels/elementwise';
+import { matmul } from '../kernels/matmul';
+import type { ModelConfig } from './config';
+import { configToJson } from './layout';
+import { SeededRng } from './sampling';
+import { readSafetensors, writeSafetensors, nonFiniteTensors, type SafetensorsFile } from './safetensors';
+import { paramCount } from './validate';
+
+export const LORA_MODULES = ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'] as const;
+export type LoraModule = (typeof LORA_MODULES)[number];
+
+export interface LoraConfig {
+  /** rank, 1 to 64 */
+  r: number;
+  /** PEFT's lora_alpha: the adapter's scale is lora_alpha / r */
+  alpha: number;
+  /** adapted Linear layers (every layer of the model gets the same) */
+  modules: LoraModule[];
+}
+
+export const MAX_LORA_RANK = 64;
+
+/** Problems with a LoRA config, as sentences (empty when it is usable). */
+export function validateLoraConfig(c: LoraConfig): string[] {
+  const out: string[] = [];
+  if (!Number.isInteger(c.r) || c.r < 1 || c.r > MAX_LORA_RANK) out.push(`The rank r must be a whole number from 1 to ${MAX_LORA_RANK}.`);
+  if (!(c.alpha > 0) || !Number.isFinite(c.alpha)) out.push('lora_alpha must be a positive number.');
+  if (c.modules.length === 0) out.push('Choose at least one target module (attn.c_attn, attn.c_proj, mlp.c_fc or mlp.c_proj).');
+  for (const m of c.modules) if (!LORA_MODULES.includes(m)) out.push(`"${m}" is not a Linear layer of the model; choose among ${LORA_MODULES.join(', ')}.`);
+  return out;
+}
+
+/** The scale of the adapter's product at a strength (0 = base model, 1 = fully adapted). */
+export const loraScale = (c: LoraConfig, strength = 1) => (strength * c.alpha) / c.r;
+
+/** (in, out) features of a module's Linear. */
+export function moduleDims(model: ModelConfig, module: LoraModule): { IN: number; OUT: number } {
+  const C = model.nEmbd;
+  switch (module) {
+    case 'attn.c_attn': return { IN: C, OUT: 3 * C };
+    case 'attn.c_proj': return { IN: C, OUT: C };
+    case 'mlp.c_fc': return { IN: C, OUT: 4 * C };
+    case 'mlp.c_proj': return { IN: 4 * C, OUT: C };
+  }
+}
+
+/** PEFT's saved name of layer l's adapter matrix on `module`. */
+export const peftName = (l: number, module: LoraModule, which: 'A' | 'B') =>
+  `base_model.model.transformer.h.${l}.${module}.lora_${which}.weight`;
+
+export interface LoraTensor {
+  /** PEFT's saved name */
+  name: string;
+  layer: number;
+  module: LoraModule;
+  which: 'A' | 'B';
+  /** A: (r, IN); B: (OUT, r) */
+  shape: [number, number];
+  /** offset in floats into the flat adapter buffer, a multiple of 64 (256 bytes) */
+  offset: number;
+  size: number;
+}
+
+export interface LoraAdapter {
+  r: number;
+  IN: number;
+  OUT: number;
+  A: LoraTensor;
+  B: LoraTensor;
+}
+
+export interface LoraLayout {
+  model: ModelConfig;
+  lora: LoraConfig;
+  /** PEFT order: layer, then module in LORA_MODULES order, A before B */
+  tensors: LoraTensor[];
+  /** adapters[l] per adapted module of layer l */
+  adapters: Array<Partial<Record<LoraModule, LoraAdapter>>>;
+  /** floats of the flat buffer, padding included */
+  total: number;
+  /** trainable parameters (A and B elements, no padding) */
+  count: number;
+}
+
+const ALIGN = 64;
+const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
+
+export function loraLayout(model: ModelConfig, lora: LoraConfig): LoraLayout {
+  const problems = validateLoraConfig(lora);
+  if (problems.length) throw new Error(problems.join(' '));
+  const tensors: LoraTensor[] = [];
+  const adapters: LoraLayout['adapters'] = [];
+  let offset = 0;
+  let count = 0;
+  const { r } = lora;
+  for (let l = 0; l < model.nLayer; l++) {
+    adapters.push({});
+    for (const module of LORA_MODULES) {
+      if (!lora.modules.includes(module)) continue;
+      const { IN, OUT } = moduleDims(model, module);
+      const A: LoraTensor = { name: peftName(l, module, 'A'), layer: l, module, which: 'A', shape: [r, IN], offset, size: r * IN };
+      offset = align(offset + A.size);
+      const B: LoraTensor = { name: peftName(l, module, 'B'), layer: l, module, which: 'B', shape: [OUT, r], offset, size: OUT * r };
+      offset = align(offset + B.size);
+      tensors.push(A, B);
+      count += A.size + B.size;
+      adapters[l][module] = { r, IN, OUT, A, B };
+    }
+  }
+  return { model, lora, tensors, adapters, total: offset, count };
+}
+
+/** PEFT's print_trainable_parameters line: "trainable params: 4,194,304 || all params: 6,742,609,920 || trainable%: 0.0622". */
+export function peftTrainableLine(trainable: number, all: number): string {
+  const n = (v: number) => v.toLocaleString('en-US');
+  return `trainable params: ${n(trainable)} || all params: ${n(all)} || trainable%: ${((100 * trainable) / all).toFixed(4)}`;
+}
+
+/** The adapted model's line: base parameters (frozen) plus the adapters, as PEFT counts them. */
+export function loraTrainableLine(layout: LoraLayout): string {
+  return peftTrainableLine(layout.count, paramCount(layout.model) + layout.count);
+}
+
+/**
+ * PEFT's initialisation: A kaiming-uniform with a = sqrt(5) (uniform in +-1/sqrt(in)),
+ * B zero, so the adapted model starts equal to the base.
+ */
+export function initLora(layout: LoraLayout, seed: number): Float32Array {
+  const rng = new SeededRng(seed);
+  const out = new Float32Array(layout.total);
+  for (const t of layout.tensors) {
+    if (t.which === 'B') continue;
+    const bound = 1 / Math.sqrt(t.shape[1]);
+    for (let i = 0; i < t.size; i++) out[t.offset + i] = (2 * rng.next() - 1) * bound;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- files (PEFT format)
+
+/** PEFT's LoraConfig fields kept in the file's `adapter_config` metadata. */
+function adapterConfigJson(lora: LoraConfig): string {
+  return JSON.stringify({
+    peft_type: 'LORA',
+    task_type: 'CAUSAL_LM',
+    r: lora.r,
+    lora_alpha: lora.alpha,
+    lora_dropout: 0,
+    // Full module paths, so attn.c_proj and mlp.c_proj stay apart (PEFT matches them as suffixes).
+    target_modules: [...lora.modules],
+    bias: 'none',
+    fan_in_fan_out: false,
+    init_lora_weights: true,
+    inference_mode: true,
+  });
+}
+
+/** The adapter as a safetensors file: PEFT's names and shapes, PEFT's LoraConfig as `adapter_config`, the base's config. */
+export function exportAdapter(layout: LoraLayout, flat: Float32Array, vocab: string[]): Uint8Array {
+  const tensors = layout.tensors.map((t) => [t.name, { shape: [...t.shape], data: flat.slice(t.offset, t.offset + t.size) }] as [string, { shape: number[]; data: Float32Array }]);
+  return writeSafetensors(tensors, {
+    format: 'pt',
+    adapter_config: adapterConfigJson(layout.lora),
+    base_model_config: configToJson(layout.model),
+    vocab: JSON.stringify(vocab),
+  });
+}
+
+export interface ImportedAdapter {
+  layout: LoraLayout;
+  /** (layout.total) the adapters in the flat layout */
+  flat: Float32Array;
+}
+
+/**
+ * Read a PEFT LoRA safetensors file onto a base model of config `model`: the
+ * adapters present decide the modules and rank (every layer must carry the
+ * same set), lora_alpha comes from `adapter_config` (else alpha = r, scale 1).
+ * Anything that does not fit the base is refused with a sentence.
+ */
+export function importAdapter(input: Uint8Array | ArrayBuffer | SafetensorsFile, model: ModelConfig): ImportedAdapter {
+  const file = 'tensors' in input ? input : readSafetensors(input);
+  const bad = nonFiniteTensors(file);
+  if (bad.length) throw new Error(`The adapter file has non-finite values in ${bad.slice(0, 3).join(', ')}.`);
+  const pattern = /^base_model\.model\.transformer\.h\.(\d+)\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.lora_([AB])\.weight$/;
+  const found = new Map<string, { l: number; module: LoraModule; which: 'A' | 'B' }>();
+  for (const name of file.tensors.keys()) {
+    const m = pattern.exec(name);
+    if (!m) {
+      if (name.includes('lora_')) throw new Error(`The adapter tensor "${name}" does not name a Linear layer of this model (expected attn.c_attn, attn.c_proj, mlp.c_fc or mlp.c_proj).`);
+      continue;
+    }
+    found.set(name, { l: Number(m[1]), module: m[2] as LoraModule, which: m[3] as 'A' | 'B' });
+  }
+  if (found.size === 0) throw new Error('The file holds no LoRA adapters (no tensor named like base_model.model.transformer.h.0.attn.c_attn.lora_A.weight).');
+  const modules = LORA_MODULES.filter((mod) => [...found.values()].some((f) => f.module === mod));
+  for (const f of found.values()) {
+    if (f.l >= model.nLayer) throw new Error(`The adapter adapts layer ${f.l}, but the base model has layers 0 to ${model.nLayer - 1} only.`);
+  }
+  const first = file.tensors.get(peftName(0, modules[0], 'A'));
+  if (!first || first.shape.length !== 2) throw new Error(`The adapter lacks ${peftName(0, modules[0], 'A')}; every layer must carry the same adapted modules.`);
+  const r = first.shape[0];
+  let alpha = r;
+  if (file.metadata.adapter_config) {
+    const cfg = JSON.parse(file.metadata.adapter_config) as { r?: number; lora_alpha?: number };
+    if (typeof cfg.lora_alpha === 'number') alpha = cfg.lora_alpha;
+    if (typeof cfg.r === 'number' && cfg.r !== r) throw new Error(`The adapter_config says r = ${cfg.r}, but the tensors have rank ${r}.`);
+  }
+  const layout = loraLayout(model, { r, alpha, modules });
+  const flat = new Float32Array(layout.total);
+  for (const t of layout.tensors) {
+    const got = file.tensors.get(t.name);
+    if (!got) throw new Error(`The adapter lacks ${t.name}; every layer must carry the same adapted modules.`);
+    if (got.shape.length !== 2 || got.shape[0] !== t.shape[0] || got.shape[1] !== t.shape[1]) {
+      throw new Error(`${t.name} has shape [${got.shape.join(', ')}], but this base model needs [${t.shape.join(', ')}].`);
+    }
+    flat.set(got.data, t.offset);
+  }
+  if (found.size !== layout.tensors.length) throw new Error('The adapter adapts different modules in different layers; this app needs the same set in every layer.');
+  return { layout, flat };
+}
+
+// ---------------------------------------------------------------- GPU: the adapter's products
+
+export interface LoraForwardArgs {
+  /** (N, OUT) the base Linear's output, accumulated into */
+  out: Binding;
+  /** (N, IN) the Linear's input */
+  inp: Binding;
+  /** (r, IN) and (OUT, r): ranges of the flat adapter buffer */
+  A: Binding;
+  B: Binding;
+  /** (N, r) scratch: s * inp A^T, kept for backward */
+  xa: Binding;
+  N: number;
+  IN: number;
+  OUT: number;
+  r: number;
+  /** strength * lora_alpha / r (a per-call-site constant: it sits in a cached uniform) */
+  scale: number;
+  /** The Linear, for profiles, e.g. 'attn.c_attn' */
+  site?: string;
+}
+
+/** Record out += s (inp A^T) B^T, keeping xa = s inp A^T. */
+export function loraForward(gpu: Gpu, recorder: Recorder, a: LoraForwardArgs): void {
+  const site = a.site ? `${a.site}.lora` : 'lora';
+  matmul(gpu, recorder, { out: a.xa, a: a.inp, b: a.A, M: a.N, N: a.r, K: a.IN, transB: true, site });
+  scale(gpu, recorder, { buf: a.xa, n: a.N * a.r, factor: a.scale });
+  matmul(gpu, recorder, { out: a.out, a: a.xa, b: a.B, M: a.N, N: a.OUT, K: a.r, transB: true, accumulate: true, site });
+}
+
+export interface LoraBackwardArgs {
+  /** (N, IN) gradient of the Linear's input, accumulated into (null: not needed) */
+  dinp: Binding | null;
+  /** (r, IN), (OUT, r): ranges of the flat adapter gradient buffer */
+  dA: Binding;
+  dB: Binding;
+  /** (N, OUT) gradient of the Linear's output */
+  dout: Binding;
+  /** (N, IN) the forward's input and (N, r) its xa = s inp A^T */
+  inp: Binding;
+  xa: Binding;
+  A: Binding;
+  B: Binding;
+  /** (N, r) scratch */
+  dxa: Binding;
+  N: number;
+  IN: number;
+  OUT: number;
+  r: number;
+  scale: number;
+  /** add into dA, dB (gradient accumulation) instead of overwriting them */
+  accumulate?: boolean;
+  site?: string;
+}
+
+/**
+ * Record the adapter's backward: dB (+)= dout^T xa; dxa = s dout B;
+ * dA (+)= dxa^T inp; dinp += dxa A.
+ */
+export function loraBackward(gpu: Gpu, recorder: Recorder, a: LoraBackwardArgs): void {
+  const site = a.site ? `${a.site}.lora` : 'lora';
+  const acc = a.accumulate ?? false;
+  matmul(gpu, recorder, { out: a.dB, a: a.dout, b: a.xa, M: a.OUT, N: a.r, K: a.N, transA: true, accumulate: acc, site });
+  matmul(gpu, recorder, { out: a.dxa, a: a.dout, b: a.B, M: a.N, N: a.r, K: a.OUT, site });
+  scale(gpu, recorder, { buf: a.dxa, n: a.N * a.r, factor: a.scale });
+  matmul(gpu, recorder, { out: a.dA, a: a.dxa, b: a.inp, M: a.r, N: a.IN, K: a.N, transA: true, accumulate: acc, site });
+  if (a.dinp) matmul(gpu, recorder, { out: a.dinp, a: a.dxa, b: a.A, M: a.N, N: a.IN, K: a.r, accumulate: true, site });
+}

@@ -1,0 +1,144 @@
+// The step plan's instrument: what it records of a step (without running it)
+// and the arithmetic of its roofline model, on a tiny config.
+import { describe, expect, it } from 'vitest';
+import { KERNEL_GROUPS, kernelGroup } from '../../src/gpu/profiler';
+import { matmul } from '../../src/kernels/matmul';
+import type { ModelConfig, TrainConfig } from '../../src/model/config';
+import { DEFAULT_TRAIN } from '../../src/model/config';
+import { GptModel, stepHyper } from '../../src/model/gpt';
+import {
+  COPY_FIXED_US,
+  DISPATCH_FIXED_US,
+  PASS_FIXED_US,
+  PROFILES,
+  occupancy,
+  planJson,
+  summarize,
+  underfills,
+} from '../../bench/plan/model';
+import { stepRecorder } from '../../bench/plan/record';
+import { checked, testGpu } from './context';
+
+const cfg: ModelConfig = {
+  nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 8, vocabSize: 13, dropout: 0.1, bias: true, tieWeights: false, activation: 'gelu',
+};
+const train: TrainConfig = { ...DEFAULT_TRAIN, batchSize: 3 };
+
+describe('step plan', () => {
+  it('records dispatches, compute passes, copies and clears without running anything', async () => {
+    const { handle } = await testGpu();
+    const rec = stepRecorder(handle.device);
+    const gpu = rec.gpu;
+    const [M, N, K] = [37, 29, 19];
+    const a = gpu.upload(new Float32Array(M * K).fill(1));
+    const b = gpu.upload(new Float32Array(N * K).fill(1));
+    const bias = gpu.upload(new Float32Array(N).fill(1));
+    const out = gpu.upload(new Float32Array(M * N).fill(Number.NaN));
+    const dw = gpu.upload(new Float32Array(N * K).fill(Number.NaN));
+    const { dispatches, commands } = await checked(gpu, () =>
+      rec.record(() =>
+        gpu.submit((enc) => {
+          enc.clearBuffer(out);
+          const pass = enc.beginComputePass();
+          matmul(gpu, pass, { site: 'attn.c_attn', out, a, b, bias, M, N, K, transB: true }); // (M, N) = a (M, K) b^T
+          matmul(gpu, pass, { site: 'attn.c_attn', out: dw, a: out, b: a, M: N, N: K, K: M, transA: true, accumulate: true }); // (N, K)
+          pass.end();
+          matmul(gpu, enc, { site: 'mlp.c_fc', out, a: out, b: dw, M, N, K: N }); // its own pass
+          enc.copyBufferToBuffer(a, 0, b, 0, 64);
+        }),
+      ),
+    );
+    expect(commands).toMatchObject({ passes: 2, clears: 1, copies: 1, copyBytes: 64, clearBytes: out.size, dispatchCommands: 3, submits: 1 });
+    expect(dispatches.map((d) => d.label)).toEqual(['attn.c_attn fwd', 'attn.c_attn dW', 'mlp.c_fc dX']);
+    expect(dispatches.map((d) => d.flops)).toEqual([2 * M * N * K, 2 * N * K * M, 2 * M * N * N]);
+    // bytes: A and B read once, C written once (and read too when accumulating), the bias read once
+    expect(dispatches.map((d) => d.bytes)).toEqual([
+      4 * (M * K + N * K + M * N + N),
+      4 * (M * N + M * K + 2 * N * K),
+      4 * (M * N + N * N + M * N),
+    ]);
+    expect(dispatches[0]!.workgroups).toEqual([Math.ceil(N / 64), Math.ceil(M / 64), 1]);
+    expect(dispatches.every((d) => d.kernel === 'matmul' && d.workgroupSize === 256)).toBe(true);
+    // Recorded, never run: the outputs still hold their NaN.
+    expect(Number.isNaN((await gpu.readF32(out, 1))[0])).toBe(true);
+    expect(Number.isNaN((await gpu.readF32(dw, 1))[0])).toBe(true);
+    for (const buf of [a, b, bias, out, dw]) gpu.destroy(buf);
+
+    // The roofline model, recomputed by hand for every profile.
+    for (const p of PROFILES) {
+      const s = summarize(dispatches, commands, p);
+      let roofline = 0;
+      let predicted = 0;
+      for (const d of dispatches) {
+        const r = Math.max(d.flops / p.peakFlops, d.bytes / p.bandwidth);
+        const w = d.workgroups[0] * d.workgroups[1] * d.workgroups[2];
+        const wave = 2 * p.computeUnits;
+        roofline += r;
+        predicted += r / (w / (wave * Math.ceil(w / wave))) + DISPATCH_FIXED_US * 1e-6;
+        expect(underfills(d, p)).toBe(w < wave);
+      }
+      predicted += 2 * PASS_FIXED_US * 1e-6 + 2 * COPY_FIXED_US * 1e-6 + (2 * 64 + out.size) / p.bandwidth;
+      expect(s.rooflineMs).toBeCloseTo(roofline * 1e3, 12);
+      expect(s.predictedMs).toBeCloseTo(predicted * 1e3, 12);
+      expect(s.underfilled).toBe(dispatches.length);
+    }
+  });
+
+  it('occupancy: full waves of twice the compute units, a partial last wave idles', () => {
+    const p = PROFILES.find((x) => x.id === 'rtx-4070')!;
+    const d = (w: number) => ({ kernel: 'k', workgroups: [w, 1, 1] as [number, number, number], workgroupSize: 64, flops: 1, bytes: 1 });
+    expect(occupancy(d(92), p)).toBe(1);
+    expect(occupancy(d(46), p)).toBe(0.5);
+    expect(occupancy(d(93), p)).toBeCloseTo(93 / 184, 12);
+    expect(occupancy(d(920), p)).toBe(1);
+    expect(underfills(d(91), p)).toBe(true);
+    expect(underfills(d(92), p)).toBe(false);
+  });
+
+  it('one training step of a tiny model: every dispatch described, every matmul 2MNK, totals the sums', async () => {
+    const { handle } = await testGpu();
+    const rec = stepRecorder(handle.device);
+    const B = train.batchSize;
+    const BT = B * cfg.blockSize;
+    const model = new GptModel(rec.gpu, cfg, B);
+    const batch = { x: new Int32Array(BT), y: new Int32Array(BT) };
+    const { dispatches, commands } = await checked(rec.gpu, () => rec.record(() => model.step(batch, stepHyper(train, 0))));
+    await model.finish?.();
+    model.destroy();
+
+    expect(dispatches.length).toBeGreaterThan(20);
+    for (const d of dispatches) {
+      expect(d.kernel, JSON.stringify(d)).toMatch(/^[a-z_]+$/);
+      expect(d.kernel).not.toBe('kernel');
+      expect(d.workgroupSize, d.kernel).toBeGreaterThan(0);
+      expect(d.bytes, d.kernel).toBeGreaterThan(0);
+    }
+    const { nEmbd: C, vocabSize: V } = cfg;
+    // (M, N, K) of each Linear's forward, dX and dW at these shapes.
+    const linears: Record<string, [number, number]> = { 'attn.c_attn': [3 * C, C], 'attn.c_proj': [C, C], 'mlp.c_fc': [4 * C, C], 'mlp.c_proj': [C, 4 * C], lm_head: [V, C] };
+    const matmuls = dispatches.filter((d) => d.kernel === 'matmul');
+    expect(matmuls.length).toBe(3 * (4 * cfg.nLayer + 1));
+    for (const d of matmuls) {
+      const [site, dir] = d.label!.split(' ');
+      const [out, inp] = linears[site!]!;
+      const [M, N, K] = dir === 'fwd' ? [BT, out, inp] : dir === 'dX' ? [BT, inp, out] : [out, inp, BT];
+      expect(d.flops, d.label).toBe(2 * M * N * K);
+      expect(d.workgroups, d.label).toEqual([Math.ceil(N / 64), Math.ceil(M / 64), 1]);
+    }
+    // Every group of the profile appears in a step.
+    const groups = new Set(dispatches.map(kernelGroup));
+    for (const g of KERNEL_GROUPS) expect(groups.has(g), g).toBe(true);
+
+    const json = planJson({ ...cfg, batchSize: B }, dispatches, commands);
+    expect(json.passes).toBe(commands.passes);
+    expect(json.passes).toBeGreaterThanOrEqual(1);
+    expect(json.passes).toBeLessThanOrEqual(dispatches.length);
+    expect(json.copies).toBe(commands.copies + commands.clears);
+    expect(json.dispatches.length).toBe(dispatches.length);
+    for (const p of PROFILES) {
+      const sum = json.dispatches.reduce((s, d) => s + Math.max(d.flops / p.peakFlops, d.bytes / p.bandwidth), 0) * 1e3;
+      expect(json.rooflineMs[p.id]).toBeCloseTo(sum, 12);
+      expect(json.predictedMs[p.id]).toBeGreaterThan(json.rooflineMs[p.id]!);
+    }
+  });
+});
