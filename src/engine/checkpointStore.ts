@@ -290,13 +290,22 @@ export class CheckpointStore {
       const tx = db.transaction([STORE, SUMMARIES], 'readwrite');
       const runs = tx.objectStore(STORE);
       const summaries = tx.objectStore(SUMMARIES);
-      const c = (await request(runs.get(id))) as RunCheckpoint | undefined;
-      const sum = (await request(summaries.get(id))) as RunSummary | undefined;
-      if (!c || !sum) return false;
-      runs.put({ ...c, run: { ...identityOf(c, id), ...patch } }, id);
-      summaries.put({ ...sum, ...patch }, id);
+      let found = false;
+      // Each put is queued from its get's success event, so the transaction stays open throughout.
+      const full = runs.get(id);
+      full.onsuccess = () => {
+        const c = full.result as RunCheckpoint | undefined;
+        if (!c) return;
+        found = true;
+        runs.put({ ...c, run: { ...identityOf(c, id), ...patch } }, id);
+      };
+      const sum = summaries.get(id);
+      sum.onsuccess = () => {
+        const x = sum.result as RunSummary | undefined;
+        if (x) summaries.put({ ...x, ...patch }, id);
+      };
       await done(tx);
-      return true;
+      return found;
     } catch {
       return false;
     }

@@ -81,6 +81,16 @@ export const useTraining = create<TrainingState>((set, get) => ({
   actions: {
     async load() {
       const engine = useGpu.getState().engine;
+      // A text still being read (a preset's corpus, a dropped file) is the one the run is for.
+      if (useData.getState().loading) {
+        await new Promise<void>((done) => {
+          const stop = useData.subscribe((d) => {
+            if (d.loading) return;
+            stop();
+            done();
+          });
+        });
+      }
       const corpus = useData.getState().corpus;
       if (!engine || useGpu.getState().phase !== 'ready') {
         set({ problems: ['The GPU is not ready yet.'] });
