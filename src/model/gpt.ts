@@ -146,8 +146,7 @@ export class GptModel {
   // Activations (training shapes; prompts and evals use a prefix of them).
   private readonly tokens: GPUBuffer; // (BT) i32
   private readonly targets: GPUBuffer; // (BT) i32
-  private readonly encoded: GPUBuffer; // (BT, C)
-  private readonly encodedDrop: GPUBuffer | null; // (BT, C)
+  private readonly encoded: GPUBuffer; // (BT, C) the residual stream entering layer 0
   private readonly layers: LayerActs[] = [];
   private readonly lnf: GPUBuffer; // (BT, C)
   private readonly lnfMean: GPUBuffer; // (BT)
@@ -155,15 +154,15 @@ export class GptModel {
   private readonly logitsBuf: GPUBuffer; // (BT, V)
   private readonly losses: GPUBuffer; // (BT)
 
-  // Scratch shared by all layers.
-  private readonly proj: GPUBuffer; // (BT, C) projection output before the residual add
-  private readonly projDrop: GPUBuffer | null; // (BT, C)
-  private readonly dDrop: GPUBuffer | null; // (BT, C) gradient through a dropout
+  // Scratch shared by all layers; the forward's and the backward's names for one buffer are listed together.
+  private readonly proj: GPUBuffer; // (BT, C) embeddings before dropout, projection output before the residual add
+  private readonly dC: GPUBuffer; // (BT, C) = proj: d(layernorm output) / d atty
+  private readonly projDrop: GPUBuffer | null; // (BT, C) a dropped branch
+  private readonly dDrop: GPUBuffer | null; // (BT, C) = projDrop: gradient through a dropout
   private readonly dlogits: GPUBuffer; // (BT, V)
   private readonly dres: GPUBuffer; // (BT, C) gradient of the residual stream
-  private readonly dC: GPUBuffer; // (BT, C) d(layernorm output) / d atty
-  private readonly dqkv: GPUBuffer; // (BT, 3C)
   private readonly d4a: GPUBuffer; // (BT, 4C) d(fch after activation)
+  private readonly dqkv: GPUBuffer; // (BT, 3C) = the first 3C columns' worth of d4a (attention backward)
   private readonly d4b: GPUBuffer; // (BT, 4C) d fch
   private readonly attDelta: GPUBuffer; // (B, NH, T) attention backward row sums
   private readonly promptOut: GPUBuffer; // (L, NH, T, T) probabilities at promptLayerFloats strides, then (V) logits
@@ -201,7 +200,6 @@ export class GptModel {
     this.tokens = b('tokens');
     this.targets = b('targets');
     this.encoded = b('encoded');
-    this.encodedDrop = opt('encoded dropout');
     for (let l = 0; l < L; l++) {
       const h = (n: string) => b(`h${l}.${n}`);
       this.layers.push({
@@ -217,14 +215,11 @@ export class GptModel {
     this.logitsBuf = b('logits');
     this.losses = b('losses');
 
-    this.proj = b('proj');
-    this.projDrop = opt('proj dropout');
-    this.dDrop = opt('d dropout');
+    this.proj = this.dC = b('proj | d ln');
+    this.projDrop = this.dDrop = opt('dropped | d dropout');
     this.dlogits = b('dlogits');
     this.dres = b('d residual');
-    this.dC = b('d ln');
-    this.dqkv = b('dqkv');
-    this.d4a = b('d fch act');
+    this.d4a = this.dqkv = b('d fch act | dqkv');
     this.d4b = b('d fch');
     this.attDelta = b('attention delta');
     this.promptOut = b('prompt readback');
@@ -546,12 +541,10 @@ export class GptModel {
     const drop = p > 0;
     const seed = this.seed;
 
-    embeddingForward(gpu, pass, { out: this.encoded, tokens: this.tokens, wte: this.p('transformer.wte.weight'), wpe: this.p('transformer.wpe.weight'), B, T, C });
+    const embedded = drop ? this.proj : this.encoded; // (BT, C)
+    embeddingForward(gpu, pass, { out: embedded, tokens: this.tokens, wte: this.p('transformer.wte.weight'), wpe: this.p('transformer.wpe.weight'), B, T, C });
+    if (drop) dropoutForward(gpu, pass, { out: this.encoded, inp: embedded, n: BT * C, p, salt: 0, seed });
     let resid: Binding = this.encoded; // (BT, C)
-    if (drop) {
-      dropoutForward(gpu, pass, { out: this.encodedDrop!, inp: this.encoded, n: BT * C, p, salt: 0, seed });
-      resid = this.encodedDrop!;
-    }
     for (let l = 0; l < L; l++) {
       const a = this.layers[l];
       blockForward(gpu, pass, {
@@ -588,7 +581,7 @@ export class GptModel {
     matmul(gpu, pass, { site: 'lm_head', out: this.dC, a: this.dlogits, b: this.lmHead(this.params), M: BT, N: C, K: V }); // dlnf (BT, C)
     matmul(gpu, pass, { site: 'lm_head', out: this.lmHead(this.grads), a: this.dlogits, b: this.lnf, M: V, N: C, K: BT, transA: true, accumulate: true }); // (V, C)
     fill(gpu, pass, { buf: this.dres, n: BT * C, value: 0 }); // layerNormBackward accumulates into dinp
-    const lastResid = L > 0 ? this.layers[L - 1].out : this.embedOut(p);
+    const lastResid = L > 0 ? this.layers[L - 1].out : this.encoded;
     layerNormBackward(gpu, pass, {
       dinp: this.dres, dweight: this.g('transformer.ln_f.weight'), dbias: this.range(this.grads, 'transformer.ln_f.bias'),
       dout: this.dC, inp: lastResid, weight: this.p('transformer.ln_f.weight'), mean: this.lnfMean, rstd: this.lnfRstd, N: BT, C,
@@ -598,7 +591,7 @@ export class GptModel {
       const a = this.layers[l];
       const w = this.w[l];
       const dw = this.dw[l];
-      const residIn = l > 0 ? this.layers[l - 1].out : this.embedOut(p);
+      const residIn = l > 0 ? this.layers[l - 1].out : this.encoded;
       // res3 = res2 + dropout(mlp(ln2(res2))): dres already holds d res3, which is also part of d res2.
       const dmlp = this.throughDropout(pass, BT * C, p, 2 + 2 * l); // (BT, C)
       matmul(gpu, pass, { site: 'mlp.c_proj', out: this.d4a, a: dmlp, b: w.mprojW, M: BT, N: 4 * C, K: C }); // (BT, 4C)
@@ -636,11 +629,6 @@ export class GptModel {
   /** Layer l's dropout on the attention probabilities, when p > 0 (training). */
   private attentionDropout(p: number, l: number) {
     return p > 0 ? { p, salt: ATTENTION_DROPOUT_SALT + l, seed: this.seed } : null;
-  }
-
-  /** The residual stream entering layer 0. */
-  private embedOut(p: number): GPUBuffer {
-    return p > 0 ? this.encodedDrop! : this.encoded;
   }
 
   /** d(branch) = dropoutBackward(dres) when dropout is on, else dres itself. */
