@@ -21,4 +21,15 @@ describe('learning-rate schedule (nanoGPT get_lr)', () => {
     expect(learningRate(111, c)).toBe(1e-4);
     for (let it = 11; it <= 110; it++) expect(learningRate(it, c)).toBeLessThanOrEqual(learningRate(it - 1, c));
   });
+
+  it('warmup and the minimum rate belong to the cosine schedule: with decay off neither applies', () => {
+    const off = { ...c, lrDecay: false, warmupSteps: 50, minLr: 1e-5 };
+    for (const it of [0, 1, 49, 50, 109, 110, 1000]) expect(learningRate(it, off)).toBe(1e-3);
+  });
+
+  it('a run continued past its end keeps its schedule: the decay ends at lrDecaySteps, then minLr', () => {
+    const continued = { ...c, maxSteps: 200, lrDecaySteps: 110 };
+    for (let it = 0; it <= 110; it++) expect(learningRate(it, continued)).toBe(learningRate(it, c));
+    for (const it of [111, 150, 199]) expect(learningRate(it, continued)).toBe(1e-4);
+  });
 });
