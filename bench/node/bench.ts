@@ -4,7 +4,7 @@
 
 import type { GpuHandle } from '../../src/gpu/device';
 import { GpuProfiler } from '../../src/gpu/profiler';
-import { Gpu } from '../../src/gpu/runtime';
+import { Gpu, type KernelVariant } from '../../src/gpu/runtime';
 import { matmul, matmulFlops } from '../../src/kernels/matmul';
 import { DEFAULT_MODEL, DEFAULT_TRAIN, type ModelConfig } from '../../src/model/config';
 import { GptModel, stepHyper } from '../../src/model/gpt';
@@ -57,10 +57,13 @@ async function benchMatmuls(gpu: Gpu, R: number, plan: TimingPlan, only: RegExp,
   return rows;
 }
 
-export async function nodeBench(handle: GpuHandle, o: { full: boolean; only: RegExp; log: (line: string) => void }): Promise<NodeBenchResult> {
+export async function nodeBench(
+  handle: GpuHandle,
+  o: { full: boolean; only: RegExp; log: (line: string) => void; kernels?: KernelVariant },
+): Promise<NodeBenchResult> {
   const { log } = o;
   const profiler = new GpuProfiler(handle.device);
-  const gpu = new Gpu(profiler.device);
+  const gpu = new Gpu(profiler.device, { kernels: o.kernels });
   const result: NodeBenchResult = { adapter: '', mode: o.full ? 'full' : 'quick', matmuls: [], train: null, profile: null };
 
   const R = o.full ? 4096 : 1024;

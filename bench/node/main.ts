@@ -4,13 +4,14 @@
 //
 //   node bench-node.mjs plan  [--out DIR]          the step plan of one reference training step
 //   node bench-node.mjs bench [--full] [--out DIR] kernels and a training step, with per-kernel GPU time
+//   ... bench --variant gpu|cpu                     force the kernel shapes (default: chosen from the adapter)
 //
 // The adapter is printed first. Results go to DIR/<name>-<date>.json (default bench-results).
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { create, globals } from 'webgpu';
-import { acquireGpu, adapterName, type GpuHandle } from '../../src/gpu/device';
+import { acquireGpu, adapterName, kernelVariantFor, type GpuHandle } from '../../src/gpu/device';
 import { referenceConfig, stepPlan } from './plan';
 import { nodeBench } from './bench';
 
@@ -22,10 +23,11 @@ interface Options {
   full: boolean;
   only: string;
   markdown: string;
+  variant: string;
 }
 
 function parse(argv: string[]): Options {
-  const o: Options = { command: 'bench', out: 'bench-results', full: false, only: '', markdown: '' };
+  const o: Options = { command: 'bench', out: 'bench-results', full: false, only: '', markdown: '', variant: '' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === 'plan' || a === 'bench') o.command = a;
@@ -34,7 +36,8 @@ function parse(argv: string[]): Options {
     else if (a === '--quick') o.full = false;
     else if (a === '--only') o.only = argv[++i]!;
     else if (a === '--markdown') o.markdown = argv[++i]!;
-    else throw new Error(`Unknown option ${a}. Use plan or bench, --out DIR, --full, --quick, --only REGEX, --markdown FILE.`);
+    else if (a === '--variant') o.variant = argv[++i]!;
+    else throw new Error(`Unknown option ${a}. Use plan or bench, --out DIR, --full, --quick, --only REGEX, --markdown FILE, --variant gpu|cpu.`);
   }
   return o;
 }
@@ -68,7 +71,9 @@ async function main(): Promise<void> {
     if (o.markdown) writeFileSync(o.markdown, `${table}\n`);
     log(`\nwrote ${write(o.out, 'plan', json)}`);
   } else {
-    const result = await nodeBench(handle, { full: o.full, only: new RegExp(o.only || '.', 'i'), log });
+    const kernels = kernelVariantFor(handle.info, o.variant);
+    log(`kernels: ${kernels}`);
+    const result = await nodeBench(handle, { full: o.full, only: new RegExp(o.only || '.', 'i'), log, kernels });
     result.adapter = adapterName(handle.info);
     log(`\nwrote ${write(o.out, 'node', result)}`);
   }
