@@ -5,8 +5,13 @@ import type { ModelConfig } from '../model/config';
 
 // A batch (x, y: (B*T) inputs and next-token targets) and one step's AdamW
 // hyperparameters (PyTorch semantics) are the GPU model's own types.
-export type { TokenBatch as Batch, StepHyper } from '../model/gpt';
-import type { TokenBatch as Batch, StepHyper } from '../model/gpt';
+export type { TokenBatch as Batch } from '../model/gpt';
+export type { StepHyper } from '../model/schedule';
+import type { TokenBatch as Batch } from '../model/gpt';
+import type { StepHyper } from '../model/schedule';
+import type { Decoder } from '../model/decoder';
+
+export type { Decoder };
 
 export interface StepReadback {
   loss: number;
@@ -31,15 +36,6 @@ export interface NamedTensor {
   shape: number[];
   /** Offset in floats into the flat parameters. */
   offset: number;
-}
-
-/** Incremental decoding with a key/value cache, when the model offers one. */
-export interface Decoder {
-  /** Feed one token at the next position; logits (V) for the token after it. */
-  push(id: number): Promise<Float32Array>;
-  /** Positions filled so far. */
-  readonly length: number;
-  dispose(): void;
 }
 
 export interface EngineModel {

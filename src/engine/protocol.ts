@@ -6,6 +6,10 @@
 
 import type { GpuFailure, GpuInfo } from '../gpu/device';
 import type { ModelConfig, ModelShape, TrainConfig } from '../model/config';
+import type { SamplingSettings, TokenDistribution } from '../model/sampling';
+import type { MemoryEstimate } from '../model/validate';
+
+export type { MemoryEstimate, SamplingSettings, TokenDistribution };
 
 export interface SelfCheckResult {
   M: number;
@@ -17,36 +21,6 @@ export interface SelfCheckResult {
   unwritten: number;
   ok: boolean;
   ms: number;
-}
-
-export interface MemoryEstimate {
-  /** Bytes the engine will allocate on the GPU for training. */
-  totalBytes: number;
-  /** parameters + gradients + 2 AdamW moments + saved activations */
-  analyticMinimumBytes: number;
-  /** Largest single buffer, checked against maxBufferSize / maxStorageBufferBindingSize. */
-  largestBufferBytes: number;
-}
-
-export interface SamplingSettings {
-  /** 0 means greedy. */
-  temperature: number;
-  /** 0 = off, else keep the k most likely tokens. */
-  topK: number;
-  /** 1 = off, else keep the smallest set with this much probability mass. */
-  topP: number;
-  greedy: boolean;
-  seed: number;
-}
-
-export interface TokenDistribution {
-  /** Top candidates after temperature, most likely first (at most 20). */
-  ids: number[];
-  probs: number[];
-  /** False where top-k / top-p removed the token. */
-  kept: boolean[];
-  /** Probability mass removed by top-k / top-p. */
-  removedMass: number;
 }
 
 export type TrainAction = 'start' | 'pause' | 'resume' | 'step' | 'stop' | 'reset';

@@ -12,7 +12,7 @@ import { BatchSampler } from '../model/data';
 import { appendThinned, CHECKPOINT_VERSION, firstNonFinite, type CorpusIdentity, type RunCheckpoint, type SaveResult } from './checkpointStore';
 import type { Batch, EngineModel, OptimizerState, StepReadback } from './model';
 import type { EngineEvent, EvalStats, LossPoint, TrainAction, TrainState } from './protocol';
-import { learningRate } from './schedule';
+import { mixSeed, stepHyper } from '../model/schedule';
 import { SeededRng } from '../model/sampling';
 import type { Serial } from './serial';
 
@@ -48,12 +48,6 @@ interface InFlight {
 
 /** Raised inside the loop when the model is gone (device lost). */
 class Aborted extends Error {}
-
-function mixSeed(a: number, b: number): number {
-  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b + 0x632be5ab, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 export class Trainer {
   state: TrainState = 'ready';
@@ -288,17 +282,8 @@ export class Trainer {
         continue;
       }
       const batch = this.sampler.next();
-      const lr = learningRate(index, train);
-      const hyper = {
-        lr,
-        beta1: train.beta1,
-        beta2: train.beta2,
-        eps: train.eps,
-        weightDecay: train.weightDecay,
-        gradClip: train.gradClip,
-        t: index + 1,
-        dropoutSeed: mixSeed(train.seed, index),
-      };
+      const hyper = stepHyper(train, index);
+      const lr = hyper.lr;
       const submitAt = performance.now();
       const { done } = await this.guard(this.serial.run(() => ({ done: this.model.step(batch, hyper) })));
       done.catch(() => undefined);

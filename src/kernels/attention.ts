@@ -79,6 +79,9 @@ const causalPairs = (T: number) => (T * (T + 1)) / 2;
 /** Floats of scratch attentionBackward needs: one (B, NH, T, T) tensor of score gradients. */
 export const attentionScratchFloats = (B: number, T: number, _C: number, NH: number) => B * NH * T * T;
 
+/** Floats attentionForward saves per layer for attentionBackward: the (B, NH, T, T) probabilities. */
+export const attentionSavedFloats = (B: number, T: number, NH: number) => B * NH * T * T;
+
 /** Record causal self-attention: att = softmax(q k^T / sqrt(hs) + mask), out = dropout(att) v. */
 export function attentionForward(gpu: Gpu, encoder: Recorder, args: AttentionForwardArgs): void {
   const { B, T, NH } = args;

@@ -1,37 +1,50 @@
 // Autoregressive decoding of the GPU GPT with a key/value cache: each pushed
 // token runs the network for ONE row (the new position t) and attends over the
 // keys and values of positions 0..t kept on the GPU, instead of a full forward
-// over the whole context. Same weights, same kernels as ./gpt.ts, so the logits
-// match the full forward's last row up to float32 summation order.
+// over the whole context. Same weights, same block forward (./block.ts) as
+// ./gpt.ts, so the logits match the full forward's last row up to float32
+// summation order.
 //
 // Per push at position t (< blockSize), all in one command encoder:
 //   x = wte[id] + wpe[t]                                    (C)   two row copies + add
-//   per layer l:
-//     ln = ln_1(x); qkv = ln c_attn^T (+b)                  (3C)  matmul M = 1
+//   per layer l: blockForward with N = 1, whose attention is
 //     kCache[l][t] = qkv[C..2C]; vCache[l][t] = qkv[2C..3C]       buffer copies
 //     y = attentionDecode(q = qkv[0..C], kCache[l], vCache[l])   (C)
-//     res = x + y c_proj^T (+b)                             (C)
-//     x = res + mlp(ln_2(res))                              (C)
 //   logits = ln_f(x) lm_head^T                              (V)   read back
 //
 // Buffers are allocated once per decoder (the caches are (blockSize, C) per
 // layer for K and for V) and freed by dispose(). The weights are the model's
-// own parameter buffers, read at submit time: a decoder made after a training
+// own parameter ranges of its flat buffer, read at submit time: a decoder made after a training
 // step sees the new weights (the GPU queue orders the step before the push).
 // Positions cached before an update keep the keys and values of the old
 // weights, so make a new decoder after training when exact logits matter.
 
 import type { Gpu } from '../gpu/runtime';
-import type { Decoder } from '../engine/model';
-import { activationForward } from '../kernels/activation';
 import { attentionDecode } from '../kernels/attention';
 import { add } from '../kernels/elementwise';
 import { layerNormForward } from '../kernels/layerNorm';
 import { matmul } from '../kernels/matmul';
+import { blockForward, type BlockActivations } from './block';
 import type { ModelConfig } from './config';
 
-/** A parameter buffer by nanoGPT name (null for an absent bias). */
-export type WeightLookup = (name: string) => GPUBuffer | null;
+/** Incremental decoding with a key/value cache, when the model offers one. */
+export interface Decoder {
+  /** Feed one token at the next position; logits (V) for the token after it. */
+  push(id: number): Promise<Float32Array>;
+  /** Positions filled so far. */
+  readonly length: number;
+  dispose(): void;
+}
+
+/** A parameter tensor as a byte range of the flat parameter buffer. */
+export interface WeightRange {
+  buffer: GPUBuffer;
+  offset: number;
+  size: number;
+}
+
+/** A parameter range by nanoGPT name (null for an absent bias). */
+export type WeightLookup = (name: string) => WeightRange | null;
 
 interface LayerCache {
   k: GPUBuffer; // (blockSize, C)
@@ -152,34 +165,45 @@ export class GptDecoder implements Decoder {
     };
     const opt = (name: string) => this.weight(name);
     const row = 4 * C;
+    const wte = w('transformer.wte.weight');
+    const wpe = w('transformer.wpe.weight');
 
-    enc.copyBufferToBuffer(w('transformer.wte.weight'), id * row, this.tok, 0, row);
-    enc.copyBufferToBuffer(w('transformer.wpe.weight'), t * row, this.pos, 0, row);
+    enc.copyBufferToBuffer(wte.buffer, wte.offset + id * row, this.tok, 0, row);
+    enc.copyBufferToBuffer(wpe.buffer, wpe.offset + t * row, this.pos, 0, row);
     add(gpu, enc, { out: this.x, a: this.tok, b: this.pos, n: C }); // (C)
 
+    // One row: ln_1, ln_2 (and later ln_f) share a buffer, as do their statistics.
+    const acts: BlockActivations = {
+      ln1: this.ln, ln1Mean: this.mean, ln1Rstd: this.rstd, qkv: this.qkv, atty: this.atty, res2: this.res,
+      ln2: this.ln, ln2Mean: this.mean, ln2Rstd: this.rstd, fch: this.fch, fcha: this.fcha, out: this.x,
+    };
     for (let l = 0; l < L; l++) {
       const h = `transformer.h.${l}`;
       const cache = this.caches[l];
-      layerNormForward(gpu, enc, { out: this.ln, mean: this.mean, rstd: this.rstd, inp: this.x, weight: w(`${h}.ln_1.weight`), bias: opt(`${h}.ln_1.bias`), N: 1, C });
-      matmul(gpu, enc, { out: this.qkv, a: this.ln, b: w(`${h}.attn.c_attn.weight`), bias: opt(`${h}.attn.c_attn.bias`), M: 1, N: 3 * C, K: C, transB: true }); // (3C)
-      enc.copyBufferToBuffer(this.qkv, row, cache.k, t * row, row);
-      enc.copyBufferToBuffer(this.qkv, 2 * row, cache.v, t * row, row);
-      // q is the first C floats of qkv; the kernel reads only those.
-      attentionDecode(gpu, enc, { out: this.atty, probs: this.probs, q: this.qkv, kCache: cache.k, vCache: cache.v, t: t + 1, C, NH, Tmax: T }); // (C)
-      matmul(gpu, enc, { out: this.proj, a: this.atty, b: w(`${h}.attn.c_proj.weight`), bias: opt(`${h}.attn.c_proj.bias`), M: 1, N: C, K: C, transB: true }); // (C)
-      add(gpu, enc, { out: this.res, a: this.x, b: this.proj, n: C });
-      layerNormForward(gpu, enc, { out: this.ln, mean: this.mean, rstd: this.rstd, inp: this.res, weight: w(`${h}.ln_2.weight`), bias: opt(`${h}.ln_2.bias`), N: 1, C });
-      matmul(gpu, enc, { out: this.fch, a: this.ln, b: w(`${h}.mlp.c_fc.weight`), bias: opt(`${h}.mlp.c_fc.bias`), M: 1, N: 4 * C, K: C, transB: true }); // (4C)
-      activationForward(gpu, enc, { out: this.fcha, inp: this.fch, n: 4 * C, kind: config.activation });
-      matmul(gpu, enc, { out: this.proj, a: this.fcha, b: w(`${h}.mlp.c_proj.weight`), bias: opt(`${h}.mlp.c_proj.bias`), M: 1, N: C, K: 4 * C, transB: true }); // (C)
-      add(gpu, enc, { out: this.x, a: this.res, b: this.proj, n: C });
+      blockForward(gpu, enc, {
+        inp: this.x, acts, proj: this.proj, N: 1, C, activation: config.activation, dropout: null,
+        w: {
+          ln1w: w(`${h}.ln_1.weight`), ln1b: opt(`${h}.ln_1.bias`),
+          attnW: w(`${h}.attn.c_attn.weight`), attnB: opt(`${h}.attn.c_attn.bias`),
+          projW: w(`${h}.attn.c_proj.weight`), projB: opt(`${h}.attn.c_proj.bias`),
+          ln2w: w(`${h}.ln_2.weight`), ln2b: opt(`${h}.ln_2.bias`),
+          fcW: w(`${h}.mlp.c_fc.weight`), fcB: opt(`${h}.mlp.c_fc.bias`),
+          mprojW: w(`${h}.mlp.c_proj.weight`), mprojB: opt(`${h}.mlp.c_proj.bias`),
+        },
+        attend: () => {
+          enc.copyBufferToBuffer(this.qkv, row, cache.k, t * row, row);
+          enc.copyBufferToBuffer(this.qkv, 2 * row, cache.v, t * row, row);
+          // q is the first C floats of qkv; the kernel reads only those.
+          attentionDecode(gpu, enc, { out: this.atty, probs: this.probs, q: this.qkv, kCache: cache.k, vCache: cache.v, t: t + 1, C, NH, Tmax: T }); // (C)
+        },
+      });
     }
     layerNormForward(gpu, enc, {
       out: this.ln, mean: this.mean, rstd: this.rstd, inp: this.x,
       weight: w('transformer.ln_f.weight'), bias: opt('transformer.ln_f.bias'), N: 1, C,
     });
     const head = w(config.tieWeights ? 'transformer.wte.weight' : 'lm_head.weight');
-    matmul(gpu, enc, { out: this.logitsBuf, a: this.ln, b: head, M: 1, N: V, K: C, transB: true }); // (V)
+    matmul(gpu, enc, { site: 'lm_head', out: this.logitsBuf, a: this.ln, b: head, M: 1, N: V, K: C, transB: true }); // (V)
   }
 
   private takeStaging(): GPUBuffer {

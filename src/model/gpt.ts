@@ -12,8 +12,7 @@
 //       once after submitting; the promise resolves when the GPU is done and
 //       the loss / grad norm (before clipping) came back through a small
 //       staging ring. Steps submitted back to back run in order.
-//   stepHyper(train, it)         -> the StepHyper of 0-based step `it` (lr schedule:
-//                                   constant, or linear warmup + cosine decay to minLr)
+//   stepHyper(train, it)         -> the StepHyper of 0-based step `it` (./schedule.ts)
 //   model.evalLoss({ x, y })     -> mean loss, no dropout, no backward, no update
 //   model.inspect({ x, y }, dropoutSeed?) -> { loss, logits (B*T, V), grads (P) }:
 //                                   forward + backward without an update (tests, debugging)
@@ -27,9 +26,10 @@
 //                                   of the next token, one row of work per token, up to
 //                                   blockSize positions; dispose() frees its buffers
 //   model.readState() / writeState({ params, m, v, step }): the whole training
-//       state as flat Float32Arrays in the layout of ./layout.ts
+//       state as packed flat Float32Arrays (./layout.ts offsets, no padding)
 //   model.tensors()              -> the named parameter tensors (nanoGPT names)
 //   model.liveBytes()            -> bytes of GPU buffers this model holds
+//   model.allocation             -> the table every buffer was allocated from (./allocation.ts)
 //   model.finish() / destroy()
 //
 // Dropout (when config.dropout > 0, training steps only) follows nanoGPT on
@@ -38,26 +38,36 @@
 // 1 + 2l / 2 + 2l layer l's attention / MLP branch, ATTENTION_DROPOUT_SALT + l
 // layer l's attention probabilities).
 //
-// The kernels bind whole buffers, so each parameter tensor and its gradient
-// has its own buffer; per step the gradients are copied into one flat buffer
-// (the global norm and AdamW walk it as two ranges: decayed, not decayed) and
-// the updated flat parameters are copied back into the per-tensor buffers.
+// State (llm.c's layout): ONE GPU buffer each for params, grads and AdamW's m
+// and v, every tensor at its 256-byte-aligned gpuOffset from ./layout.ts;
+// kernels bind tensors as ranges of them. With tied weights wte's range serves
+// as lm_head, and both gradient contributions accumulate into wte's range.
+// Every buffer comes from the allocation table of ./allocation.ts.
+//
+// One training step is one command buffer: a clear of the flat grads, ONE
+// compute pass (forward, loss, backward, grad norm, AdamW over the decayed
+// range then the rest), and one copy of the loss and grad norm to a staging
+// buffer. evalLoss, inspect and forwardPrompt also record one pass each.
 
-import type { Gpu } from '../gpu/runtime';
-import { activationBackward, activationForward } from '../kernels/activation';
-import { adamw, gradNorm, gradNormScratchFloats } from '../kernels/adamw';
-import { attentionBackward, attentionForward, attentionScratchFloats } from '../kernels/attention';
+import type { Binding, Gpu, Recorder } from '../gpu/runtime';
+import { activationBackward } from '../kernels/activation';
+import { adamw, gradNorm } from '../kernels/adamw';
+import { attentionBackward, attentionForward } from '../kernels/attention';
 import { biasBackward } from '../kernels/biasBackward';
 import { crossEntropyBackward, crossEntropyForward, meanLoss } from '../kernels/crossEntropy';
 import { dropoutBackward, dropoutForward } from '../kernels/dropout';
-import { add } from '../kernels/elementwise';
+import { fill } from '../kernels/elementwise';
 import { embeddingBackward, embeddingForward } from '../kernels/embedding';
 import { layerNormBackward, layerNormForward } from '../kernels/layerNorm';
 import { matmul } from '../kernels/matmul';
-import { learningRate } from '../engine/schedule';
-import type { ModelConfig, TrainConfig } from './config';
-import { GptDecoder } from './decoder';
-import { initParams, paramLayout, type ParamLayout, type ParamTensor } from './layout';
+import { allocationTable, READOUT_NORM_FLOAT, type AllocationTable } from './allocation';
+import { blockForward, type BlockActivations, type BlockWeights } from './block';
+import type { ModelConfig } from './config';
+import { GptDecoder, type WeightRange } from './decoder';
+import { gpuToPacked, initParams, packedToGpu, type ParamLayout, type ParamTensor } from './layout';
+import { hyperFloats, type StepHyper } from './schedule';
+
+export { stepHyper, type StepHyper } from './schedule';
 
 /** Dropout salt of layer 0's attention probabilities (layer l: + l), apart from the 1 + 2l / 2 + 2l of the branches. */
 export const ATTENTION_DROPOUT_SALT = 0x10000;
@@ -67,20 +77,6 @@ export interface TokenBatch {
   x: Int32Array;
   /** (B*T) next-token targets */
   y: Int32Array;
-}
-
-export interface StepHyper {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  /** Global gradient-norm clip, 0 = off. */
-  gradClip: number;
-  /** AdamW's step count, from 1 (bias correction). */
-  t: number;
-  /** Seeds this step's dropout masks. */
-  dropoutSeed: number;
 }
 
 export interface StepResult {
@@ -110,68 +106,37 @@ export interface ModelState {
   step: number;
 }
 
-/** The hyper-parameters of 0-based step `it` under a training config. */
-export function stepHyper(train: TrainConfig, it: number): StepHyper {
-  return {
-    lr: learningRate(it, train),
-    beta1: train.beta1,
-    beta2: train.beta2,
-    eps: train.eps,
-    weightDecay: train.weightDecay,
-    gradClip: train.gradClip,
-    t: it + 1,
-    dropoutSeed: (Math.imul(train.seed >>> 0, 0x9e3779b1) + it) >>> 0,
-  };
-}
-
 /** Activations one layer keeps for backward. */
-interface LayerActs {
-  ln1: GPUBuffer; // (BT, C)
-  ln1Mean: GPUBuffer; // (BT)
-  ln1Rstd: GPUBuffer; // (BT)
-  qkv: GPUBuffer; // (BT, 3C)
-  att: GPUBuffer; // (B, NH, T, T)
-  atty: GPUBuffer; // (BT, C)
-  res2: GPUBuffer; // (BT, C)
-  ln2: GPUBuffer; // (BT, C)
-  ln2Mean: GPUBuffer; // (BT)
-  ln2Rstd: GPUBuffer; // (BT)
-  fch: GPUBuffer; // (BT, 4C)
-  fcha: GPUBuffer; // (BT, 4C)
-  res3: GPUBuffer; // (BT, C)
+interface LayerActs extends BlockActivations {
+  att: GPUBuffer; // attentionSavedFloats: the (B, NH, T, T) probabilities
 }
 
-/** The per-layer parameter (or gradient) buffers. */
-interface LayerParams {
-  ln1w: GPUBuffer; ln1b: GPUBuffer | null;
-  attnW: GPUBuffer; attnB: GPUBuffer | null;
-  projW: GPUBuffer; projB: GPUBuffer | null;
-  ln2w: GPUBuffer; ln2b: GPUBuffer | null;
-  fcW: GPUBuffer; fcB: GPUBuffer | null;
-  mprojW: GPUBuffer; mprojB: GPUBuffer | null;
-}
-
-const READBACK_BYTES = 8; // loss, grad norm (f32 each)
+/** Bytes the step's readout copy moves: the loss at 0, the grad norm at READOUT_NORM_FLOAT. */
+const READBACK_BYTES = 4 * (READOUT_NORM_FLOAT + 1);
 
 export class GptModel {
   readonly layout: ParamLayout;
+  readonly allocation: AllocationTable;
   readonly paramCount: number;
   /** AdamW steps taken (the t of the last step). */
   stepsTaken = 0;
 
   private readonly owned: GPUBuffer[] = [];
-  // Parameters and gradients: one buffer per tensor (kernels bind whole buffers) ...
-  private readonly param = new Map<string, GPUBuffer>();
-  private readonly grad = new Map<string, GPUBuffer>();
-  // ... and the flat copies the optimizer walks, with both moments.
-  private readonly flatParams: GPUBuffer; // (P)
-  private readonly flatGrads: GPUBuffer; // (P)
-  private readonly m: GPUBuffer; // (P)
-  private readonly v: GPUBuffer; // (P)
+  private readonly buffers = new Map<string, GPUBuffer>();
+  // Flat state (gpuTotal floats each) and the optimizer's small buffers.
+  private readonly params: GPUBuffer;
+  private readonly grads: GPUBuffer;
+  private readonly m: GPUBuffer;
+  private readonly v: GPUBuffer;
   private readonly normScratch: GPUBuffer;
-  private readonly norm: GPUBuffer; // f32[1]
   private readonly hyper: GPUBuffer; // f32[8]
   private readonly seed: GPUBuffer; // u32[1]
+  private readonly loss: Binding; // f32[1] at float 0 of the readout
+  private readonly norm: Binding; // f32[1] at READOUT_NORM_FLOAT of the readout
+  private readonly readout: GPUBuffer;
+  // Per-layer parameter and gradient ranges, the LayerNorm and head ranges.
+  private readonly w: BlockWeights[] = [];
+  private readonly dw: BlockWeights[] = [];
 
   // Activations (training shapes; prompts and evals use a prefix of them).
   private readonly tokens: GPUBuffer; // (BT) i32
@@ -184,7 +149,6 @@ export class GptModel {
   private readonly lnfRstd: GPUBuffer; // (BT)
   private readonly logitsBuf: GPUBuffer; // (BT, V)
   private readonly losses: GPUBuffer; // (BT)
-  private readonly loss: GPUBuffer; // f32[1]
 
   // Scratch shared by all layers.
   private readonly proj: GPUBuffer; // (BT, C) projection output before the residual add
@@ -196,7 +160,7 @@ export class GptModel {
   private readonly dqkv: GPUBuffer; // (BT, 3C)
   private readonly d4a: GPUBuffer; // (BT, 4C) d(fch after activation)
   private readonly d4b: GPUBuffer; // (BT, 4C) d fch
-  private readonly attScratch: GPUBuffer; // (B, NH, T, T)
+  private readonly attScratch: GPUBuffer; // attentionScratchFloats
   private readonly promptOut: GPUBuffer; // (L*NH*T*T + V) readback of a prompt forward
   private lensOut: GPUBuffer | null = null; // (L, blockSize, V) logit lens, allocated on the first probe
 
@@ -209,67 +173,60 @@ export class GptModel {
     readonly batchSize: number,
     options: { params?: Float32Array; seed?: number } = {},
   ) {
-    const { nLayer: L, nHead: NH, nEmbd: C, blockSize: T, vocabSize: V, dropout } = config;
-    const B = batchSize;
-    const BT = B * T;
-    this.layout = paramLayout(config);
-    const P = (this.paramCount = this.layout.total);
-    const f = (floats: number, label: string) => this.alloc(4 * floats, label);
-    const drop = dropout > 0;
+    const { nLayer: L } = config;
+    this.allocation = allocationTable(config, batchSize);
+    this.layout = this.allocation.layout;
+    this.paramCount = this.layout.total;
+    for (const spec of this.allocation.buffers) this.buffers.set(spec.name, this.alloc(4 * spec.floats, spec.name));
+    const b = (name: string) => this.buffers.get(name)!;
+    const opt = (name: string) => this.buffers.get(name) ?? null;
 
-    for (const t of this.layout.tensors) {
-      this.param.set(t.name, f(t.size, t.name));
-      this.grad.set(t.name, f(t.size, `grad ${t.name}`));
-    }
-    this.flatParams = f(P, 'params');
-    this.flatGrads = f(P, 'grads');
-    this.m = f(P, 'adam m');
-    this.v = f(P, 'adam v');
-    this.normScratch = f(gradNormScratchFloats(P), 'grad norm scratch');
-    this.norm = f(1, 'grad norm');
-    this.hyper = f(8, 'adamw hyper');
-    this.seed = f(1, 'dropout seed');
+    this.params = b('params');
+    this.grads = b('grads');
+    this.m = b('adam m');
+    this.v = b('adam v');
+    this.normScratch = b('grad norm scratch');
+    this.hyper = b('hyper');
+    this.seed = b('seed');
+    this.readout = b('readout');
+    this.loss = { buffer: this.readout, offset: 0, size: 4 };
+    this.norm = { buffer: this.readout, offset: 4 * READOUT_NORM_FLOAT, size: 4 };
 
-    this.tokens = f(BT, 'tokens');
-    this.targets = f(BT, 'targets');
-    this.encoded = f(BT * C, 'encoded');
-    this.encodedDrop = drop ? f(BT * C, 'encoded dropout') : null;
+    this.tokens = b('tokens');
+    this.targets = b('targets');
+    this.encoded = b('encoded');
+    this.encodedDrop = opt('encoded dropout');
     for (let l = 0; l < L; l++) {
+      const h = (n: string) => b(`h${l}.${n}`);
       this.layers.push({
-        ln1: f(BT * C, `h${l} ln1`), ln1Mean: f(BT, `h${l} ln1 mean`), ln1Rstd: f(BT, `h${l} ln1 rstd`),
-        qkv: f(BT * 3 * C, `h${l} qkv`),
-        att: f(B * NH * T * T, `h${l} att`),
-        atty: f(BT * C, `h${l} atty`),
-        res2: f(BT * C, `h${l} res2`),
-        ln2: f(BT * C, `h${l} ln2`), ln2Mean: f(BT, `h${l} ln2 mean`), ln2Rstd: f(BT, `h${l} ln2 rstd`),
-        fch: f(BT * 4 * C, `h${l} fch`),
-        fcha: f(BT * 4 * C, `h${l} fch act`),
-        res3: f(BT * C, `h${l} res3`),
+        ln1: h('ln1'), ln1Mean: h('ln1 mean'), ln1Rstd: h('ln1 rstd'), qkv: h('qkv'), att: h('att'), atty: h('atty'),
+        res2: h('res2'), ln2: h('ln2'), ln2Mean: h('ln2 mean'), ln2Rstd: h('ln2 rstd'), fch: h('fch'), fcha: h('fch act'), out: h('res3'),
       });
+      this.w.push(this.blockRanges(this.params, l));
+      this.dw.push(this.blockRanges(this.grads, l));
     }
-    this.lnf = f(BT * C, 'ln_f');
-    this.lnfMean = f(BT, 'ln_f mean');
-    this.lnfRstd = f(BT, 'ln_f rstd');
-    this.logitsBuf = f(BT * V, 'logits');
-    this.losses = f(BT, 'losses');
-    this.loss = f(1, 'loss');
+    this.lnf = b('ln_f');
+    this.lnfMean = b('ln_f mean');
+    this.lnfRstd = b('ln_f rstd');
+    this.logitsBuf = b('logits');
+    this.losses = b('losses');
 
-    this.proj = f(BT * C, 'proj');
-    this.projDrop = drop ? f(BT * C, 'proj dropout') : null;
-    this.dDrop = drop ? f(BT * C, 'd dropout') : null;
-    this.dlogits = f(BT * V, 'dlogits');
-    this.dres = f(BT * C, 'd residual');
-    this.dC = f(BT * C, 'd ln');
-    this.dqkv = f(BT * 3 * C, 'dqkv');
-    this.d4a = f(BT * 4 * C, 'd fch act');
-    this.d4b = f(BT * 4 * C, 'd fch');
-    this.attScratch = f(attentionScratchFloats(B, T, C, NH), 'attention scratch');
-    this.promptOut = f(L * NH * T * T + V, 'prompt readback');
+    this.proj = b('proj');
+    this.projDrop = opt('proj dropout');
+    this.dDrop = opt('d dropout');
+    this.dlogits = b('dlogits');
+    this.dres = b('d residual');
+    this.dC = b('d ln');
+    this.dqkv = b('dqkv');
+    this.d4a = b('d fch act');
+    this.d4b = b('d fch');
+    this.attScratch = b('attention scratch');
+    this.promptOut = b('prompt readback');
 
     this.writeState({
       params: options.params ?? initParams(this.layout, options.seed ?? 1337),
-      m: new Float32Array(P),
-      v: new Float32Array(P),
+      m: new Float32Array(this.paramCount),
+      v: new Float32Array(this.paramCount),
       step: 0,
     });
   }
@@ -281,31 +238,28 @@ export class GptModel {
     const { batchSize: B } = this;
     const T = this.config.blockSize;
     this.writeTokens(batch, B * T);
-    const h = hyper;
-    this.gpu.write(
-      this.hyper,
-      Float32Array.of(h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.gradClip, 1 - h.beta1 ** h.t, 1 - h.beta2 ** h.t),
-    );
-    this.gpu.write(this.seed, Uint32Array.of(h.dropoutSeed >>> 0));
-    this.stepsTaken = h.t;
+    this.gpu.write(this.hyper, hyperFloats(hyper));
+    this.gpu.write(this.seed, Uint32Array.of(hyper.dropoutSeed >>> 0));
+    this.stepsTaken = hyper.t;
 
     const staging = this.takeStaging();
     const encoder = this.gpu.device.createCommandEncoder({ label: 'train step' });
-    for (const g of this.grad.values()) encoder.clearBuffer(g);
-    this.recordForward(encoder, B, T, this.config.dropout);
-    this.recordLoss(encoder, B * T);
-    this.recordBackward(encoder, B, T, this.config.dropout);
-    this.recordUpdate(encoder);
-    encoder.copyBufferToBuffer(this.loss, 0, staging, 0, 4);
-    encoder.copyBufferToBuffer(this.norm, 0, staging, 4, 4);
+    encoder.clearBuffer(this.grads);
+    const pass = encoder.beginComputePass({ label: 'train step' });
+    this.recordForward(pass, B, T, this.config.dropout);
+    this.recordLoss(pass, B * T);
+    this.recordBackward(pass, B, T, this.config.dropout);
+    this.recordUpdate(pass);
+    pass.end();
+    encoder.copyBufferToBuffer(this.readout, 0, staging, 0, READBACK_BYTES);
     this.gpu.device.queue.submit([encoder.finish()]);
     return this.readStaging(staging).then(([loss, norm]) => ({ loss, gradNorm: norm, doneAt: performance.now() }));
   }
 
   /**
    * Forward and backward of one batch without an update, for tests and
-   * inspection: the mean loss, the logits (B*T, V) and the flat gradients (P)
-   * in the parameter layout. Dropout only when a seed is given.
+   * inspection: the mean loss, the logits (B*T, V) and the gradients (P),
+   * packed in the parameter layout. Dropout only when a seed is given.
    */
   async inspect(batch: TokenBatch, dropoutSeed?: number): Promise<{ loss: number; logits: Float32Array; grads: Float32Array }> {
     const B = this.batchSize;
@@ -315,18 +269,19 @@ export class GptModel {
     const p = dropoutSeed === undefined ? 0 : this.config.dropout;
     if (dropoutSeed !== undefined) this.gpu.write(this.seed, Uint32Array.of(dropoutSeed >>> 0));
     const encoder = this.gpu.device.createCommandEncoder({ label: 'inspect' });
-    for (const g of this.grad.values()) encoder.clearBuffer(g);
-    this.recordForward(encoder, B, T, p);
-    this.recordLoss(encoder, BT);
-    this.recordBackward(encoder, B, T, p);
-    this.recordGather(encoder);
+    encoder.clearBuffer(this.grads);
+    const pass = encoder.beginComputePass({ label: 'inspect' });
+    this.recordForward(pass, B, T, p);
+    this.recordLoss(pass, BT);
+    this.recordBackward(pass, B, T, p);
+    pass.end();
     this.gpu.device.queue.submit([encoder.finish()]);
     const [loss, logits, grads] = await Promise.all([
-      this.gpu.readF32(this.loss, 1),
+      this.gpu.readF32(this.readout, 1),
       this.gpu.readF32(this.logitsBuf, BT * this.config.vocabSize),
-      this.gpu.readF32(this.flatGrads, this.paramCount),
+      this.gpu.readF32(this.grads, this.layout.gpuTotal),
     ]);
-    return { loss: loss[0], logits, grads };
+    return { loss: loss[0], logits, grads: gpuToPacked(this.layout, grads) };
   }
 
   /** Mean loss on a batch: forward only, no dropout. */
@@ -336,9 +291,11 @@ export class GptModel {
     this.writeTokens(batch, B * T);
     const staging = this.takeStaging();
     const encoder = this.gpu.device.createCommandEncoder({ label: 'eval' });
-    this.recordForward(encoder, B, T, 0);
-    this.recordLoss(encoder, B * T);
-    encoder.copyBufferToBuffer(this.loss, 0, staging, 0, 4);
+    const pass = encoder.beginComputePass({ label: 'eval' });
+    this.recordForward(pass, B, T, 0);
+    this.recordLoss(pass, B * T);
+    pass.end();
+    encoder.copyBufferToBuffer(this.readout, 0, staging, 0, 4);
     this.gpu.device.queue.submit([encoder.finish()]);
     return (await this.readStaging(staging))[0];
   }
@@ -354,7 +311,9 @@ export class GptModel {
     for (const id of ids) if (!(id >= 0 && id < V)) throw new Error(`Token id ${id} is outside the vocabulary (0..${V - 1}).`);
     this.gpu.write(this.tokens, ids);
     const encoder = this.gpu.device.createCommandEncoder({ label: 'prompt forward' });
-    this.recordForward(encoder, 1, T, 0);
+    const pass = encoder.beginComputePass({ label: 'prompt forward' });
+    this.recordForward(pass, 1, T, 0);
+    pass.end();
     const attFloats = opts.attention ? L * NH * T * T : 0;
     if (opts.attention) {
       for (let l = 0; l < L; l++) encoder.copyBufferToBuffer(this.layers[l].att, 0, this.promptOut, 4 * l * NH * T * T, 4 * NH * T * T);
@@ -381,7 +340,7 @@ export class GptModel {
    */
   decoder(): GptDecoder {
     if (!this.owned.length) throw new Error('This model was destroyed; it cannot decode.');
-    const d = new GptDecoder(this.gpu, this.config, (name) => this.param.get(name) ?? null, (x) => this.decoders.delete(x));
+    const d = new GptDecoder(this.gpu, this.config, (name) => this.range(this.params, name), (x) => this.decoders.delete(x));
     this.decoders.add(d);
     return d;
   }
@@ -393,7 +352,7 @@ export class GptModel {
    * inspection views: the logit lens (L, T, V) (ln_f and lm_head applied to the
    * residual stream after each block; its last layer is the model's logits),
    * per-position losses (T-1) in nats (row t predicts ids[t+1]) and the
-   * attention probabilities (L, NH, T, T). Our kernels only; one readback.
+   * attention probabilities (L, NH, T, T). Our kernels only; one pass, one readback.
    */
   async probe(ids: Int32Array): Promise<ProbeResult> {
     const { nLayer: L, nHead: NH, nEmbd: C, blockSize, vocabSize: V } = this.config;
@@ -411,21 +370,23 @@ export class GptModel {
     const lossFloats = T - 1;
     const out = gpu.buffer(4 * (lensFloats + attFloats + Math.max(1, lossFloats)), 'probe readback');
     const encoder = gpu.device.createCommandEncoder({ label: 'probe' });
-    this.recordForward(encoder, 1, T, 0);
+    const pass = encoder.beginComputePass({ label: 'probe' });
+    this.recordForward(pass, 1, T, 0);
     for (let l = 0; l < L; l++) {
       // ln_f of block l's output into the ln_f scratch (free after the forward), then lm_head into layer l's slot.
-      layerNormForward(gpu, encoder, {
-        out: this.lnf, mean: this.lnfMean, rstd: this.lnfRstd, inp: this.layers[l].res3,
-        weight: this.p('transformer.ln_f.weight'), bias: this.param.get('transformer.ln_f.bias') ?? null, N: T, C,
+      layerNormForward(gpu, pass, {
+        out: this.lnf, mean: this.lnfMean, rstd: this.lnfRstd, inp: this.layers[l].out,
+        weight: this.p('transformer.ln_f.weight'), bias: this.range(this.params, 'transformer.ln_f.bias'), N: T, C,
       });
       const slot = { buffer: lens, offset: l * stride, size: T * V * 4 };
-      matmul(gpu, encoder, { site: 'lens', out: slot, a: this.lnf, b: this.lmHead(this.param), M: T, N: V, K: C, transB: true }); // (T, V)
+      matmul(gpu, pass, { site: 'lens', out: slot, a: this.lnf, b: this.lmHead(this.params), M: T, N: V, K: C, transB: true }); // (T, V)
     }
     if (lossFloats > 0) {
       const last = { buffer: lens, offset: (L - 1) * stride, size: lossFloats * V * 4 };
-      crossEntropyForward(gpu, encoder, { losses: this.losses, logits: last, targets: this.targets, BT: lossFloats, V });
-      encoder.copyBufferToBuffer(this.losses, 0, out, 4 * (lensFloats + attFloats), 4 * lossFloats);
+      crossEntropyForward(gpu, pass, { losses: this.losses, logits: last, targets: this.targets, BT: lossFloats, V });
     }
+    pass.end();
+    if (lossFloats > 0) encoder.copyBufferToBuffer(this.losses, 0, out, 4 * (lensFloats + attFloats), 4 * lossFloats);
     for (let l = 0; l < L; l++) {
       encoder.copyBufferToBuffer(lens, l * stride, out, 4 * l * T * V, 4 * T * V);
       encoder.copyBufferToBuffer(this.layers[l].att, 0, out, 4 * (lensFloats + l * NH * T * T), 4 * NH * T * T);
@@ -444,22 +405,24 @@ export class GptModel {
     }
   }
 
-  /** Parameters, both AdamW moments and the step count, after all submitted work. */
+  /** Parameters, both AdamW moments and the step count, after all submitted work (packed layout). */
   async readState(): Promise<ModelState> {
-    const [params, m, v] = await Promise.all([this.flatParams, this.m, this.v].map((b) => this.gpu.readF32(b, this.paramCount)));
+    const [params, m, v] = await Promise.all(
+      [this.params, this.m, this.v].map(async (b) => gpuToPacked(this.layout, await this.gpu.readF32(b, this.layout.gpuTotal))),
+    );
     return { params, m, v, step: this.stepsTaken };
   }
 
-  /** Replace the whole training state (the moments default to zero, the step to 0). */
+  /** Replace the whole training state, packed layout (the moments default to zero, the step to 0). */
   writeState(state: { params: Float32Array; m?: Float32Array; v?: Float32Array; step?: number }): void {
     const P = this.paramCount;
     for (const [name, a] of Object.entries({ params: state.params, m: state.m, v: state.v })) {
       if (a && a.length !== P) throw new Error(`The ${name} array has ${a.length} values but this model has ${P} parameters.`);
     }
-    this.gpu.write(this.flatParams, state.params);
-    this.gpu.write(this.m, state.m ?? new Float32Array(P));
-    this.gpu.write(this.v, state.v ?? new Float32Array(P));
-    for (const t of this.layout.tensors) this.gpu.write(this.param.get(t.name)!, state.params.subarray(t.offset, t.offset + t.size));
+    const zeros = new Float32Array(this.layout.gpuTotal);
+    this.gpu.write(this.params, packedToGpu(this.layout, state.params));
+    this.gpu.write(this.m, state.m ? packedToGpu(this.layout, state.m) : zeros);
+    this.gpu.write(this.v, state.v ? packedToGpu(this.layout, state.v) : zeros);
     this.stepsTaken = state.step ?? 0;
   }
 
@@ -487,14 +450,24 @@ export class GptModel {
 
   // ------------------------------------------------------------------ recording
 
-  private p(name: string): GPUBuffer {
-    return this.param.get(name)!;
+  /** The range of a named tensor in a flat state buffer (params or grads); null for an absent bias. */
+  private range(flat: GPUBuffer, name: string): WeightRange | null {
+    const t = this.layout.byName.get(name);
+    return t ? { buffer: flat, offset: 4 * t.gpuOffset, size: 4 * t.size } : null;
   }
 
-  private layerParams(map: Map<string, GPUBuffer>, l: number): LayerParams {
+  private p(name: string): WeightRange {
+    return this.range(this.params, name)!;
+  }
+
+  private g(name: string): WeightRange {
+    return this.range(this.grads, name)!;
+  }
+
+  private blockRanges(flat: GPUBuffer, l: number): BlockWeights {
     const h = `transformer.h.${l}`;
-    const opt = (n: string) => map.get(`${h}.${n}`) ?? null;
-    const req = (n: string) => map.get(`${h}.${n}`)!;
+    const opt = (n: string) => this.range(flat, `${h}.${n}`);
+    const req = (n: string) => this.range(flat, `${h}.${n}`)!;
     return {
       ln1w: req('ln_1.weight'), ln1b: opt('ln_1.bias'),
       attnW: req('attn.c_attn.weight'), attnB: opt('attn.c_attn.bias'),
@@ -505,116 +478,100 @@ export class GptModel {
     };
   }
 
-  private lmHead(map: Map<string, GPUBuffer>): GPUBuffer {
-    return map.get(this.config.tieWeights ? 'transformer.wte.weight' : 'lm_head.weight')!;
+  /** lm_head's range in a flat state buffer: wte's when the weights are tied. */
+  private lmHead(flat: GPUBuffer): WeightRange {
+    return this.range(flat, this.config.tieWeights ? 'transformer.wte.weight' : 'lm_head.weight')!;
   }
 
   /** tokens -> logits (B*T, V). Dropout only when p > 0 (training). */
-  private recordForward(enc: GPUCommandEncoder, B: number, T: number, p: number): void {
+  private recordForward(pass: Recorder, B: number, T: number, p: number): void {
     const { gpu } = this;
     const { nLayer: L, nHead: NH, nEmbd: C, vocabSize: V } = this.config;
     const BT = B * T;
     const drop = p > 0;
     const seed = this.seed;
 
-    embeddingForward(gpu, enc, { out: this.encoded, tokens: this.tokens, wte: this.p('transformer.wte.weight'), wpe: this.p('transformer.wpe.weight'), B, T, C });
-    let resid = this.encoded; // (BT, C)
+    embeddingForward(gpu, pass, { out: this.encoded, tokens: this.tokens, wte: this.p('transformer.wte.weight'), wpe: this.p('transformer.wpe.weight'), B, T, C });
+    let resid: Binding = this.encoded; // (BT, C)
     if (drop) {
-      dropoutForward(gpu, enc, { out: this.encodedDrop!, inp: this.encoded, n: BT * C, p, salt: 0, seed });
+      dropoutForward(gpu, pass, { out: this.encodedDrop!, inp: this.encoded, n: BT * C, p, salt: 0, seed });
       resid = this.encodedDrop!;
     }
     for (let l = 0; l < L; l++) {
       const a = this.layers[l];
-      const w = this.layerParams(this.param, l);
-      layerNormForward(gpu, enc, { out: a.ln1, mean: a.ln1Mean, rstd: a.ln1Rstd, inp: resid, weight: w.ln1w, bias: w.ln1b, N: BT, C });
-      matmul(gpu, enc, { site: 'attn.c_attn', out: a.qkv, a: a.ln1, b: w.attnW, bias: w.attnB, M: BT, N: 3 * C, K: C, transB: true }); // (BT, 3C)
-      attentionForward(gpu, enc, { out: a.atty, att: a.att, qkv: a.qkv, B, T, C, NH, dropout: this.attentionDropout(p, l) });
-      matmul(gpu, enc, { site: 'attn.c_proj', out: this.proj, a: a.atty, b: w.projW, bias: w.projB, M: BT, N: C, K: C, transB: true }); // (BT, C)
-      this.residualAdd(enc, a.res2, resid, BT * C, p, 1 + 2 * l);
-      layerNormForward(gpu, enc, { out: a.ln2, mean: a.ln2Mean, rstd: a.ln2Rstd, inp: a.res2, weight: w.ln2w, bias: w.ln2b, N: BT, C });
-      matmul(gpu, enc, { site: 'mlp.c_fc', out: a.fch, a: a.ln2, b: w.fcW, bias: w.fcB, M: BT, N: 4 * C, K: C, transB: true }); // (BT, 4C)
-      activationForward(gpu, enc, { out: a.fcha, inp: a.fch, n: BT * 4 * C, kind: this.config.activation });
-      matmul(gpu, enc, { site: 'mlp.c_proj', out: this.proj, a: a.fcha, b: w.mprojW, bias: w.mprojB, M: BT, N: C, K: 4 * C, transB: true }); // (BT, C)
-      this.residualAdd(enc, a.res3, a.res2, BT * C, p, 2 + 2 * l);
-      resid = a.res3;
+      blockForward(gpu, pass, {
+        inp: resid, acts: a, w: this.w[l], proj: this.proj, N: BT, C, activation: this.config.activation,
+        attend: (rec) => attentionForward(gpu, rec, { out: a.atty, att: a.att, qkv: a.qkv, B, T, C, NH, dropout: this.attentionDropout(p, l) }),
+        dropout: drop ? { p, seed, salts: [1 + 2 * l, 2 + 2 * l], scratch: this.projDrop! } : null,
+      });
+      resid = a.out;
     }
-    layerNormForward(gpu, enc, {
+    layerNormForward(gpu, pass, {
       out: this.lnf, mean: this.lnfMean, rstd: this.lnfRstd, inp: resid,
-      weight: this.p('transformer.ln_f.weight'), bias: this.param.get('transformer.ln_f.bias') ?? null, N: BT, C,
+      weight: this.p('transformer.ln_f.weight'), bias: this.range(this.params, 'transformer.ln_f.bias'), N: BT, C,
     });
-    matmul(gpu, enc, { site: 'lm_head', out: this.logitsBuf, a: this.lnf, b: this.lmHead(this.param), M: BT, N: V, K: C, transB: true }); // (BT, V)
+    matmul(gpu, pass, { site: 'lm_head', out: this.logitsBuf, a: this.lnf, b: this.lmHead(this.params), M: BT, N: V, K: C, transB: true }); // (BT, V)
   }
 
-  /** out = resid + dropout(proj) */
-  private residualAdd(enc: GPUCommandEncoder, out: GPUBuffer, resid: GPUBuffer, n: number, p: number, salt: number): void {
-    let branch = this.proj;
-    if (p > 0) {
-      dropoutForward(this.gpu, enc, { out: this.projDrop!, inp: this.proj, n, p, salt, seed: this.seed });
-      branch = this.projDrop!;
-    }
-    add(this.gpu, enc, { out, a: resid, b: branch, n });
-  }
-
-  /** Per-row cross-entropy and its mean into this.loss. */
-  private recordLoss(enc: GPUCommandEncoder, BT: number): void {
+  /** Per-row cross-entropy and its mean into the readout's loss slot. */
+  private recordLoss(pass: Recorder, BT: number): void {
     const V = this.config.vocabSize;
-    crossEntropyForward(this.gpu, enc, { losses: this.losses, logits: this.logitsBuf, targets: this.targets, BT, V });
-    meanLoss(this.gpu, enc, { out: this.loss, losses: this.losses, n: BT });
+    crossEntropyForward(this.gpu, pass, { losses: this.losses, logits: this.logitsBuf, targets: this.targets, BT, V });
+    meanLoss(this.gpu, pass, { out: this.loss, losses: this.losses, n: BT });
   }
 
-  /** Gradients of the mean loss into the per-tensor gradient buffers (accumulated; zeroed by the step). */
-  private recordBackward(enc: GPUCommandEncoder, B: number, T: number, p: number): void {
+  /** Gradients of the mean loss into the flat grads (accumulated; cleared before the pass). */
+  private recordBackward(pass: Recorder, B: number, T: number, p: number): void {
     const { gpu } = this;
     const { nLayer: L, nHead: NH, nEmbd: C, vocabSize: V } = this.config;
     const BT = B * T;
-    const g = this.grad;
 
-    crossEntropyBackward(gpu, enc, { dlogits: this.dlogits, logits: this.logitsBuf, targets: this.targets, BT, V }); // (BT, V)
-    matmul(gpu, enc, { site: 'lm_head', out: this.dC, a: this.dlogits, b: this.lmHead(this.param), M: BT, N: C, K: V }); // dlnf (BT, C)
-    matmul(gpu, enc, { site: 'lm_head', out: this.lmHead(g), a: this.dlogits, b: this.lnf, M: V, N: C, K: BT, transA: true, accumulate: true }); // (V, C)
-    enc.clearBuffer(this.dres);
-    const lastResid = L > 0 ? this.layers[L - 1].res3 : this.embedOut(p);
-    layerNormBackward(gpu, enc, {
-      dinp: this.dres, dweight: g.get('transformer.ln_f.weight')!, dbias: g.get('transformer.ln_f.bias') ?? null,
+    crossEntropyBackward(gpu, pass, { dlogits: this.dlogits, logits: this.logitsBuf, targets: this.targets, BT, V }); // (BT, V)
+    matmul(gpu, pass, { site: 'lm_head', out: this.dC, a: this.dlogits, b: this.lmHead(this.params), M: BT, N: C, K: V }); // dlnf (BT, C)
+    matmul(gpu, pass, { site: 'lm_head', out: this.lmHead(this.grads), a: this.dlogits, b: this.lnf, M: V, N: C, K: BT, transA: true, accumulate: true }); // (V, C)
+    fill(gpu, pass, { buf: this.dres, n: BT * C, value: 0 }); // layerNormBackward accumulates into dinp
+    const lastResid = L > 0 ? this.layers[L - 1].out : this.embedOut(p);
+    layerNormBackward(gpu, pass, {
+      dinp: this.dres, dweight: this.g('transformer.ln_f.weight'), dbias: this.range(this.grads, 'transformer.ln_f.bias'),
       dout: this.dC, inp: lastResid, weight: this.p('transformer.ln_f.weight'), mean: this.lnfMean, rstd: this.lnfRstd, N: BT, C,
     });
 
     for (let l = L - 1; l >= 0; l--) {
       const a = this.layers[l];
-      const w = this.layerParams(this.param, l);
-      const dw = this.layerParams(g, l);
-      const residIn = l > 0 ? this.layers[l - 1].res3 : this.embedOut(p);
+      const w = this.w[l];
+      const dw = this.dw[l];
+      const residIn = l > 0 ? this.layers[l - 1].out : this.embedOut(p);
       // res3 = res2 + dropout(mlp(ln2(res2))): dres already holds d res3, which is also part of d res2.
-      const dmlp = this.throughDropout(enc, BT * C, p, 2 + 2 * l); // (BT, C)
-      matmul(gpu, enc, { site: 'mlp.c_proj', out: this.d4a, a: dmlp, b: w.mprojW, M: BT, N: 4 * C, K: C }); // (BT, 4C)
-      matmul(gpu, enc, { site: 'mlp.c_proj', out: dw.mprojW, a: dmlp, b: a.fcha, M: C, N: 4 * C, K: BT, transA: true, accumulate: true }); // (C, 4C)
-      if (dw.mprojB) biasBackward(gpu, enc, { dbias: dw.mprojB, dout: dmlp, M: BT, N: C });
-      activationBackward(gpu, enc, { dinp: this.d4b, inp: a.fch, dout: this.d4a, n: BT * 4 * C, kind: this.config.activation });
-      matmul(gpu, enc, { site: 'mlp.c_fc', out: this.dC, a: this.d4b, b: w.fcW, M: BT, N: C, K: 4 * C }); // d ln2 (BT, C)
-      matmul(gpu, enc, { site: 'mlp.c_fc', out: dw.fcW, a: this.d4b, b: a.ln2, M: 4 * C, N: C, K: BT, transA: true, accumulate: true }); // (4C, C)
-      if (dw.fcB) biasBackward(gpu, enc, { dbias: dw.fcB, dout: this.d4b, M: BT, N: 4 * C });
-      layerNormBackward(gpu, enc, {
+      const dmlp = this.throughDropout(pass, BT * C, p, 2 + 2 * l); // (BT, C)
+      matmul(gpu, pass, { site: 'mlp.c_proj', out: this.d4a, a: dmlp, b: w.mprojW, M: BT, N: 4 * C, K: C }); // (BT, 4C)
+      matmul(gpu, pass, { site: 'mlp.c_proj', out: dw.mprojW, a: dmlp, b: a.fcha, M: C, N: 4 * C, K: BT, transA: true, accumulate: true }); // (C, 4C)
+      if (dw.mprojB) biasBackward(gpu, pass, { dbias: dw.mprojB, dout: dmlp, M: BT, N: C });
+      activationBackward(gpu, pass, { dinp: this.d4b, inp: a.fch, dout: this.d4a, n: BT * 4 * C, kind: this.config.activation });
+      matmul(gpu, pass, { site: 'mlp.c_fc', out: this.dC, a: this.d4b, b: w.fcW, M: BT, N: C, K: 4 * C }); // d ln2 (BT, C)
+      matmul(gpu, pass, { site: 'mlp.c_fc', out: dw.fcW, a: this.d4b, b: a.ln2, M: 4 * C, N: C, K: BT, transA: true, accumulate: true }); // (4C, C)
+      if (dw.fcB) biasBackward(gpu, pass, { dbias: dw.fcB, dout: this.d4b, M: BT, N: 4 * C });
+      layerNormBackward(gpu, pass, {
         dinp: this.dres, dweight: dw.ln2w, dbias: dw.ln2b, dout: this.dC, inp: a.res2, weight: w.ln2w, mean: a.ln2Mean, rstd: a.ln2Rstd, N: BT, C,
       });
       // res2 = residIn + dropout(attn(ln1(residIn))): dres now holds d res2.
-      const dattn = this.throughDropout(enc, BT * C, p, 1 + 2 * l); // (BT, C)
-      matmul(gpu, enc, { site: 'attn.c_proj', out: this.dC, a: dattn, b: w.projW, M: BT, N: C, K: C }); // d atty (BT, C)
-      matmul(gpu, enc, { site: 'attn.c_proj', out: dw.projW, a: dattn, b: a.atty, M: C, N: C, K: BT, transA: true, accumulate: true }); // (C, C)
-      if (dw.projB) biasBackward(gpu, enc, { dbias: dw.projB, dout: dattn, M: BT, N: C });
-      attentionBackward(gpu, enc, {
+      const dattn = this.throughDropout(pass, BT * C, p, 1 + 2 * l); // (BT, C)
+      matmul(gpu, pass, { site: 'attn.c_proj', out: this.dC, a: dattn, b: w.projW, M: BT, N: C, K: C }); // d atty (BT, C)
+      matmul(gpu, pass, { site: 'attn.c_proj', out: dw.projW, a: dattn, b: a.atty, M: C, N: C, K: BT, transA: true, accumulate: true }); // (C, C)
+      if (dw.projB) biasBackward(gpu, pass, { dbias: dw.projB, dout: dattn, M: BT, N: C });
+      attentionBackward(gpu, pass, {
         dqkv: this.dqkv, dout: this.dC, qkv: a.qkv, att: a.att, B, T, C, NH, scratch: this.attScratch, dropout: this.attentionDropout(p, l),
       }); // (BT, 3C)
-      matmul(gpu, enc, { site: 'attn.c_attn', out: this.dC, a: this.dqkv, b: w.attnW, M: BT, N: C, K: 3 * C }); // d ln1 (BT, C)
-      matmul(gpu, enc, { site: 'attn.c_attn', out: dw.attnW, a: this.dqkv, b: a.ln1, M: 3 * C, N: C, K: BT, transA: true, accumulate: true }); // (3C, C)
-      if (dw.attnB) biasBackward(gpu, enc, { dbias: dw.attnB, dout: this.dqkv, M: BT, N: 3 * C });
-      layerNormBackward(gpu, enc, {
+      matmul(gpu, pass, { site: 'attn.c_attn', out: this.dC, a: this.dqkv, b: w.attnW, M: BT, N: C, K: 3 * C }); // d ln1 (BT, C)
+      matmul(gpu, pass, { site: 'attn.c_attn', out: dw.attnW, a: this.dqkv, b: a.ln1, M: 3 * C, N: C, K: BT, transA: true, accumulate: true }); // (3C, C)
+      if (dw.attnB) biasBackward(gpu, pass, { dbias: dw.attnB, dout: this.dqkv, M: BT, N: 3 * C });
+      layerNormBackward(gpu, pass, {
         dinp: this.dres, dweight: dw.ln1w, dbias: dw.ln1b, dout: this.dC, inp: residIn, weight: w.ln1w, mean: a.ln1Mean, rstd: a.ln1Rstd, N: BT, C,
       });
     }
     // resid0 = dropout(wte[x] + wpe[t])
-    const demb = this.throughDropout(enc, BT * C, p, 0);
-    embeddingBackward(gpu, enc, {
-      dwte: g.get('transformer.wte.weight')!, dwpe: g.get('transformer.wpe.weight')!, dout: demb, tokens: this.tokens, B, T, C, V,
+    const demb = this.throughDropout(pass, BT * C, p, 0);
+    embeddingBackward(gpu, pass, {
+      dwte: this.g('transformer.wte.weight'), dwpe: this.g('transformer.wpe.weight'), dout: demb, tokens: this.tokens, B, T, C, V,
     });
   }
 
@@ -629,26 +586,19 @@ export class GptModel {
   }
 
   /** d(branch) = dropoutBackward(dres) when dropout is on, else dres itself. */
-  private throughDropout(enc: GPUCommandEncoder, n: number, p: number, salt: number): GPUBuffer {
+  private throughDropout(pass: Recorder, n: number, p: number, salt: number): GPUBuffer {
     if (!(p > 0)) return this.dres;
-    dropoutBackward(this.gpu, enc, { dinp: this.dDrop!, dout: this.dres, n, p, salt, seed: this.seed });
+    dropoutBackward(this.gpu, pass, { dinp: this.dDrop!, dout: this.dres, n, p, salt, seed: this.seed });
     return this.dDrop!;
   }
 
-  /** Copy every per-tensor gradient into the flat gradient buffer. */
-  private recordGather(enc: GPUCommandEncoder): void {
-    for (const t of this.layout.tensors) enc.copyBufferToBuffer(this.grad.get(t.name)!, 0, this.flatGrads, 4 * t.offset, 4 * t.size);
-  }
-
-  /** Gather gradients, global norm, AdamW over the two ranges, scatter the parameters back. */
-  private recordUpdate(enc: GPUCommandEncoder): void {
+  /** Global grad norm over the flat grads, then AdamW over the decayed range and the rest (padding stays zero). */
+  private recordUpdate(pass: Recorder): void {
     const { gpu, layout } = this;
-    this.recordGather(enc);
-    gradNorm(gpu, enc, { norm: this.norm, grads: this.flatGrads, n: layout.total, scratch: this.normScratch });
-    const common = { params: this.flatParams, grads: this.flatGrads, m: this.m, v: this.v, hyper: this.hyper, norm: this.norm };
-    adamw(gpu, enc, { ...common, offset: 0, count: layout.decayCount, decay: true });
-    adamw(gpu, enc, { ...common, offset: layout.decayCount, count: layout.total - layout.decayCount, decay: false });
-    for (const t of layout.tensors) enc.copyBufferToBuffer(this.flatParams, 4 * t.offset, this.param.get(t.name)!, 0, 4 * t.size);
+    gradNorm(gpu, pass, { norm: this.norm, grads: this.grads, n: layout.gpuTotal, scratch: this.normScratch });
+    const common = { params: this.params, grads: this.grads, m: this.m, v: this.v, hyper: this.hyper, norm: this.norm };
+    adamw(gpu, pass, { ...common, offset: 0, count: layout.gpuDecayCount, decay: true });
+    adamw(gpu, pass, { ...common, offset: layout.gpuDecayCount, count: layout.gpuTotal - layout.gpuDecayCount, decay: false });
   }
 
   // ------------------------------------------------------------------ buffers and readback
@@ -676,10 +626,10 @@ export class GptModel {
 
   private async readStaging(staging: GPUBuffer): Promise<[number, number]> {
     await staging.mapAsync(GPUMapMode.READ);
-    const [a, b] = new Float32Array(staging.getMappedRange().slice(0));
+    const f = new Float32Array(staging.getMappedRange().slice(0));
     staging.unmap();
     if (this.owned.length) this.staging.push(staging);
     else staging.destroy();
-    return [a, b];
+    return [f[0], f[READOUT_NORM_FLOAT]];
   }
 }

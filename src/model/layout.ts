@@ -4,7 +4,15 @@
 //
 // Order: every tensor with 2+ dims (weight-decayed in nanoGPT's
 // configure_optimizers) comes first, then every 1-D tensor, so AdamW is two
-// dispatches: one over [0, decayCount) with decay, one over the rest without.
+// dispatches: one over the decayed range with decay, one over the rest without.
+//
+// Two offsets per tensor, from the same table:
+//   offset     packed (no gaps): files, exports, readState / writeState, tests;
+//   gpuOffset  in the GPU buffers, a multiple of GPU_ALIGN_FLOATS (256 bytes,
+//              WebGPU's minStorageBufferOffsetAlignment) so every kernel can bind
+//              a tensor as a range of the one flat buffer. The gaps are zero in
+//              params, grads, m and v, and stay zero under AdamW (zero gradient,
+//              zero moments, zero weight: a zero update).
 //
 // Import / export speak nanoGPT's safetensors: F32 tensors under state_dict
 // names (with tied weights both transformer.wte.weight and lm_head.weight are
@@ -23,8 +31,10 @@ export interface ParamTensor {
   /** nanoGPT state_dict name, e.g. transformer.h.0.attn.c_attn.weight */
   name: string;
   shape: number[];
-  /** Offset in floats into the flat buffer. */
+  /** Offset in floats into the packed flat array (files, exports, readState). */
   offset: number;
+  /** Offset in floats into the GPU's flat buffers (a multiple of GPU_ALIGN_FLOATS). */
+  gpuOffset: number;
   /** Number of floats. */
   size: number;
   /** Weight-decayed (2+ dims). */
@@ -40,7 +50,16 @@ export interface ParamLayout {
   total: number;
   /** Decayed tensors occupy [0, decayCount); the rest [decayCount, total). */
   decayCount: number;
+  /** Floats of each GPU flat buffer (params, grads, m, v), padding included. */
+  gpuTotal: number;
+  /** In the GPU buffers decayed tensors occupy [0, gpuDecayCount); the rest [gpuDecayCount, gpuTotal). */
+  gpuDecayCount: number;
 }
+
+/** Floats between tensor starts in the GPU buffers: 64 floats = 256 bytes. */
+export const GPU_ALIGN_FLOATS = 64;
+
+const alignUp = (n: number) => Math.ceil(n / GPU_ALIGN_FLOATS) * GPU_ALIGN_FLOATS;
 
 type Spec = [name: string, shape: number[], init: InitKind];
 
@@ -80,17 +99,42 @@ export function paramLayout(config: ModelConfig): ParamLayout {
   const ordered = [...all.filter(([, s]) => s.length >= 2), ...all.filter(([, s]) => s.length < 2)];
   const tensors: ParamTensor[] = [];
   let offset = 0;
+  let gpuOffset = 0;
   let decayCount = 0;
+  let gpuDecayCount = 0;
   for (const [name, shape, init] of ordered) {
     const size = shape.reduce((a, b) => a * b, 1);
     const decay = shape.length >= 2;
-    tensors.push({ name, shape, offset, size, decay, init });
+    tensors.push({ name, shape, offset, gpuOffset, size, decay, init });
     offset += size;
-    if (decay) decayCount = offset;
+    gpuOffset = alignUp(gpuOffset + size);
+    if (decay) {
+      decayCount = offset;
+      gpuDecayCount = gpuOffset;
+    }
   }
-  const layout = { config, tensors, byName: new Map(tensors.map((t) => [t.name, t])), total: offset, decayCount };
+  const layout = {
+    config, tensors, byName: new Map(tensors.map((t) => [t.name, t])),
+    total: offset, decayCount, gpuTotal: gpuOffset, gpuDecayCount,
+  };
   if (offset !== paramCount(config)) throw new Error(`Parameter layout holds ${offset} floats, expected ${paramCount(config)}.`);
   return layout;
+}
+
+/** The packed array (P) spread into the GPU layout (gpuTotal), gaps zero. */
+export function packedToGpu(layout: ParamLayout, packed: Float32Array): Float32Array {
+  if (packed.length !== layout.total) throw new Error(`Expected ${layout.total} packed values, got ${packed.length}.`);
+  const out = new Float32Array(layout.gpuTotal);
+  for (const t of layout.tensors) out.set(packed.subarray(t.offset, t.offset + t.size), t.gpuOffset);
+  return out;
+}
+
+/** The GPU layout (gpuTotal) gathered back into the packed array (P). */
+export function gpuToPacked(layout: ParamLayout, aligned: Float32Array): Float32Array {
+  if (aligned.length !== layout.gpuTotal) throw new Error(`Expected ${layout.gpuTotal} GPU-layout values, got ${aligned.length}.`);
+  const out = new Float32Array(layout.total);
+  for (const t of layout.tensors) out.set(aligned.subarray(t.gpuOffset, t.gpuOffset + t.size), t.offset);
+  return out;
 }
 
 /** nanoGPT's init from a seeded generator: N(0, 0.02), c_proj N(0, 0.02/sqrt(2L)), zero biases, LayerNorm ones. */

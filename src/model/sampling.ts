@@ -2,7 +2,27 @@
 //   temperature (0 or greedy => argmax) -> softmax -> top-k -> top-p -> renormalise -> draw.
 // The draw uses a seeded RNG whose state advances once per token, so the same
 // seed, prompt and weights give the same text.
-import type { SamplingSettings, TokenDistribution } from '../engine/protocol';
+
+export interface SamplingSettings {
+  /** 0 means greedy. */
+  temperature: number;
+  /** 0 = off, else keep the k most likely tokens. */
+  topK: number;
+  /** 1 = off, else keep the smallest set with this much probability mass. */
+  topP: number;
+  greedy: boolean;
+  seed: number;
+}
+
+export interface TokenDistribution {
+  /** Top candidates after temperature, most likely first (at most 20). */
+  ids: number[];
+  probs: number[];
+  /** False where top-k / top-p removed the token. */
+  kept: boolean[];
+  /** Probability mass removed by top-k / top-p. */
+  removedMass: number;
+}
 
 /** How many candidates the distribution view shows. */
 export const SHOWN_CANDIDATES = 20;

@@ -1,14 +1,23 @@
 // Config validation before anything is allocated: parameter count (exactly
-// PyTorch's numel sum for nanoGPT), a memory estimate of what the GPU model
-// allocates, and a list of problems, one sentence each, for anything that is
+// PyTorch's numel sum for nanoGPT), the memory the GPU model allocates (its
+// allocation table, ./allocation.ts), and a list of problems, one sentence each, for anything that is
 // not a sane integer / range or would not fit the device.
 //
 // A config can arrive from a crafted URL, so every number is checked for
 // type, sign, NaN and size BEFORE any product of them is trusted.
 
-import type { MemoryEstimate } from '../engine/protocol';
 import { MAX_HEAD_SIZE } from '../kernels/attention';
+import { allocationTable, bufferBytes, minimumFloats, tableBytes } from './allocation';
 import type { ModelConfig, ModelShape, TrainConfig } from './config';
+
+export interface MemoryEstimate {
+  /** Bytes the model allocates on the GPU for training (the sum of ./allocation.ts's table). */
+  totalBytes: number;
+  /** Parameters + gradients + 2 AdamW moments + the activations backward needs, attention recomputed. */
+  analyticMinimumBytes: number;
+  /** Largest single buffer, checked against maxBufferSize / maxStorageBufferBindingSize. */
+  largestBufferBytes: number;
+}
 
 export interface ConfigProblem {
   /** The config field at fault ('nEmbd', 'batchSize', 'memory', ...). */
@@ -72,65 +81,13 @@ export function paramCount(config: ModelConfig): number {
   return wte + wpe + L * block + lnf + lmHead;
 }
 
-/**
- * Floats of every activation buffer the GPU model (gpt.ts) allocates for a
- * training step with batch B. `saved` is what backward reads; `scratch` is
- * shared by all layers (projection outputs, dropout outputs, gradients).
- */
-export function activationBuffers(config: ModelConfig, B: number): { saved: number[]; scratch: number[] } {
-  const { nLayer: L, nHead: NH, nEmbd: C, blockSize: T, vocabSize: V, dropout } = config;
-  const BT = B * T;
-  const drop = dropout > 0;
-  const perLayer = [
-    BT * C, BT, BT, // ln1 (BT, C), mean (BT), rstd (BT)
-    BT * 3 * C, // qkv (BT, 3C)
-    B * NH * T * T, // att (B, NH, T, T)
-    BT * C, // atty (BT, C)
-    BT * C, // res2 (BT, C)
-    BT * C, BT, BT, // ln2 (BT, C), mean, rstd
-    BT * 4 * C, // fch (BT, 4C)
-    BT * 4 * C, // fch after the activation (BT, 4C)
-    BT * C, // res3 (BT, C)
-  ];
-  const saved: number[] = [
-    BT, BT, // tokens, targets (BT) i32
-    BT * C, // encoded (BT, C)
-    ...(drop ? [BT * C] : []), // encoded after dropout (BT, C)
-    BT * C, BT, BT, // ln_f out (BT, C), mean, rstd
-    BT * V, // logits (BT, V)
-    BT, // per-row losses (BT)
-  ];
-  for (let l = 0; l < L; l++) saved.push(...perLayer);
-  const scratch = [
-    BT * C, // projection output (BT, C)
-    ...(drop ? [BT * C, BT * C] : []), // projection after dropout, dropout gradient (BT, C)
-    BT * V, // dlogits (BT, V)
-    BT * C, // d residual stream (BT, C)
-    BT * C, // d layernorm output / d atty (BT, C)
-    BT * 3 * C, // dqkv (BT, 3C)
-    BT * 4 * C, BT * 4 * C, // d fch after / before the activation (BT, 4C)
-    B * NH * T * T, // attention backward scratch (B, NH, T, T)
-    L * NH * T * T + V, // readback of a prompt's attention maps (L, NH, T, T) and last logits (V)
-  ];
-  return { saved, scratch };
-}
-
-/** What a training run of this config with batch B allocates on the GPU. */
+/** What a training run of this config with batch B allocates on the GPU: the model's allocation table, summed. */
 export function memoryEstimate(config: ModelConfig, batchSize: number): MemoryEstimate {
-  const P = paramCount(config);
-  const { saved, scratch } = activationBuffers(config, batchSize);
-  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-  // params, grads, AdamW m and v: the analytic minimum.
-  const analyticFloats = 4 * P + sum(saved);
-  // The kernels bind whole buffers, so each parameter tensor and its gradient
-  // also live in their own buffer beside the flat copies AdamW walks.
-  const totalFloats = analyticFloats + 2 * P + sum(scratch);
-  const { nEmbd: C, vocabSize: V } = config;
-  const largestFloats = Math.max(P, V * C, ...saved, ...scratch);
+  const table = allocationTable(config, batchSize);
   return {
-    totalBytes: 4 * totalFloats,
-    analyticMinimumBytes: 4 * analyticFloats,
-    largestBufferBytes: 4 * largestFloats,
+    totalBytes: tableBytes(table),
+    analyticMinimumBytes: 4 * minimumFloats(config, batchSize, paramCount(config)),
+    largestBufferBytes: Math.max(...table.buffers.map((b) => bufferBytes(b.floats))),
   };
 }
 

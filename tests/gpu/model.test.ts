@@ -219,18 +219,71 @@ describe('GPU GPT vs the float64 reference', () => {
     expect(stepHyper(train, 4).dropoutSeed).not.toBe(stepHyper(train, 5).dropoutSeed);
   });
 
-  it('liveBytes is what memoryEstimate predicts', async () => {
+  it('the memory estimate is exactly what the model allocates, from one table', async () => {
     const { gpu } = await testGpu();
     for (const cfg of [base, { ...base, dropout: 0.1, tieWeights: true }]) {
+      const before = gpu.liveBuffers();
       const model = new GptModel(gpu, cfg, B);
+      const after = gpu.liveBuffers();
       const asEngineModel: EngineModel = model; // the engine drives it through this interface
       expect(asEngineModel.paramCount).toBe(model.layout.total);
       const est = memoryEstimate(cfg, B);
-      const live = model.liveBytes();
-      console.log(`[gpu model] liveBytes ${live}, estimate ${est.totalBytes} (analytic minimum ${est.analyticMinimumBytes})`);
-      expect(live).toBeGreaterThanOrEqual(est.totalBytes);
-      expect(live - est.totalBytes).toBeLessThan(8192); // grad-norm partials, hyper, seed, loss, norm
+      console.log(`[gpu model] allocated ${after.bytes - before.bytes} bytes in ${after.count - before.count} buffers, estimate ${est.totalBytes} (analytic minimum ${est.analyticMinimumBytes})`);
+      expect(after.bytes - before.bytes).toBe(est.totalBytes);
+      expect(after.count - before.count).toBe(model.allocation.buffers.length);
+      expect(model.liveBytes()).toBe(est.totalBytes); // no staging buffer before the first step
       model.destroy();
+      expect(gpu.liveBuffers()).toEqual(before);
     }
+  });
+
+  it('a training step is one command buffer: a clear of the flat grads, ONE compute pass, one readback copy', async () => {
+    const { gpu } = await testGpu();
+    const cfg = { ...base, dropout: 0.1 }; // the round-trip test's config: its pipelines are compiled already
+    const data = batch(cfg, 21);
+    await checked(gpu, async () => {
+      const model = new GptModel(gpu, cfg, B, { seed: 6 });
+      const commands: string[] = [];
+      let dispatched = 0;
+      let listened = 0;
+      const device = gpu.device;
+      const create = device.createCommandEncoder;
+      /** A counting wrapper: every call on an object is logged, then forwarded. */
+      const wrap = <T extends object>(target: T, prefix: string): T =>
+        new Proxy(target, {
+          get(obj, prop) {
+            const value = Reflect.get(obj, prop, obj) as unknown;
+            if (typeof value !== 'function') return value;
+            return (...args: unknown[]) => {
+              if (prop === 'dispatchWorkgroups') dispatched++;
+              else if (prop !== 'setPipeline' && prop !== 'setBindGroup') commands.push(`${prefix}${String(prop)}`);
+              const out = (value as (...a: unknown[]) => unknown).apply(obj, args);
+              return prop === 'beginComputePass' ? wrap(out as GPUComputePassEncoder, 'pass.') : out;
+            };
+          },
+        });
+      device.createCommandEncoder = (desc?: GPUCommandEncoderDescriptor) => wrap(create.call(device, desc), '');
+      gpu.onDispatch = () => listened++;
+      try {
+        const pending = model.step(data, stepHyper({ ...DEFAULT_TRAIN, gradClip: 1 }, 0));
+        const stepCommands = commands.splice(0);
+        const stepDispatches = dispatched;
+        dispatched = 0;
+        const evalPending = model.evalLoss(data);
+        const evalCommands = commands.splice(0);
+        device.createCommandEncoder = create;
+        const [result] = await Promise.all([pending, evalPending]);
+        console.log(`[gpu model] step: ${stepCommands.join(', ')}; ${stepDispatches} dispatches in the pass`);
+        expect(stepCommands).toEqual(['clearBuffer', 'beginComputePass', 'pass.end', 'copyBufferToBuffer', 'finish']);
+        expect(stepDispatches).toBeGreaterThan(50);
+        expect(stepDispatches + dispatched).toBe(listened); // every dispatch went into the one pass
+        expect(evalCommands).toEqual(['beginComputePass', 'pass.end', 'copyBufferToBuffer', 'finish']);
+        expect(Number.isFinite(result.loss) && result.gradNorm > 0).toBe(true);
+      } finally {
+        device.createCommandEncoder = create;
+        gpu.onDispatch = null;
+      }
+      model.destroy();
+    });
   });
 });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL, type ModelConfig } from '../../src/model/config';
-import { exportSafetensors, importSafetensors, initParams, paramLayout } from '../../src/model/layout';
+import { exportSafetensors, GPU_ALIGN_FLOATS, gpuToPacked, importSafetensors, initParams, packedToGpu, paramLayout } from '../../src/model/layout';
 import { readSafetensors, writeSafetensors } from '../../src/model/safetensors';
 import { paramCount } from '../../src/model/validate';
 
@@ -36,6 +36,36 @@ describe('parameter layout', () => {
       expect(layout.byName.has('lm_head.weight')).toBe(!cfg.tieWeights);
       expect(layout.byName.has('transformer.h.0.ln_1.bias')).toBe(cfg.bias);
       expect(layout.byName.has('transformer.h.0.attn.c_attn.bias')).toBe(cfg.bias);
+    });
+
+    it(`places every tensor at a 256-byte-aligned GPU offset, in the same order, and round-trips packed <-> GPU (${label})`, () => {
+      const layout = paramLayout(cfg);
+      let end = 0;
+      for (const t of layout.tensors) {
+        expect(t.gpuOffset % GPU_ALIGN_FLOATS).toBe(0);
+        expect(t.gpuOffset).toBeGreaterThanOrEqual(end); // no overlap
+        expect(t.gpuOffset - end).toBeLessThan(GPU_ALIGN_FLOATS); // gaps are padding only
+        expect(t.decay).toBe(t.gpuOffset < layout.gpuDecayCount);
+        end = t.gpuOffset + t.size;
+      }
+      expect(layout.gpuTotal % GPU_ALIGN_FLOATS).toBe(0);
+      expect(layout.gpuTotal - end).toBeLessThan(GPU_ALIGN_FLOATS);
+      expect(layout.gpuDecayCount % GPU_ALIGN_FLOATS).toBe(0);
+      // The small config's 16-wide vectors need padding, so the two layouts really differ.
+      expect(layout.gpuTotal).toBeGreaterThan(layout.total);
+
+      const packed = initParams(layout, 5);
+      const aligned = packedToGpu(layout, packed);
+      expect(aligned.length).toBe(layout.gpuTotal);
+      for (const t of layout.tensors) {
+        expect(aligned.subarray(t.gpuOffset, t.gpuOffset + t.size)).toEqual(packed.subarray(t.offset, t.offset + t.size));
+      }
+      const inTensor = new Uint8Array(layout.gpuTotal);
+      for (const t of layout.tensors) inTensor.fill(1, t.gpuOffset, t.gpuOffset + t.size);
+      expect(aligned.every((v, i) => inTensor[i] === 1 || v === 0)).toBe(true); // padding is zero
+      expect(gpuToPacked(layout, aligned)).toEqual(packed);
+      expect(() => packedToGpu(layout, new Float32Array(3))).toThrow(/Expected \d+ packed values, got 3/);
+      expect(() => gpuToPacked(layout, packed)).toThrow(/GPU-layout values/);
     });
   }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_TRAIN } from '../../src/model/config';
-import { learningRate } from '../../src/engine/schedule';
+import { learningRate } from '../../src/model/schedule';
 
 describe('learning-rate schedule (nanoGPT get_lr)', () => {
   const c = { ...DEFAULT_TRAIN, lrDecay: true, learningRate: 1e-3, minLr: 1e-4, warmupSteps: 10, maxSteps: 110 };

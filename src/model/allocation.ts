@@ -1,0 +1,137 @@
+// Every GPU buffer the model (./gpt.ts) allocates for a config and batch size,
+// as one table: the model allocates from it, and the memory estimate shown in
+// the UI (./validate.ts memoryEstimate) sums it, so the two cannot disagree.
+//
+// Roles:
+//   state    params, grads, AdamW m and v (one flat buffer each, in the
+//            256-byte-aligned layout of ./layout.ts) and the optimizer's small
+//            buffers (grad-norm partials, hyper floats, dropout seed, readout)
+//   saved    activations the backward pass reads (llm.c's ActivationTensors)
+//   scratch  per-step temporaries shared by all layers (gradients of
+//            activations, projection outputs, attention-backward scratch)
+//   views    what the attention views read back (probabilities of a prompt)
+//
+// The analytic minimum (minimumFloats) is what any implementation of this
+// training step must hold: params, grads, m and v (packed, no padding) and the
+// activations backward needs with attention recomputed rather than stored (a
+// logsumexp per row instead of the (B, NH, T, T) probabilities).
+
+import { gradNormScratchFloats } from '../kernels/adamw';
+import { attentionSavedFloats, attentionScratchFloats } from '../kernels/attention';
+import type { ModelConfig } from './config';
+import { GPU_ALIGN_FLOATS, paramLayout, type ParamLayout } from './layout';
+
+export type BufferRole = 'state' | 'saved' | 'scratch' | 'views';
+
+export interface BufferSpec {
+  /** Key the model fetches it by, e.g. 'params', 'h0.qkv'. */
+  name: string;
+  floats: number;
+  role: BufferRole;
+}
+
+export interface AllocationTable {
+  layout: ParamLayout;
+  batchSize: number;
+  buffers: BufferSpec[];
+  byName: Map<string, BufferSpec>;
+}
+
+/** Float offset of the grad norm in the readout buffer (the loss is at 0): a separately bindable 256-byte slot. */
+export const READOUT_NORM_FLOAT = GPU_ALIGN_FLOATS;
+
+/** The buffers of one model, in allocation order. */
+export function allocationTable(config: ModelConfig, batchSize: number): AllocationTable {
+  const { nLayer: L, nHead: NH, nEmbd: C, blockSize: T, vocabSize: V, dropout } = config;
+  const B = batchSize;
+  const BT = B * T;
+  const drop = dropout > 0;
+  const layout = paramLayout(config);
+  const P = layout.gpuTotal;
+  const buffers: BufferSpec[] = [];
+  const add = (role: BufferRole, name: string, floats: number) => buffers.push({ name, floats, role });
+
+  add('state', 'params', P); // (P) aligned
+  add('state', 'grads', P);
+  add('state', 'adam m', P);
+  add('state', 'adam v', P);
+  add('state', 'grad norm scratch', gradNormScratchFloats(P));
+  add('state', 'hyper', 8); // f32[8], the AdamW hyper floats of the step
+  add('state', 'seed', 1); // u32[1], the step's dropout seed
+  add('state', 'readout', READOUT_NORM_FLOAT + 1); // loss at 0, grad norm at READOUT_NORM_FLOAT
+
+  add('saved', 'tokens', BT); // (BT) i32
+  add('saved', 'targets', BT); // (BT) i32
+  add('saved', 'encoded', BT * C); // (BT, C)
+  if (drop) add('saved', 'encoded dropout', BT * C); // (BT, C)
+  for (let l = 0; l < L; l++) {
+    const h = `h${l}`;
+    add('saved', `${h}.ln1`, BT * C); // (BT, C)
+    add('saved', `${h}.ln1 mean`, BT);
+    add('saved', `${h}.ln1 rstd`, BT);
+    add('saved', `${h}.qkv`, BT * 3 * C); // (BT, 3C)
+    add('saved', `${h}.att`, attentionSavedFloats(B, T, NH));
+    add('saved', `${h}.atty`, BT * C); // (BT, C)
+    add('saved', `${h}.res2`, BT * C); // (BT, C)
+    add('saved', `${h}.ln2`, BT * C); // (BT, C)
+    add('saved', `${h}.ln2 mean`, BT);
+    add('saved', `${h}.ln2 rstd`, BT);
+    add('saved', `${h}.fch`, BT * 4 * C); // (BT, 4C)
+    add('saved', `${h}.fch act`, BT * 4 * C); // (BT, 4C)
+    add('saved', `${h}.res3`, BT * C); // (BT, C)
+  }
+  add('saved', 'ln_f', BT * C); // (BT, C)
+  add('saved', 'ln_f mean', BT);
+  add('saved', 'ln_f rstd', BT);
+  add('saved', 'logits', BT * V); // (BT, V)
+  add('saved', 'losses', BT); // (BT)
+
+  add('scratch', 'proj', BT * C); // (BT, C) projection output before the residual add
+  if (drop) add('scratch', 'proj dropout', BT * C); // (BT, C)
+  if (drop) add('scratch', 'd dropout', BT * C); // (BT, C) gradient through a dropout
+  add('scratch', 'dlogits', BT * V); // (BT, V)
+  add('scratch', 'd residual', BT * C); // (BT, C)
+  add('scratch', 'd ln', BT * C); // (BT, C) d(layernorm output) / d atty
+  add('scratch', 'dqkv', BT * 3 * C); // (BT, 3C)
+  add('scratch', 'd fch act', BT * 4 * C); // (BT, 4C)
+  add('scratch', 'd fch', BT * 4 * C); // (BT, 4C)
+  add('scratch', 'attention scratch', attentionScratchFloats(B, T, C, NH));
+
+  add('views', 'prompt readback', L * NH * T * T + V); // (L, NH, T, T) probabilities + (V) last logits
+
+  return { layout, batchSize, buffers, byName: new Map(buffers.map((b) => [b.name, b])) };
+}
+
+/** Bytes the runtime allocates for a buffer of `floats` (Gpu.buffer: at least 16, a multiple of 4). */
+export const bufferBytes = (floats: number) => Math.max(16, 4 * Math.ceil(floats));
+
+/** Sum of the table's bytes, optionally of one role. */
+export function tableBytes(table: AllocationTable, role?: BufferRole): number {
+  return table.buffers.filter((b) => !role || b.role === role).reduce((s, b) => s + bufferBytes(b.floats), 0);
+}
+
+/**
+ * Floats any implementation of the training step must hold: params, grads, m, v
+ * (packed) and llm.c's saved activations with attention recomputed (a
+ * logsumexp (B, NH, T) per layer instead of the probabilities).
+ */
+export function minimumFloats(config: ModelConfig, batchSize: number, paramCount: number): number {
+  const { nLayer: L, nHead: NH, nEmbd: C, blockSize: T, vocabSize: V } = config;
+  const BT = batchSize * T;
+  const perLayer =
+    BT * C + 2 * BT + // ln1 (BT, C), mean, rstd
+    BT * 3 * C + // qkv (BT, 3C)
+    batchSize * NH * T + // attention logsumexp (B, NH, T)
+    BT * C + // atty (BT, C)
+    BT * C + // res2 (BT, C)
+    BT * C + 2 * BT + // ln2 (BT, C), mean, rstd
+    2 * BT * 4 * C + // fch before and after the activation (BT, 4C)
+    BT * C; // res3 (BT, C)
+  const outer =
+    2 * BT + // tokens, targets
+    BT * C + // encoded (BT, C)
+    BT * C + 2 * BT + // ln_f (BT, C), mean, rstd
+    BT * V + // logits (BT, V)
+    BT; // per-row losses
+  return 4 * paramCount + L * perLayer + outer;
+}

@@ -1,0 +1,99 @@
+// One transformer block's forward (nanoGPT's Block), shared by the training
+// forward (./gpt.ts, N = B*T rows) and the key/value-cache decoder
+// (./decoder.ts, N = 1 row); only attention differs between them, so the
+// caller passes it in:
+//
+//   ln1  = ln_1(inp)                                  (N, C)
+//   qkv  = ln1 c_attn^T (+b)                          (N, 3C)
+//   atty = attend(qkv)                                (N, C)    the caller's attention
+//   res2 = inp + dropout(atty c_proj^T (+b))          (N, C)
+//   ln2  = ln_2(res2)                                 (N, C)
+//   fch  = ln2 c_fc^T (+b); fcha = act(fch)           (N, 4C)
+//   out  = res2 + dropout(fcha mlp.c_proj^T (+b))     (N, C)
+//
+// `out` may be the same buffer as `inp` (the decoder's residual stream): inp
+// is last read by the first residual add.
+
+import type { Binding, Gpu, Recorder } from '../gpu/runtime';
+import { activationForward } from '../kernels/activation';
+import { dropoutForward } from '../kernels/dropout';
+import { add } from '../kernels/elementwise';
+import { layerNormForward } from '../kernels/layerNorm';
+import { matmul } from '../kernels/matmul';
+import type { Activation } from './config';
+
+/** One block's parameters (ranges of the flat parameter buffer); null for an absent bias. */
+export interface BlockWeights {
+  ln1w: Binding; ln1b: Binding | null;
+  attnW: Binding; attnB: Binding | null;
+  projW: Binding; projB: Binding | null;
+  ln2w: Binding; ln2b: Binding | null;
+  fcW: Binding; fcB: Binding | null;
+  mprojW: Binding; mprojB: Binding | null;
+}
+
+/** The block's outputs, what training saves for backward. */
+export interface BlockActivations {
+  ln1: Binding; // (N, C)
+  ln1Mean: Binding; // (N)
+  ln1Rstd: Binding; // (N)
+  qkv: Binding; // (N, 3C)
+  atty: Binding; // (N, C)
+  res2: Binding; // (N, C)
+  ln2: Binding; // (N, C)
+  ln2Mean: Binding; // (N)
+  ln2Rstd: Binding; // (N)
+  fch: Binding; // (N, 4C)
+  fcha: Binding; // (N, 4C)
+  out: Binding; // (N, C)
+}
+
+/** Residual-branch dropout of a training forward (nanoGPT's resid_dropout). */
+export interface BranchDropout {
+  p: number;
+  /** u32[1], the step's seed */
+  seed: Binding;
+  /** salts of the attention and MLP branches */
+  salts: [number, number];
+  /** (N, C) scratch for the dropped branch */
+  scratch: Binding;
+}
+
+export interface BlockForwardArgs {
+  /** (N, C) the residual stream entering the block */
+  inp: Binding;
+  acts: BlockActivations;
+  w: BlockWeights;
+  /** (N, C) scratch for the projection outputs before the residual adds */
+  proj: Binding;
+  N: number;
+  C: number;
+  activation: Activation;
+  /** Record atty (N, C) from qkv (N, 3C): causal self-attention, or a cached decode. */
+  attend: (rec: Recorder) => void;
+  dropout: BranchDropout | null;
+}
+
+/** Record one block's forward (ten to fourteen dispatches). */
+export function blockForward(gpu: Gpu, rec: Recorder, args: BlockForwardArgs): void {
+  const { inp, acts: a, w, proj, N, C, dropout } = args;
+  layerNormForward(gpu, rec, { out: a.ln1, mean: a.ln1Mean, rstd: a.ln1Rstd, inp, weight: w.ln1w, bias: w.ln1b, N, C });
+  matmul(gpu, rec, { site: 'attn.c_attn', out: a.qkv, a: a.ln1, b: w.attnW, bias: w.attnB, M: N, N: 3 * C, K: C, transB: true }); // (N, 3C)
+  args.attend(rec);
+  matmul(gpu, rec, { site: 'attn.c_proj', out: proj, a: a.atty, b: w.projW, bias: w.projB, M: N, N: C, K: C, transB: true }); // (N, C)
+  residualAdd(gpu, rec, a.res2, inp, proj, N * C, dropout, 0);
+  layerNormForward(gpu, rec, { out: a.ln2, mean: a.ln2Mean, rstd: a.ln2Rstd, inp: a.res2, weight: w.ln2w, bias: w.ln2b, N, C });
+  matmul(gpu, rec, { site: 'mlp.c_fc', out: a.fch, a: a.ln2, b: w.fcW, bias: w.fcB, M: N, N: 4 * C, K: C, transB: true }); // (N, 4C)
+  activationForward(gpu, rec, { out: a.fcha, inp: a.fch, n: N * 4 * C, kind: args.activation });
+  matmul(gpu, rec, { site: 'mlp.c_proj', out: proj, a: a.fcha, b: w.mprojW, bias: w.mprojB, M: N, N: C, K: 4 * C, transB: true }); // (N, C)
+  residualAdd(gpu, rec, a.out, a.res2, proj, N * C, dropout, 1);
+}
+
+/** out = resid + dropout(branch) */
+function residualAdd(gpu: Gpu, rec: Recorder, out: Binding, resid: Binding, branch: Binding, n: number, d: BranchDropout | null, site: 0 | 1): void {
+  if (d && d.p > 0) {
+    dropoutForward(gpu, rec, { out: d.scratch, inp: branch, n, p: d.p, salt: d.salts[site], seed: d.seed });
+    branch = d.scratch;
+  }
+  add(gpu, rec, { out, a: resid, b: branch, n });
+}
