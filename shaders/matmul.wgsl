@@ -1,119 +1,211 @@
-// Tiled matrix multiply with register blocking.
+// Tiled matrix multiply, register-blocked, with fused epilogues and split-K.
 //
-//   C[M, N] (+)= op(A)[M, K] * op(B)[K, N] (+ bias[N])
+//   C[M, N] = op(A)[M, K] * op(B)[K, N] (+ bias[N]) (+ residual[M, N]) (+ C, with ACCUMULATE)
 //
 //   op(A) = A stored (M, K) row-major, or with TRANS_A the matrix stored (K, M).
 //   op(B) = B stored (K, N) row-major, or with TRANS_B the matrix stored (N, K)
 //           (a PyTorch Linear weight (out, in) is used this way: y = x W^T + b).
 //
-// One workgroup (8 x 8 invocations) computes a 64 x 64 tile of C; one
-// invocation computes an 8 x 8 block of it: rows {ty*4 + i, 32 + ty*4 + i} and
-// columns {tx*4 + j, 32 + tx*4 + j} for i, j < 4, so neighbouring invocations
-// read neighbouring vec4s of the staged tiles (no bank conflicts) and every
-// value read from workgroup memory feeds 8 multiply-adds. The K loop stages
-// 16-deep slices of A and B in workgroup memory (8 KiB), two barriers per slice.
-// Loads and stores are bounds-checked, so any M, N, K >= 1 works.
+// Work mapping. A workgroup of 256 invocations computes one BM x BN tile of C,
+// BM = (256 / WG_N) * ROWS and BN = WG_N * 4 (override constants chosen per call
+// site: 128 x 64 for wide products, 64 x 64, 128 x 32 for narrow N such as the
+// lm_head's 65 columns). Invocation (tx, ty) = (li % WG_N, li / WG_N) owns
+// ROWS consecutive rows ty*ROWS.. and the 4 consecutive columns tx*4..: ROWS
+// vec4 accumulators in registers, each k step reading ROWS/4 + 1 vec4s from
+// workgroup memory for 4*ROWS multiply-adds. The K loop stages BK = 16 deep
+// slices of op(A) and op(B) in workgroup memory, k-major (tileA[k][m],
+// tileB[k][n]), so the inner loop reads contiguous vec4s: B reads are 16
+// consecutive vec4s per row of invocations and A reads are broadcasts.
 //
-// Why this shape: 64 accumulators per invocation keep the arithmetic per
-// workgroup-memory read high (a GPU's shared-memory bandwidth, not its FMA
-// units, limits a 4 x 4 blocking), and 64 invocations per workgroup means few
-// invocations wait at each barrier (cheap on every GPU, and essential on CPU
-// implementations such as SwiftShader, where a barrier switches between every
-// invocation of the workgroup).
+// Staging. Each operand is read from global memory in vec4s along its
+// contiguous dimension (VEC4_A / VEC4_B, when that dimension's length is a
+// multiple of 4; otherwise the same 4 elements are read as guarded scalars).
+// An operand contiguous in m or n lands in the tile as whole vec4 writes at
+// consecutive addresses. An operand contiguous in k (A, or B with TRANS_B) is
+// transposed on the way in: a warp's 32 invocations take 16 rows x 2 vec4s of
+// k, and tile rows are padded to BM + 4 (BN + 4) floats, so the scalar writes
+// (4kq + j) * (BM + 4) + r fall in bank 16kq + 4j + r (mod 32): all 32 banks
+// distinct, no conflicts.
 //
-// Dispatch: (ceil(N / 64), ceil(M / 64), 1).
-// Bindings: 0 params {M, N, K}, 1 C (read_write), 2 A, 3 B, 4 bias (N floats; read only when HAS_BIAS).
-// Needs: 64 invocations per workgroup, 8 KiB workgroup memory (WebGPU defaults).
+// Split-K. With SPLIT, workgroup z computes the partial product of the K slice
+// [z * kSlice, min(K, (z + 1) * kSlice)) and writes it, without epilogue, to
+// C + z * M * N (a scratch buffer); matmul_reduce.wgsl then sums the slices in
+// order. This gives thin products with long K (weight gradients, K = B * T)
+// enough workgroups to fill a GPU.
+//
+// Dispatch: (ceil(N / BN), ceil(M / BM), slices); slices = 1 without SPLIT.
+// Bindings: 0 params {M, N, K, kSlice}; 1 c, 2 c4: C as f32 / vec4 (read_write;
+// the vec4 view is used when VEC4_C, i.e. N % 4 == 0, the other view is a dummy);
+// 3 a, 4 a4: A as f32 / vec4 (read; vec4 view with VEC4_A); 5 b, 6 b4 likewise;
+// 7 bias (N; read only with HAS_BIAS); 8 residual (M, N; read only with HAS_RESIDUAL).
+// Needs: 256 invocations per workgroup, 12.5 KiB workgroup memory (WebGPU defaults).
 
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override HAS_BIAS: bool = false;
+override HAS_RESIDUAL: bool = false;
 override ACCUMULATE: bool = false;
+override SPLIT: bool = false;
+override VEC4_A: bool = false;
+override VEC4_B: bool = false;
+override VEC4_C: bool = false;
+/** Invocations along N (16 or 8); the other 256 / WG_N run along M. */
+override WG_N: u32 = 16u;
+/** Rows per invocation (4 or 8). */
+override ROWS: u32 = 4u;
 
-struct Params { M: u32, N: u32, K: u32 }
+const BK = 16u;
+const WG = 256u;
+override BM: u32 = (WG / WG_N) * ROWS;   // 64 or 128
+override BN: u32 = WG_N * 4u;            // 64 or 32
+override SA: u32 = BM / 4u + 1u;         // tileA row stride in vec4s (padded)
+override SB: u32 = BN / 4u + 1u;         // tileB row stride in vec4s (padded)
+
+struct Params { M: u32, N: u32, K: u32, kSlice: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> c: array<f32>;
-@group(0) @binding(2) var<storage, read> a: array<f32>;
-@group(0) @binding(3) var<storage, read> b: array<f32>;
-@group(0) @binding(4) var<storage, read> bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> c4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> a: array<f32>;
+@group(0) @binding(4) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> b: array<f32>;
+@group(0) @binding(6) var<storage, read> b4: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read> bias: array<f32>;
+@group(0) @binding(8) var<storage, read> residual: array<f32>;
 
-const BM = 64u;
-const BN = 64u;
-const BK = 16u;
+var<workgroup> tileA: array<vec4<f32>, 528>;   // [BK][SA]: op(A) slice, k-major (BM <= 128)
+var<workgroup> tileB: array<vec4<f32>, 272>;   // [BK][SB]: op(B) slice, k-major (BN <= 64)
 
-var<workgroup> tileA: array<vec4<f32>, 256>;   // [BK][BM / 4]: op(A) slice, k-major
-var<workgroup> tileB: array<vec4<f32>, 256>;   // [BK][BN / 4]: op(B) slice, k-major
-
-fn loadA(m: u32, k: u32) -> f32 {
-  if (m >= p.M || k >= p.K) { return 0.0; }
-  if (TRANS_A) { return a[k * p.M + m]; }
-  return a[m * p.K + k];
+/** 4 consecutive elements of A (or B) from element `i`, `valid` of them in range. */
+fn loadA4(i: u32, valid: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  if (VEC4_A) {
+    if (valid >= 4u) { v = a4[i / 4u]; }
+    return v;
+  }
+  for (var j = 0u; j < 4u; j++) { if (j < valid) { v[j] = a[i + j]; } }
+  return v;
 }
 
-fn loadB(k: u32, n: u32) -> f32 {
-  if (k >= p.K || n >= p.N) { return 0.0; }
-  if (TRANS_B) { return b[n * p.K + k]; }
-  return b[k * p.N + n];
+fn loadB4(i: u32, valid: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  if (VEC4_B) {
+    if (valid >= 4u) { v = b4[i / 4u]; }
+    return v;
+  }
+  for (var j = 0u; j < 4u; j++) { if (j < valid) { v[j] = b[i + j]; } }
+  return v;
 }
 
-fn store(m: u32, n0: u32, v: vec4<f32>) {
-  if (m >= p.M) { return; }
-  for (var j = 0u; j < 4u; j++) {
-    let n = n0 + j;
-    if (n >= p.N) { return; }
-    var x = v[j];
-    if (HAS_BIAS) { x += bias[n]; }
-    let o = m * p.N + n;
-    if (ACCUMULATE) { x += c[o]; }
-    c[o] = x;
+/** How many of x, x+1, x+2, x+3 are below end. */
+fn inRange(x: u32, end: u32) -> u32 {
+  return select(min(end - x, 4u), 0u, x >= end);
+}
+
+/** Stage vec4 slot `s` (of 4 * BM) of the op(A) slice [row0, +BM) x [k0, +BK). */
+fn stageA(s: u32, row0: u32, k0: u32, kEnd: u32) {
+  if (TRANS_A) {
+    // A (K, M): m contiguous; slot s = (k, mq), consecutive slots consecutive in m.
+    let mq = s % (BM / 4u);
+    let k = s / (BM / 4u);
+    let m = row0 + 4u * mq;
+    var v = vec4<f32>(0.0);
+    if (k0 + k < kEnd) { v = loadA4((k0 + k) * p.M + m, inRange(m, p.M)); }
+    tileA[k * SA + mq] = v;
+  } else {
+    // A (M, K): k contiguous; a warp takes 16 rows x 2 vec4s of k (see header).
+    let lane = s % 32u;
+    let g = s / 32u;
+    let r = (g % (BM / 16u)) * 16u + lane % 16u;
+    let kq = (g / (BM / 16u)) * 2u + lane / 16u;
+    let m = row0 + r;
+    var v = vec4<f32>(0.0);
+    if (m < p.M) { v = loadA4(m * p.K + k0 + 4u * kq, inRange(k0 + 4u * kq, kEnd)); }
+    for (var j = 0u; j < 4u; j++) { tileA[(4u * kq + j) * SA + r / 4u][r % 4u] = v[j]; }
   }
 }
 
-@compute @workgroup_size(8, 8)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
-        @builtin(local_invocation_index) li: u32) {
+/** Stage vec4 slot `s` (of 4 * BN) of the op(B) slice [k0, +BK) x [col0, +BN). */
+fn stageB(s: u32, col0: u32, k0: u32, kEnd: u32) {
+  if (TRANS_B) {
+    // B (N, K): k contiguous, transposed like A above.
+    let lane = s % 32u;
+    let g = s / 32u;
+    let r = (g % (BN / 16u)) * 16u + lane % 16u;
+    let kq = (g / (BN / 16u)) * 2u + lane / 16u;
+    let n = col0 + r;
+    var v = vec4<f32>(0.0);
+    if (n < p.N) { v = loadB4(n * p.K + k0 + 4u * kq, inRange(k0 + 4u * kq, kEnd)); }
+    for (var j = 0u; j < 4u; j++) { tileB[(4u * kq + j) * SB + r / 4u][r % 4u] = v[j]; }
+  } else {
+    // B (K, N): n contiguous.
+    let nq = s % (BN / 4u);
+    let k = s / (BN / 4u);
+    let n = col0 + 4u * nq;
+    var v = vec4<f32>(0.0);
+    if (k0 + k < kEnd) { v = loadB4((k0 + k) * p.N + n, inRange(n, p.N)); }
+    tileB[k * SB + nq] = v;
+  }
+}
+
+/** Write 4 results at row m, columns n.. (o = m * N + n, plus the slice offset under SPLIT). */
+fn store(m: u32, n: u32, o: u32, acc: vec4<f32>) {
+  if (m >= p.M || n >= p.N) { return; }
+  var x = acc;
+  let valid = inRange(n, p.N);
+  if (!SPLIT) {
+    for (var j = 0u; j < 4u; j++) {
+      if (j < valid) {
+        if (HAS_BIAS) { x[j] += bias[n + j]; }
+        if (HAS_RESIDUAL) { x[j] += residual[o + j]; }
+      }
+    }
+  }
+  if (VEC4_C) {
+    // N % 4 == 0: the 4 columns are all in range and o is a multiple of 4.
+    if (ACCUMULATE && !SPLIT) { x += c4[o / 4u]; }
+    c4[o / 4u] = x;
+    return;
+  }
+  for (var j = 0u; j < 4u; j++) {
+    if (j < valid) {
+      if (ACCUMULATE && !SPLIT) { x[j] += c[o + j]; }
+      c[o + j] = x[j];
+    }
+  }
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let row0 = wg.y * BM;
   let col0 = wg.x * BN;
-  let tx = lid.x;
-  let ty = lid.y;
-  // acc[2 * r + h]: row r of the block (r < 4: ty*4 + r, else 32 + ty*4 + r - 4),
-  // columns tx*4 .. +4 (h = 0) or 32 + tx*4 .. +4 (h = 1).
-  var acc: array<vec4<f32>, 16>;
+  let tx = li % WG_N;
+  let ty = li / WG_N;
+  let kBegin = wg.z * p.kSlice;
+  let kEnd = min(p.K, kBegin + p.kSlice);
+  var acc: array<vec4<f32>, 8>;   // rows ty*ROWS + r (r < ROWS), columns tx*4 .. +4
 
-  for (var k0 = 0u; k0 < p.K; k0 += BK) {
-    // 64 invocations stage 16 elements of each tile. The index order follows
-    // the stored layout so neighbouring invocations read neighbouring addresses.
-    for (var l = 0u; l < 16u; l++) {
-      let idx = l * 64u + li;
-      var mm: u32; var ka: u32;
-      if (TRANS_A) { ka = idx / BM; mm = idx % BM; } else { mm = idx / BK; ka = idx % BK; }
-      tileA[ka * (BM / 4u) + mm / 4u][mm % 4u] = loadA(row0 + mm, k0 + ka);
-      var nn: u32; var kb: u32;
-      if (TRANS_B) { nn = idx / BK; kb = idx % BK; } else { kb = idx / BN; nn = idx % BN; }
-      tileB[kb * (BN / 4u) + nn / 4u][nn % 4u] = loadB(k0 + kb, col0 + nn);
-    }
+  for (var k0 = kBegin; k0 < kEnd; k0 += BK) {
+    for (var s = li; s < 4u * BM; s += WG) { stageA(s, row0, k0, kEnd); }
+    for (var s = li; s < 4u * BN; s += WG) { stageB(s, col0, k0, kEnd); }
     workgroupBarrier();
     for (var k = 0u; k < BK; k++) {
-      let a0 = tileA[k * 16u + ty];
-      let a1 = tileA[k * 16u + 8u + ty];
-      let b0 = tileB[k * 16u + tx];
-      let b1 = tileB[k * 16u + 8u + tx];
-      acc[0] += a0.x * b0;  acc[1] += a0.x * b1;
-      acc[2] += a0.y * b0;  acc[3] += a0.y * b1;
-      acc[4] += a0.z * b0;  acc[5] += a0.z * b1;
-      acc[6] += a0.w * b0;  acc[7] += a0.w * b1;
-      acc[8] += a1.x * b0;  acc[9] += a1.x * b1;
-      acc[10] += a1.y * b0; acc[11] += a1.y * b1;
-      acc[12] += a1.z * b0; acc[13] += a1.z * b1;
-      acc[14] += a1.w * b0; acc[15] += a1.w * b1;
+      let bv = tileB[k * SB + tx];
+      for (var q = 0u; q < ROWS / 4u; q++) {
+        let av = tileA[k * SA + ty * (ROWS / 4u) + q];
+        acc[4u * q] = fma(vec4<f32>(av.x), bv, acc[4u * q]);
+        acc[4u * q + 1u] = fma(vec4<f32>(av.y), bv, acc[4u * q + 1u]);
+        acc[4u * q + 2u] = fma(vec4<f32>(av.z), bv, acc[4u * q + 2u]);
+        acc[4u * q + 3u] = fma(vec4<f32>(av.w), bv, acc[4u * q + 3u]);
+      }
     }
     workgroupBarrier();
   }
 
-  for (var r = 0u; r < 8u; r++) {
-    let m = row0 + (r / 4u) * 32u + ty * 4u + r % 4u;
-    store(m, col0 + tx * 4u, acc[2u * r]);
-    store(m, col0 + 32u + tx * 4u, acc[2u * r + 1u]);
+  let n = col0 + tx * 4u;
+  let slice = select(0u, wg.z * p.M * p.N, SPLIT);
+  for (var r = 0u; r < ROWS; r++) {
+    let m = row0 + ty * ROWS + r;
+    store(m, n, slice + m * p.N + n, acc[r]);
   }
 }

@@ -69,6 +69,7 @@ async function main(): Promise<void> {
     log(`\nwrote ${write(o.out, 'plan', json)}`);
   } else {
     const result = await nodeBench(handle, { full: o.full, only: new RegExp(o.only || '.', 'i'), log });
+    result.adapter = adapterName(handle.info);
     log(`\nwrote ${write(o.out, 'node', result)}`);
   }
   await handle.device.queue.onSubmittedWorkDone();

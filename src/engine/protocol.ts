@@ -5,6 +5,7 @@
 // new kinds here rather than passing untyped objects around.
 
 import type { GpuFailure, GpuInfo } from '../gpu/device';
+import type { GroupTime } from '../gpu/profiler';
 import type { ModelConfig, ModelShape, TrainConfig } from '../model/config';
 import type { SamplingSettings, TokenDistribution } from '../model/sampling';
 import type { MemoryEstimate } from '../model/validate';
@@ -132,6 +133,9 @@ export type EngineRequest =
   /** Inspect the model now on `text` (default: the start of the validation split). */
   | { kind: 'insights'; text?: string };
 
+/** One kernel group's GPU time in a profiled training step. */
+export type KernelGroupTime = GroupTime;
+
 /** Replies, matched to requests by id. */
 export type EngineReply =
   | { kind: 'ready'; info: GpuInfo }
@@ -172,7 +176,16 @@ export type EngineReply =
   | { kind: 'generated'; requestId: number; text: string; stopped: boolean; unknown?: string[] }
   | { kind: 'exported'; bytes: ArrayBuffer; fileName: string }
   | { kind: 'imported'; config: ModelConfig; step: number }
-  | { kind: 'benchmark'; steps: number; msPerStep: number; tokensPerSec: number }
+  | {
+      kind: 'benchmark';
+      steps: number;
+      msPerStep: number;
+      tokensPerSec: number;
+      /** GPU time per kernel group of one more (profiled) step; null without timestamp queries */
+      kernels: KernelGroupTime[] | null;
+      /** how the kernel times were taken, or why there are none */
+      kernelNote: string;
+    }
   /** Live storage buffers (count, bytes) and cached bind groups of the engine's Gpu; step 0 without a run. */
   | { kind: 'stats'; liveBuffers: number; liveBytes: number; bindGroups: number; step: number }
   | { kind: 'insights'; insights: Insights }

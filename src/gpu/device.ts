@@ -38,6 +38,9 @@ export const WANTED_LIMITS = {
 
 export type WantedLimits = Partial<Record<keyof typeof WANTED_LIMITS, number>>;
 
+/** Optional features requested whenever the adapter offers them (timestamp-query: per-kernel GPU time). */
+export const WANTED_FEATURES: readonly GPUFeatureName[] = ['timestamp-query'];
+
 export interface GpuInfo {
   vendor: string;
   architecture: string;
@@ -99,7 +102,8 @@ export async function acquireGpu(gpu: GPU | undefined | null, options: AcquireOp
 
   let device: GPUDevice;
   try {
-    device = await adapter.requestDevice({ requiredLimits });
+    const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f));
+    device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   } catch (e) {
     throw new GpuUnavailableError('device-failed', `${GPU_HELP['device-failed']} (${(e as Error).message})`);
   }

@@ -1,7 +1,20 @@
 import code from '../../shaders/matmul.wgsl?raw';
-import { type Gpu, type Binding, type Recorder } from '../gpu/runtime';
+import reduceCode from '../../shaders/matmul_reduce.wgsl?raw';
+import matvecCode from '../../shaders/matvec.wgsl?raw';
+import { type Gpu, type Binding, type Recorder, grid } from '../gpu/runtime';
 
-export interface MatmulArgs {
+/** The shape of one product: C (M, N) = op(A) (M, K) op(B) (K, N). */
+export interface MatmulShape {
+  M: number;
+  N: number;
+  K: number;
+  /** A stored (K, M) */
+  transA?: boolean;
+  /** B stored (N, K) */
+  transB?: boolean;
+}
+
+export interface MatmulArgs extends MatmulShape {
   /** C (M, N) */
   out: Binding;
   /** A (M, K), or (K, M) with transA */
@@ -10,13 +23,19 @@ export interface MatmulArgs {
   b: Binding;
   /** optional (N) added to every row */
   bias?: Binding | null;
-  M: number;
-  N: number;
-  K: number;
-  transA?: boolean;
-  transB?: boolean;
+  /** optional (M, N) added to the product: C = residual + op(A) op(B) (+ bias); a buffer other than `out` */
+  residual?: Binding | null;
   /** C += op(A) op(B) instead of C = ... (gradient accumulation) */
   accumulate?: boolean;
+  /**
+   * Scratch for split-K partial products, at least matmulScratchFloats(shape) floats, in a buffer other
+   * than out, a, b. Without it the product runs in one pass (no split), whatever its shape.
+   */
+  scratch?: Binding | null;
+  /** Force the number of K slices (tests, benchmarks); by default matmulPlan chooses. */
+  slices?: number;
+  /** Force the tile shape (tests, benchmarks); by default matmulPlan chooses. */
+  tile?: MatmulTile;
   /** The Linear this product belongs to, e.g. 'attn.c_attn' (profiles group by it and by fwd / dX / dW). */
   site?: string;
 }
@@ -27,29 +46,196 @@ export function matmulDirection(args: Pick<MatmulArgs, 'transA' | 'transB'>): 'f
   return args.transB ? 'fwd' : 'dX';
 }
 
-/** Bytes a product must move at least: A, B (and bias) read once, C written once (and read when accumulating). */
-export function matmulBytes(args: Pick<MatmulArgs, 'M' | 'N' | 'K' | 'bias' | 'accumulate'>): number {
+/**
+ * Bytes a product must move at least: A, B (and bias, residual) read once, C written once (and read when
+ * accumulating).
+ */
+export function matmulBytes(args: Pick<MatmulArgs, 'M' | 'N' | 'K' | 'bias' | 'residual' | 'accumulate'>): number {
   const { M, N, K } = args;
-  return 4 * (M * K + K * N + M * N * (args.accumulate ? 2 : 1) + (args.bias ? N : 0));
+  return 4 * (M * K + K * N + M * N * (1 + (args.accumulate ? 1 : 0) + (args.residual ? 1 : 0)) + (args.bias ? N : 0));
 }
 
-/** Record C (+)= op(A) op(B) (+ bias) into the encoder. */
-export function matmul(gpu: Gpu, encoder: Recorder, args: MatmulArgs): void {
+/** A tile shape of shaders/matmul.wgsl: BM = (256 / wgN) * rows, BN = wgN * 4. */
+export interface MatmulTile {
+  wgN: number;
+  rows: number;
+}
+
+export const TILE_128x64: MatmulTile = { wgN: 16, rows: 8 };
+export const TILE_64x64: MatmulTile = { wgN: 16, rows: 4 };
+export const TILE_128x32: MatmulTile = { wgN: 8, rows: 4 };
+const TILES = [TILE_128x64, TILE_64x64, TILE_128x32];
+
+const tileRows = (t: MatmulTile) => (256 / t.wgN) * t.rows;
+const tileCols = (t: MatmulTile) => t.wgN * 4;
+const tilesOf = (t: MatmulTile, M: number, N: number) => Math.ceil(M / tileRows(t)) * Math.ceil(N / tileCols(t));
+const paddedArea = (t: MatmulTile, M: number, N: number) => tilesOf(t, M, N) * tileRows(t) * tileCols(t);
+
+/**
+ * Workgroups a product should have to fill a GPU: twice the compute units of a
+ * 46-SM discrete card (an RTX 4070), so every unit has a second workgroup to
+ * switch to while the first waits on memory.
+ */
+export const TARGET_WORKGROUPS = 92;
+/** Shortest K slice worth a workgroup of its own under split-K (a multiple of the 16-deep K step). */
+export const MIN_SLICE_K = 128;
+const BK = 16;
+
+export interface MatmulPlan {
+  kind: 'tiled' | 'matvec';
+  tile: MatmulTile;
+  /** K slices (1: no split) and the K length of each but the last (a multiple of 16). */
+  slices: number;
+  kSlice: number;
+  /** Workgroups of the product dispatch. */
+  workgroups: number;
+}
+
+/**
+ * How a product runs. M = 1 takes the matrix-vector kernel. Otherwise the tile
+ * with the least padding among those giving TARGET_WORKGROUPS (the larger tile
+ * on a tie); if none does and K is long (a weight gradient, K = B * T), K is
+ * split into slices until the dispatch reaches TARGET_WORKGROUPS, each slice at
+ * least MIN_SLICE_K long. `slices` and `force` force the slice count and tile
+ * (and the tiled kernel for M = 1).
+ */
+export function matmulPlan(shape: MatmulShape, slices?: number, force?: MatmulTile): MatmulPlan {
+  const { M, N, K } = shape;
+  if (M === 1 && slices === undefined && !force) return { kind: 'matvec', tile: TILE_64x64, slices: 1, kSlice: K, workgroups: Math.ceil(N / matvecCols(shape)) };
+  const full = TILES.filter((t) => tilesOf(t, M, N) >= TARGET_WORKGROUPS);
+  let tile: MatmulTile;
+  let want = slices ?? 1;
+  if (full.length) {
+    tile = full.reduce((best, t) => (paddedArea(t, M, N) < paddedArea(best, M, N) ? t : best));
+  } else {
+    const thin = [TILE_64x64, TILE_128x32];
+    tile = thin.reduce((best, t) => (paddedArea(t, M, N) < paddedArea(best, M, N) ? t : best));
+    if (slices === undefined) want = Math.min(Math.ceil(TARGET_WORKGROUPS / tilesOf(tile, M, N)), Math.max(1, Math.floor(K / MIN_SLICE_K)));
+  }
+  if (force) tile = force;
+  want = Math.max(1, Math.min(want, Math.ceil(K / BK)));
+  const kSlice = Math.ceil(Math.ceil(K / want) / BK) * BK;
+  const n = Math.ceil(K / kSlice);
+  return { kind: 'tiled', tile, slices: n, kSlice: n > 1 ? kSlice : K, workgroups: tilesOf(tile, M, N) * n };
+}
+
+/** Floats of scratch a product needs for split-K (0 when its plan does not split). */
+export function matmulScratchFloats(shape: MatmulShape, slices?: number, tile?: MatmulTile): number {
+  const plan = matmulPlan(shape, slices, tile);
+  return plan.slices > 1 ? plan.slices * shape.M * shape.N : 0;
+}
+
+const matvecCols = (shape: MatmulShape) => (shape.transB ? 4 : 64);
+
+const bindingBytes = (b: Binding) => b.size;
+
+/** A 256-byte buffer bound read_write where a kernel's unused output view needs a binding. */
+const dummies = new WeakMap<Gpu, GPUBuffer>();
+function dummy(gpu: Gpu): GPUBuffer {
+  let buffer = dummies.get(gpu);
+  if (!buffer) dummies.set(gpu, (buffer = gpu.buffer(256, 'matmul unused view')));
+  return buffer;
+}
+
+/**
+ * Record C (+)= op(A) op(B) (+ bias) (+ residual) into the recorder: one
+ * dispatch, or two under split-K (partial products into `scratch`, then their
+ * ordered sum into C). See matmulPlan for how the kernel and tile are chosen.
+ */
+export function matmul(gpu: Gpu, recorder: Recorder, args: MatmulArgs): void {
+  const { M, N, K } = args;
+  const plan = matmulPlan(args, args.slices, args.tile);
+  if (plan.kind === 'matvec') return matvec(gpu, recorder, args);
+  const split = plan.slices > 1 && (args.scratch != null || args.slices !== undefined);
+  if (split && !args.scratch) throw new Error(`A ${M}x${N}x${K} matmul split into ${plan.slices} slices needs a scratch buffer.`);
+  const slices = split ? plan.slices : 1;
+  if (split && bindingBytes(args.scratch!) < slices * M * N * 4) {
+    throw new Error(`The matmul scratch buffer holds ${bindingBytes(args.scratch!) / 4} floats; a ${M}x${N}x${K} product in ${slices} slices needs ${slices * M * N}.`);
+  }
+  const { tile } = plan;
+  const vecA = (args.transA ? M : K) % 4 === 0;
+  const vecB = (args.transB ? K : N) % 4 === 0;
+  const vecC = N % 4 === 0;
+  const target = split ? args.scratch! : args.out;
   const pipeline = gpu.pipeline(code, {
     constants: {
       TRANS_A: args.transA ? 1 : 0,
       TRANS_B: args.transB ? 1 : 0,
+      HAS_BIAS: !split && args.bias ? 1 : 0,
+      HAS_RESIDUAL: !split && args.residual ? 1 : 0,
+      ACCUMULATE: !split && args.accumulate ? 1 : 0,
+      SPLIT: split ? 1 : 0,
+      VEC4_A: vecA ? 1 : 0,
+      VEC4_B: vecB ? 1 : 0,
+      VEC4_C: vecC ? 1 : 0,
+      WG_N: tile.wgN,
+      ROWS: tile.rows,
+    },
+  });
+  const zeros = gpu.zeros();
+  const label = args.site ? { label: `${args.site} ${matmulDirection(args)}` } : {};
+  gpu.dispatch(recorder, pipeline, {
+    params: [M, N, K, split ? plan.kSlice : K],
+    buffers: [
+      vecC ? dummy(gpu) : target,
+      vecC ? target : dummy(gpu),
+      vecA ? zeros : args.a,
+      vecA ? args.a : zeros,
+      vecB ? zeros : args.b,
+      vecB ? args.b : zeros,
+      (!split && args.bias) || zeros,
+      (!split && args.residual) || zeros,
+    ],
+    workgroups: [Math.ceil(N / tileCols(tile)), Math.ceil(M / tileRows(tile)), slices],
+    kernel: split ? 'matmul_splitk' : 'matmul',
+    workgroupSize: 256,
+    flops: matmulFlops(M, N, K),
+    // split: A and B read once, each slice's partial (M, N) written once
+    bytes: split ? 4 * (M * K + K * N + slices * M * N) : matmulBytes(args),
+    ...label,
+  });
+  if (!split) return;
+  const reduce = gpu.pipeline(reduceCode, {
+    constants: {
       HAS_BIAS: args.bias ? 1 : 0,
+      HAS_RESIDUAL: args.residual ? 1 : 0,
       ACCUMULATE: args.accumulate ? 1 : 0,
     },
   });
-  gpu.dispatch(encoder, pipeline, {
-    params: [args.M, args.N, args.K],
-    buffers: [args.out, args.a, args.b, args.bias ?? gpu.zeros()],
-    workgroups: [Math.ceil(args.N / 64), Math.ceil(args.M / 64)],
-    kernel: 'matmul',
-    workgroupSize: 64,
-    flops: matmulFlops(args.M, args.N, args.K),
+  gpu.dispatch(recorder, reduce, {
+    params: [M * N, N, slices],
+    buffers: [args.out, args.scratch!, args.bias || zeros, args.residual || zeros],
+    workgroups: grid(Math.ceil((M * N) / 256)),
+    kernel: 'matmul_splitk_reduce',
+    workgroupSize: 256,
+    flops: M * N * slices,
+    // the partials read once, then what a one-pass product reads and writes besides A and B
+    bytes: 4 * slices * M * N + matmulBytes(args) - 4 * (M * K + K * N),
+    ...label,
+  });
+}
+
+/** y (N) (+)= x (K) op(B) (+ bias) (+ residual): the M = 1 product. */
+function matvec(gpu: Gpu, recorder: Recorder, args: MatmulArgs): void {
+  const { N, K } = args;
+  const cols = matvecCols(args);
+  const pipeline = gpu.pipeline(matvecCode, {
+    constants: {
+      TRANS_B: args.transB ? 1 : 0,
+      HAS_BIAS: args.bias ? 1 : 0,
+      HAS_RESIDUAL: args.residual ? 1 : 0,
+      ACCUMULATE: args.accumulate ? 1 : 0,
+      COLS: cols,
+    },
+  });
+  const zeros = gpu.zeros();
+  gpu.dispatch(recorder, pipeline, {
+    params: [N, K],
+    buffers: [args.out, args.a, args.b, args.bias || zeros, args.residual || zeros],
+    workgroups: grid(Math.ceil(N / cols)),
+    kernel: 'matmul_vector',
+    workgroupSize: 256,
+    flops: matmulFlops(1, N, K),
     bytes: matmulBytes(args),
     ...(args.site ? { label: `${args.site} ${matmulDirection(args)}` } : {}),
   });

@@ -8,8 +8,9 @@
 //            buffers (grad-norm partials, hyper floats, dropout seed, readout)
 //   saved    activations the backward pass reads (llm.c's ActivationTensors)
 //   scratch  per-step temporaries shared by all layers (gradients of
-//            activations, projection outputs, attention-backward scratch)
-//   views    what the attention views read back (probabilities of a prompt)
+//            activations, projection outputs, attention-backward row sums)
+//   views    what the attention views read back (probabilities of a prompt,
+//            each layer's at a 256-byte-aligned promptLayerFloats stride)
 //
 // The analytic minimum (minimumFloats) is what any implementation of this
 // training step must hold: params, grads, m and v (packed, no padding) and the
@@ -17,7 +18,7 @@
 // logsumexp per row instead of the (B, NH, T, T) probabilities).
 
 import { gradNormScratchFloats } from '../kernels/adamw';
-import { attentionSavedFloats, attentionScratchFloats } from '../kernels/attention';
+import { attentionRowFloats } from '../kernels/attention';
 import type { ModelConfig } from './config';
 import { GPU_ALIGN_FLOATS, paramLayout, type ParamLayout } from './layout';
 import { LORA_MODULES, type LoraLayout } from './lora';
@@ -91,7 +92,7 @@ export function allocationTable(config: ModelConfig, batchSize: number, lora?: L
     add('saved', `${h}.ln1 mean`, BT);
     add('saved', `${h}.ln1 rstd`, BT);
     add('saved', `${h}.qkv`, BT * 3 * C); // (BT, 3C)
-    add('saved', `${h}.att`, attentionSavedFloats(B, T, NH));
+    add('saved', `${h}.lse`, attentionRowFloats(B, T, NH)); // (B, NH, T) attention logsumexp
     add('saved', `${h}.atty`, BT * C); // (BT, C)
     add('saved', `${h}.res2`, BT * C); // (BT, C)
     add('saved', `${h}.ln2`, BT * C); // (BT, C)
@@ -120,12 +121,22 @@ export function allocationTable(config: ModelConfig, batchSize: number, lora?: L
   add('scratch', 'dqkv', BT * 3 * C); // (BT, 3C)
   add('scratch', 'd fch act', BT * 4 * C); // (BT, 4C)
   add('scratch', 'd fch', BT * 4 * C); // (BT, 4C)
-  add('scratch', 'attention scratch', attentionScratchFloats(B, T, C, NH));
+  add('scratch', 'attention delta', attentionRowFloats(B, T, NH)); // (B, NH, T) attention backward row sums
   if (lora) add('scratch', 'lora dxa', BT * lora.lora.r); // (BT, r) s dY B
 
-  add('views', 'prompt readback', L * NH * T * T + V); // (L, NH, T, T) probabilities + (V) last logits
+  add('views', 'prompt readback', L * promptLayerFloats(config) + V); // (L, NH, T, T) probabilities, aligned per layer + (V) last logits
 
   return { layout, batchSize, buffers, byName: new Map(buffers.map((b) => [b.name, b])) };
+}
+
+/**
+ * Floats between two layers' attention probabilities (NH, T, T) in the prompt
+ * readback: each layer's range starts 256-byte aligned, so the attention
+ * kernel writes it in place.
+ */
+export function promptLayerFloats(config: ModelConfig): number {
+  const { nHead: NH, blockSize: T } = config;
+  return Math.ceil((NH * T * T) / GPU_ALIGN_FLOATS) * GPU_ALIGN_FLOATS;
 }
 
 /** Bytes the runtime allocates for a buffer of `floats` (Gpu.buffer: at least 16, a multiple of 4). */

@@ -61,7 +61,7 @@ import { fill } from '../kernels/elementwise';
 import { embeddingBackward, embeddingForward } from '../kernels/embedding';
 import { layerNormBackward, layerNormForward } from '../kernels/layerNorm';
 import { matmul } from '../kernels/matmul';
-import { allocationTable, frozenSinkFloats, READOUT_NORM_FLOAT, type AllocationTable } from './allocation';
+import { allocationTable, frozenSinkFloats, promptLayerFloats, READOUT_NORM_FLOAT, type AllocationTable } from './allocation';
 import { blockForward, type BlockActivations, type BlockLora, type BlockWeights } from './block';
 import type { ModelConfig } from './config';
 import { GptDecoder, type WeightRange } from './decoder';
@@ -158,7 +158,7 @@ const loraRange = (buffer: GPUBuffer, t: { offset: number; size: number }) => ({
 
 /** Activations one layer keeps for backward. */
 interface LayerActs extends BlockActivations {
-  att: GPUBuffer; // attentionSavedFloats: the (B, NH, T, T) probabilities
+  lse: GPUBuffer; // (B, NH, T) attention logsumexp: backward recomputes the probabilities
 }
 
 /** Bytes the step's readout copy moves: the loss at 0, the grad norm at READOUT_NORM_FLOAT. */
@@ -210,8 +210,8 @@ export class GptModel {
   private readonly dqkv: GPUBuffer; // (BT, 3C)
   private readonly d4a: GPUBuffer; // (BT, 4C) d(fch after activation)
   private readonly d4b: GPUBuffer; // (BT, 4C) d fch
-  private readonly attScratch: GPUBuffer; // attentionScratchFloats
-  private readonly promptOut: GPUBuffer; // (L*NH*T*T + V) readback of a prompt forward
+  private readonly attDelta: GPUBuffer; // (B, NH, T) attention backward row sums
+  private readonly promptOut: GPUBuffer; // (L, NH, T, T) probabilities at promptLayerFloats strides, then (V) logits
   private lensOut: GPUBuffer | null = null; // (L, blockSize, V) logit lens, allocated on the first probe
 
   private readonly staging: GPUBuffer[] = []; // free MAP_READ buffers of READBACK_BYTES
@@ -250,7 +250,7 @@ export class GptModel {
     for (let l = 0; l < L; l++) {
       const h = (n: string) => b(`h${l}.${n}`);
       this.layers.push({
-        ln1: h('ln1'), ln1Mean: h('ln1 mean'), ln1Rstd: h('ln1 rstd'), qkv: h('qkv'), att: h('att'), atty: h('atty'),
+        ln1: h('ln1'), ln1Mean: h('ln1 mean'), ln1Rstd: h('ln1 rstd'), qkv: h('qkv'), lse: h('lse'), atty: h('atty'),
         res2: h('res2'), ln2: h('ln2'), ln2Mean: h('ln2 mean'), ln2Rstd: h('ln2 rstd'), fch: h('fch'), fcha: h('fch act'), out: h('res3'),
       });
       this.w.push(this.blockRanges(this.params, l));
@@ -272,7 +272,7 @@ export class GptModel {
     this.dqkv = b('dqkv');
     this.d4a = b('d fch act');
     this.d4b = b('d fch');
-    this.attScratch = b('attention scratch');
+    this.attDelta = b('attention delta');
     this.promptOut = b('prompt readback');
 
     this.writeState({
@@ -298,7 +298,7 @@ export class GptModel {
     const encoder = this.gpu.device.createCommandEncoder({ label: 'train step' });
     encoder.clearBuffer(this.grads);
     const pass = encoder.beginComputePass({ label: 'train step' });
-    this.recordForward(pass, B, T, this.config.dropout, 1);
+    this.recordForward(pass, B, T, this.config.dropout, false, 1);
     this.recordLoss(pass, B * T);
     this.recordBackward(pass, B, T, this.config.dropout);
     this.recordUpdate(pass);
@@ -323,7 +323,7 @@ export class GptModel {
     const encoder = this.gpu.device.createCommandEncoder({ label: 'inspect' });
     encoder.clearBuffer(this.grads);
     const pass = encoder.beginComputePass({ label: 'inspect' });
-    this.recordForward(pass, B, T, p, 1);
+    this.recordForward(pass, B, T, p, false, 1);
     this.recordLoss(pass, BT);
     this.recordBackward(pass, B, T, p);
     pass.end();
@@ -365,16 +365,19 @@ export class GptModel {
     this.gpu.write(this.tokens, ids);
     const encoder = this.gpu.device.createCommandEncoder({ label: 'prompt forward' });
     const pass = encoder.beginComputePass({ label: 'prompt forward' });
-    this.recordForward(pass, 1, T, 0);
+    this.recordForward(pass, 1, T, 0, !!opts.attention);
     pass.end();
-    const attFloats = opts.attention ? L * NH * T * T : 0;
-    if (opts.attention) {
-      for (let l = 0; l < L; l++) encoder.copyBufferToBuffer(this.layers[l].att, 0, this.promptOut, 4 * l * NH * T * T, 4 * NH * T * T);
-    }
-    encoder.copyBufferToBuffer(this.logitsBuf, 4 * (T - 1) * V, this.promptOut, 4 * attFloats, 4 * V);
+    const stride = promptLayerFloats(this.config);
+    const logitsAt = opts.attention ? L * stride : 0;
+    encoder.copyBufferToBuffer(this.logitsBuf, 4 * (T - 1) * V, this.promptOut, 4 * logitsAt, 4 * V);
     this.gpu.device.queue.submit([encoder.finish()]);
-    const out = new Float32Array(await this.gpu.read(this.promptOut, 0, 4 * (attFloats + V)));
-    return { logits: out.slice(attFloats), att: opts.attention ? out.slice(0, attFloats) : null };
+    const out = new Float32Array(await this.gpu.read(this.promptOut, 0, 4 * (logitsAt + V)));
+    let att: Float32Array | null = null;
+    if (opts.attention) {
+      att = new Float32Array(L * NH * T * T);
+      for (let l = 0; l < L; l++) att.set(out.subarray(l * stride, l * stride + NH * T * T), l * NH * T * T);
+    }
+    return { logits: out.slice(logitsAt), att };
   }
 
   /** Next-token logits (V) after `ids`. */
@@ -424,7 +427,7 @@ export class GptModel {
     const out = gpu.buffer(4 * (lensFloats + attFloats + Math.max(1, lossFloats)), 'probe readback');
     const encoder = gpu.device.createCommandEncoder({ label: 'probe' });
     const pass = encoder.beginComputePass({ label: 'probe' });
-    this.recordForward(pass, 1, T, 0);
+    this.recordForward(pass, 1, T, 0, true);
     for (let l = 0; l < L; l++) {
       // ln_f of block l's output into the ln_f scratch (free after the forward), then lm_head into layer l's slot.
       layerNormForward(gpu, pass, {
@@ -442,7 +445,8 @@ export class GptModel {
     if (lossFloats > 0) encoder.copyBufferToBuffer(this.losses, 0, out, 4 * (lensFloats + attFloats), 4 * lossFloats);
     for (let l = 0; l < L; l++) {
       encoder.copyBufferToBuffer(lens, l * stride, out, 4 * l * T * V, 4 * T * V);
-      encoder.copyBufferToBuffer(this.layers[l].att, 0, out, 4 * (lensFloats + l * NH * T * T), 4 * NH * T * T);
+      const probs = this.promptProbs(l, T);
+      encoder.copyBufferToBuffer(probs.buffer, probs.offset, out, 4 * (lensFloats + l * NH * T * T), probs.size);
     }
     gpu.device.queue.submit([encoder.finish()]);
     try {
@@ -542,8 +546,19 @@ export class GptModel {
     return this.range(flat, this.config.tieWeights ? 'transformer.wte.weight' : 'lm_head.weight')!;
   }
 
-  /** tokens -> logits (B*T, V). Dropout only when p > 0 (training). */
-  private recordForward(pass: Recorder, B: number, T: number, p: number, strength = this.loraStrength): void {
+  /** Layer l's attention probabilities (NH, T, T) of a prompt forward: a 256-byte-aligned range of the prompt readback. */
+  private promptProbs(l: number, T: number): { buffer: GPUBuffer; offset: number; size: number } {
+    const { nHead: NH } = this.config;
+    return { buffer: this.promptOut, offset: 4 * l * promptLayerFloats(this.config), size: 4 * NH * T * T };
+  }
+
+  /**
+   * tokens -> logits (B*T, V). Dropout only when p > 0 (training). With
+   * `probs` (the attention views, B = 1) each layer also writes its attention
+   * probabilities to promptProbs(l, T); training never stores them. LoRA
+   * adapters apply at `strength` (training passes 1).
+   */
+  private recordForward(pass: Recorder, B: number, T: number, p: number, probs = false, strength = this.loraStrength): void {
     const { gpu } = this;
     const { nLayer: L, nHead: NH, nEmbd: C, vocabSize: V } = this.config;
     const BT = B * T;
@@ -560,7 +575,10 @@ export class GptModel {
       const a = this.layers[l];
       blockForward(gpu, pass, {
         inp: resid, acts: a, w: this.w[l], proj: this.proj, N: BT, C, activation: this.config.activation,
-        attend: (rec) => attentionForward(gpu, rec, { out: a.atty, att: a.att, qkv: a.qkv, B, T, C, NH, dropout: this.attentionDropout(p, l) }),
+        attend: (rec) =>
+          attentionForward(gpu, rec, {
+            out: a.atty, lse: a.lse, qkv: a.qkv, B, T, C, NH, dropout: this.attentionDropout(p, l), probs: probs ? this.promptProbs(l, T) : null,
+          }), // (BT, C)
         dropout: drop ? { p, seed, salts: [1 + 2 * l, 2 + 2 * l], scratch: this.projDrop! } : null,
         lora: this.blockLora(l, strength),
       });
@@ -622,7 +640,7 @@ export class GptModel {
       if (!this.lora) matmul(gpu, pass, { site: 'attn.c_proj', out: dw.projW, a: dattn, b: a.atty, M: C, N: C, K: BT, transA: true, accumulate: true }); // (C, C)
       if (dw.projB && !this.lora) biasBackward(gpu, pass, { dbias: dw.projB, dout: dattn, M: BT, N: C });
       attentionBackward(gpu, pass, {
-        dqkv: this.dqkv, dout: this.dC, qkv: a.qkv, att: a.att, B, T, C, NH, scratch: this.attScratch, dropout: this.attentionDropout(p, l),
+        dqkv: this.dqkv, delta: this.attDelta, dout: this.dC, qkv: a.qkv, out: a.atty, lse: a.lse, B, T, C, NH, dropout: this.attentionDropout(p, l),
       }); // (BT, 3C)
       matmul(gpu, pass, { site: 'attn.c_attn', out: this.dC, a: this.dqkv, b: w.attnW, M: BT, N: C, K: 3 * C }); // d ln1 (BT, C)
       this.adapterBackward(pass, l, 'attn.c_attn', this.dqkv, a.ln1, this.dC, BT);
@@ -710,7 +728,7 @@ export class GptModel {
     this.writeSequences(batch, d);
     const encoder = this.gpu.device.createCommandEncoder({ label: 'sequence log-probs' });
     const pass = encoder.beginComputePass({ label: 'sequence log-probs' });
-    this.recordForward(pass, S, T, 0, strength);
+    this.recordForward(pass, S, T, 0, false, strength);
     sequenceLogProbs(this.gpu, pass, { logp: d.logp, logits: this.logitsBuf, targets: this.targets, mask: d.mask, S, T, V: this.config.vocabSize });
     pass.end();
     this.gpu.device.queue.submit([encoder.finish()]);
@@ -741,7 +759,7 @@ export class GptModel {
     const encoder = this.gpu.device.createCommandEncoder({ label: 'dpo step' });
     encoder.clearBuffer(this.grads);
     const pass = encoder.beginComputePass({ label: 'dpo step' });
-    this.recordForward(pass, S, T, 0, 1);
+    this.recordForward(pass, S, T, 0, false, 1);
     const seq = { logits: this.logitsBuf, targets: this.targets, mask: d.mask, S, T, V };
     sequenceLogProbs(this.gpu, pass, { ...seq, logp: d.logp });
     dpoLoss(this.gpu, pass, { stats: d.stats, rewards: d.rewards, dlogp: d.dlogp, policy: d.logp, reference: d.reference, P, beta });
