@@ -107,6 +107,20 @@ export interface Insights {
   unknown: string[];
 }
 
+/** Steps between per-tensor health readings while training (also taken at the first step). */
+export const HEALTH_INTERVAL = 10;
+
+/** Per-tensor training health at one step (every HEALTH_INTERVAL steps while training). */
+export interface HealthStats {
+  step: number;
+  /** Parameter tensors under nanoGPT's names, in layout order. */
+  names: string[];
+  /** L2 norm of each tensor's gradient (before clipping). */
+  gradNorm: number[];
+  /** ||w_new - w_old|| / ||w_old|| of each tensor: the step's update relative to the weights (NaN for a tensor of zeros). */
+  updateRatio: number[];
+}
+
 /** Requests from the page. */
 export type EngineRequest =
   | { kind: 'init' }
@@ -202,6 +216,7 @@ export type EngineEvent =
   /** The whole loss curve, sent when it changes other than by appending (resume, rollback, device restore). */
   | { kind: 'history'; lossHistory: LossPoint[]; evalHistory: EvalStats[] }
   | { kind: 'checkpoint'; step: number; saved: boolean; message?: string }
+  | { kind: 'health'; stats: HealthStats }
   /** A timeline snapshot taken at an evaluation. */
   | { kind: 'snapshot'; insights: Insights }
   /** The whole timeline, sent when it changes other than by appending (load, resume, reset). */
