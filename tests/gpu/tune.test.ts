@@ -1,5 +1,6 @@
 // The GPU fine-tuning paths against PyTorch and the float64 references:
-//   - DPO on all weights (dpo-relu): policy + frozen reference model, step-0
+//   - DPO on all weights (dpo-relu): the reference's log-probs taken before
+//     the first update (the frozen model as DPO started), step-0
 //     log-probs, loss ln 2 and every gradient, then losses, grad norms,
 //     rewards and final weights over K steps;
 //   - LoRA on a frozen base (lora-gelu): the trained adapters give PyTorch's
@@ -38,22 +39,26 @@ describe('GPU DPO vs PyTorch (dpo-relu)', () => {
     const rewardsR: number[] = [];
     const params = await checked(gpu, async () => {
       const policy = new GptModel(gpu, layout.config, S, { params: imported.params });
-      const reference = new GptModel(gpu, layout.config, S, { params: imported.params });
+      const batches: SequenceBatch[] = [];
       for (let k = 0; k < K; k++) {
         const seq = (a: Int32Array) => a.subarray(k * P * (T + 1), (k + 1) * P * (T + 1));
         const msk = (a: Float64Array) => a.subarray(k * P * T, (k + 1) * P * T);
         const b = pairBatch(seq(fx.chosen), seq(fx.rejected), msk(fx.chosenMask), msk(fx.rejectedMask), P, T);
-        const batch: SequenceBatch = { x: b.x, y: b.y, mask: Float32Array.from(b.mask) };
-        const ref = await reference.sequenceLogProbs(batch);
+        batches.push({ x: b.x, y: b.y, mask: Float32Array.from(b.mask) });
+      }
+      // The frozen reference: the model as it was when DPO started, so its log-probs of every pair are taken before any update.
+      const refs = [];
+      for (const batch of batches) refs.push(await policy.sequenceLogProbs(batch));
+      for (let k = 0; k < K; k++) {
         const hyper = { lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weight_decay, gradClip: o.grad_clip, t: k + 1, dropoutSeed: 0 };
         if (k === 0) {
-          const r0 = await policy.dpoStep(batch, ref, hyper, o.beta, { update: false });
+          const r0 = await policy.dpoStep(batches[0], refs[0], hyper, o.beta, { update: false });
           checks.push(checkRelMax('policy_logp_chosen0', r0.logp.subarray(0, P), fx.policyLogpChosen0));
           checks.push(checkRelMax('policy_logp_rejected0', r0.logp.subarray(P), fx.policyLogpRejected0));
           checks.push(checkLosses('loss0 = ln 2', [r0.loss], [Math.LN2]));
           for (const t of layout.tensors) checks.push(checkRelMax(`grad0.${t.name}`, r0.grads!.subarray(t.offset, t.offset + t.size), fx.grad0.get(t.name)!));
         }
-        const r = await policy.dpoStep(batch, ref, hyper, o.beta);
+        const r = await policy.dpoStep(batches[k], refs[k], hyper, o.beta);
         losses.push(r.loss);
         norms.push(r.gradNorm);
         rewardsC.push(...r.rewardsChosen);
@@ -61,7 +66,6 @@ describe('GPU DPO vs PyTorch (dpo-relu)', () => {
       }
       const s = await policy.readState();
       policy.destroy();
-      reference.destroy();
       return s.params;
     });
     checks.push(checkLosses('losses', losses, fx.losses));
