@@ -18,7 +18,7 @@ import type { Binding, Gpu, Recorder } from '../gpu/runtime';
 import { scale } from '../kernels/elementwise';
 import { matmul } from '../kernels/matmul';
 import type { ModelConfig } from './config';
-import { configToJson } from './layout';
+import { ARCHITECTURE_KEY, architectureToJson, configToJson } from './layout';
 import { SeededRng } from './sampling';
 import { readSafetensors, writeSafetensors, nonFiniteTensors, type SafetensorsFile } from './safetensors';
 import { paramCount } from './validate';
@@ -179,6 +179,7 @@ export function exportAdapter(layout: LoraLayout, flat: Float32Array, vocab: str
     format: 'pt',
     adapter_config: adapterConfigJson(layout.lora),
     base_model_config: configToJson(layout.model),
+    [ARCHITECTURE_KEY]: architectureToJson(layout.model),
     vocab: JSON.stringify(vocab),
   });
 }
