@@ -63,8 +63,7 @@ export function allocationTable(config: ModelConfig, batchSize: number): Allocat
 
   add('saved', 'tokens', BT); // (BT) i32
   add('saved', 'targets', BT); // (BT) i32
-  add('saved', 'encoded', BT * C); // (BT, C)
-  if (drop) add('saved', 'encoded dropout', BT * C); // (BT, C)
+  add('saved', 'encoded', BT * C); // (BT, C) the residual stream entering layer 0 (after dropout)
   for (let l = 0; l < L; l++) {
     const h = `h${l}`;
     add('saved', `${h}.ln1`, BT * C); // (BT, C)
@@ -87,15 +86,14 @@ export function allocationTable(config: ModelConfig, batchSize: number): Allocat
   add('saved', 'logits', BT * V); // (BT, V)
   add('saved', 'losses', BT); // (BT)
 
-  add('scratch', 'proj', BT * C); // (BT, C) projection output before the residual add
-  if (drop) add('scratch', 'proj dropout', BT * C); // (BT, C)
-  if (drop) add('scratch', 'd dropout', BT * C); // (BT, C) gradient through a dropout
-  add('scratch', 'dlogits', BT * V); // (BT, V)
+  // Scratch, each buffer serving one role in the forward and another in the
+  // backward where their lifetimes do not overlap.
+  add('scratch', 'proj | d ln', BT * C); // (BT, C) forward: the embeddings before dropout, projections before the residual add; backward: d(LayerNorm output), d atty
+  if (drop) add('scratch', 'dropped | d dropout', BT * C); // (BT, C) forward: a dropped branch; backward: the gradient through a dropout
   add('scratch', 'd residual', BT * C); // (BT, C)
-  add('scratch', 'd ln', BT * C); // (BT, C) d(layernorm output) / d atty
-  add('scratch', 'dqkv', BT * 3 * C); // (BT, 3C)
-  add('scratch', 'd fch act', BT * 4 * C); // (BT, 4C)
+  add('scratch', 'd fch act | dqkv', BT * 4 * C); // (BT, 4C) MLP backward: d(fch after the activation); attention backward: dqkv (BT, 3C)
   add('scratch', 'd fch', BT * 4 * C); // (BT, 4C)
+  add('scratch', 'dlogits', BT * V); // (BT, V)
   add('scratch', 'attention delta', attentionRowFloats(B, T, NH)); // (B, NH, T) attention backward row sums
 
   add('views', 'prompt readback', L * promptLayerFloats(config) + V); // (L, NH, T, T) probabilities, aligned per layer + (V) last logits

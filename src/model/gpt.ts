@@ -20,6 +20,8 @@
 //       att (nLayer, nHead, T, T) probabilities } for one sequence (B = 1,
 //       T = ids.length <= blockSize); rows are queries, zero above the diagonal
 //   model.logits(ids) / model.attention(ids): the two halves of forwardPrompt
+//   step(batch, { ...hyper, health: true }) also returns health (tensors, 4): per parameter
+//                                   tensor sum g^2, sum w_old^2, sum du^2 of that step
 //   model.probe(ids)             -> { lens (L, T, V), att (L, NH, T, T), losses (T-1) }: the logit
 //                                   lens after every block and per-position losses for one sequence
 //   model.decoder()              -> a KV-cache decoder (./decoder.ts): push(id) -> logits (V)
@@ -60,6 +62,7 @@ import { fill } from '../kernels/elementwise';
 import { embeddingBackward, embeddingForward } from '../kernels/embedding';
 import { layerNormBackward, layerNormForward } from '../kernels/layerNorm';
 import { matmul } from '../kernels/matmul';
+import { healthTable, tensorHealth, type HealthTable } from '../kernels/tensorHealth';
 import { allocationTable, promptLayerFloats, READOUT_NORM_FLOAT, type AllocationTable } from './allocation';
 import { blockForward, type BlockActivations, type BlockWeights } from './block';
 import type { ModelConfig } from './config';
@@ -85,6 +88,8 @@ export interface StepResult {
   gradNorm: number;
   /** performance.now() when the readback arrived. */
   doneAt: number;
+  /** With hyper.health: (tensors, 4) sums of squares of gradient, weight before the step, update, 0 per tensor of tensors(). */
+  health?: Float32Array;
 }
 
 /** What GptModel.probe returns for one sequence of T tokens. */
@@ -141,8 +146,7 @@ export class GptModel {
   // Activations (training shapes; prompts and evals use a prefix of them).
   private readonly tokens: GPUBuffer; // (BT) i32
   private readonly targets: GPUBuffer; // (BT) i32
-  private readonly encoded: GPUBuffer; // (BT, C)
-  private readonly encodedDrop: GPUBuffer | null; // (BT, C)
+  private readonly encoded: GPUBuffer; // (BT, C) the residual stream entering layer 0
   private readonly layers: LayerActs[] = [];
   private readonly lnf: GPUBuffer; // (BT, C)
   private readonly lnfMean: GPUBuffer; // (BT)
@@ -150,19 +154,20 @@ export class GptModel {
   private readonly logitsBuf: GPUBuffer; // (BT, V)
   private readonly losses: GPUBuffer; // (BT)
 
-  // Scratch shared by all layers.
-  private readonly proj: GPUBuffer; // (BT, C) projection output before the residual add
-  private readonly projDrop: GPUBuffer | null; // (BT, C)
-  private readonly dDrop: GPUBuffer | null; // (BT, C) gradient through a dropout
+  // Scratch shared by all layers; the forward's and the backward's names for one buffer are listed together.
+  private readonly proj: GPUBuffer; // (BT, C) embeddings before dropout, projection output before the residual add
+  private readonly dC: GPUBuffer; // (BT, C) = proj: d(layernorm output) / d atty
+  private readonly projDrop: GPUBuffer | null; // (BT, C) a dropped branch
+  private readonly dDrop: GPUBuffer | null; // (BT, C) = projDrop: gradient through a dropout
   private readonly dlogits: GPUBuffer; // (BT, V)
   private readonly dres: GPUBuffer; // (BT, C) gradient of the residual stream
-  private readonly dC: GPUBuffer; // (BT, C) d(layernorm output) / d atty
-  private readonly dqkv: GPUBuffer; // (BT, 3C)
   private readonly d4a: GPUBuffer; // (BT, 4C) d(fch after activation)
+  private readonly dqkv: GPUBuffer; // (BT, 3C) = the first 3C columns' worth of d4a (attention backward)
   private readonly d4b: GPUBuffer; // (BT, 4C) d fch
   private readonly attDelta: GPUBuffer; // (B, NH, T) attention backward row sums
   private readonly promptOut: GPUBuffer; // (L, NH, T, T) probabilities at promptLayerFloats strides, then (V) logits
   private lensOut: GPUBuffer | null = null; // (L, blockSize, V) logit lens, allocated on the first probe
+  private health: { table: HealthTable; out: GPUBuffer; partial: GPUBuffer; chunks: GPUBuffer; firstChunk: GPUBuffer } | null = null;
 
   private readonly staging: GPUBuffer[] = []; // free MAP_READ buffers of READBACK_BYTES
   private readonly decoders = new Set<GptDecoder>(); // live, disposed with the model
@@ -195,7 +200,6 @@ export class GptModel {
     this.tokens = b('tokens');
     this.targets = b('targets');
     this.encoded = b('encoded');
-    this.encodedDrop = opt('encoded dropout');
     for (let l = 0; l < L; l++) {
       const h = (n: string) => b(`h${l}.${n}`);
       this.layers.push({
@@ -211,14 +215,11 @@ export class GptModel {
     this.logitsBuf = b('logits');
     this.losses = b('losses');
 
-    this.proj = b('proj');
-    this.projDrop = opt('proj dropout');
-    this.dDrop = opt('d dropout');
+    this.proj = this.dC = b('proj | d ln');
+    this.projDrop = this.dDrop = opt('dropped | d dropout');
     this.dlogits = b('dlogits');
     this.dres = b('d residual');
-    this.dC = b('d ln');
-    this.dqkv = b('dqkv');
-    this.d4a = b('d fch act');
+    this.d4a = this.dqkv = b('d fch act | dqkv');
     this.d4b = b('d fch');
     this.attDelta = b('attention delta');
     this.promptOut = b('prompt readback');
@@ -253,7 +254,10 @@ export class GptModel {
     pass.end();
     encoder.copyBufferToBuffer(this.readout, 0, staging, 0, READBACK_BYTES);
     this.gpu.device.queue.submit([encoder.finish()]);
-    return this.readStaging(staging).then(([loss, norm]) => ({ loss, gradNorm: norm, doneAt: performance.now() }));
+    const health = hyper.health ? this.recordHealth() : null;
+    return this.readStaging(staging).then(async ([loss, norm]) => ({
+      loss, gradNorm: norm, doneAt: performance.now(), ...(health ? { health: await health } : {}),
+    }));
   }
 
   /**
@@ -409,6 +413,38 @@ export class GptModel {
     }
   }
 
+  /**
+   * Per-tensor training health of the step just submitted, in its own command
+   * buffer right behind it (the flat gradients, weights, moments and the
+   * step's hyper-parameters are still in place): for each tensor of tensors(),
+   * sum g^2, sum w_old^2 and sum du^2 (see shaders/tensor_health.wgsl). One
+   * small readback of 16 bytes per tensor.
+   */
+  private recordHealth(): Promise<Float32Array> {
+    const { gpu, layout } = this;
+    if (!this.health) {
+      const table = healthTable(layout.tensors.map((t) => ({ offset: t.gpuOffset, size: t.size })));
+      this.health = {
+        table,
+        out: this.alloc(16 * table.nTensors, 'tensor health (tensors, 4)'),
+        partial: this.alloc(16 * table.nChunks, 'tensor health partials'),
+        chunks: this.alloc(table.chunks.byteLength, 'tensor health chunks'),
+        firstChunk: this.alloc(table.firstChunk.byteLength, 'tensor health first chunks'),
+      };
+      gpu.write(this.health.chunks, table.chunks);
+      gpu.write(this.health.firstChunk, table.firstChunk);
+    }
+    const hb = this.health;
+    const encoder = gpu.device.createCommandEncoder({ label: 'tensor health' });
+    tensorHealth(gpu, encoder, {
+      out: hb.out, partial: hb.partial, chunks: hb.chunks, firstChunk: hb.firstChunk,
+      grads: this.grads, params: this.params, m: this.m, v: this.v, hyper: this.hyper,
+      nChunks: hb.table.nChunks, nTensors: hb.table.nTensors, decayCount: layout.gpuDecayCount, count: layout.total,
+    });
+    gpu.device.queue.submit([encoder.finish()]);
+    return gpu.readF32(hb.out, 4 * hb.table.nTensors);
+  }
+
   /** Parameters, both AdamW moments and the step count, after all submitted work (packed layout). */
   async readState(): Promise<ModelState> {
     const [params, m, v] = await Promise.all(
@@ -505,12 +541,10 @@ export class GptModel {
     const drop = p > 0;
     const seed = this.seed;
 
-    embeddingForward(gpu, pass, { out: this.encoded, tokens: this.tokens, wte: this.p('transformer.wte.weight'), wpe: this.p('transformer.wpe.weight'), B, T, C });
+    const embedded = drop ? this.proj : this.encoded; // (BT, C)
+    embeddingForward(gpu, pass, { out: embedded, tokens: this.tokens, wte: this.p('transformer.wte.weight'), wpe: this.p('transformer.wpe.weight'), B, T, C });
+    if (drop) dropoutForward(gpu, pass, { out: this.encoded, inp: embedded, n: BT * C, p, salt: 0, seed });
     let resid: Binding = this.encoded; // (BT, C)
-    if (drop) {
-      dropoutForward(gpu, pass, { out: this.encodedDrop!, inp: this.encoded, n: BT * C, p, salt: 0, seed });
-      resid = this.encodedDrop!;
-    }
     for (let l = 0; l < L; l++) {
       const a = this.layers[l];
       blockForward(gpu, pass, {
@@ -547,7 +581,7 @@ export class GptModel {
     matmul(gpu, pass, { site: 'lm_head', out: this.dC, a: this.dlogits, b: this.lmHead(this.params), M: BT, N: C, K: V }); // dlnf (BT, C)
     matmul(gpu, pass, { site: 'lm_head', out: this.lmHead(this.grads), a: this.dlogits, b: this.lnf, M: V, N: C, K: BT, transA: true, accumulate: true }); // (V, C)
     fill(gpu, pass, { buf: this.dres, n: BT * C, value: 0 }); // layerNormBackward accumulates into dinp
-    const lastResid = L > 0 ? this.layers[L - 1].out : this.embedOut(p);
+    const lastResid = L > 0 ? this.layers[L - 1].out : this.encoded;
     layerNormBackward(gpu, pass, {
       dinp: this.dres, dweight: this.g('transformer.ln_f.weight'), dbias: this.range(this.grads, 'transformer.ln_f.bias'),
       dout: this.dC, inp: lastResid, weight: this.p('transformer.ln_f.weight'), mean: this.lnfMean, rstd: this.lnfRstd, N: BT, C,
@@ -557,7 +591,7 @@ export class GptModel {
       const a = this.layers[l];
       const w = this.w[l];
       const dw = this.dw[l];
-      const residIn = l > 0 ? this.layers[l - 1].out : this.embedOut(p);
+      const residIn = l > 0 ? this.layers[l - 1].out : this.encoded;
       // res3 = res2 + dropout(mlp(ln2(res2))): dres already holds d res3, which is also part of d res2.
       const dmlp = this.throughDropout(pass, BT * C, p, 2 + 2 * l); // (BT, C)
       matmul(gpu, pass, { site: 'mlp.c_proj', out: this.d4a, a: dmlp, b: w.mprojW, M: BT, N: 4 * C, K: C }); // (BT, 4C)
@@ -595,11 +629,6 @@ export class GptModel {
   /** Layer l's dropout on the attention probabilities, when p > 0 (training). */
   private attentionDropout(p: number, l: number) {
     return p > 0 ? { p, salt: ATTENTION_DROPOUT_SALT + l, seed: this.seed } : null;
-  }
-
-  /** The residual stream entering layer 0. */
-  private embedOut(p: number): GPUBuffer {
-    return p > 0 ? this.encodedDrop! : this.encoded;
   }
 
   /** d(branch) = dropoutBackward(dres) when dropout is on, else dres itself. */

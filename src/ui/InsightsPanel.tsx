@@ -5,6 +5,7 @@ import { MAX_SNAPSHOTS, snapshotBytes } from '../engine/insights';
 import { LENS_TOP, type Insights } from '../engine/protocol';
 import { headBadges } from '../model/inspect';
 import { AttentionCanvas, colour, Thumbnail } from './AttentionPanel';
+import { HealthPanel } from './HealthPanel';
 import { useInsights, shownInsights } from './stores/insights';
 import { useInspect, type AttentionMaps } from './stores/inspect';
 import { useTraining } from './stores/training';
@@ -225,8 +226,9 @@ function HeadScoreChart({ timeline, step }: { timeline: Insights[]; step: number
       return row;
     });
   const counts = Object.fromEntries(keys.map((k) => [k, points.filter((p) => k in p).length]));
+  const values = Object.fromEntries(keys.map((k) => [k, points.map((p) => p[k] ?? null)]));
   return (
-    <div data-testid="head-chart" data-measure={measure} data-counts={JSON.stringify(counts)} data-steps={JSON.stringify(points.map((p) => p.step))}>
+    <div data-testid="head-chart" data-measure={measure} data-counts={JSON.stringify(counts)} data-values={JSON.stringify(values)} data-steps={JSON.stringify(points.map((p) => p.step))}>
       <div className="row">
         <h3>Head scores over training</h3>
         <label>
@@ -342,6 +344,7 @@ export function InsightsPanel() {
           </pre>
         </>
       )}
+      <HealthPanel />
     </section>
   );
 }
