@@ -1,7 +1,9 @@
 // Model and training configuration: small typed objects, presets that only
 // override the defaults (nanoGPT's config style).
 
-export type Activation = 'relu' | 'gelu';
+import type { Activation } from '../kernels/activation';
+
+export type { Activation };
 
 /** nanoGPT's GPTConfig. vocabSize comes from the corpus, not from presets. */
 export interface ModelConfig {
