@@ -24,13 +24,13 @@ describe('kernel variants', () => {
       expect(await variant.getAttribute('data-kernels')).toBe('gpu');
       console.log(`[e2e] kernels=gpu: ${await variant.textContent()}`);
       await page.getByTestId('corpus-vocab').waitFor({ timeout: 60_000 });
+      const V = Number(await page.getByTestId('corpus-vocab').getAttribute('data-vocab'));
       await page.getByTestId('tab-train').click();
       const panel = page.getByTestId('training-panel');
       await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
       await page.keyboard.press('Space');
       await expect.poll(async () => Number(await panel.getAttribute('data-step')), { timeout: 300_000 }).toBe(6);
       const loss = Number(await page.getByTestId('chart-points').getAttribute('data-train-loss'));
-      const V = Number(await page.getByTestId('corpus-vocab').getAttribute('data-vocab'));
       console.log(`[e2e] GPU-shaped kernels: loss ${loss.toFixed(3)} after 6 steps (ln V = ${Math.log(V).toFixed(3)})`);
       expect(Number.isFinite(loss)).toBe(true);
       expect(loss).toBeLessThan(Math.log(V) + 1);
