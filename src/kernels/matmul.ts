@@ -77,8 +77,12 @@ const paddedArea = (t: MatmulTile, M: number, N: number) => tilesOf(t, M, N) * t
  * switch to while the first waits on memory.
  */
 export const TARGET_WORKGROUPS = 92;
-/** Shortest K slice worth a workgroup of its own under split-K (a multiple of the 16-deep K step). */
-export const MIN_SLICE_K = 128;
+/**
+ * Shortest K slice worth a workgroup of its own under split-K: two 16-deep K
+ * steps, so that small models (a few hundred rows) fill a GPU too. At the
+ * reference shapes the slice count is set by TARGET_WORKGROUPS, not by this.
+ */
+export const MIN_SLICE_K = 32;
 const BK = 16;
 
 export interface MatmulPlan {

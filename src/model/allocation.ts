@@ -18,6 +18,7 @@
 
 import { gradNormScratchFloats } from '../kernels/adamw';
 import { attentionSavedFloats, attentionScratchFloats } from '../kernels/attention';
+import { matmulScratchFloats } from '../kernels/matmul';
 import type { ModelConfig } from './config';
 import { GPU_ALIGN_FLOATS, paramLayout, type ParamLayout } from './layout';
 
@@ -96,6 +97,9 @@ export function allocationTable(config: ModelConfig, batchSize: number): Allocat
   add('scratch', 'd fch act', BT * 4 * C); // (BT, 4C)
   add('scratch', 'd fch', BT * 4 * C); // (BT, 4C)
   add('scratch', 'attention scratch', attentionScratchFloats(B, T, C, NH));
+  // split-K partial products of the weight gradients dW (out, in) += dY^T X (K = BT), the largest of them
+  const dW = (out: number, inp: number) => matmulScratchFloats({ M: out, N: inp, K: BT, transA: true });
+  add('scratch', 'matmul scratch', Math.max(dW(3 * C, C), dW(C, C), dW(4 * C, C), dW(C, 4 * C), dW(V, C)));
 
   add('views', 'prompt readback', L * NH * T * T + V); // (L, NH, T, T) probabilities + (V) last logits
 

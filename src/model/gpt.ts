@@ -161,6 +161,7 @@ export class GptModel {
   private readonly d4a: GPUBuffer; // (BT, 4C) d(fch after activation)
   private readonly d4b: GPUBuffer; // (BT, 4C) d fch
   private readonly attScratch: GPUBuffer; // attentionScratchFloats
+  private readonly mmScratch: GPUBuffer; // split-K partial products of the weight gradients (matmulScratchFloats)
   private readonly promptOut: GPUBuffer; // (L*NH*T*T + V) readback of a prompt forward
   private lensOut: GPUBuffer | null = null; // (L, blockSize, V) logit lens, allocated on the first probe
 
@@ -221,6 +222,7 @@ export class GptModel {
     this.d4a = b('d fch act');
     this.d4b = b('d fch');
     this.attScratch = b('attention scratch');
+    this.mmScratch = b('matmul scratch');
     this.promptOut = b('prompt readback');
 
     this.writeState({
@@ -528,7 +530,7 @@ export class GptModel {
 
     crossEntropyBackward(gpu, pass, { dlogits: this.dlogits, logits: this.logitsBuf, targets: this.targets, BT, V }); // (BT, V)
     matmul(gpu, pass, { site: 'lm_head', out: this.dC, a: this.dlogits, b: this.lmHead(this.params), M: BT, N: C, K: V }); // dlnf (BT, C)
-    matmul(gpu, pass, { site: 'lm_head', out: this.lmHead(this.grads), a: this.dlogits, b: this.lnf, M: V, N: C, K: BT, transA: true, accumulate: true }); // (V, C)
+    matmul(gpu, pass, { site: 'lm_head', out: this.lmHead(this.grads), a: this.dlogits, b: this.lnf, M: V, N: C, K: BT, transA: true, accumulate: true, scratch: this.mmScratch }); // (V, C)
     fill(gpu, pass, { buf: this.dres, n: BT * C, value: 0 }); // layerNormBackward accumulates into dinp
     const lastResid = L > 0 ? this.layers[L - 1].out : this.embedOut(p);
     layerNormBackward(gpu, pass, {
@@ -544,11 +546,11 @@ export class GptModel {
       // res3 = res2 + dropout(mlp(ln2(res2))): dres already holds d res3, which is also part of d res2.
       const dmlp = this.throughDropout(pass, BT * C, p, 2 + 2 * l); // (BT, C)
       matmul(gpu, pass, { site: 'mlp.c_proj', out: this.d4a, a: dmlp, b: w.mprojW, M: BT, N: 4 * C, K: C }); // (BT, 4C)
-      matmul(gpu, pass, { site: 'mlp.c_proj', out: dw.mprojW, a: dmlp, b: a.fcha, M: C, N: 4 * C, K: BT, transA: true, accumulate: true }); // (C, 4C)
+      matmul(gpu, pass, { site: 'mlp.c_proj', out: dw.mprojW, a: dmlp, b: a.fcha, M: C, N: 4 * C, K: BT, transA: true, accumulate: true, scratch: this.mmScratch }); // (C, 4C)
       if (dw.mprojB) biasBackward(gpu, pass, { dbias: dw.mprojB, dout: dmlp, M: BT, N: C });
       activationBackward(gpu, pass, { dinp: this.d4b, inp: a.fch, dout: this.d4a, n: BT * 4 * C, kind: this.config.activation });
       matmul(gpu, pass, { site: 'mlp.c_fc', out: this.dC, a: this.d4b, b: w.fcW, M: BT, N: C, K: 4 * C }); // d ln2 (BT, C)
-      matmul(gpu, pass, { site: 'mlp.c_fc', out: dw.fcW, a: this.d4b, b: a.ln2, M: 4 * C, N: C, K: BT, transA: true, accumulate: true }); // (4C, C)
+      matmul(gpu, pass, { site: 'mlp.c_fc', out: dw.fcW, a: this.d4b, b: a.ln2, M: 4 * C, N: C, K: BT, transA: true, accumulate: true, scratch: this.mmScratch }); // (4C, C)
       if (dw.fcB) biasBackward(gpu, pass, { dbias: dw.fcB, dout: this.d4b, M: BT, N: 4 * C });
       layerNormBackward(gpu, pass, {
         dinp: this.dres, dweight: dw.ln2w, dbias: dw.ln2b, dout: this.dC, inp: a.res2, weight: w.ln2w, mean: a.ln2Mean, rstd: a.ln2Rstd, N: BT, C,
@@ -556,13 +558,13 @@ export class GptModel {
       // res2 = residIn + dropout(attn(ln1(residIn))): dres now holds d res2.
       const dattn = this.throughDropout(pass, BT * C, p, 1 + 2 * l); // (BT, C)
       matmul(gpu, pass, { site: 'attn.c_proj', out: this.dC, a: dattn, b: w.projW, M: BT, N: C, K: C }); // d atty (BT, C)
-      matmul(gpu, pass, { site: 'attn.c_proj', out: dw.projW, a: dattn, b: a.atty, M: C, N: C, K: BT, transA: true, accumulate: true }); // (C, C)
+      matmul(gpu, pass, { site: 'attn.c_proj', out: dw.projW, a: dattn, b: a.atty, M: C, N: C, K: BT, transA: true, accumulate: true, scratch: this.mmScratch }); // (C, C)
       if (dw.projB) biasBackward(gpu, pass, { dbias: dw.projB, dout: dattn, M: BT, N: C });
       attentionBackward(gpu, pass, {
         dqkv: this.dqkv, dout: this.dC, qkv: a.qkv, att: a.att, B, T, C, NH, scratch: this.attScratch, dropout: this.attentionDropout(p, l),
       }); // (BT, 3C)
       matmul(gpu, pass, { site: 'attn.c_attn', out: this.dC, a: this.dqkv, b: w.attnW, M: BT, N: C, K: 3 * C }); // d ln1 (BT, C)
-      matmul(gpu, pass, { site: 'attn.c_attn', out: dw.attnW, a: this.dqkv, b: a.ln1, M: 3 * C, N: C, K: BT, transA: true, accumulate: true }); // (3C, C)
+      matmul(gpu, pass, { site: 'attn.c_attn', out: dw.attnW, a: this.dqkv, b: a.ln1, M: 3 * C, N: C, K: BT, transA: true, accumulate: true, scratch: this.mmScratch }); // (3C, C)
       if (dw.attnB) biasBackward(gpu, pass, { dbias: dw.attnB, dout: this.dqkv, M: BT, N: 3 * C });
       layerNormBackward(gpu, pass, {
         dinp: this.dres, dweight: dw.ln1w, dbias: dw.ln1b, dout: this.dC, inp: residIn, weight: w.ln1w, mean: a.ln1Mean, rstd: a.ln1Rstd, N: BT, C,
