@@ -11,7 +11,7 @@
 import type { Gpu } from '../src/gpu/runtime';
 import { activationBackward, activationForward } from '../src/kernels/activation';
 import { adamw, adamwHyper, gradNorm, gradNormScratchFloats } from '../src/kernels/adamw';
-import { attentionBackward, attentionForward, attentionScratchFloats } from '../src/kernels/attention';
+import { attentionBackward, attentionForward, attentionRowFloats } from '../src/kernels/attention';
 import { biasBackward } from '../src/kernels/biasBackward';
 import { crossEntropyBackward, crossEntropyForward, meanLoss } from '../src/kernels/crossEntropy';
 import { embeddingBackward, embeddingForward } from '../src/kernels/embedding';
@@ -95,7 +95,7 @@ export async function benchOtherKernels(
     const qkvD = data(BT * 3 * C, 21), doutD = data(BT * C, 22);
     const qkv = gpu.upload(qkvD), dout = gpu.upload(doutD);
     owned.push(qkv, dout);
-    const out = buf(BT * C), att = buf(B * NH * T * T), dqkv = buf(BT * 3 * C), scratch = buf(attentionScratchFloats(B, T, C, NH));
+    const out = buf(BT * C), lse = buf(attentionRowFloats(B, T, NH)), dqkv = buf(BT * 3 * C), delta = buf(attentionRowFloats(B, T, NH));
     const tq = tf.tensor3d(qkvD, [B, T, 3 * C]);
     const tdout = tf.tensor3d(doutD, [B, T, C]);
     const mask = tf.tidy(() => tf.linalg.bandPart(tf.ones([T, T]), -1, 0).sub(1).mul(1e9)); // 0 on and below the diagonal, -1e9 above
@@ -107,7 +107,7 @@ export async function benchOtherKernels(
       return y.transpose([0, 2, 1, 3]).reshape([B, T, C]);
     };
     const attnGrad = tf.grad((x: tf.Tensor) => attnTf(x));
-    const fwd = (enc: GPUCommandEncoder) => attentionForward(gpu, enc, { out, att, qkv, B, T, C, NH });
+    const fwd = (enc: GPUCommandEncoder) => attentionForward(gpu, enc, { out, lse, qkv, B, T, C, NH });
     const flopsF = 4 * B * NH * T * T * hs;
     cases.push({
       group: 'attention', kernel: 'attention forward', shape: `B${B} T${T} C${C} NH${NH}`, unit: 'GFLOP/s', amount: flopsF,
@@ -117,7 +117,7 @@ export async function benchOtherKernels(
       group: 'attention', kernel: 'attention forward+backward', shape: `B${B} T${T} C${C} NH${NH}`, unit: 'GFLOP/s', amount: 3 * flopsF,
       ours: (enc) => {
         fwd(enc);
-        attentionBackward(gpu, enc, { dqkv, dout, qkv, att, scratch, B, T, C, NH });
+        attentionBackward(gpu, enc, { dqkv, delta, dout, qkv, out, lse, B, T, C, NH });
       },
       peer: () => attnGrad(tq, tdout),
       oursOut: () => gpu.readF32(dqkv, BT * 3 * C),

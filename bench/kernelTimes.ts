@@ -5,7 +5,7 @@
 
 import type { Gpu } from '../src/gpu/runtime';
 import { gradNorm, gradNormScratchFloats } from '../src/kernels/adamw';
-import { attentionBackward, attentionForward, attentionScratchFloats } from '../src/kernels/attention';
+import { attentionBackward, attentionForward, attentionRowFloats } from '../src/kernels/attention';
 import { crossEntropyBackward, crossEntropyForward } from '../src/kernels/crossEntropy';
 import { embeddingBackward } from '../src/kernels/embedding';
 import { layerNormBackward, layerNormForward } from '../src/kernels/layerNorm';
@@ -32,10 +32,10 @@ export async function kernelTimes(gpu: Gpu, s: Shape, only: RegExp, reps: number
   const dlogits = gpu.buffer(BT * V * 4);
   const qkv = rand(BT * 3 * C);
   const out = gpu.buffer(BT * C * 4);
-  const att = gpu.buffer(B * NH * T * T * 4);
+  const lse = gpu.buffer(attentionRowFloats(B, T, NH) * 4);
   const dqkv = gpu.buffer(BT * 3 * C * 4);
   const dout = rand(BT * C);
-  const scratch = gpu.buffer(attentionScratchFloats(B, T, C, NH) * 4);
+  const delta = gpu.buffer(attentionRowFloats(B, T, NH) * 4);
   const dwte = gpu.buffer(V * C * 4);
   const dwpe = gpu.buffer(T * C * 4);
   const nParams = 12 * 2 * C * C + V * C + T * C;
@@ -50,15 +50,15 @@ export async function kernelTimes(gpu: Gpu, s: Shape, only: RegExp, reps: number
   const dinp = gpu.buffer(BT * C * 4);
   const dw = gpu.buffer(C * 4);
   const db = gpu.buffer(C * 4);
-  gpu.submit((enc) => attentionForward(gpu, enc, { out, att, qkv, B, T, C, NH }));
+  gpu.submit((enc) => attentionForward(gpu, enc, { out, lse, qkv, B, T, C, NH }));
   gpu.submit((enc) => layerNormForward(gpu, enc, { out, mean, rstd, inp, weight: w, bias, N: BT, C }));
   await gpu.finish();
 
   const cases: Array<[string, (enc: GPUCommandEncoder) => void]> = [
     ['crossEntropyForward', (enc) => crossEntropyForward(gpu, enc, { losses, logits, targets: tokens, BT, V })],
     ['crossEntropyBackward', (enc) => crossEntropyBackward(gpu, enc, { dlogits, logits, targets: tokens, BT, V })],
-    ['attentionForward', (enc) => attentionForward(gpu, enc, { out, att, qkv, B, T, C, NH })],
-    ['attentionBackward', (enc) => attentionBackward(gpu, enc, { dqkv, dout, qkv, att, B, T, C, NH, scratch })],
+    ['attentionForward', (enc) => attentionForward(gpu, enc, { out, lse, qkv, B, T, C, NH })],
+    ['attentionBackward', (enc) => attentionBackward(gpu, enc, { dqkv, delta, dout, qkv, out, lse, B, T, C, NH })],
     ['embeddingBackward', (enc) => embeddingBackward(gpu, enc, { dwte, dwpe, dout, tokens, B, T, C, V })],
     ['gradNorm', (enc) => gradNorm(gpu, enc, { norm, grads, n: nParams, scratch: normScratch })],
     ['layerNormForward', (enc) => layerNormForward(gpu, enc, { out, mean, rstd, inp, weight: w, bias, N: BT, C })],

@@ -1,45 +1,75 @@
-// Causal multi-head self-attention, forward.
+// Causal multi-head self-attention, forward, FlashAttention-2 style: the
+// (T, T) scores never leave the workgroup.
 //
-//   att[b, h, t, t2] = softmax_t2( q[b,t,h] . k[b,t2,h] / sqrt(hs) ), t2 <= t; exactly 0 for t2 > t
-//   out[b, t, h*hs + d] = sum_t2 keep(i) * scale * att[b, h, t, t2] * v[b, t2, h*hs + d]
+//   s[t, t2]   = q[b,t,h] . k[b,t2,h] / sqrt(HS)                    t2 <= t
+//   lse[b,h,t] = log sum_t2 exp(s[t, t2])                            -> lse (B, NH, T)
+//   out[b, t, h*HS + d] = sum_t2 keep(i) * scale * exp(s[t,t2] - lse) * v[b, t2, h*HS + d]
+//   PROBS only: att[b, h, t, t2] = exp(s[t, t2] - lse), 0 for t2 > t  -> att (B, NH, T, T)
 //
-// keep(i) = 1 without dropout; with DROPOUT (nanoGPT's attn_dropout, training
-// only) it is the mask of shaders/dropout.wgsl, hash(seed, salt, i) >= threshold,
-// at the flat position i = ((b * NH + h) * T + t) * T + t2 of the probability,
-// and scale = 1 / (1 - p). `att` always holds the probabilities before dropout
-// (the heatmaps and the backward pass read them).
+// qkv (B, T, 3C): q | k | v along the last dim, head h at channels h*HS..(h+1)*HS of each.
 //
-// qkv (B, T, 3C): q | k | v along the last dim, head h uses channels h*hs..(h+1)*hs of each.
+// Work mapping: one workgroup of 64 invocations per (b, h, query tile of TILE
+// rows); TILE rows x LANES = 64 / TILE lanes per row. The workgroup stages its
+// query tile once, then walks the key tiles 0..(its own) in order: it stages
+// the tile's keys and values in workgroup memory (consecutive invocations load
+// consecutive channels of a row: coalesced), each lane scores TILE / LANES
+// keys, the row's lanes take the tile's max and fold the tile into the running
+// max m, sum l and output accumulator (online softmax), each lane owning the
+// output channels lane, lane + LANES, ... in registers. Key tiles above the
+// diagonal are never visited (causal: tile kt serves queries of tile >= kt),
+// and workgroups are numbered heaviest query tile first so the long ones start
+// early. Every K/V element fetched from global memory serves TILE queries;
+// scores and probabilities stay in workgroup memory. Rows of K (and Q, V) are
+// staged with an odd stride KS so lanes reading different rows at the same
+// channel hit different banks. Row statistics are recomputed by each lane of a
+// row in the same order (identical values, no extra barrier).
 //
-// One invocation owns one query row (b, h, t): it writes the row's scores into
-// `att` (the output doubles as score storage, re-read only by its writer), takes
-// their max, exponentiates and sums, normalises (the masked upper triangle as
-// exact zeros), then forms its output row from the probabilities, four keys
-// (scores) or four dims (output) per inner step so each load serves four
-// products. No workgroup memory and no barriers; neighbouring invocations are
-// neighbouring queries of one head, so they read the same key and value rows
-// at the same time. Rows stop at the causal limit. The mask never touches -inf arithmetic.
-// With DROPOUT the row is normalised with dropped probabilities negated (each
-// hash computed once), the output sums max(att, 0) and is scaled once, then the
-// row's signs are cleared again; without it that code is compiled out.
+// Dropout (nanoGPT's attn_dropout, training only; DROPOUT): keep(i) is the mask
+// of shaders/dropout.wgsl, hash(seed, salt, i) >= threshold, at the flat index
+// i = ((b * NH + h) * T + t) * T + t2 of the probability in (B, NH, T, T), and
+// scale = 1 / (1 - p). The normaliser l sums the probabilities before dropout
+// (the dropped ones are stored negated in the tile so one hash per element
+// serves both sums). attention_backward.wgsl regenerates the same mask from the
+// same (seed, salt, i): nothing of it is stored.
 //
-// Dispatch: n = B * NH * T rows, ceil(n / 64) workgroups folded into
-// (min(w, 65535), ceil(w / 65535)); row = gid.x + gid.y * num_workgroups.x * 64.
+// PROBS (the attention views only; never in training) makes a second sweep over
+// all key tiles of the row that recomputes the scores and writes the
+// probabilities, exact zeros above the diagonal.
+//
+// Dispatch: B * NH * ceil(T / TILE) workgroups folded into (x, y) by grid();
+// wg = wg.y * num_workgroups.x + wg.x, bounds-checked.
 // Bindings: 0 params {B, T, C, NH, threshold, salt, scale: f32}, 1 out (B,T,C),
-//           2 att (B,NH,T,T), 3 qkv (B,T,3C), 4 seed (u32[1]; read only with DROPOUT).
-// Needs: 64 invocations per workgroup, no workgroup memory.
+//           2 lse (B,NH,T), 3 qkv (B,T,3C), 4 seed (u32[1]; read only with DROPOUT),
+//           5 att (B,NH,T,T; written only with PROBS, else any small buffer).
+// Overrides: HS (head size), TILE (16, 8 or 4: rows of a tile, chosen by the
+// head size to fit 16 KiB of workgroup memory), DROPOUT, PROBS.
 
+override HS: u32;
+override TILE: u32 = 16u;
 override DROPOUT: bool = false;
+override PROBS: bool = false;
+
+override LANES: u32 = 64u / TILE;                     // lanes per row
+override KS: u32 = HS | 1u;                           // odd row stride in workgroup memory
 
 struct Params { B: u32, T: u32, C: u32, NH: u32, threshold: u32, salt: u32, scale: f32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
-@group(0) @binding(2) var<storage, read_write> att: array<f32>;
+@group(0) @binding(2) var<storage, read_write> lse: array<f32>;
 @group(0) @binding(3) var<storage, read> qkv: array<f32>;
 @group(0) @binding(4) var<storage, read> seed: array<u32>;
+@group(0) @binding(5) var<storage, read_write> att: array<f32>;
+
+var<workgroup> qs: array<f32, TILE * KS>;             // (TILE, HS) queries of the tile
+var<workgroup> ks: array<f32, TILE * KS>;             // (TILE, HS) keys of the key tile
+var<workgroup> vs: array<f32, TILE * KS>;             // (TILE, HS) values of the key tile
+var<workgroup> ss: array<f32, TILE * TILE>;           // (TILE, TILE) scores
+var<workgroup> ps: array<f32, TILE * TILE>;           // (TILE, TILE) probabilities (negated: dropped)
 
 const WG = 64u;
+const NA = 16u;                                       // register accumulators per lane: ceil(HS / LANES) <= 16
+const MASKED = -1.0e30;                               // score of a masked key: exp(MASKED - m) == 0, no infinities
 
 // The hash of shaders/dropout.wgsl (CPU twin: dropoutHash in src/kernels/dropout.ts).
 fn mix(v: u32) -> u32 {
@@ -52,82 +82,124 @@ fn mix(v: u32) -> u32 {
   return x;
 }
 
+// Stage the queries of rows row0..row0+TILE-1, head h, into qs; rows >= T as zeros.
+fn stageQ(li: u32, b: u32, h: u32, row0: u32) {
+  for (var e = li; e < TILE * HS; e += WG) {
+    let i = e / HS;
+    let d = e % HS;
+    var x = 0.0;
+    if (row0 + i < p.T) { x = qkv[(b * p.T + row0 + i) * 3u * p.C + h * HS + d]; }
+    qs[i * KS + d] = x;
+  }
+}
+
+// Stage the keys (and, withV, the values) of rows row0..row0+TILE-1, head h; rows >= T as zeros.
+fn stageKV(li: u32, b: u32, h: u32, row0: u32, withV: bool) {
+  for (var e = li; e < TILE * HS; e += WG) {
+    let i = e / HS;
+    let d = e % HS;
+    var k = 0.0;
+    var v = 0.0;
+    if (row0 + i < p.T) {
+      let base = (b * p.T + row0 + i) * 3u * p.C + h * HS + d;
+      k = qkv[base + p.C];
+      if (withV) { v = qkv[base + 2u * p.C]; }
+    }
+    ks[i * KS + d] = k;
+    vs[i * KS + d] = v;
+  }
+}
+
+// scale * q[r] . k[j] from workgroup memory.
+fn score(r: u32, j: u32, scale: f32) -> f32 {
+  var s = 0.0;
+  for (var d = 0u; d < HS; d++) { s += qs[r * KS + d] * ks[j * KS + d]; }
+  return s * scale;
+}
+
 @compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
   let T = p.T;
-  let C = p.C;
-  let hs = C / p.NH;
-  let row = gid.x + gid.y * nwg.x * WG;       // (b * NH + h) * T + t
-  if (row >= p.B * p.NH * T) { return; }
-  let t = row % T;
-  let bh = row / T;
+  let nq = (T + TILE - 1u) / TILE;
+  let w = wg.y * nwg.x + wg.x;
+  if (w >= p.B * p.NH * nq) { return; }
+  let qt = nq - 1u - w % nq;                          // heaviest (last) query tile first
+  let bh = w / nq;                                    // b * NH + h
   let h = bh % p.NH;
   let b = bh / p.NH;
-  let scale = 1.0 / sqrt(f32(hs));
-  let attRow = row * T;
-  let q0 = (b * T + t) * 3u * C + h * hs;     // q[b, t, h, 0]
-  let kv0 = b * T * 3u * C + h * hs;          // k[b, 0, h, 0] is qkv[kv0 + C]
+  let r = li / LANES;                                 // row of the tile
+  let lane = li % LANES;
+  let t = qt * TILE + r;                              // query position (>= T: padding, not written)
+  let scale = 1.0 / sqrt(f32(HS));
+  var key = 0u;
+  if (DROPOUT) { key = mix(mix(p.salt + 0x9e3779b9u) ^ seed[0]); }
+  let rowFlat = (bh * T + t) * T;                     // flat index of (b, h, t, 0) in (B, NH, T, T)
 
-  // Scores, four keys at a time (each q element loaded once per four keys);
-  // keys past t in the last group are clamped to t and their scores dropped.
-  var mx = -3.0e38;
-  for (var t2 = 0u; t2 <= t; t2 += 4u) {
-    let k0 = kv0 + C + min(t2, t) * 3u * C;
-    let k1 = kv0 + C + min(t2 + 1u, t) * 3u * C;
-    let k2 = kv0 + C + min(t2 + 2u, t) * 3u * C;
-    let k3 = kv0 + C + min(t2 + 3u, t) * 3u * C;
-    var s = vec4<f32>(0.0);
-    for (var d = 0u; d < hs; d++) {
-      s += qkv[q0 + d] * vec4<f32>(qkv[k0 + d], qkv[k1 + d], qkv[k2 + d], qkv[k3 + d]);
+  stageQ(li, b, h, qt * TILE);
+  var m = MASKED;
+  var l = 0.0;
+  var acc: array<f32, NA>;
+  for (var kt = 0u; kt <= qt; kt++) {
+    workgroupBarrier();                               // the previous tile's readers are done
+    stageKV(li, b, h, kt * TILE, true);
+    workgroupBarrier();
+    for (var j = lane; j < TILE; j += LANES) {
+      let t2 = kt * TILE + j;
+      ss[r * TILE + j] = select(MASKED, score(r, j, scale), t2 <= t);
     }
-    s *= scale;
-    for (var k = 0u; k < 4u; k++) {
-      if (t2 + k <= t) {
-        att[attRow + t2 + k] = s[k];
-        mx = max(mx, s[k]);
+    workgroupBarrier();
+    var mt = m;
+    for (var j = 0u; j < TILE; j++) { mt = max(mt, ss[r * TILE + j]); }
+    for (var j = lane; j < TILE; j += LANES) {
+      let t2 = kt * TILE + j;
+      var e = 0.0;
+      if (t2 <= t) { e = exp(ss[r * TILE + j] - mt); }
+      if (DROPOUT && mix(mix((rowFlat + t2) ^ key) + key) < p.threshold) { e = -e; }
+      ps[r * TILE + j] = e;
+    }
+    workgroupBarrier();
+    let alpha = exp(m - mt);
+    m = mt;
+    var lt = 0.0;
+    for (var j = 0u; j < TILE; j++) { lt += abs(ps[r * TILE + j]); }
+    l = l * alpha + lt;
+    for (var a = 0u; a < NA; a++) {
+      let d = lane + a * LANES;
+      if (d < HS) {
+        var sum = 0.0;
+        for (var j = 0u; j < TILE; j++) { sum += max(ps[r * TILE + j], 0.0) * vs[j * KS + d]; }
+        acc[a] = acc[a] * alpha + sum;
       }
     }
   }
-  var sum = 0.0;
-  for (var t2 = 0u; t2 <= t; t2++) {
-    let e = exp(att[attRow + t2] - mx);
-    att[attRow + t2] = e;
-    sum += e;
-  }
-  let inv = 1.0 / sum;
-  if (DROPOUT) {
-    let key = mix(mix(p.salt + 0x9e3779b9u) ^ seed[0]);
-    for (var t2 = 0u; t2 <= t; t2++) {
-      let a = att[attRow + t2] * inv;
-      att[attRow + t2] = select(-a, a, mix(mix((attRow + t2) ^ key) + key) >= p.threshold);
+  let valid = t < T;
+  let inv = select(1.0, p.scale, DROPOUT) / l;
+  if (valid) {
+    for (var a = 0u; a < NA; a++) {
+      let d = lane + a * LANES;
+      if (d < HS) { out[(b * T + t) * p.C + h * HS + d] = acc[a] * inv; }
     }
-  } else {
-    for (var t2 = 0u; t2 <= t; t2++) { att[attRow + t2] *= inv; }
   }
-  for (var t2 = t + 1u; t2 < T; t2++) { att[attRow + t2] = 0.0; }
+  let logSum = m + log(l);
+  if (valid && lane == 0u) { lse[bh * T + t] = logSum; }
 
-  // out = att v, four dims at a time (each probability loaded once per four
-  // dims); dims past hs in the last group are clamped and not written.
-  let o0 = (b * T + t) * C + h * hs;
-  let v0 = kv0 + 2u * C;
-  for (var d = 0u; d < hs; d += 4u) {
-    let d1 = min(d + 1u, hs - 1u);
-    let d2 = min(d + 2u, hs - 1u);
-    let d3 = min(d + 3u, hs - 1u);
-    var acc = vec4<f32>(0.0);
-    for (var t2 = 0u; t2 <= t; t2++) {
-      let r = v0 + t2 * 3u * C;
-      var a = att[attRow + t2];
-      if (DROPOUT) { a = max(a, 0.0); }
-      acc += a * vec4<f32>(qkv[r + d], qkv[r + d1], qkv[r + d2], qkv[r + d3]);
+  if (PROBS) {
+    let nk = nq;
+    for (var kt = 0u; kt < nk; kt++) {
+      if (kt <= qt) {
+        workgroupBarrier();
+        stageKV(li, b, h, kt * TILE, false);
+        workgroupBarrier();
+      }
+      for (var j = lane; j < TILE; j += LANES) {
+        let t2 = kt * TILE + j;
+        if (valid && t2 < T) {
+          var pr = 0.0;
+          if (t2 <= t) { pr = exp(score(r, j, scale) - logSum); }
+          att[rowFlat + t2] = pr;
+        }
+      }
     }
-    if (DROPOUT) { acc *= p.scale; }
-    for (var k = 0u; k < 4u; k++) {
-      if (d + k < hs) { out[o0 + d + k] = acc[k]; }
-    }
-  }
-  // Dropped probabilities back to their values before dropout.
-  if (DROPOUT) {
-    for (var t2 = 0u; t2 <= t; t2++) { att[attRow + t2] = abs(att[attRow + t2]); }
   }
 }

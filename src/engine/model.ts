@@ -19,6 +19,8 @@ export interface StepReadback {
   gradNorm: number;
   /** performance.now() when the GPU reported the step's work done. */
   doneAt: number;
+  /** When the step's hyper asked for it: (tensors(), 4) sums of squares of gradient, weight before the step, update, 0. */
+  health?: Float32Array;
 }
 
 /** Parameters and AdamW moments as flat arrays, all in the model's parameter layout. */

@@ -5,6 +5,7 @@
 // new kinds here rather than passing untyped objects around.
 
 import type { GpuFailure, GpuInfo } from '../gpu/device';
+import type { GroupTime } from '../gpu/profiler';
 import type { ModelConfig, ModelShape, TrainConfig } from '../model/config';
 import type { SamplingSettings, TokenDistribution } from '../model/sampling';
 import type { MemoryEstimate } from '../model/validate';
@@ -106,6 +107,20 @@ export interface Insights {
   unknown: string[];
 }
 
+/** Steps between per-tensor health readings while training (also taken at the first step). */
+export const HEALTH_INTERVAL = 10;
+
+/** Per-tensor training health at one step (every HEALTH_INTERVAL steps while training). */
+export interface HealthStats {
+  step: number;
+  /** Parameter tensors under nanoGPT's names, in layout order. */
+  names: string[];
+  /** L2 norm of each tensor's gradient (before clipping). */
+  gradNorm: number[];
+  /** ||w_new - w_old|| / ||w_old|| of each tensor: the step's update relative to the weights (NaN for a tensor of zeros). */
+  updateRatio: number[];
+}
+
 /** Requests from the page. */
 export type EngineRequest =
   | { kind: 'init' }
@@ -131,6 +146,9 @@ export type EngineRequest =
   | { kind: 'stats' }
   /** Inspect the model now on `text` (default: the start of the validation split). */
   | { kind: 'insights'; text?: string };
+
+/** One kernel group's GPU time in a profiled training step. */
+export type KernelGroupTime = GroupTime;
 
 /** Replies, matched to requests by id. */
 export type EngineReply =
@@ -172,7 +190,16 @@ export type EngineReply =
   | { kind: 'generated'; requestId: number; text: string; stopped: boolean; unknown?: string[] }
   | { kind: 'exported'; bytes: ArrayBuffer; fileName: string }
   | { kind: 'imported'; config: ModelConfig; step: number }
-  | { kind: 'benchmark'; steps: number; msPerStep: number; tokensPerSec: number }
+  | {
+      kind: 'benchmark';
+      steps: number;
+      msPerStep: number;
+      tokensPerSec: number;
+      /** GPU time per kernel group of one more (profiled) step; null without timestamp queries */
+      kernels: KernelGroupTime[] | null;
+      /** how the kernel times were taken, or why there are none */
+      kernelNote: string;
+    }
   /** Live storage buffers (count, bytes) and cached bind groups of the engine's Gpu; step 0 without a run. */
   | { kind: 'stats'; liveBuffers: number; liveBytes: number; bindGroups: number; step: number }
   | { kind: 'insights'; insights: Insights }
@@ -189,6 +216,7 @@ export type EngineEvent =
   /** The whole loss curve, sent when it changes other than by appending (resume, rollback, device restore). */
   | { kind: 'history'; lossHistory: LossPoint[]; evalHistory: EvalStats[] }
   | { kind: 'checkpoint'; step: number; saved: boolean; message?: string }
+  | { kind: 'health'; stats: HealthStats }
   /** A timeline snapshot taken at an evaluation. */
   | { kind: 'snapshot'; insights: Insights }
   /** The whole timeline, sent when it changes other than by appending (load, resume, reset). */

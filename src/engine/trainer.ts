@@ -11,7 +11,7 @@ import type { TrainConfig } from '../model/config';
 import { BatchSampler } from '../model/data';
 import { appendThinned, CHECKPOINT_VERSION, firstNonFinite, type CorpusIdentity, type RunCheckpoint, type SaveResult } from './checkpointStore';
 import type { Batch, EngineModel, OptimizerState, StepReadback } from './model';
-import type { EngineEvent, EvalStats, LossPoint, TrainAction, TrainState } from './protocol';
+import { HEALTH_INTERVAL, type EngineEvent, type EvalStats, type LossPoint, type TrainAction, type TrainState } from './protocol';
 import { mixSeed, stepHyper } from '../model/schedule';
 import { SeededRng } from '../model/sampling';
 import type { Serial } from './serial';
@@ -282,7 +282,7 @@ export class Trainer {
         continue;
       }
       const batch = this.sampler.next();
-      const hyper = stepHyper(train, index);
+      const hyper = { ...stepHyper(train, index), health: (index + 1) % HEALTH_INTERVAL === 0 || index === 0 };
       const lr = hyper.lr;
       const submitAt = performance.now();
       const { done } = await this.guard(this.serial.run(() => ({ done: this.model.step(batch, hyper) })));
@@ -342,7 +342,22 @@ export class Trainer {
       kind: 'step',
       stats: { step, loss: r.loss, lr: f.lr, gradNorm: r.gradNorm, ms, tokensPerSec: (this.tokensPerStep * 1000) / ms },
     });
+    if (r.health) this.emitHealth(step, r.health);
     return true;
+  }
+
+  /** Per-tensor gradient norms and update-to-weight ratios of a step, from the model's (tensors, 4) sums of squares. */
+  private emitHealth(step: number, sums: Float32Array): void {
+    const tensors = this.model.tensors();
+    const gradNorm: number[] = [];
+    const updateRatio: number[] = [];
+    tensors.forEach((_, t) => {
+      gradNorm.push(Math.sqrt(sums[4 * t]));
+      // A tensor of zeros (a bias at initialisation) has no ratio.
+      updateRatio.push(sums[4 * t + 1] > 0 ? Math.sqrt(sums[4 * t + 2] / sums[4 * t + 1]) : Number.NaN);
+    });
+    if (!gradNorm.every(Number.isFinite) || updateRatio.some((r) => r === Infinity)) return;
+    this.hooks.emit({ kind: 'health', stats: { step, names: tensors.map((t) => t.name), gradNorm, updateRatio } });
   }
 
   private async nonFinite(step: number, what: string): Promise<void> {

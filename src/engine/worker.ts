@@ -4,6 +4,7 @@
 // every request takes turns on one queue (Serial), so generation, attention
 // maps and exports are served between training steps on the current weights.
 import { acquireGpu, GpuUnavailableError, type GpuInfo } from '../gpu/device';
+import { GpuProfiler, groupTimes, NO_TIMESTAMPS } from '../gpu/profiler';
 import { Gpu } from '../gpu/runtime';
 import type { ModelConfig, ModelShape, TrainConfig } from '../model/config';
 import { BatchSampler, splitCorpus } from '../model/data';
@@ -34,6 +35,8 @@ interface Run {
 }
 
 let gpu: Gpu | null = null;
+/** Times kernels for the benchmark; `gpu` records through its device. */
+let profiler: GpuProfiler | null = null;
 let gpuInfo: GpuInfo | null = null;
 /** True from a device loss until a new device has taken over the run. */
 let lost = false;
@@ -77,7 +80,8 @@ async function ensureGpu(): Promise<Gpu> {
     onLost: (message) => onDeviceLost(message),
     onError: (message) => emit({ kind: 'gpuError', message }),
   });
-  gpu = new Gpu(handle.device);
+  profiler = new GpuProfiler(handle.device);
+  gpu = new Gpu(profiler.device);
   gpuInfo = handle.info;
   return gpu;
 }
@@ -452,7 +456,18 @@ async function benchmark(r: Run, steps: number): Promise<EngineReply> {
       await last;
       await model.finish();
       const ms = (performance.now() - t0) / steps;
-      return { kind: 'benchmark', steps, msPerStep: ms, tokensPerSec: (train.batchSize * r.config.blockSize * 1000) / ms } as EngineReply;
+      // One more step, each dispatch timed in a pass of its own.
+      const timed = gpu && profiler ? await profiler.profile(gpu, () => model.step(sampler.next(), hyper(steps + 2))) : null;
+      return {
+        kind: 'benchmark',
+        steps,
+        msPerStep: ms,
+        tokensPerSec: (train.batchSize * r.config.blockSize * 1000) / ms,
+        kernels: timed ? groupTimes(timed) : null,
+        kernelNote: timed
+          ? `GPU time of each of one step's ${timed.length} dispatches (timestamp queries, one compute pass per dispatch while profiling), summed by group.`
+          : NO_TIMESTAMPS,
+      } as EngineReply;
     });
   } finally {
     await serial.run(() => model.writeState(saved));

@@ -29,25 +29,32 @@ export interface AttentionDropout {
 export interface AttentionForwardArgs extends AttentionShape {
   /** (B, T, C) */
   out: Binding;
-  /** (B, NH, T, T) probabilities, saved for backward and drawn as heatmaps; 0 above the diagonal */
-  att: Binding;
+  /** (B, NH, T) logsumexp of each query row's scores, saved for backward */
+  lse: Binding;
   /** (B, T, 3C): q | k | v, head h at channels h*hs..(h+1)*hs of each */
   qkv: Binding;
-  /** unused by the forward pass (accepted so callers can pass one scratch everywhere) */
-  scratch?: Binding | null;
-  /** out = (mask * att / (1 - p)) v; att stays the probabilities before dropout */
+  /** out = (mask * att / (1 - p)) v */
   dropout?: AttentionDropout | null;
+  /**
+   * (B, NH, T, T): when given, also written with the probabilities before
+   * dropout, exactly 0 above the diagonal (the attention views; never in training).
+   */
+  probs?: Binding | null;
 }
 
 export interface AttentionBackwardArgs extends AttentionShape {
   /** (B, T, 3C), overwritten */
   dqkv: Binding;
+  /** (B, NH, T) scratch: the row sums D = dout . out, written and read within this call */
+  delta: Binding;
   /** (B, T, C) */
   dout: Binding;
+  /** (B, T, 3C), the forward's input */
   qkv: Binding;
-  att: Binding;
-  /** attentionScratchFloats(B, T, C, NH) floats: the score gradients */
-  scratch: Binding;
+  /** (B, T, C), the forward's output */
+  out: Binding;
+  /** (B, NH, T), the forward's logsumexp */
+  lse: Binding;
   /** the forward's dropout spec, if it had one */
   dropout?: AttentionDropout | null;
 }
@@ -64,70 +71,108 @@ function checkHeads({ C, NH }: AttentionShape): void {
   }
 }
 
-/** The uniform fields, the DROPOUT constant and the seed binding for an optional dropout spec. */
+/** WebGPU's guaranteed workgroup memory; the attention tiles fit it on every adapter. */
+const WORKGROUP_BYTES = 16384;
+
+/**
+ * Rows per tile for head size hs: the largest of 16, 8, 4 whose workgroup
+ * memory (four (TILE, hs | 1) row tiles, two (TILE, TILE) score tiles and the
+ * row statistics, as in attention_backward.wgsl) fits 16 KiB.
+ */
+export function attentionTile(hs: number): number {
+  for (const tile of [16, 8, 4]) {
+    const floats = 4 * tile * (hs | 1) + 2 * tile * tile + 2 * tile + 64;
+    if (floats * 4 <= WORKGROUP_BYTES) return tile;
+  }
+  throw new Error(`Head size ${hs} does not fit the attention kernels' workgroup memory.`);
+}
+
+/** The uniform fields, override constants and the seed binding for a shape and an optional dropout spec. */
 function variant(gpu: Gpu, { B, T, C, NH }: AttentionShape, dropout: AttentionDropout | null | undefined) {
   const on = !!dropout && dropout.p > 0;
   const params = on
     ? packParams([B, T, C, NH, dropoutThreshold(dropout.p), dropout.salt, { f32: dropoutScale(dropout.p) }])
     : packParams([B, T, C, NH, 0, 0, { f32: 1 }]);
-  return { params, constants: { DROPOUT: on ? 1 : 0 }, seed: on ? dropout.seed : gpu.zeros() };
+  const hs = C / NH;
+  const tile = attentionTile(hs);
+  const constants = { HS: hs, TILE: tile, DROPOUT: on ? 1 : 0 };
+  return { params, constants, seed: on ? dropout.seed : gpu.zeros(), tile, workgroups: B * NH * Math.ceil(T / tile) };
 }
 
-/** Query-key pairs of causal attention per (batch, head): T (T + 1) / 2. */
+/** Floats of the (B, NH, T) logsumexp the forward saves, and of the backward's `delta` scratch. */
+export const attentionRowFloats = (B: number, T: number, NH: number) => B * NH * T;
+
+/** Query-key pairs on or below the diagonal, per (b, h). */
 const causalPairs = (T: number) => (T * (T + 1)) / 2;
 
-/** Floats of scratch attentionBackward needs: one (B, NH, T, T) tensor of score gradients. */
-export const attentionScratchFloats = (B: number, T: number, _C: number, NH: number) => B * NH * T * T;
+/** A small buffer bound as `att` when no probabilities are asked for (never written). */
+const noProbs = new WeakMap<Gpu, GPUBuffer>();
 
-/** Floats attentionForward saves per layer for attentionBackward: the (B, NH, T, T) probabilities. */
-export const attentionSavedFloats = (B: number, T: number, NH: number) => B * NH * T * T;
-
-/** Record causal self-attention: att = softmax(q k^T / sqrt(hs) + mask), out = dropout(att) v. */
+/**
+ * Record causal self-attention: att = softmax(q k^T / sqrt(hs) + mask),
+ * out = dropout(att) v, and the logsumexp of each row for the backward pass.
+ * Nothing of size (T, T) is stored unless `probs` is given.
+ */
 export function attentionForward(gpu: Gpu, encoder: Recorder, args: AttentionForwardArgs): void {
-  const { B, T, NH } = args;
+  const { B, T, C, NH } = args;
   checkHeads(args);
-  const { params, constants, seed } = variant(gpu, args, args.dropout);
-  gpu.dispatch(encoder, gpu.pipeline(forwardCode, { constants }), {
+  const { params, constants, seed, workgroups } = variant(gpu, args, args.dropout);
+  let probs = args.probs ?? null;
+  if (!probs) {
+    probs = noProbs.get(gpu) ?? gpu.buffer(16, 'attention: no probabilities');
+    noProbs.set(gpu, probs);
+  }
+  const hs = C / NH;
+  const pairs = B * NH * causalPairs(T);
+  const want = !!args.probs;
+  gpu.dispatch(encoder, gpu.pipeline(forwardCode, { constants: { ...constants, PROBS: want ? 1 : 0 } }), {
     params,
-    buffers: [args.out, args.att, args.qkv, seed],
-    workgroups: grid(Math.ceil((B * NH * T) / 64)),
-    kernel: 'attention_forward',
+    buffers: [args.out, args.lse, args.qkv, seed, probs],
+    workgroups: grid(workgroups),
+    kernel: want ? 'attention_forward_probs' : 'attention_forward',
     workgroupSize: 64,
-    // per causal pair: q.k (2 hs), softmax (about 5), p v (2 hs)
-    flops: B * NH * causalPairs(T) * (4 * (args.C / NH) + 5),
-    // read qkv (B, T, 3C); write out (B, T, C) and att (B, NH, T, T)
-    bytes: 4 * (4 * B * T * args.C + B * NH * T * T),
+    // q.k and p.v (2 hs each), the online softmax (about 5); the views add q.k and exp again
+    flops: pairs * (4 * hs + 5) + (want ? pairs * (2 * hs + 2) : 0),
+    // q, k, v read; out and lse written (and the probabilities, if asked)
+    bytes: 4 * (B * T * 3 * C + B * T * C + B * NH * T + (want ? B * NH * T * T : 0)),
   });
 }
 
-/** Record the attention backward pass: dqkv (overwrite) from dout. */
+/**
+ * Record the attention backward pass: dqkv (overwrite) from dout, recomputing
+ * the probabilities from q, k and the forward's logsumexp (two passes:
+ * dq with the row sums D, then dk and dv).
+ */
 export function attentionBackward(gpu: Gpu, encoder: Recorder, args: AttentionBackwardArgs): void {
   const { B, T, C, NH } = args;
   checkHeads(args);
-  const { params, constants, seed } = variant(gpu, args, args.dropout);
-  const buffers = [args.dqkv, args.scratch, args.dout, args.qkv, args.att, seed];
+  const { params, constants, seed, workgroups } = variant(gpu, args, args.dropout);
   const hs = C / NH;
   const pairs = B * NH * causalPairs(T);
-  const BTC = B * T * C;
-  const TT = B * NH * T * T;
-  const plan = {
-    // dp = dout.v (2 hs), D and ds (5), dq += ds k (2 hs) per pair; reads dout, q, k, v, att; writes ds, dq
-    queryRows: { items: B * NH * T, kernel: 'attention_backward_query', flops: pairs * (4 * hs + 5), bytes: 4 * (5 * BTC + 2 * TT) },
-    // dk += ds q (2 hs), dv += p dout (2 hs) per pair; reads ds, att, q, dout; writes dk, dv
-    keyRows: { items: B * NH * Math.ceil(T / 4) * Math.ceil(hs / 4), kernel: 'attention_backward_key', flops: pairs * 4 * hs, bytes: 4 * (4 * BTC + 2 * TT) },
-  };
-  for (const entryPoint of ['queryRows', 'keyRows'] as const) {
-    const { items, kernel, flops, bytes } = plan[entryPoint];
-    gpu.dispatch(encoder, gpu.pipeline(backwardCode, { entryPoint, constants }), {
-      params,
-      buffers,
-      workgroups: grid(Math.ceil(items / 64)),
-      kernel,
-      workgroupSize: 64,
-      flops,
-      bytes,
-    });
-  }
+  const rows = B * NH * T;
+  const shared = [args.dqkv, args.delta, args.lse, args.dout, args.qkv, seed];
+  gpu.dispatch(encoder, gpu.pipeline(backwardCode, { entryPoint: 'queries', constants }), {
+    params,
+    buffers: [...shared, args.out],
+    workgroups: grid(workgroups),
+    kernel: 'attention_backward_dq',
+    workgroupSize: 64,
+    // D (2 hs per row); per pair q.k, dout.v, dS k (2 hs each) and the softmax gradient (about 6)
+    flops: rows * 2 * hs + pairs * (6 * hs + 6),
+    // q, k, v, dout, out, lse read; dq and D written
+    bytes: 4 * (B * T * 3 * C + 2 * B * T * C + rows + B * T * C + rows),
+  });
+  gpu.dispatch(encoder, gpu.pipeline(backwardCode, { entryPoint: 'keys', constants }), {
+    params,
+    buffers: shared,
+    workgroups: grid(workgroups),
+    kernel: 'attention_backward_dkdv',
+    workgroupSize: 64,
+    // per pair q.k, dout.v, dS q, m P dout (2 hs each) and the softmax gradient (about 6)
+    flops: pairs * (8 * hs + 6),
+    // q, k, v, dout, lse, D read; dk and dv written
+    bytes: 4 * (B * T * 3 * C + B * T * C + 2 * rows + 2 * B * T * C),
+  });
 }
 
 export interface AttentionDecodeArgs {

@@ -8,8 +8,9 @@
 //            buffers (grad-norm partials, hyper floats, dropout seed, readout)
 //   saved    activations the backward pass reads (llm.c's ActivationTensors)
 //   scratch  per-step temporaries shared by all layers (gradients of
-//            activations, projection outputs, attention-backward scratch)
-//   views    what the attention views read back (probabilities of a prompt)
+//            activations, projection outputs, attention-backward row sums)
+//   views    what the attention views read back (probabilities of a prompt,
+//            each layer's at a 256-byte-aligned promptLayerFloats stride)
 //
 // The analytic minimum (minimumFloats) is what any implementation of this
 // training step must hold: params, grads, m and v (packed, no padding) and the
@@ -17,7 +18,7 @@
 // logsumexp per row instead of the (B, NH, T, T) probabilities).
 
 import { gradNormScratchFloats } from '../kernels/adamw';
-import { attentionSavedFloats, attentionScratchFloats } from '../kernels/attention';
+import { attentionRowFloats } from '../kernels/attention';
 import { matmulScratchFloats } from '../kernels/matmul';
 import type { ModelConfig } from './config';
 import { GPU_ALIGN_FLOATS, paramLayout, type ParamLayout } from './layout';
@@ -63,15 +64,14 @@ export function allocationTable(config: ModelConfig, batchSize: number): Allocat
 
   add('saved', 'tokens', BT); // (BT) i32
   add('saved', 'targets', BT); // (BT) i32
-  add('saved', 'encoded', BT * C); // (BT, C)
-  if (drop) add('saved', 'encoded dropout', BT * C); // (BT, C)
+  add('saved', 'encoded', BT * C); // (BT, C) the residual stream entering layer 0 (after dropout)
   for (let l = 0; l < L; l++) {
     const h = `h${l}`;
     add('saved', `${h}.ln1`, BT * C); // (BT, C)
     add('saved', `${h}.ln1 mean`, BT);
     add('saved', `${h}.ln1 rstd`, BT);
     add('saved', `${h}.qkv`, BT * 3 * C); // (BT, 3C)
-    add('saved', `${h}.att`, attentionSavedFloats(B, T, NH));
+    add('saved', `${h}.lse`, attentionRowFloats(B, T, NH)); // (B, NH, T) attention logsumexp
     add('saved', `${h}.atty`, BT * C); // (BT, C)
     add('saved', `${h}.res2`, BT * C); // (BT, C)
     add('saved', `${h}.ln2`, BT * C); // (BT, C)
@@ -87,23 +87,33 @@ export function allocationTable(config: ModelConfig, batchSize: number): Allocat
   add('saved', 'logits', BT * V); // (BT, V)
   add('saved', 'losses', BT); // (BT)
 
-  add('scratch', 'proj', BT * C); // (BT, C) projection output before the residual add
-  if (drop) add('scratch', 'proj dropout', BT * C); // (BT, C)
-  if (drop) add('scratch', 'd dropout', BT * C); // (BT, C) gradient through a dropout
-  add('scratch', 'dlogits', BT * V); // (BT, V)
+  // Scratch, each buffer serving one role in the forward and another in the
+  // backward where their lifetimes do not overlap.
+  add('scratch', 'proj | d ln', BT * C); // (BT, C) forward: the embeddings before dropout, projections before the residual add; backward: d(LayerNorm output), d atty
+  if (drop) add('scratch', 'dropped | d dropout', BT * C); // (BT, C) forward: a dropped branch; backward: the gradient through a dropout
   add('scratch', 'd residual', BT * C); // (BT, C)
-  add('scratch', 'd ln', BT * C); // (BT, C) d(layernorm output) / d atty
-  add('scratch', 'dqkv', BT * 3 * C); // (BT, 3C)
-  add('scratch', 'd fch act', BT * 4 * C); // (BT, 4C)
+  add('scratch', 'd fch act | dqkv', BT * 4 * C); // (BT, 4C) MLP backward: d(fch after the activation); attention backward: dqkv (BT, 3C)
   add('scratch', 'd fch', BT * 4 * C); // (BT, 4C)
-  add('scratch', 'attention scratch', attentionScratchFloats(B, T, C, NH));
-  // split-K partial products of the weight gradients dW (out, in) += dY^T X (K = BT), the largest of them
+  add('scratch', 'dlogits', BT * V); // (BT, V)
+  add('scratch', 'attention delta', attentionRowFloats(B, T, NH)); // (B, NH, T) attention backward row sums
+  // split-K partial products of the weight gradients dW (out, in) += dY^T X (K = BT), the largest of them;
+  // a buffer of its own (the products read their operands while writing it)
   const dW = (out: number, inp: number) => matmulScratchFloats({ M: out, N: inp, K: BT, transA: true });
   add('scratch', 'matmul scratch', Math.max(dW(3 * C, C), dW(C, C), dW(4 * C, C), dW(C, 4 * C), dW(V, C)));
 
-  add('views', 'prompt readback', L * NH * T * T + V); // (L, NH, T, T) probabilities + (V) last logits
+  add('views', 'prompt readback', L * promptLayerFloats(config) + V); // (L, NH, T, T) probabilities, aligned per layer + (V) last logits
 
   return { layout, batchSize, buffers, byName: new Map(buffers.map((b) => [b.name, b])) };
+}
+
+/**
+ * Floats between two layers' attention probabilities (NH, T, T) in the prompt
+ * readback: each layer's range starts 256-byte aligned, so the attention
+ * kernel writes it in place.
+ */
+export function promptLayerFloats(config: ModelConfig): number {
+  const { nHead: NH, blockSize: T } = config;
+  return Math.ceil((NH * T * T) / GPU_ALIGN_FLOATS) * GPU_ALIGN_FLOATS;
 }
 
 /** Bytes the runtime allocates for a buffer of `floats` (Gpu.buffer: at least 16, a multiple of 4). */

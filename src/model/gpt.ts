@@ -20,6 +20,8 @@
 //       att (nLayer, nHead, T, T) probabilities } for one sequence (B = 1,
 //       T = ids.length <= blockSize); rows are queries, zero above the diagonal
 //   model.logits(ids) / model.attention(ids): the two halves of forwardPrompt
+//   step(batch, { ...hyper, health: true }) also returns health (tensors, 4): per parameter
+//                                   tensor sum g^2, sum w_old^2, sum du^2 of that step
 //   model.probe(ids)             -> { lens (L, T, V), att (L, NH, T, T), losses (T-1) }: the logit
 //                                   lens after every block and per-position losses for one sequence
 //   model.decoder()              -> a KV-cache decoder (./decoder.ts): push(id) -> logits (V)
@@ -60,7 +62,8 @@ import { fill } from '../kernels/elementwise';
 import { embeddingBackward, embeddingForward } from '../kernels/embedding';
 import { layerNormBackward, layerNormForward } from '../kernels/layerNorm';
 import { matmul } from '../kernels/matmul';
-import { allocationTable, READOUT_NORM_FLOAT, type AllocationTable } from './allocation';
+import { healthTable, tensorHealth, type HealthTable } from '../kernels/tensorHealth';
+import { allocationTable, promptLayerFloats, READOUT_NORM_FLOAT, type AllocationTable } from './allocation';
 import { blockForward, type BlockActivations, type BlockWeights } from './block';
 import type { ModelConfig } from './config';
 import { GptDecoder, type WeightRange } from './decoder';
@@ -85,6 +88,8 @@ export interface StepResult {
   gradNorm: number;
   /** performance.now() when the readback arrived. */
   doneAt: number;
+  /** With hyper.health: (tensors, 4) sums of squares of gradient, weight before the step, update, 0 per tensor of tensors(). */
+  health?: Float32Array;
 }
 
 /** What GptModel.probe returns for one sequence of T tokens. */
@@ -108,7 +113,7 @@ export interface ModelState {
 
 /** Activations one layer keeps for backward. */
 interface LayerActs extends BlockActivations {
-  att: GPUBuffer; // attentionSavedFloats: the (B, NH, T, T) probabilities
+  lse: GPUBuffer; // (B, NH, T) attention logsumexp: backward recomputes the probabilities
 }
 
 /** Bytes the step's readout copy moves: the loss at 0, the grad norm at READOUT_NORM_FLOAT. */
@@ -141,8 +146,7 @@ export class GptModel {
   // Activations (training shapes; prompts and evals use a prefix of them).
   private readonly tokens: GPUBuffer; // (BT) i32
   private readonly targets: GPUBuffer; // (BT) i32
-  private readonly encoded: GPUBuffer; // (BT, C)
-  private readonly encodedDrop: GPUBuffer | null; // (BT, C)
+  private readonly encoded: GPUBuffer; // (BT, C) the residual stream entering layer 0
   private readonly layers: LayerActs[] = [];
   private readonly lnf: GPUBuffer; // (BT, C)
   private readonly lnfMean: GPUBuffer; // (BT)
@@ -150,20 +154,21 @@ export class GptModel {
   private readonly logitsBuf: GPUBuffer; // (BT, V)
   private readonly losses: GPUBuffer; // (BT)
 
-  // Scratch shared by all layers.
-  private readonly proj: GPUBuffer; // (BT, C) projection output before the residual add
-  private readonly projDrop: GPUBuffer | null; // (BT, C)
-  private readonly dDrop: GPUBuffer | null; // (BT, C) gradient through a dropout
+  // Scratch shared by all layers; the forward's and the backward's names for one buffer are listed together.
+  private readonly proj: GPUBuffer; // (BT, C) embeddings before dropout, projection output before the residual add
+  private readonly dC: GPUBuffer; // (BT, C) = proj: d(layernorm output) / d atty
+  private readonly projDrop: GPUBuffer | null; // (BT, C) a dropped branch
+  private readonly dDrop: GPUBuffer | null; // (BT, C) = projDrop: gradient through a dropout
   private readonly dlogits: GPUBuffer; // (BT, V)
   private readonly dres: GPUBuffer; // (BT, C) gradient of the residual stream
-  private readonly dC: GPUBuffer; // (BT, C) d(layernorm output) / d atty
-  private readonly dqkv: GPUBuffer; // (BT, 3C)
   private readonly d4a: GPUBuffer; // (BT, 4C) d(fch after activation)
+  private readonly dqkv: GPUBuffer; // (BT, 3C) = the first 3C columns' worth of d4a (attention backward)
   private readonly d4b: GPUBuffer; // (BT, 4C) d fch
-  private readonly attScratch: GPUBuffer; // attentionScratchFloats
+  private readonly attDelta: GPUBuffer; // (B, NH, T) attention backward row sums
   private readonly mmScratch: GPUBuffer; // split-K partial products of the weight gradients (matmulScratchFloats)
-  private readonly promptOut: GPUBuffer; // (L*NH*T*T + V) readback of a prompt forward
+  private readonly promptOut: GPUBuffer; // (L, NH, T, T) probabilities at promptLayerFloats strides, then (V) logits
   private lensOut: GPUBuffer | null = null; // (L, blockSize, V) logit lens, allocated on the first probe
+  private health: { table: HealthTable; out: GPUBuffer; partial: GPUBuffer; chunks: GPUBuffer; firstChunk: GPUBuffer } | null = null;
 
   private readonly staging: GPUBuffer[] = []; // free MAP_READ buffers of READBACK_BYTES
   private readonly decoders = new Set<GptDecoder>(); // live, disposed with the model
@@ -196,11 +201,10 @@ export class GptModel {
     this.tokens = b('tokens');
     this.targets = b('targets');
     this.encoded = b('encoded');
-    this.encodedDrop = opt('encoded dropout');
     for (let l = 0; l < L; l++) {
       const h = (n: string) => b(`h${l}.${n}`);
       this.layers.push({
-        ln1: h('ln1'), ln1Mean: h('ln1 mean'), ln1Rstd: h('ln1 rstd'), qkv: h('qkv'), att: h('att'), atty: h('atty'),
+        ln1: h('ln1'), ln1Mean: h('ln1 mean'), ln1Rstd: h('ln1 rstd'), qkv: h('qkv'), lse: h('lse'), atty: h('atty'),
         res2: h('res2'), ln2: h('ln2'), ln2Mean: h('ln2 mean'), ln2Rstd: h('ln2 rstd'), fch: h('fch'), fcha: h('fch act'), out: h('res3'),
       });
       this.w.push(this.blockRanges(this.params, l));
@@ -212,16 +216,13 @@ export class GptModel {
     this.logitsBuf = b('logits');
     this.losses = b('losses');
 
-    this.proj = b('proj');
-    this.projDrop = opt('proj dropout');
-    this.dDrop = opt('d dropout');
+    this.proj = this.dC = b('proj | d ln');
+    this.projDrop = this.dDrop = opt('dropped | d dropout');
     this.dlogits = b('dlogits');
     this.dres = b('d residual');
-    this.dC = b('d ln');
-    this.dqkv = b('dqkv');
-    this.d4a = b('d fch act');
+    this.d4a = this.dqkv = b('d fch act | dqkv');
     this.d4b = b('d fch');
-    this.attScratch = b('attention scratch');
+    this.attDelta = b('attention delta');
     this.mmScratch = b('matmul scratch');
     this.promptOut = b('prompt readback');
 
@@ -255,7 +256,10 @@ export class GptModel {
     pass.end();
     encoder.copyBufferToBuffer(this.readout, 0, staging, 0, READBACK_BYTES);
     this.gpu.device.queue.submit([encoder.finish()]);
-    return this.readStaging(staging).then(([loss, norm]) => ({ loss, gradNorm: norm, doneAt: performance.now() }));
+    const health = hyper.health ? this.recordHealth() : null;
+    return this.readStaging(staging).then(async ([loss, norm]) => ({
+      loss, gradNorm: norm, doneAt: performance.now(), ...(health ? { health: await health } : {}),
+    }));
   }
 
   /**
@@ -314,16 +318,19 @@ export class GptModel {
     this.gpu.write(this.tokens, ids);
     const encoder = this.gpu.device.createCommandEncoder({ label: 'prompt forward' });
     const pass = encoder.beginComputePass({ label: 'prompt forward' });
-    this.recordForward(pass, 1, T, 0);
+    this.recordForward(pass, 1, T, 0, !!opts.attention);
     pass.end();
-    const attFloats = opts.attention ? L * NH * T * T : 0;
-    if (opts.attention) {
-      for (let l = 0; l < L; l++) encoder.copyBufferToBuffer(this.layers[l].att, 0, this.promptOut, 4 * l * NH * T * T, 4 * NH * T * T);
-    }
-    encoder.copyBufferToBuffer(this.logitsBuf, 4 * (T - 1) * V, this.promptOut, 4 * attFloats, 4 * V);
+    const stride = promptLayerFloats(this.config);
+    const logitsAt = opts.attention ? L * stride : 0;
+    encoder.copyBufferToBuffer(this.logitsBuf, 4 * (T - 1) * V, this.promptOut, 4 * logitsAt, 4 * V);
     this.gpu.device.queue.submit([encoder.finish()]);
-    const out = new Float32Array(await this.gpu.read(this.promptOut, 0, 4 * (attFloats + V)));
-    return { logits: out.slice(attFloats), att: opts.attention ? out.slice(0, attFloats) : null };
+    const out = new Float32Array(await this.gpu.read(this.promptOut, 0, 4 * (logitsAt + V)));
+    let att: Float32Array | null = null;
+    if (opts.attention) {
+      att = new Float32Array(L * NH * T * T);
+      for (let l = 0; l < L; l++) att.set(out.subarray(l * stride, l * stride + NH * T * T), l * NH * T * T);
+    }
+    return { logits: out.slice(logitsAt), att };
   }
 
   /** Next-token logits (V) after `ids`. */
@@ -373,7 +380,7 @@ export class GptModel {
     const out = gpu.buffer(4 * (lensFloats + attFloats + Math.max(1, lossFloats)), 'probe readback');
     const encoder = gpu.device.createCommandEncoder({ label: 'probe' });
     const pass = encoder.beginComputePass({ label: 'probe' });
-    this.recordForward(pass, 1, T, 0);
+    this.recordForward(pass, 1, T, 0, true);
     for (let l = 0; l < L; l++) {
       // ln_f of block l's output into the ln_f scratch (free after the forward), then lm_head into layer l's slot.
       layerNormForward(gpu, pass, {
@@ -391,7 +398,8 @@ export class GptModel {
     if (lossFloats > 0) encoder.copyBufferToBuffer(this.losses, 0, out, 4 * (lensFloats + attFloats), 4 * lossFloats);
     for (let l = 0; l < L; l++) {
       encoder.copyBufferToBuffer(lens, l * stride, out, 4 * l * T * V, 4 * T * V);
-      encoder.copyBufferToBuffer(this.layers[l].att, 0, out, 4 * (lensFloats + l * NH * T * T), 4 * NH * T * T);
+      const probs = this.promptProbs(l, T);
+      encoder.copyBufferToBuffer(probs.buffer, probs.offset, out, 4 * (lensFloats + l * NH * T * T), probs.size);
     }
     gpu.device.queue.submit([encoder.finish()]);
     try {
@@ -405,6 +413,38 @@ export class GptModel {
     } finally {
       gpu.destroy(out);
     }
+  }
+
+  /**
+   * Per-tensor training health of the step just submitted, in its own command
+   * buffer right behind it (the flat gradients, weights, moments and the
+   * step's hyper-parameters are still in place): for each tensor of tensors(),
+   * sum g^2, sum w_old^2 and sum du^2 (see shaders/tensor_health.wgsl). One
+   * small readback of 16 bytes per tensor.
+   */
+  private recordHealth(): Promise<Float32Array> {
+    const { gpu, layout } = this;
+    if (!this.health) {
+      const table = healthTable(layout.tensors.map((t) => ({ offset: t.gpuOffset, size: t.size })));
+      this.health = {
+        table,
+        out: this.alloc(16 * table.nTensors, 'tensor health (tensors, 4)'),
+        partial: this.alloc(16 * table.nChunks, 'tensor health partials'),
+        chunks: this.alloc(table.chunks.byteLength, 'tensor health chunks'),
+        firstChunk: this.alloc(table.firstChunk.byteLength, 'tensor health first chunks'),
+      };
+      gpu.write(this.health.chunks, table.chunks);
+      gpu.write(this.health.firstChunk, table.firstChunk);
+    }
+    const hb = this.health;
+    const encoder = gpu.device.createCommandEncoder({ label: 'tensor health' });
+    tensorHealth(gpu, encoder, {
+      out: hb.out, partial: hb.partial, chunks: hb.chunks, firstChunk: hb.firstChunk,
+      grads: this.grads, params: this.params, m: this.m, v: this.v, hyper: this.hyper,
+      nChunks: hb.table.nChunks, nTensors: hb.table.nTensors, decayCount: layout.gpuDecayCount, count: layout.total,
+    });
+    gpu.device.queue.submit([encoder.finish()]);
+    return gpu.readF32(hb.out, 4 * hb.table.nTensors);
   }
 
   /** Parameters, both AdamW moments and the step count, after all submitted work (packed layout). */
@@ -485,25 +525,36 @@ export class GptModel {
     return this.range(flat, this.config.tieWeights ? 'transformer.wte.weight' : 'lm_head.weight')!;
   }
 
-  /** tokens -> logits (B*T, V). Dropout only when p > 0 (training). */
-  private recordForward(pass: Recorder, B: number, T: number, p: number): void {
+  /** Layer l's attention probabilities (NH, T, T) of a prompt forward: a 256-byte-aligned range of the prompt readback. */
+  private promptProbs(l: number, T: number): { buffer: GPUBuffer; offset: number; size: number } {
+    const { nHead: NH } = this.config;
+    return { buffer: this.promptOut, offset: 4 * l * promptLayerFloats(this.config), size: 4 * NH * T * T };
+  }
+
+  /**
+   * tokens -> logits (B*T, V). Dropout only when p > 0 (training). With
+   * `probs` (the attention views, B = 1) each layer also writes its attention
+   * probabilities to promptProbs(l, T); training never stores them.
+   */
+  private recordForward(pass: Recorder, B: number, T: number, p: number, probs = false): void {
     const { gpu } = this;
     const { nLayer: L, nHead: NH, nEmbd: C, vocabSize: V } = this.config;
     const BT = B * T;
     const drop = p > 0;
     const seed = this.seed;
 
-    embeddingForward(gpu, pass, { out: this.encoded, tokens: this.tokens, wte: this.p('transformer.wte.weight'), wpe: this.p('transformer.wpe.weight'), B, T, C });
+    const embedded = drop ? this.proj : this.encoded; // (BT, C)
+    embeddingForward(gpu, pass, { out: embedded, tokens: this.tokens, wte: this.p('transformer.wte.weight'), wpe: this.p('transformer.wpe.weight'), B, T, C });
+    if (drop) dropoutForward(gpu, pass, { out: this.encoded, inp: embedded, n: BT * C, p, salt: 0, seed });
     let resid: Binding = this.encoded; // (BT, C)
-    if (drop) {
-      dropoutForward(gpu, pass, { out: this.encodedDrop!, inp: this.encoded, n: BT * C, p, salt: 0, seed });
-      resid = this.encodedDrop!;
-    }
     for (let l = 0; l < L; l++) {
       const a = this.layers[l];
       blockForward(gpu, pass, {
         inp: resid, acts: a, w: this.w[l], proj: this.proj, N: BT, C, activation: this.config.activation,
-        attend: (rec) => attentionForward(gpu, rec, { out: a.atty, att: a.att, qkv: a.qkv, B, T, C, NH, dropout: this.attentionDropout(p, l) }),
+        attend: (rec) =>
+          attentionForward(gpu, rec, {
+            out: a.atty, lse: a.lse, qkv: a.qkv, B, T, C, NH, dropout: this.attentionDropout(p, l), probs: probs ? this.promptProbs(l, T) : null,
+          }), // (BT, C)
         dropout: drop ? { p, seed, salts: [1 + 2 * l, 2 + 2 * l], scratch: this.projDrop! } : null,
       });
       resid = a.out;
@@ -532,7 +583,7 @@ export class GptModel {
     matmul(gpu, pass, { site: 'lm_head', out: this.dC, a: this.dlogits, b: this.lmHead(this.params), M: BT, N: C, K: V }); // dlnf (BT, C)
     matmul(gpu, pass, { site: 'lm_head', out: this.lmHead(this.grads), a: this.dlogits, b: this.lnf, M: V, N: C, K: BT, transA: true, accumulate: true, scratch: this.mmScratch }); // (V, C)
     fill(gpu, pass, { buf: this.dres, n: BT * C, value: 0 }); // layerNormBackward accumulates into dinp
-    const lastResid = L > 0 ? this.layers[L - 1].out : this.embedOut(p);
+    const lastResid = L > 0 ? this.layers[L - 1].out : this.encoded;
     layerNormBackward(gpu, pass, {
       dinp: this.dres, dweight: this.g('transformer.ln_f.weight'), dbias: this.range(this.grads, 'transformer.ln_f.bias'),
       dout: this.dC, inp: lastResid, weight: this.p('transformer.ln_f.weight'), mean: this.lnfMean, rstd: this.lnfRstd, N: BT, C,
@@ -542,7 +593,7 @@ export class GptModel {
       const a = this.layers[l];
       const w = this.w[l];
       const dw = this.dw[l];
-      const residIn = l > 0 ? this.layers[l - 1].out : this.embedOut(p);
+      const residIn = l > 0 ? this.layers[l - 1].out : this.encoded;
       // res3 = res2 + dropout(mlp(ln2(res2))): dres already holds d res3, which is also part of d res2.
       const dmlp = this.throughDropout(pass, BT * C, p, 2 + 2 * l); // (BT, C)
       matmul(gpu, pass, { site: 'mlp.c_proj', out: this.d4a, a: dmlp, b: w.mprojW, M: BT, N: 4 * C, K: C }); // (BT, 4C)
@@ -561,7 +612,7 @@ export class GptModel {
       matmul(gpu, pass, { site: 'attn.c_proj', out: dw.projW, a: dattn, b: a.atty, M: C, N: C, K: BT, transA: true, accumulate: true, scratch: this.mmScratch }); // (C, C)
       if (dw.projB) biasBackward(gpu, pass, { dbias: dw.projB, dout: dattn, M: BT, N: C });
       attentionBackward(gpu, pass, {
-        dqkv: this.dqkv, dout: this.dC, qkv: a.qkv, att: a.att, B, T, C, NH, scratch: this.attScratch, dropout: this.attentionDropout(p, l),
+        dqkv: this.dqkv, delta: this.attDelta, dout: this.dC, qkv: a.qkv, out: a.atty, lse: a.lse, B, T, C, NH, dropout: this.attentionDropout(p, l),
       }); // (BT, 3C)
       matmul(gpu, pass, { site: 'attn.c_attn', out: this.dC, a: this.dqkv, b: w.attnW, M: BT, N: C, K: 3 * C }); // d ln1 (BT, C)
       matmul(gpu, pass, { site: 'attn.c_attn', out: dw.attnW, a: this.dqkv, b: a.ln1, M: 3 * C, N: C, K: BT, transA: true, accumulate: true, scratch: this.mmScratch }); // (3C, C)
@@ -580,11 +631,6 @@ export class GptModel {
   /** Layer l's dropout on the attention probabilities, when p > 0 (training). */
   private attentionDropout(p: number, l: number) {
     return p > 0 ? { p, salt: ATTENTION_DROPOUT_SALT + l, seed: this.seed } : null;
-  }
-
-  /** The residual stream entering layer 0. */
-  private embedOut(p: number): GPUBuffer {
-    return p > 0 ? this.encodedDrop! : this.encoded;
   }
 
   /** d(branch) = dropoutBackward(dres) when dropout is on, else dres itself. */

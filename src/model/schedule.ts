@@ -19,6 +19,8 @@ export interface StepHyper {
   t: number;
   /** Seeds this step's dropout masks. */
   dropoutSeed: number;
+  /** Also measure each parameter tensor's health (GptModel.recordHealth) after this step. */
+  health?: boolean;
 }
 
 /** Learning rate for 0-based step `it`. */

@@ -1,5 +1,8 @@
-// Times a few training steps of the current config on this GPU.
+// Times a few training steps of the current config on this GPU, and shows the
+// GPU time of each kernel group of one step (table and bar chart).
 import { useEffect, useState } from 'react';
+import { Bar, BarChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import type { KernelGroupTime } from '../engine/protocol';
 import { useGpu } from './gpuStore';
 import { useConfigOk } from './ModelPanel';
 import { BENCHMARK_STEPS, useBenchmark } from './stores/benchmark';
@@ -21,6 +24,56 @@ function BenchmarkProgress({ startedAt, expectedMs }: { startedAt: number; expec
       <span className="tag">
         {(elapsed / 1000).toFixed(0)} s · ETA {expectedMs ? formatEta(Math.max(0, expectedMs - elapsed) / 1000) : '–'}
       </span>
+    </div>
+  );
+}
+
+/** Each kernel group's GPU time and share of the step: a table and a horizontal bar chart. */
+function KernelTimes({ kernels, note }: { kernels: KernelGroupTime[] | null; note: string }) {
+  if (!kernels) {
+    return (
+      <p className="tag" data-testid="kernel-times-unavailable">
+        {note}
+      </p>
+    );
+  }
+  const total = kernels.reduce((s, k) => s + k.ms, 0);
+  const chart = kernels.map((k) => ({ group: k.group, share: Math.round(1000 * k.share) / 10 }));
+  return (
+    <div data-testid="kernel-times" data-total-ms={total}>
+      <h3>GPU time per kernel group</h3>
+      <p className="tag">{note}</p>
+      <div className="chart">
+        <ResponsiveContainer width="100%" height={22 * chart.length + 40}>
+          <BarChart data={chart} layout="vertical" margin={{ top: 4, right: 16, bottom: 4, left: 8 }}>
+            <CartesianGrid strokeDasharray="3 3" stroke="var(--border)" />
+            <XAxis type="number" unit="%" stroke="var(--muted)" />
+            <YAxis type="category" dataKey="group" width={190} stroke="var(--muted)" interval={0} tick={{ fontSize: 12 }} />
+            <Tooltip contentStyle={{ background: 'var(--panel)', border: '1px solid var(--border)' }} formatter={(v) => `${v}% of the step`} />
+            <Bar dataKey="share" name="share of the step" fill="var(--accent)" isAnimationActive={false} />
+          </BarChart>
+        </ResponsiveContainer>
+      </div>
+      <table className="kernel-times">
+        <thead>
+          <tr>
+            <th>kernel group</th>
+            <th>dispatches</th>
+            <th>GPU ms</th>
+            <th>share</th>
+          </tr>
+        </thead>
+        <tbody>
+          {kernels.map((k) => (
+            <tr key={k.group} data-testid="kernel-time" data-group={k.group} data-ms={k.ms} data-share={k.share} data-dispatches={k.dispatches}>
+              <td>{k.group}</td>
+              <td>{k.dispatches}</td>
+              <td>{k.ms.toFixed(2)}</td>
+              <td>{(100 * k.share).toFixed(1)}%</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </div>
   );
 }
@@ -60,6 +113,7 @@ export function BenchmarkPanel() {
           {result.key !== loadedKey && ' — measured for an earlier configuration'}.
         </p>
       )}
+      {result && <KernelTimes kernels={result.kernels} note={result.kernelNote} />}
       {error && (
         <p role="alert" className="bad" data-testid="benchmark-error">
           {error}

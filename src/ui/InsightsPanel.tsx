@@ -5,6 +5,7 @@ import { MAX_SNAPSHOTS, snapshotBytes } from '../engine/insights';
 import { LENS_TOP, type Insights } from '../engine/protocol';
 import { headBadges } from '../model/inspect';
 import { AttentionCanvas, colour, Thumbnail } from './AttentionPanel';
+import { HealthPanel } from './HealthPanel';
 import { useInsights, shownInsights } from './stores/insights';
 import { useInspect, type AttentionMaps } from './stores/inspect';
 import { useTraining } from './stores/training';
@@ -342,6 +343,7 @@ export function InsightsPanel() {
           </pre>
         </>
       )}
+      <HealthPanel />
     </section>
   );
 }

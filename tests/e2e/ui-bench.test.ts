@@ -1,6 +1,8 @@
 // The in-app benchmark: times training steps of the current config on this
-// GPU and reports ms/step and tokens/s with the adapter's name.
+// GPU and reports ms/step and tokens/s with the adapter's name, then the GPU
+// time of each kernel group of one step where the adapter has timestamp queries.
 import { afterAll, describe, expect, it } from 'vitest';
+import { KERNEL_GROUPS, NO_TIMESTAMPS } from '../../src/gpu/profiler';
 import { launch, screenshot, stopServer } from './harness';
 
 afterAll(stopServer);
@@ -36,6 +38,42 @@ describe('the Benchmark button', () => {
       const adapter = (await page.getByTestId('benchmark-adapter').textContent()) ?? '';
       expect(adapter).toBe((await page.getByTestId('adapter-name').locator('strong').textContent()) ?? '-');
       expect(adapter.length).toBeGreaterThan(0);
+
+      // GPU time per kernel group: every group of a step, shares summing to 100%; or a sentence without the feature.
+      const timestamps = await page.evaluate(async () => !!(await navigator.gpu.requestAdapter())?.features.has('timestamp-query'));
+      console.log(`[e2e] adapter offers timestamp-query: ${timestamps}`);
+      if (timestamps) {
+        const rows = page.getByTestId('kernel-time');
+        await page.getByTestId('kernel-times').waitFor();
+        const shown = await rows.evaluateAll((trs) =>
+          trs.map((tr) => ({
+            group: tr.getAttribute('data-group'),
+            ms: Number(tr.getAttribute('data-ms')),
+            share: Number(tr.getAttribute('data-share')),
+            dispatches: Number(tr.getAttribute('data-dispatches')),
+            percent: Number(tr.querySelectorAll('td')[3]?.textContent?.replace('%', '')),
+          })),
+        );
+        console.log(`[e2e] kernel groups: ${shown.map((r) => `${r.group} ${(100 * r.share).toFixed(1)}%`).join(', ')}`);
+        expect(shown.map((r) => r.group)).toEqual(KERNEL_GROUPS);
+        for (const r of shown) {
+          expect(r.dispatches, r.group!).toBeGreaterThan(0);
+          expect(r.ms, r.group!).toBeGreaterThanOrEqual(0);
+        }
+        const total = shown.reduce((s, r) => s + r.ms, 0);
+        expect(total).toBeGreaterThan(0);
+        expect(Math.abs(shown.reduce((s, r) => s + r.share, 0) - 1)).toBeLessThan(1e-9);
+        // The percentages as shown (one decimal each) add up to 100 within their rounding.
+        expect(Math.abs(shown.reduce((s, r) => s + r.percent, 0) - 100)).toBeLessThanOrEqual(0.05 * shown.length);
+        for (const r of shown) expect(r.share).toBeCloseTo(r.ms / total, 9);
+        // One bar per group in the chart.
+        const bars = await page.getByTestId('kernel-times').locator('.recharts-bar-rectangle').count();
+        expect(bars).toBeGreaterThanOrEqual(shown.filter((r) => r.share > 0).length);
+        expect(bars).toBeLessThanOrEqual(KERNEL_GROUPS.length);
+      } else {
+        expect(await page.getByTestId('kernel-times-unavailable').textContent()).toBe(NO_TIMESTAMPS);
+      }
+
       // The benchmark leaves the run where it was: still at step 0.
       expect(await page.getByTestId('training-panel').getAttribute('data-step')).toBe('0');
       await screenshot(page, 'ui-bench');

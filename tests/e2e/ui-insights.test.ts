@@ -51,6 +51,13 @@ describe('insights panel', () => {
       for (const n of Object.values(counts)) expect(n).toBe(evalSteps.length);
       expect(await chart.locator('.recharts-line').count()).toBe(L * NH);
 
+      // Training health: a reading at the first step and every 10th, in small multiples per layer.
+      const health = page.getByTestId('health');
+      expect(Number(await health.getAttribute('data-readings'))).toBe(1 + STEPS / 10);
+      expect(Number(await health.getAttribute('data-last-step'))).toBe(STEPS);
+      expect(Number(await health.getAttribute('data-groups'))).toBe(L + 2);
+      expect(await page.getByTestId('health-group-block-1').locator('.recharts-line').count()).toBeGreaterThan(0);
+
       // The slider scrubs: the first snapshot's step and its own attention maps.
       const shown = page.getByTestId('insights-shown');
       await expect.poll(() => shown.getAttribute('data-step')).toBe(String(STEPS));

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { attentionBackward, attentionDecode, attentionForward, attentionScratchFloats } from '../../src/kernels/attention';
+import { attentionBackward, attentionDecode, attentionForward, attentionRowFloats, attentionTile } from '../../src/kernels/attention';
 import { dropoutMaskCpu } from '../../src/kernels/dropout';
+import type { Gpu } from '../../src/gpu/runtime';
 import { attentionBackwardRef, attentionForwardRef, type AttentionDropoutRef } from '../reference/attention';
 import { compare, report } from '../reference/compare';
 import { randn } from '../reference/random';
@@ -9,19 +10,21 @@ import { checked, poisoned, testGpu } from './context';
 // Probabilities are softmaxes of f32 dot products over hs terms: errors of a
 // few ulps of the scores. Outputs and gradients sum up to T such terms.
 const ATT_TOL = { atol: 2e-6, rtol: 1e-4 };
+const LSE_TOL = { atol: 1e-5, rtol: 1e-5 };
 const OUT_TOL = { atol: 2e-5, rtol: 1e-4 };
 const GRAD_TOL = { atol: 5e-5, rtol: 2e-4 };
 
-// (B, T, C, NH)
+// (B, T, C, NH): T never a multiple of the tile (16 rows up to hs 53, 8 up to 121, then 4) except T = 1.
 const SHAPES: Array<[number, number, number, number]> = [
   [1, 1, 4, 1],
   [2, 7, 12, 3],
   [3, 24, 48, 4],
-  [4, 33, 64, 2],
-  [2, 19, 200, 2], // head size 100: the 8-row tiling
-  [2, 11, 15, 3], // head size 5: not a multiple of the 4-wide inner steps
+  [1, 37, 64, 2], // head size 32, as the reference model: three query tiles, the last partial
+  [2, 21, 16, 2], // head size 8
+  [2, 11, 15, 3], // head size 5: not a multiple of four
   [1, 17, 14, 2], // head size 7
-  [32, 128, 192, 6], // the reference model
+  [1, 13, 64, 1], // head size 64: 8-row tiles
+  [1, 10, 256, 2], // head size 128 (the largest): 4-row tiles
 ];
 
 // Dropout on the probabilities: (B, T, C, NH, p), the mask from dropoutMaskCpu.
@@ -29,9 +32,61 @@ const DROPOUT_SHAPES: Array<[number, number, number, number, number]> = [
   [2, 7, 12, 3, 0.1],
   [2, 7, 12, 3, 0.5],
   [3, 24, 48, 4, 0.1],
-  [3, 24, 48, 4, 0.5],
+  [1, 21, 64, 2, 0.5], // head size 32
   [2, 11, 15, 3, 0.5], // head size 5
+  [1, 17, 14, 2, 0.3], // head size 7
 ];
+
+interface Run {
+  out: Float32Array;
+  lse: Float32Array;
+  dqkv: Float32Array;
+  /** the probabilities-on-demand variant's outputs */
+  probs: Float32Array;
+  outWithProbs: Float32Array;
+  lseWithProbs: Float32Array;
+}
+
+/** Forward (training variant), backward, then the forward that also writes the probabilities. */
+async function runAttention(
+  gpu: Gpu,
+  qkv: Float32Array,
+  dout: Float32Array,
+  { B, T, C, NH }: { B: number; T: number; C: number; NH: number },
+  drop: { p: number; salt: number; seed: number } | null,
+): Promise<Run> {
+  return checked(gpu, async () => {
+    const seedBuf = gpu.upload(Uint32Array.of(drop ? drop.seed >>> 0 : 0));
+    const dropout = drop ? { p: drop.p, salt: drop.salt, seed: seedBuf } : undefined;
+    const rows = attentionRowFloats(B, T, NH);
+    const out = poisoned(gpu, B * T * C);
+    const lse = poisoned(gpu, rows);
+    const delta = poisoned(gpu, rows);
+    const dqkv = poisoned(gpu, B * T * 3 * C);
+    const out2 = poisoned(gpu, B * T * C);
+    const lse2 = poisoned(gpu, rows);
+    const probs = poisoned(gpu, B * NH * T * T);
+    const qkvBuf = gpu.upload(qkv);
+    const doutBuf = gpu.upload(dout);
+    gpu.submit((enc) => {
+      const pass = enc.beginComputePass();
+      attentionForward(gpu, pass, { out, lse, qkv: qkvBuf, B, T, C, NH, dropout });
+      attentionBackward(gpu, pass, { dqkv, delta, dout: doutBuf, qkv: qkvBuf, out, lse, B, T, C, NH, dropout });
+      attentionForward(gpu, pass, { out: out2, lse: lse2, qkv: qkvBuf, probs, B, T, C, NH, dropout });
+      pass.end();
+    });
+    const result = {
+      out: await gpu.readF32(out, B * T * C),
+      lse: await gpu.readF32(lse, rows),
+      dqkv: await gpu.readF32(dqkv, B * T * 3 * C),
+      probs: await gpu.readF32(probs, B * NH * T * T),
+      outWithProbs: await gpu.readF32(out2, B * T * C),
+      lseWithProbs: await gpu.readF32(lse2, rows),
+    };
+    for (const buf of [out, lse, delta, dqkv, out2, lse2, probs, qkvBuf, doutBuf, seedBuf]) gpu.destroy(buf);
+    return result;
+  });
+}
 
 describe('attention kernels vs float64 reference', () => {
   const cases: Array<[number, number, number, number, number]> = [
@@ -39,38 +94,19 @@ describe('attention kernels vs float64 reference', () => {
     ...DROPOUT_SHAPES,
   ];
   for (const [B, T, C, NH, p] of cases) {
-    const name = `B=${B} T=${T} C=${C} NH=${NH}${p > 0 ? ` dropout ${p}` : ''}`;
+    const name = `B=${B} T=${T} C=${C} NH=${NH} (hs ${C / NH}, tile ${attentionTile(C / NH)})${p > 0 ? ` dropout ${p}` : ''}`;
     it(`forward + backward ${name}`, async () => {
       const { gpu } = await testGpu();
+      const shape = { B, T, C, NH };
       const seed = B * 1009 + T * 31 + C * 7 + NH;
       const qkv = randn(B * T * 3 * C, seed, 1.5);
       const dout = randn(B * T * C, seed + 1);
       const dropSeed = 0x9e3779b1 + seed;
       const salt = 5 + T;
       const drop: AttentionDropoutRef | undefined = p > 0 ? { p, mask: dropoutMaskCpu(dropSeed, salt, B * NH * T * T, p) } : undefined;
-      const { got, gotAtt, gotGrad } = await checked(gpu, async () => {
-        const seedBuf = gpu.upload(Uint32Array.of(dropSeed >>> 0));
-        const dropout = p > 0 ? { p, salt, seed: seedBuf } : undefined;
-        const out = poisoned(gpu, B * T * C);
-        const att = poisoned(gpu, B * NH * T * T);
-        const dqkv = poisoned(gpu, B * T * 3 * C);
-        const scratch = gpu.buffer(attentionScratchFloats(B, T, C, NH) * 4, 'scratch');
-        const qkvBuf = gpu.upload(qkv);
-        const doutBuf = gpu.upload(dout);
-        gpu.submit((enc) => {
-          attentionForward(gpu, enc, { out, att, qkv: qkvBuf, B, T, C, NH, dropout });
-          attentionBackward(gpu, enc, { dqkv, dout: doutBuf, qkv: qkvBuf, att, scratch, B, T, C, NH, dropout });
-        });
-        const result = {
-          got: await gpu.readF32(out, B * T * C),
-          gotAtt: await gpu.readF32(att, B * NH * T * T),
-          gotGrad: await gpu.readF32(dqkv, B * T * 3 * C),
-        };
-        for (const buf of [out, att, dqkv, scratch, qkvBuf, doutBuf, seedBuf]) gpu.destroy(buf);
-        return result;
-      });
-      const want = attentionForwardRef(qkv, { B, T, C, NH }, drop);
-      const wantGrad = attentionBackwardRef(dout, qkv, want.att, { B, T, C, NH }, drop);
+      const got = await runAttention(gpu, qkv, dout, shape, p > 0 ? { p, salt, seed: dropSeed } : null);
+      const want = attentionForwardRef(qkv, shape, drop);
+      const wantGrad = attentionBackwardRef(dout, qkv, want.att, shape, drop);
       if (drop) {
         // the mask really drops something inside the causal triangle (and keeps most at p = 0.1)
         let inside = 0;
@@ -85,41 +121,60 @@ describe('attention kernels vs float64 reference', () => {
         expect(dropped).toBeLessThan(inside);
       }
 
-      const cmpAtt = compare(gotAtt, want.att, ATT_TOL.atol, ATT_TOL.rtol);
-      const cmpOut = compare(got, want.out, OUT_TOL.atol, OUT_TOL.rtol);
-      const cmpGrad = compare(gotGrad, wantGrad, GRAD_TOL.atol, GRAD_TOL.rtol);
-      console.log(report(cmpAtt, `att ${name}`));
-      console.log(report(cmpOut, `out ${name}`));
-      console.log(report(cmpGrad, `dqkv ${name}`));
+      const cmp = {
+        out: compare(got.out, want.out, OUT_TOL.atol, OUT_TOL.rtol),
+        lse: compare(got.lse, want.lse, LSE_TOL.atol, LSE_TOL.rtol),
+        dqkv: compare(got.dqkv, wantGrad, GRAD_TOL.atol, GRAD_TOL.rtol),
+        probs: compare(got.probs, want.att, ATT_TOL.atol, ATT_TOL.rtol),
+        'out (probabilities variant)': compare(got.outWithProbs, want.out, OUT_TOL.atol, OUT_TOL.rtol),
+        'lse (probabilities variant)': compare(got.lseWithProbs, want.lse, LSE_TOL.atol, LSE_TOL.rtol),
+      };
+      for (const [what, c] of Object.entries(cmp)) console.log(report(c, `${what} ${name}`));
       let upper = 0;
+      let worstRowSum = 0;
       for (let bh = 0; bh < B * NH; bh++)
-        for (let t = 0; t < T; t++) for (let t2 = t + 1; t2 < T; t2++) if (gotAtt[(bh * T + t) * T + t2] !== 0) upper++;
+        for (let t = 0; t < T; t++) {
+          let sum = 0;
+          for (let t2 = 0; t2 < T; t2++) {
+            const a = got.probs[(bh * T + t) * T + t2];
+            if (t2 > t && a !== 0) upper++;
+            sum += a;
+          }
+          worstRowSum = Math.max(worstRowSum, Math.abs(sum - 1));
+        }
       expect(upper, 'probabilities above the diagonal are exactly 0').toBe(0);
-      expect(cmpAtt.failures).toBe(0);
-      expect(cmpOut.failures).toBe(0);
-      expect(cmpGrad.failures).toBe(0);
+      expect(worstRowSum, 'each row of probabilities sums to 1').toBeLessThan(1e-5);
+      for (const [what, c] of Object.entries(cmp)) expect(c.failures, what).toBe(0);
     });
   }
+
+  it('is deterministic: the same inputs give bit-identical outputs and gradients', async () => {
+    const { gpu } = await testGpu();
+    const shape = { B: 2, T: 29, C: 64, NH: 2 };
+    const qkv = randn(2 * 29 * 3 * 64, 11, 1.5);
+    const dout = randn(2 * 29 * 64, 12);
+    const drop = { p: 0.2, salt: 3, seed: 1234 };
+    const a = await runAttention(gpu, qkv, dout, shape, drop);
+    const b = await runAttention(gpu, qkv, dout, shape, drop);
+    expect(Buffer.from(a.out.buffer).equals(Buffer.from(b.out.buffer))).toBe(true);
+    expect(Buffer.from(a.dqkv.buffer).equals(Buffer.from(b.dqkv.buffer))).toBe(true);
+  });
 
   it('keeps extreme scores finite (one-hot rows, no NaN from the mask)', async () => {
     const { gpu } = await testGpu();
     const [B, T, C, NH] = [1, 20, 16, 2];
     const qkv = randn(B * T * 3 * C, 77, 30);
-    const got = await checked(gpu, async () => {
-      const out = poisoned(gpu, B * T * C);
-      const att = poisoned(gpu, B * NH * T * T);
-      const qkvBuf = gpu.upload(qkv);
-      gpu.submit((enc) => attentionForward(gpu, enc, { out, att, qkv: qkvBuf, B, T, C, NH }));
-      const r = { out: await gpu.readF32(out), att: await gpu.readF32(att) };
-      for (const buf of [out, att, qkvBuf]) gpu.destroy(buf);
-      return r;
-    });
+    const dout = randn(B * T * C, 78);
+    const got = await runAttention(gpu, qkv, dout, { B, T, C, NH }, null);
     const want = attentionForwardRef(qkv, { B, T, C, NH });
-    const cmpAtt = compare(got.att, want.att, 1e-4, 1e-3);
+    const wantGrad = attentionBackwardRef(dout, qkv, want.att, { B, T, C, NH });
+    const cmpAtt = compare(got.probs, want.att, 1e-4, 1e-3);
     const cmpOut = compare(got.out, want.out, 1e-2, 1e-3);
+    const cmpGrad = compare(got.dqkv, wantGrad, 1e-1, 1e-2);
     console.log(report(cmpAtt, 'att extreme scores'));
     console.log(report(cmpOut, 'out extreme scores'));
-    expect(cmpAtt.nonFinite + cmpOut.nonFinite).toBe(0);
+    console.log(report(cmpGrad, 'dqkv extreme scores'));
+    expect(cmpAtt.nonFinite + cmpOut.nonFinite + cmpGrad.nonFinite).toBe(0);
     expect(cmpAtt.failures).toBe(0);
     expect(cmpOut.failures).toBe(0);
   });

@@ -106,3 +106,49 @@ describe('logit lens vs PyTorch', () => {
     });
   }
 });
+
+describe('training health of a model step', () => {
+  it('per-tensor gradient, weight and update sums equal those of the gradients and the weights before and after', async () => {
+    const { gpu } = await testGpu();
+    const cfg: ModelConfig = {
+      nLayer: 2, nHead: 2, nEmbd: 20, blockSize: 11, vocabSize: 13, dropout: 0, bias: true, tieWeights: true, activation: 'relu',
+    };
+    const layout = paramLayout(cfg);
+    const B = 2;
+    const ids = randInts(B * 12, cfg.vocabSize, 4);
+    const x = new Int32Array(B * 11);
+    const y = new Int32Array(B * 11);
+    for (let b = 0; b < B; b++) {
+      x.set(ids.subarray(b * 12, b * 12 + 11), b * 11);
+      y.set(ids.subarray(b * 12 + 1, b * 12 + 12), b * 11);
+    }
+    const hyper = { lr: 1e-2, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1, gradClip: 1, t: 1, dropoutSeed: 0 };
+    const got = await checked(gpu, async () => {
+      const model = new GptModel(gpu, cfg, B, { params: initParams(layout, 5) });
+      await model.step({ x, y }, hyper); // moments no longer zero
+      const before = await model.readState();
+      const { grads } = await model.inspect({ x, y });
+      const r = await model.step({ x, y }, { ...hyper, t: 2, health: true });
+      const after = await model.readState();
+      const plain = await model.step({ x, y }, { ...hyper, t: 3 });
+      model.destroy();
+      return { before: before.params, after: after.params, grads, health: r.health!, plain };
+    });
+    expect(got.plain.health).toBeUndefined();
+    const want = (k: number) =>
+      layout.tensors.map((t) => {
+        let s = 0;
+        for (let i = t.offset; i < t.offset + t.size; i++) {
+          const d = k === 0 ? got.grads[i] : k === 1 ? got.before[i] : got.after[i] - got.before[i];
+          s += d * d;
+        }
+        return s;
+      });
+    const checks = ['grad', 'weight', 'update'].map((label, k) =>
+      checkRelMax(`health ${label} sums`, layout.tensors.map((_, t) => got.health[4 * t + k]), want(k), k === 2 ? 1e-3 : 1e-5),
+    );
+    console.log(`[gpu inspect]\n${checks.map((c) => `  ${c.line}`).join('\n')}`);
+    expect(got.health.length).toBe(4 * layout.tensors.length);
+    expect(checks.filter((c) => !c.ok).map((c) => c.line)).toEqual([]);
+  });
+});

@@ -21,12 +21,16 @@ export interface AttentionDropoutRef {
 /** mask / (1 - p) at flat index i of (B, NH, T, T); 1 without dropout. */
 const dropFactor = (drop: AttentionDropoutRef | undefined, i: number) => (drop ? drop.mask[i] / (1 - drop.p) : 1);
 
-/** out (B, T, C) and att (B, NH, T, T) probabilities (exactly 0 above the diagonal; before dropout). */
+/**
+ * out (B, T, C), att (B, NH, T, T) probabilities (exactly 0 above the diagonal;
+ * before dropout) and lse (B, NH, T), the logsumexp of each row's scores.
+ */
 export function attentionForwardRef(qkv: ArrayLike<number>, { B, T, C, NH }: AttentionShape, drop?: AttentionDropoutRef) {
   const hs = C / NH;
   const scale = 1 / Math.sqrt(hs);
   const out = new Float64Array(B * T * C);
   const att = new Float64Array(B * NH * T * T);
+  const lse = new Float64Array(B * NH * T);
   const row = new Float64Array(T);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < NH; h++) {
@@ -47,6 +51,7 @@ export function attentionForwardRef(qkv: ArrayLike<number>, { B, T, C, NH }: Att
         }
         const a = ((b * NH + h) * T + t) * T;
         for (let t2 = 0; t2 <= t; t2++) att[a + t2] = row[t2] / sum;
+        lse[(b * NH + h) * T + t] = max + Math.log(sum);
         const o = (b * T + t) * C + h * hs;
         for (let t2 = 0; t2 <= t; t2++) {
           const v = (b * T + t2) * 3 * C + 2 * C + h * hs;
@@ -56,7 +61,7 @@ export function attentionForwardRef(qkv: ArrayLike<number>, { B, T, C, NH }: Att
       }
     }
   }
-  return { out, att };
+  return { out, att, lse };
 }
 
 /** dqkv (B, T, 3C) from dout (B, T, C), given the forward's inputs, probabilities and dropout mask. */

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL, DEFAULT_TRAIN, PRESETS, type ModelConfig, type TrainConfig } from '../../src/model/config';
+import { allocationTable, bufferBytes, minimumFloats } from '../../src/model/allocation';
 import { memoryEstimate, paramCount, validateConfig } from '../../src/model/validate';
 
 const ORACLE = resolve(__dirname, '../../../shared/data/oracle');
@@ -78,6 +79,24 @@ describe('memoryEstimate', () => {
     const b = memoryEstimate(baby, 16);
     const c = memoryEstimate(baby, 24);
     expect(c.totalBytes - b.totalBytes).toBe(b.totalBytes - a.totalBytes);
+  });
+
+  it('is the sum of the allocation table, one uniquely named entry per buffer', () => {
+    const table = allocationTable(baby, 32);
+    const est = memoryEstimate(baby, 32);
+    expect(est.totalBytes).toBe(table.buffers.reduce((s, b) => s + bufferBytes(b.floats), 0));
+    expect(new Set(table.buffers.map((b) => b.name)).size).toBe(table.buffers.length);
+    expect(est.analyticMinimumBytes).toBe(4 * minimumFloats(baby, 32, paramCount(baby)));
+  });
+
+  it('the baby GPT at batch 32 takes at most 1.2x the analytic minimum (attention recomputed, nothing (T, T) stored)', () => {
+    for (const dropout of [0, 0.1]) {
+      const est = memoryEstimate({ ...baby, dropout }, 32);
+      const mib = (x: number) => (x / 2 ** 20).toFixed(1);
+      const ratio = est.totalBytes / est.analyticMinimumBytes;
+      console.log(`[memory] baby GPT B=32 dropout ${dropout}: ${mib(est.totalBytes)} MiB allocated, analytic minimum ${mib(est.analyticMinimumBytes)} MiB (${ratio.toFixed(3)}x)`);
+      expect(ratio).toBeLessThanOrEqual(1.2);
+    }
   });
 });
 

@@ -1,6 +1,8 @@
 // The in-app benchmark: N training steps of the current config, timed by the
-// engine on the GPU queue, reported with the adapter that ran them.
+// engine on the GPU queue, reported with the adapter that ran them, and the GPU
+// time per kernel group of one more step where the adapter has timestamp queries.
 import { create } from 'zustand';
+import type { KernelGroupTime } from '../../engine/protocol';
 import { adapterName } from '../../gpu/device';
 import { useGpu } from '../gpuStore';
 import { useSetup } from './setup';
@@ -15,6 +17,10 @@ export interface BenchmarkResult {
   /** Tokens in one step: batch size × context. */
   tokensPerStep: number;
   adapter: string;
+  /** GPU time per kernel group of one profiled step; null where the adapter cannot time kernels. */
+  kernels: KernelGroupTime[] | null;
+  /** How the kernel times were taken, or why there are none (a sentence). */
+  kernelNote: string;
   /** The setup it measured, to mark the figure stale after a change. */
   key: string;
 }
@@ -69,6 +75,8 @@ export const useBenchmark = create<BenchmarkState>((set, get) => ({
             tokensPerSec: reply.tokensPerSec,
             tokensPerStep: train.batchSize * (loaded?.config.blockSize ?? useSetup.getState().model.blockSize),
             adapter: info ? adapterName(info) : 'this GPU',
+            kernels: reply.kernels,
+            kernelNote: reply.kernelNote,
             key: loaded?.key ?? '',
           },
         });

@@ -4,7 +4,7 @@
 import { create } from 'zustand';
 import { appendThinned } from '../../engine/checkpointStore';
 import { MAX_SNAPSHOTS } from '../../engine/insights';
-import type { EngineEvent, Insights } from '../../engine/protocol';
+import type { EngineEvent, HealthStats, Insights } from '../../engine/protocol';
 import { useGpu } from '../gpuStore';
 
 interface InsightsState {
@@ -20,6 +20,8 @@ interface InsightsState {
   text: string | null;
   busy: boolean;
   error: string | null;
+  /** Per-tensor training health readings, oldest first (older half thinned past MAX_HEALTH). */
+  health: HealthStats[];
   actions: {
     setText: (text: string | null) => void;
     /** Inspect the current weights on the text now. */
@@ -37,6 +39,7 @@ export const useInsights = create<InsightsState>((set, get) => ({
   text: null,
   busy: false,
   error: null,
+  health: [],
   actions: {
     setText: (text) => set({ text }),
     async inspect() {
@@ -55,6 +58,9 @@ export const useInsights = create<InsightsState>((set, get) => ({
   },
 }));
 
+/** Health readings kept on the page. */
+export const MAX_HEALTH = 400;
+
 /** What the views show now. */
 export function shownInsights(s: Pick<InsightsState, 'timeline' | 'selected' | 'requested' | 'showing'>): Insights | null {
   if (s.showing === 'request' && s.requested) return s.requested;
@@ -72,11 +78,23 @@ export function handleInsightsEvent(event: EngineEvent): void {
       MAX_SNAPSHOTS,
     );
     useInsights.setState({ timeline, selected: s.selected !== null && s.selected < timeline.length - 1 ? s.selected : null });
+  } else if (event.kind === 'health') {
+    const health = appendThinned(
+      s.health.filter((x) => x.step < event.stats.step),
+      event.stats,
+      MAX_HEALTH,
+    );
+    useInsights.setState({ health });
   } else if (event.kind === 'timeline') {
-    useInsights.setState({ timeline: event.snapshots, selected: null, ...(event.snapshots.length ? {} : { requested: null, showing: 'timeline' as const }) });
+    useInsights.setState({
+      timeline: event.snapshots,
+      selected: null,
+      ...(event.snapshots.length ? {} : { requested: null, showing: 'timeline' as const, health: [] }),
+    });
   } else if (event.kind === 'history') {
     // A rollback: snapshots after the last step still on the curve are gone.
     const last = event.lossHistory.at(-1)?.step ?? 0;
     if (s.timeline.some((x) => x.step > last)) useInsights.setState({ timeline: s.timeline.filter((x) => x.step <= last), selected: null });
+    if (s.health.some((x) => x.step > last)) useInsights.setState({ health: s.health.filter((x) => x.step <= last) });
   }
 }
