@@ -24,6 +24,8 @@ const cspMeta: Plugin = {
 };
 
 export default defineConfig({
+  // Relative URLs: dist/ works from any path (a project page, a subfolder), served as is.
+  base: './',
   plugins: [react(), cspMeta],
   worker: { format: 'es' },
   build: { target: 'es2022', sourcemap: true, chunkSizeWarningLimit: 4096 },

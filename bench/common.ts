@@ -1,5 +1,7 @@
 // Shared result types and small helpers for the benchmark page.
 
+import type { StepProfile } from './profileStep';
+
 export interface KernelRow {
   /** 'matmul', 'layernorm', 'attention', ... */
   group: string;
@@ -42,6 +44,10 @@ export interface BenchOptions {
 
 export interface BenchResult {
   adapter: string;
+  /** GPU time per kernel group of one training step of ours (timestamp queries), when the training part ran. */
+  profile?: StepProfile;
+  /** The same as a markdown table (or the sentence saying why there is none). */
+  profileTable?: string;
   adapterInfo: Record<string, string>;
   userAgent: string;
   mode: string;

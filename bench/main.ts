@@ -3,6 +3,7 @@
 // script) and the page's <pre>, results come back as the promise's value.
 
 import { acquireGpu, adapterName } from '../src/gpu/device';
+import { GpuProfiler } from '../src/gpu/profiler';
 import { Gpu } from '../src/gpu/runtime';
 import type { BenchOptions, BenchResult } from './common';
 import { benchMatmuls, trainingMatmuls } from './matmulBench';
@@ -10,6 +11,7 @@ import { benchOtherKernels } from './kernelBench';
 import { benchTraining } from './trainBench';
 import { usePeer } from './peer';
 import type { TimingPlan } from './timing';
+import { profileTable } from './profileStep';
 
 declare global {
   interface Window {
@@ -28,7 +30,8 @@ function log(line: string): void {
 async function run(options: BenchOptions): Promise<BenchResult> {
   const errors: string[] = [];
   const handle = await acquireGpu(navigator.gpu, { onError: (m) => errors.push(m), onLost: (m) => errors.push(m) });
-  const gpu = new Gpu(handle.device);
+  const profiler = new GpuProfiler(handle.device);
+  const gpu = new Gpu(profiler.device);
   const info = handle.adapter.info;
   const result: BenchResult = {
     adapter: adapterName(handle.info),
@@ -55,9 +58,13 @@ async function run(options: BenchOptions): Promise<BenchResult> {
     result.kernels.push(...(await benchOtherKernels(gpu, { full, plan, only, log })));
   }
   if (options.train) {
-    const train = await benchTraining(gpu, handle.device, { full, text: options.text, log });
+    const train = await benchTraining(gpu, handle.device, { full, text: options.text, log, profiler });
     result.train.push(...train.rows);
     Object.assign(result.extra, train.extra);
+    if (train.profile) {
+      result.profile = train.profile;
+      result.profileTable = profileTable(train.profile);
+    }
     result.notes.push(...train.notes);
   }
   if (errors.length) result.notes.push(...errors.map((e) => `GPU error: ${e}`));

@@ -3,6 +3,7 @@
 // batches, same number of warm-up and timed steps; every engine reads its loss
 // back after each step (as a training UI does).
 
+import type { GpuProfiler } from '../src/gpu/profiler';
 import type { Gpu } from '../src/gpu/runtime';
 import { DEFAULT_MODEL, DEFAULT_TRAIN, type ModelConfig, type TrainConfig } from '../src/model/config';
 import { BatchSampler, splitCorpus } from '../src/model/data';
@@ -13,6 +14,7 @@ import { memoryEstimate } from '../src/model/validate';
 import type { TrainRow } from './common';
 import { usePeer, type PeerBackend } from './peer';
 import { PeerGpt } from './peerGpt';
+import { profileStep, type StepProfile } from './profileStep';
 
 interface Plan {
   label: string;
@@ -38,8 +40,8 @@ const describe = (c: ModelConfig, B: number) => `L${c.nLayer} H${c.nHead} C${c.n
 export async function benchTraining(
   gpu: Gpu,
   _device: GPUDevice,
-  o: { full: boolean; text: string; log: (s: string) => void },
-): Promise<{ rows: TrainRow[]; extra: Record<string, unknown>; notes: string[] }> {
+  o: { full: boolean; text: string; log: (s: string) => void; profiler?: GpuProfiler },
+): Promise<{ rows: TrainRow[]; extra: Record<string, unknown>; notes: string[]; profile?: StepProfile }> {
   const tokenizer = CharTokenizer.fromText(o.text);
   const ids = tokenizer.encode(o.text).ids;
   const p = plan(o.full, tokenizer.size);
@@ -52,6 +54,7 @@ export async function benchTraining(
   const rows: TrainRow[] = [];
   const notes: string[] = [];
   const extra: Record<string, unknown> = {};
+  let profile: StepProfile | undefined;
   o.log(`training benchmark: ${p.label}, ${layout.total} parameters, vocabulary ${tokenizer.size}`);
 
   const row = (engine: string, losses: number[], ms: number): TrainRow => {
@@ -87,6 +90,12 @@ export async function benchTraining(
       losses.push(r.loss);
     }
     rows.push(row('ours (WGSL kernels)', losses, ms));
+    // One more step with every dispatch timed (the profiler's device is the one `gpu` records through).
+    if (o.profiler) {
+      const it = p.warmup + p.steps;
+      profile = await profileStep(o.profiler, gpu, () => model.step(sampler.next(), stepHyper(p.train, it)));
+      o.log(`per-kernel GPU time: ${profile.groups ? `${profile.dispatches} dispatches, ${profile.totalMs.toFixed(1)} ms` : profile.note}`);
+    }
     const estimate = memoryEstimate(config, B);
     extra['our GPU memory for training (MiB)'] = model.liveBytes() / 2 ** 20;
     extra['analytic minimum: params + grads + AdamW m, v + saved activations (MiB)'] = estimate.analyticMinimumBytes / 2 ** 20;
@@ -144,5 +153,5 @@ export async function benchTraining(
   notes.push(
     'ours uses AdamW with weight decay 0.1 and gradient clipping at 1.0 (the app\'s defaults); tfjs uses tf.train.adam (no decay, no clipping), same learning rate and betas',
   );
-  return { rows, extra, notes };
+  return { rows, extra, notes, profile };
 }

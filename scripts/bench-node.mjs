@@ -24,6 +24,7 @@ async function bundle(outDir, selfContained) {
     root: ROOT,
     configFile: false,
     logLevel: 'warn',
+    publicDir: false,
     ssr: selfContained ? { noExternal: true, target: 'node' } : { external: ['webgpu'], target: 'node' },
     build: {
       ssr: resolve(ROOT, 'bench/node/main.ts'),
@@ -32,7 +33,7 @@ async function bundle(outDir, selfContained) {
       target: 'node20',
       minify: false,
       sourcemap: false,
-      rollupOptions: { output: { entryFileNames: 'bench-node.mjs', format: 'es', inlineDynamicImports: true } },
+      rollupOptions: { output: { entryFileNames: 'bench-node.mjs', format: 'es' } },
     },
   });
   return join(outDir, 'bench-node.mjs');

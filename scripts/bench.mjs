@@ -139,7 +139,7 @@ async function main() {
     });
     await page.exposeFunction('benchLog', (line) => console.log(`  ${line}`));
     console.log(`Benchmarks (${opts.mode}${opts.kernels ? ', kernels' : ''}${opts.train ? ', training' : ''}) in ${opts.chrome} on ${origin}`);
-    await page.goto(`${origin}/bench/index.html`);
+    await page.goto(`${origin}/bench/index.html`, { timeout: 300_000 });
     await page.waitForFunction(() => typeof window.bench?.run === 'function', null, { timeout: 300_000 });
     const text = opts.train ? corpus() : { name: '', text: '' };
     result = await page.evaluate((o) => window.bench.run(o), { mode: opts.mode, kernels: opts.kernels, train: opts.train, only: opts.only, text: text.text });
@@ -167,6 +167,7 @@ async function main() {
   ];
   if (result.kernels.length) lines.push('### Kernels (median of interleaved samples; speed ratio = tfjs time / our time)', '', kernelTable(result.kernels), '');
   if (result.train.length) lines.push('### Training step', '', trainTable(result.train), '');
+  if (result.profileTable) lines.push('### GPU time per kernel group, one training step of ours (timestamp queries)', '', result.profileTable, '');
   for (const [k, v] of Object.entries(result.extra)) lines.push(`- ${k}: ${typeof v === 'number' ? fmt(v) : JSON.stringify(v)}`);
   for (const n of result.notes) lines.push(`- note: ${n}`);
   if (foreign.length) lines.push(`- WARNING: requests left the origin: ${foreign.join(', ')}`);

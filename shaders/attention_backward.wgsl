@@ -18,7 +18,8 @@
 //
 // m = 1 without dropout. With DROPOUT (attn_dropout) m[t, t2] = keep * scale is
 // the forward's mask regenerated, not stored: keep = hash(seed, salt, i) >=
-// threshold with the hash of shaders/dropout.wgsl at the flat index
+// threshold with the hash of shaders/dropout_hash.wgsl (prepended by
+// src/kernels/attention.ts) at the flat index
 // i = ((b * NH + h) * T + t) * T + t2 of (B, NH, T, T), the same (seed, salt, i)
 // as attention_forward.wgsl, scale = 1 / (1 - p).
 //
@@ -73,20 +74,9 @@ var<workgroup> red: array<f32, 64>;                   // partial sums of D (quer
 const WG = 64u;
 const NA = 16u;                                       // register accumulators per lane: ceil(HS / LANES) <= 16
 
-// The hash of shaders/dropout.wgsl (CPU twin: dropoutHash in src/kernels/dropout.ts).
-fn mix(v: u32) -> u32 {
-  var x = v;
-  x ^= x >> 16u;
-  x *= 0x7feb352du;
-  x ^= x >> 15u;
-  x *= 0x846ca68bu;
-  x ^= x >> 16u;
-  return x;
-}
-
 // m at flat index i of (B, NH, T, T): scale where the forward kept the probability, else 0.
 fn dropFactor(key: u32, i: u32) -> f32 {
-  return select(0.0, p.scale, mix(mix(i ^ key) + key) >= p.threshold);
+  return select(0.0, p.scale, dropoutHash(key, i) >= p.threshold);
 }
 
 // Stage queries and output gradients of rows row0..row0+TILE-1, head h, into qs / gs; rows >= T as zeros.
@@ -152,7 +142,7 @@ fn queries(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
   let valid = t < T;
   let scale = 1.0 / sqrt(f32(HS));
   var key = 0u;
-  if (DROPOUT) { key = mix(mix(p.salt + 0x9e3779b9u) ^ seed[0]); }
+  if (DROPOUT) { key = dropoutKey(seed[0], p.salt); }
   let rowFlat = (bh * T + t) * T;
 
   stageQG(li, b, h, qt * TILE);
@@ -222,7 +212,7 @@ fn keys(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let t2 = kt * TILE + r;                             // key position (>= T: padding, not written)
   let scale = 1.0 / sqrt(f32(HS));
   var key = 0u;
-  if (DROPOUT) { key = mix(mix(p.salt + 0x9e3779b9u) ^ seed[0]); }
+  if (DROPOUT) { key = dropoutKey(seed[0], p.salt); }
 
   stageKV(li, b, h, kt * TILE);
   var dk: array<f32, NA>;

@@ -25,7 +25,8 @@
 // row in the same order (identical values, no extra barrier).
 //
 // Dropout (nanoGPT's attn_dropout, training only; DROPOUT): keep(i) is the mask
-// of shaders/dropout.wgsl, hash(seed, salt, i) >= threshold, at the flat index
+// of shaders/dropout_hash.wgsl (prepended by src/kernels/attention.ts),
+// dropoutHash(dropoutKey(seed, salt), i) >= threshold, at the flat index
 // i = ((b * NH + h) * T + t) * T + t2 of the probability in (B, NH, T, T), and
 // scale = 1 / (1 - p). The normaliser l sums the probabilities before dropout
 // (the dropped ones are stored negated in the tile so one hash per element
@@ -70,17 +71,6 @@ var<workgroup> ps: array<f32, TILE * TILE>;           // (TILE, TILE) probabilit
 const WG = 64u;
 const NA = 16u;                                       // register accumulators per lane: ceil(HS / LANES) <= 16
 const MASKED = -1.0e30;                               // score of a masked key: exp(MASKED - m) == 0, no infinities
-
-// The hash of shaders/dropout.wgsl (CPU twin: dropoutHash in src/kernels/dropout.ts).
-fn mix(v: u32) -> u32 {
-  var x = v;
-  x ^= x >> 16u;
-  x *= 0x7feb352du;
-  x ^= x >> 15u;
-  x *= 0x846ca68bu;
-  x ^= x >> 16u;
-  return x;
-}
 
 // Stage the queries of rows row0..row0+TILE-1, head h, into qs; rows >= T as zeros.
 fn stageQ(li: u32, b: u32, h: u32, row0: u32) {
@@ -133,7 +123,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let t = qt * TILE + r;                              // query position (>= T: padding, not written)
   let scale = 1.0 / sqrt(f32(HS));
   var key = 0u;
-  if (DROPOUT) { key = mix(mix(p.salt + 0x9e3779b9u) ^ seed[0]); }
+  if (DROPOUT) { key = dropoutKey(seed[0], p.salt); }
   let rowFlat = (bh * T + t) * T;                     // flat index of (b, h, t, 0) in (B, NH, T, T)
 
   stageQ(li, b, h, qt * TILE);
@@ -155,7 +145,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
       let t2 = kt * TILE + j;
       var e = 0.0;
       if (t2 <= t) { e = exp(ss[r * TILE + j] - mt); }
-      if (DROPOUT && mix(mix((rowFlat + t2) ^ key) + key) < p.threshold) { e = -e; }
+      if (DROPOUT && dropoutHash(key, rowFlat + t2) < p.threshold) { e = -e; }
       ps[r * TILE + j] = e;
     }
     workgroupBarrier();

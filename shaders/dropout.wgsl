@@ -5,9 +5,9 @@
 //   keep(i) = hash(seed, salt, i) >= threshold   threshold = floor(p * 2^32)
 //
 // The backward is the same map applied to dout (dinp = dout * mask * scale),
-// so one entry point serves both. hash: two rounds of Chris Wellons'
-// lowbias32 integer mixer keyed by key = mix(mix(salt + golden) ^ seed);
-// src/kernels/dropout.ts has the bit-exact CPU twin (dropoutMaskCpu).
+// so one entry point serves both. The hash (dropoutKey, dropoutHash) is
+// shaders/dropout_hash.wgsl, prepended by the wrapper (src/kernels/dropout.ts,
+// which also has the bit-exact CPU twin, dropoutMaskCpu).
 // `seed` is a storage buffer written by the caller once per step (uniform
 // params are cached by content); `salt` tells apart the dropout sites of one
 // step (layer, position in the block) and is a per-call-site constant.
@@ -24,22 +24,11 @@ struct Params { n: u32, threshold: u32, salt: u32, scale: f32 }
 @group(0) @binding(2) var<storage, read> inp: array<f32>;
 @group(0) @binding(3) var<storage, read> seed: array<u32>;
 
-fn mix(v: u32) -> u32 {
-  var x = v;
-  x ^= x >> 16u;
-  x *= 0x7feb352du;
-  x ^= x >> 15u;
-  x *= 0x846ca68bu;
-  x ^= x >> 16u;
-  return x;
-}
-
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
   let i = (wg.y * nwg.x + wg.x) * 256u + li;
   if (i >= p.n) { return; }
-  let key = mix(mix(p.salt + 0x9e3779b9u) ^ seed[0]);
-  let h = mix(mix(i ^ key) + key);
+  let h = dropoutHash(dropoutKey(seed[0], p.salt), i);
   out[i] = select(0.0, inp[i] * p.scale, h >= p.threshold);
 }

@@ -200,7 +200,7 @@ export function planTable(title: string, dispatches: DispatchRecord[], commands:
       `| ${p.name} | ${s.rooflineMs.toFixed(3)} | ${s.occupancyMs.toFixed(3)} | ${s.fixedMs.toFixed(3)} | ${s.copyMs.toFixed(3)} | ${s.predictedMs.toFixed(3)} | ${(s.predictedMs / s.rooflineMs).toFixed(2)}x | ${s.underfilled} | ${s.underfilledCostly} |`,
     );
   }
-  out.push('', ...groupTable(dispatches), '', 'Cost model:', ...COST_MODEL_TEXT.map((l) => `- ${l}`));
+  out.push('', ...targets(dispatches, commands), '', ...groupTable(dispatches), '', 'Cost model:', ...COST_MODEL_TEXT.map((l) => `- ${l}`));
   return out.join('\n');
 }
 
@@ -222,4 +222,23 @@ function groupTable(dispatches: DispatchRecord[]): string[] {
     out.push(`| ${g} | ${ds.length} | ${fewest} | ${num(ds.reduce((s, d) => s + d.flops, 0), 2)} | ${num(ds.reduce((s, d) => s + d.bytes, 0), 2)} | ${cells.join(' | ')} |`);
   }
   return out;
+}
+
+/** The issue's figures to reach, each with what the plan shows. */
+function targets(dispatches: DispatchRecord[], commands: StepCommands): string[] {
+  const discrete = PROFILES[PROFILES.length - 1]!;
+  const total = dispatches.reduce((s, d) => s + rooflineSeconds(d, discrete), 0);
+  const thin = dispatches.filter((d) => underfills(d, discrete) && rooflineSeconds(d, discrete) >= 0.01 * total);
+  const mark = (ok: boolean) => (ok ? 'met' : 'NOT met');
+  const ratios = PROFILES.map((p) => {
+    const sm = summarize(dispatches, commands, p);
+    return { p, r: sm.predictedMs / sm.rooflineMs };
+  });
+  return [
+    'Targets:',
+    `- one compute pass per step: ${commands.passes} (${mark(commands.passes === 1)})`,
+    `- copy/clear commands per step: ${commands.copies + commands.clears} (${commands.copies} copies of ${num(commands.copyBytes, 2)} bytes, ${commands.clears} clears); no gather or scatter copies (at most the loss and norm readback): ${mark(commands.copies <= 2)}`,
+    `- every dispatch has >= ${WORKGROUPS_PER_UNIT * discrete.computeUnits} workgroups or takes < 1% of the ${discrete.id} roofline: ${thin.length} do not (${mark(thin.length === 0)})${thin.length ? `: ${[...new Set(thin.map((d) => d.label ?? d.kernel))].join(', ')}` : ''}`,
+    `- predictedMs within 1.5x of rooflineMs: ${ratios.map(({ p, r }) => `${p.id} ${r.toFixed(2)}x`).join(', ')} (${mark(ratios.every(({ r }) => r <= 1.5))})`,
+  ];
 }

@@ -31,7 +31,8 @@ export type CorpusCheck = { ok: true; text: string; stats: CorpusStats } | { ok:
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
-  return `${(n / (1024 * 1024)).toFixed(1)} MB`;
+  if (n < 1024 ** 3) return `${(n / (1024 * 1024)).toFixed(1)} MB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GB`;
 }
 
 /** Characters a corpus needs for a context of blockSize: one window plus the character it predicts. */

@@ -34,7 +34,21 @@ export function builtinCorpus(id: CorpusId): BuiltinCorpus {
   return BUILTIN_CORPORA.find((c) => c.id === id) ?? BUILTIN_CORPORA[0];
 }
 
-export async function fetchBuiltin(corpus: BuiltinCorpus): Promise<Blob> {
+/** Each built-in corpus is fetched once per page load; later uses get the same blob. */
+const fetched = new Map<CorpusId, Promise<Blob>>();
+
+export function fetchBuiltin(corpus: BuiltinCorpus): Promise<Blob> {
+  let blob = fetched.get(corpus.id);
+  if (!blob) {
+    blob = fetchParts(corpus);
+    fetched.set(corpus.id, blob);
+    // A failed fetch is tried again next time.
+    blob.catch(() => fetched.delete(corpus.id));
+  }
+  return blob;
+}
+
+async function fetchParts(corpus: BuiltinCorpus): Promise<Blob> {
   const parts: string[] = [];
   for (const url of corpus.urls) {
     const response = await fetch(url);

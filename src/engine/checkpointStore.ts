@@ -1,10 +1,12 @@
-// The current run, kept in IndexedDB so a reload can resume it: configs, the
-// corpus (a built-in id, or the user's own text, which never leaves the
-// browser), vocabulary, parameters, AdamW moments, step, the batch sampler's
-// RNG state and the loss history (thinned to a bounded number of points).
+// Runs, kept in IndexedDB so none is ever lost: each run's configs, the corpus
+// (a built-in id, or the user's own text, which never leaves the browser),
+// vocabulary, parameters, AdamW moments, step, the batch sampler's RNG state,
+// the loss history (thinned to a bounded number of points), wall time and
+// throughput. A run is saved under its own id; a small summary of each (no
+// weights) sits beside it for the runs table.
 //
-// One run at a time, under one key. Storage that is blocked or full never
-// stops training: save() reports a sentence instead of throwing.
+// Storage that is blocked or full never stops training: save() reports a
+// sentence instead of throwing, and a full disk names the runs to delete.
 import type { ModelConfig, TrainConfig } from '../model/config';
 import type { EvalStats, LossPoint } from './protocol';
 
@@ -23,8 +25,24 @@ export interface CorpusIdentity {
 export type HistoryPoint = LossPoint;
 export type EvalPoint = EvalStats;
 
+/** Who a run is: kept with every checkpoint of it. */
+export interface RunIdentity {
+  id: string;
+  /** A name for people; renamed at will. */
+  name: string;
+  /** The preset the run started from, as its label ('' for a custom setup). */
+  preset: string;
+  createdAt: number;
+  notes: string;
+}
+
 export interface RunCheckpoint {
   version: number;
+  /** Absent only in records written before runs had names (read as one run). */
+  run?: RunIdentity;
+  /** Training wall time so far (ms) and the recent throughput. */
+  wallMs?: number;
+  tokensPerSec?: number;
   savedAt: number;
   corpus: CorpusIdentity;
   model: ModelConfig;
@@ -81,15 +99,87 @@ export function appendThinned<T>(history: T[], point: T, max = MAX_HISTORY): T[]
 
 export type SaveResult = { saved: true } | { saved: false; message: string };
 
-const DB_NAME = 'gpt-playground';
-const STORE = 'runs';
-const KEY = 'current';
+/** What the runs table shows of a run: everything but the weights and the corpus text. */
+export interface RunSummary extends RunIdentity {
+  corpusName: string;
+  builtIn: boolean;
+  model: ModelConfig;
+  train: TrainConfig;
+  step: number;
+  savedAt: number;
+  wallMs: number;
+  tokensPerSec: number;
+  trainLoss: number | null;
+  valLoss: number | null;
+  /** Bytes the run takes in storage (weights, moments, corpus text, curves), about. */
+  bytes: number;
+  lossHistory: HistoryPoint[];
+  evalHistory: EvalPoint[];
+}
 
-function describeStorageError(e: unknown): string {
+/** The id of the record written before runs had ids. */
+export const LEGACY_ID = 'current';
+
+export function identityOf(c: RunCheckpoint, fallbackId = LEGACY_ID): RunIdentity {
+  return c.run ?? { id: fallbackId, name: `Run on ${c.corpus.name}`, preset: '', createdAt: c.savedAt, notes: '' };
+}
+
+export function recordBytes(c: RunCheckpoint): number {
+  const floats = c.params.length + c.m.length + c.v.length;
+  const text = c.corpus.text ? c.corpus.text.length * 2 : 0;
+  return floats * 4 + text + (c.lossHistory.length + c.evalHistory.length) * 24;
+}
+
+export function summarize(c: RunCheckpoint, fallbackId = LEGACY_ID): RunSummary {
+  return {
+    ...identityOf(c, fallbackId),
+    corpusName: c.corpus.name,
+    builtIn: c.corpus.builtIn,
+    model: c.model,
+    train: c.train,
+    step: c.step,
+    savedAt: c.savedAt,
+    wallMs: c.wallMs ?? 0,
+    tokensPerSec: c.tokensPerSec ?? 0,
+    trainLoss: c.lossHistory.at(-1)?.loss ?? null,
+    valLoss: c.evalHistory.at(-1)?.valLoss ?? null,
+    bytes: recordBytes(c),
+    lossHistory: c.lossHistory,
+    evalHistory: c.evalHistory,
+  };
+}
+
+/** "12.3 MB": sizes in sentences. */
+export function humanBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GB`;
+}
+
+/** The sentence for a full disk: the largest other runs, by name and size, to delete. */
+export function fullDiskMessage(others: Pick<RunSummary, 'name' | 'bytes'>[]): string {
+  const largest = others
+    .slice()
+    .sort((a, b) => b.bytes - a.bytes)
+    .slice(0, 3)
+    .map((r) => `"${r.name}" (${humanBytes(r.bytes)})`);
+  const what = largest.length
+    ? `Delete runs you no longer need in the Runs tab, largest first: ${largest.join(', ')}.`
+    : 'No other run is stored: free space in the browser (or clear other sites\' data), or export the model.';
+  return `Checkpoints are not being saved: the browser storage for this site is full. Training goes on. ${what}`;
+}
+
+const DB_NAME = 'gpt-playground';
+const DB_VERSION = 2;
+/** Full records by run id. */
+const STORE = 'runs';
+/** RunSummary by run id. */
+const SUMMARIES = 'summaries';
+
+function describeStorageError(e: unknown, others: RunSummary[] = []): string {
   const name = (e as DOMException | null)?.name ?? '';
-  if (name === 'QuotaExceededError') {
-    return 'Checkpoints are not being saved: the browser storage for this site is full. Training goes on; free some space (or clear this site\'s data) to resume saving, or export the model.';
-  }
+  if (name === 'QuotaExceededError') return fullDiskMessage(others);
   const detail = (e as Error | null)?.message ? ` (${(e as Error).message})` : '';
   return `Checkpoints are not being saved: this browser blocks storage for the page${detail}. Training goes on, but a reload will lose the run; export the model to keep it.`;
 }
@@ -122,9 +212,19 @@ export class CheckpointStore {
           reject(new Error('IndexedDB is not available'));
           return;
         }
-        const req = this.factory.open(DB_NAME, 1);
+        const req = this.factory.open(DB_NAME, DB_VERSION);
         req.onupgradeneeded = () => {
-          if (!req.result.objectStoreNames.contains(STORE)) req.result.createObjectStore(STORE);
+          const db = req.result;
+          const runs = db.objectStoreNames.contains(STORE) ? req.transaction!.objectStore(STORE) : db.createObjectStore(STORE);
+          if (!db.objectStoreNames.contains(SUMMARIES)) {
+            const summaries = db.createObjectStore(SUMMARIES);
+            // The one run of version 1 becomes a run of the table.
+            const legacy = runs.get(LEGACY_ID);
+            legacy.onsuccess = () => {
+              const c = legacy.result as RunCheckpoint | undefined;
+              if (c && !checkpointProblem(c)) summaries.put(summarize(c), LEGACY_ID);
+            };
+          }
         };
         req.onsuccess = () => resolve(req.result);
         req.onerror = () => reject(req.error);
@@ -136,41 +236,90 @@ export class CheckpointStore {
     return this.db;
   }
 
-  /** Save the run, replacing any previous one. Never throws. */
+  /** Save a checkpoint of the run it names, replacing that run's previous one. Never throws. */
   async save(c: RunCheckpoint): Promise<SaveResult> {
     const problem = checkpointProblem(c);
     if (problem) return { saved: false, message: `Checkpoint not saved: ${problem}` };
+    const id = identityOf(c).id;
     try {
       const db = await this.open();
-      const tx = db.transaction(STORE, 'readwrite');
-      tx.objectStore(STORE).put(c, KEY);
+      const tx = db.transaction([STORE, SUMMARIES], 'readwrite');
+      tx.objectStore(STORE).put(c, id);
+      tx.objectStore(SUMMARIES).put(summarize(c, id), id);
       await done(tx);
       return { saved: true };
     } catch (e) {
-      return { saved: false, message: describeStorageError(e) };
+      const others = (await this.list().catch(() => [])).filter((r) => r.id !== id);
+      return { saved: false, message: describeStorageError(e, others) };
     }
   }
 
-  /** The saved run, or null when there is none, it cannot be read, or it is unsound. */
-  async load(): Promise<RunCheckpoint | null> {
+  /** A run, or null when there is none, it cannot be read, or it is unsound. */
+  async load(id: string): Promise<RunCheckpoint | null> {
     try {
       const db = await this.open();
-      const c = (await request(db.transaction(STORE, 'readonly').objectStore(STORE).get(KEY))) as RunCheckpoint | undefined;
+      const c = (await request(db.transaction(STORE, 'readonly').objectStore(STORE).get(id))) as RunCheckpoint | undefined;
       if (!c || checkpointProblem(c)) return null;
-      return c;
+      return { ...c, run: identityOf(c, id) };
     } catch {
       return null;
     }
   }
 
-  async clear(): Promise<void> {
+  /** Every run's summary, the most recently saved first; [] without storage. */
+  async list(): Promise<RunSummary[]> {
     try {
       const db = await this.open();
-      const tx = db.transaction(STORE, 'readwrite');
-      tx.objectStore(STORE).delete(KEY);
+      const all = (await request(db.transaction(SUMMARIES, 'readonly').objectStore(SUMMARIES).getAll())) as RunSummary[];
+      return all.sort((a, b) => b.savedAt - a.savedAt);
+    } catch {
+      return [];
+    }
+  }
+
+  /** The run saved last, or null. */
+  async latest(): Promise<RunCheckpoint | null> {
+    const [first] = await this.list();
+    return first ? this.load(first.id) : null;
+  }
+
+  /** Change a run's name or notes; false when the run is not stored. */
+  async update(id: string, patch: Partial<Pick<RunIdentity, 'name' | 'notes'>>): Promise<boolean> {
+    try {
+      const db = await this.open();
+      const tx = db.transaction([STORE, SUMMARIES], 'readwrite');
+      const runs = tx.objectStore(STORE);
+      const summaries = tx.objectStore(SUMMARIES);
+      let found = false;
+      // Each put is queued from its get's success event, so the transaction stays open throughout.
+      const full = runs.get(id);
+      full.onsuccess = () => {
+        const c = full.result as RunCheckpoint | undefined;
+        if (!c) return;
+        found = true;
+        runs.put({ ...c, run: { ...identityOf(c, id), ...patch } }, id);
+      };
+      const sum = summaries.get(id);
+      sum.onsuccess = () => {
+        const x = sum.result as RunSummary | undefined;
+        if (x) summaries.put({ ...x, ...patch }, id);
+      };
+      await done(tx);
+      return found;
+    } catch {
+      return false;
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    try {
+      const db = await this.open();
+      const tx = db.transaction([STORE, SUMMARIES], 'readwrite');
+      tx.objectStore(STORE).delete(id);
+      tx.objectStore(SUMMARIES).delete(id);
       await done(tx);
     } catch {
-      // Nothing saved, nothing to clear.
+      // Nothing saved, nothing to delete.
     }
   }
 }

@@ -7,6 +7,9 @@
 import type { GpuFailure, GpuInfo } from '../gpu/device';
 import type { GroupTime } from '../gpu/profiler';
 import type { ModelConfig, ModelShape, TrainConfig } from '../model/config';
+import type { RunSummary } from './checkpointStore';
+
+export type { RunSummary };
 import type { SamplingSettings, TokenDistribution } from '../model/sampling';
 import type { MemoryEstimate } from '../model/validate';
 
@@ -48,20 +51,12 @@ export interface EvalStats {
 export interface LossPoint {
   step: number;
   loss: number;
+  /** Training wall time (seconds) when the step finished; absent in runs saved before it was kept. */
+  time?: number;
 }
 
-/** What the page needs to offer resuming the run saved in this browser. */
-export interface SavedRunSummary {
-  corpusName: string;
-  /** Built-in corpora are saved by name: pass their text to `resume`. */
-  builtIn: boolean;
-  model: ModelConfig;
-  train: TrainConfig;
-  step: number;
-  savedAt: number;
-  lossHistory: LossPoint[];
-  evalHistory: EvalStats[];
-}
+/** A stored run, for the runs table and the resume offer (built-in corpora are saved by name: pass their text to open it). */
+export type SavedRunSummary = RunSummary;
 
 /** Fault injection for tests: destroy the GPU device, or act as if the browser blocked storage. */
 export type DebugAction = 'loseDevice' | 'blockStorage';
@@ -125,12 +120,20 @@ export interface HealthStats {
 export type EngineRequest =
   | { kind: 'init' }
   | { kind: 'selfCheck'; M: number; N: number; K: number; seed: number }
-  | { kind: 'load'; corpusName: string; text: string; model: ModelShape; train: TrainConfig; builtIn?: boolean }
-  /** Is there a run saved in this browser? */
+  /** A new run (a new id: no stored run is replaced); `runName` and `preset` name it. */
+  | { kind: 'load'; corpusName: string; text: string; model: ModelShape; train: TrainConfig; builtIn?: boolean; runName?: string; preset?: string }
+  /** The run saved last in this browser, if any. */
   | { kind: 'savedRun' }
-  /** Load the saved run and continue it paused at its step; `text` is required for a built-in corpus. */
-  | { kind: 'resume'; text?: string }
-  | { kind: 'discardSavedRun' }
+  /** Open a stored run (the last saved without `id`) paused at its step; `text` is required for a built-in corpus. */
+  | { kind: 'resume'; id?: string; text?: string }
+  /** Delete a stored run (the last saved without `id`). */
+  | { kind: 'discardSavedRun'; id?: string }
+  | { kind: 'listRuns' }
+  /** The user's own text a stored run trained on (built-in corpora are stored by name only). */
+  | { kind: 'runCorpus'; id: string }
+  | { kind: 'renameRun'; id: string; name: string }
+  /** Train `steps` more steps on the open run, continuing its step, schedule and sampler. */
+  | { kind: 'continueRun'; steps: number }
   | { kind: 'debug'; action: DebugAction }
   | { kind: 'train'; action: TrainAction; steps?: number }
   | { kind: 'evaluate' }
@@ -140,7 +143,8 @@ export type EngineRequest =
   | { kind: 'stopGenerate' }
   /** withOptimizer adds AdamW's moments and the step, so training continues exactly after an import. */
   | { kind: 'exportCheckpoint'; withOptimizer?: boolean }
-  | { kind: 'importCheckpoint'; bytes: ArrayBuffer }
+  /** The file becomes a new run on this corpus (its characters must be the file's), with these training settings. */
+  | { kind: 'importCheckpoint'; bytes: ArrayBuffer; fileName: string; corpusName: string; text: string; builtIn?: boolean; train: TrainConfig }
   | { kind: 'benchmark'; steps: number }
   /** What the engine holds on the GPU now (the soak benchmark checks that nothing grows). */
   | { kind: 'stats' }
@@ -163,12 +167,23 @@ export type EngineReply =
       memory: MemoryEstimate;
       trainTokens: number;
       valTokens: number;
+      /** The run, as the table shows it. */
+      runId: string;
+      runName: string;
       /** Steps already done (a resumed run), with the curves so far. */
       step?: number;
+      /** An opened run's own corpus text (not for built-in corpora, which the page has). */
+      corpusText?: string;
+      /** Set when the run was made from an imported file: its name and step. */
+      imported?: { fileName: string; step: number };
+      /** The training settings the run continues with (a continued run has more steps than it started with). */
+      train: TrainConfig;
       lossHistory?: LossPoint[];
       evalHistory?: EvalStats[];
     }
   | { kind: 'savedRun'; run: SavedRunSummary | null }
+  | { kind: 'runs'; runs: RunSummary[]; openId: string | null }
+  | { kind: 'runCorpus'; name: string; builtIn: boolean; text?: string }
   | { kind: 'invalid'; problems: string[] }
   | { kind: 'ok' }
   | { kind: 'evaluated'; stats: EvalStats }
@@ -188,8 +203,7 @@ export type EngineReply =
     }
   /** unknown: characters of the prompt the model has never seen (left out). */
   | { kind: 'generated'; requestId: number; text: string; stopped: boolean; unknown?: string[] }
-  | { kind: 'exported'; bytes: ArrayBuffer; fileName: string }
-  | { kind: 'imported'; config: ModelConfig; step: number }
+  | { kind: 'exported'; bytes: ArrayBuffer; fileName: string; step: number }
   | {
       kind: 'benchmark';
       steps: number;

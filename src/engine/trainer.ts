@@ -9,7 +9,7 @@
 // non-finite number is ever sent to the page or written to storage.
 import type { TrainConfig } from '../model/config';
 import { BatchSampler } from '../model/data';
-import { appendThinned, CHECKPOINT_VERSION, firstNonFinite, type CorpusIdentity, type RunCheckpoint, type SaveResult } from './checkpointStore';
+import { appendThinned, CHECKPOINT_VERSION, firstNonFinite, type CorpusIdentity, type RunCheckpoint, type RunIdentity, type SaveResult } from './checkpointStore';
 import type { Batch, EngineModel, OptimizerState, StepReadback } from './model';
 import { HEALTH_INTERVAL, type EngineEvent, type EvalStats, type LossPoint, type TrainAction, type TrainState } from './protocol';
 import { mixSeed, stepHyper } from '../model/schedule';
@@ -25,6 +25,8 @@ export interface TrainerHooks {
 }
 
 export interface TrainerSetup {
+  /** Which run this is; every checkpoint is saved under its id. */
+  run: RunIdentity;
   corpus: CorpusIdentity;
   vocab: string[];
   train: TrainConfig;
@@ -56,6 +58,9 @@ export class Trainer {
   lossHistory: LossPoint[] = [];
   evalHistory: EvalStats[] = [];
   lastGood: Snapshot | null = null;
+  /** Training wall time (ms, summed over accepted steps) and the recent tokens per second. */
+  wallMs = 0;
+  tokensPerSec = 0;
 
   private readonly sampler: BatchSampler;
   private readonly tokensPerStep: number;
@@ -71,7 +76,7 @@ export class Trainer {
 
   constructor(
     public model: EngineModel,
-    readonly setup: TrainerSetup,
+    public setup: TrainerSetup,
     private readonly serial: Serial,
     private readonly hooks: TrainerHooks,
   ) {
@@ -105,8 +110,10 @@ export class Trainer {
   }
 
   /** Continue a saved run: weights, moments, step, sampler and curves. */
-  restore(run: Pick<RunCheckpoint, 'step' | 'params' | 'm' | 'v' | 'samplerState' | 'lossHistory' | 'evalHistory'>): void {
+  restore(run: Pick<RunCheckpoint, 'step' | 'params' | 'm' | 'v' | 'samplerState' | 'lossHistory' | 'evalHistory' | 'wallMs' | 'tokensPerSec'>): void {
     const state = { params: run.params, m: run.m, v: run.v, step: run.step };
+    this.wallMs = run.wallMs ?? 0;
+    this.tokensPerSec = run.tokensPerSec ?? 0;
     this.model.writeState(state);
     this.step = run.step;
     this.sampler.state = run.samplerState;
@@ -128,6 +135,9 @@ export class Trainer {
   checkpointRecord(snap: Snapshot): RunCheckpoint {
     return {
       version: CHECKPOINT_VERSION,
+      run: this.setup.run,
+      wallMs: this.wallMs,
+      tokensPerSec: this.tokensPerSec,
       savedAt: Date.now(),
       corpus: this.setup.corpus,
       model: this.model.config,
@@ -186,6 +196,19 @@ export class Trainer {
     }
   }
 
+  /**
+   * Train `steps` more steps on: the step counter, the sampler and the curves
+   * carry on, and the learning-rate schedule keeps its original end.
+   */
+  async extend(steps: number): Promise<string | null> {
+    if (this.loop) return 'Training is running; pause it before adding steps.';
+    const n = Math.floor(steps);
+    if (!(n >= 1)) return 'Add at least one step.';
+    const train = this.setup.train;
+    this.setup = { ...this.setup, train: { ...train, maxSteps: this.step + n, lrDecaySteps: train.lrDecaySteps ?? train.maxSteps } };
+    return this.action('start');
+  }
+
   /** Back to step 0 with these initial weights and zero moments; the curves are cleared. */
   async reset(initialParams: Float32Array): Promise<void> {
     this.wanted = 'pause';
@@ -194,12 +217,20 @@ export class Trainer {
     const state = { params: initialParams.slice(), m: new Float32Array(n), v: new Float32Array(n), step: 0 };
     await this.serial.run(() => this.model.writeState(state));
     this.step = 0;
+    this.wallMs = 0;
+    this.tokensPerSec = 0;
     this.sampler.state = new SeededRng(this.setup.train.seed).state;
     this.lossHistory = [];
     this.evalHistory = [];
     this.lastGood = { step: 0, state, samplerState: this.sampler.state };
+    this.savedStep = -1;
     this.setState('ready');
     this.emitHistory();
+  }
+
+  /** The step of the last checkpoint taken, -1 before any. */
+  savedStepOf(): number {
+    return this.savedStep;
   }
 
   /** Wait for the loop to stop (after pause/stop or an abort). */
@@ -262,6 +293,8 @@ export class Trainer {
     const train = this.setup.train;
     this.setState('running');
     this.prevDoneAt = 0;
+    // nanoGPT evaluates the untrained model first: the curve's first validation point is step 0.
+    if (this.step === 0 && !this.evalHistory.some((p) => p.step === 0) && !(await this.evaluate())) return;
     let inflight: InFlight | null = null;
     let submitted = 0;
     let boundaryDone = this.step; // the boundary at the current step was handled before (load / resume)
@@ -337,7 +370,10 @@ export class Trainer {
     const ms = Math.max(1e-3, r.doneAt - start);
     this.prevDoneAt = r.doneAt;
     this.step = step;
-    this.lossHistory = appendThinned(this.lossHistory, { step, loss: r.loss });
+    this.wallMs += ms;
+    const rate = (this.tokensPerStep * 1000) / ms;
+    this.tokensPerSec = this.tokensPerSec > 0 ? 0.9 * this.tokensPerSec + 0.1 * rate : rate;
+    this.lossHistory = appendThinned(this.lossHistory, { step, loss: r.loss, time: this.wallMs / 1000 });
     this.hooks.emit({
       kind: 'step',
       stats: { step, loss: r.loss, lr: f.lr, gradNorm: r.gradNorm, ms, tokensPerSec: (this.tokensPerStep * 1000) / ms },

@@ -8,16 +8,16 @@ import { GpuProfiler, groupTimes, NO_TIMESTAMPS } from '../gpu/profiler';
 import { Gpu } from '../gpu/runtime';
 import type { ModelConfig, ModelShape, TrainConfig } from '../model/config';
 import { BatchSampler, splitCorpus } from '../model/data';
-import { exportSafetensors, importSafetensors, initParams, paramLayout, type ParamLayout } from '../model/layout';
+import { exportSafetensors, importSafetensors, initParams, nanoGptComputes, paramLayout, type ParamLayout } from '../model/layout';
 import { nonFiniteTensors, readSafetensors } from '../model/safetensors';
 import { CharTokenizer } from '../model/tokenizer';
 import { memoryEstimate, validateConfig } from '../model/validate';
-import { CheckpointStore, type CorpusIdentity, type RunCheckpoint } from './checkpointStore';
+import { CheckpointStore, type CorpusIdentity, type RunIdentity } from './checkpointStore';
 import { Generation } from './generator';
 import { canProbe, inspectModel, PROBE_CHARS, runKey, Timeline, TimelineStore } from './insights';
 import { createGpuModel } from './gpuModel';
 import type { EngineModel } from './model';
-import type { EngineEvent, EngineReply, EngineRequest, FromWorker, SavedRunSummary, ToWorker } from './protocol';
+import type { EngineEvent, EngineReply, EngineRequest, FromWorker, ToWorker } from './protocol';
 import { runSelfCheck } from './selfCheck';
 import { Serial } from './serial';
 import { Trainer } from './trainer';
@@ -112,8 +112,30 @@ async function stopRun(): Promise<void> {
   run = null;
 }
 
+/** A new run's identity: a fresh id, and a name not yet taken ("Tiny on Moby Dick 2"). */
+async function newIdentity(base: string, preset: string): Promise<RunIdentity> {
+  const taken = new Set((await store.list()).map((r) => r.name));
+  let name = base;
+  for (let n = 2; taken.has(name); n++) name = `${base} ${n}`;
+  const id = `run-${Date.now().toString(36)}-${Math.floor(Math.random() * 36 ** 4).toString(36)}`;
+  return { id, name, preset, createdAt: Date.now(), notes: '' };
+}
+
+/** "tiny-on-moby-dick-2": a run's name as part of a file name. */
+function fileStem(name: string): string {
+  const stem = name
+    .normalize('NFKD')
+    .replace(/[^\w\s-]/g, '')
+    .trim()
+    .toLowerCase()
+    .replace(/[\s_-]+/g, '-')
+    .slice(0, 60);
+  return stem || 'run';
+}
+
 /** Build a run from text and configs; a list of sentences when it cannot be built. */
 async function buildRun(
+  identity: RunIdentity,
   corpus: CorpusIdentity,
   text: string,
   shape: ModelShape,
@@ -137,7 +159,7 @@ async function buildRun(
   const model = createGpuModel(g, layout, train.batchSize, initialParams);
   const trainer = new Trainer(
     model,
-    { corpus, vocab: tokenizer.vocab, train, trainTokens: splits.train, valTokens: splits.val },
+    { run: identity, corpus, vocab: tokenizer.vocab, train, trainTokens: splits.train, valTokens: splits.val },
     serial,
     {
       emit,
@@ -152,7 +174,7 @@ async function buildRun(
   return { run: { config, layout, tokenizer, trainer, initialParams }, trainTokens: splits.train.length, valTokens: splits.val.length };
 }
 
-function loadedReply(r: Run, trainTokens: number, valTokens: number): EngineReply {
+function loadedReply(r: Run, trainTokens: number, valTokens: number): Extract<EngineReply, { kind: 'loaded' }> {
   const t = r.trainer;
   return {
     kind: 'loaded',
@@ -162,47 +184,28 @@ function loadedReply(r: Run, trainTokens: number, valTokens: number): EngineRepl
     memory: memoryEstimate(r.config, t.setup.train.batchSize),
     trainTokens,
     valTokens,
+    runId: t.setup.run.id,
+    runName: t.setup.run.name,
     step: t.step,
+    train: t.setup.train,
     lossHistory: t.lossHistory.slice(),
     evalHistory: t.evalHistory.slice(),
   };
 }
 
-function summary(c: RunCheckpoint): SavedRunSummary {
-  return {
-    corpusName: c.corpus.name,
-    builtIn: c.corpus.builtIn,
-    model: c.model,
-    train: c.train,
-    step: c.step,
-    savedAt: c.savedAt,
-    lossHistory: c.lossHistory,
-    evalHistory: c.evalHistory,
-  };
+function corpusIdentity(name: string, text: string, builtIn?: boolean): CorpusIdentity {
+  const b = builtIn ?? BUILT_IN_CORPORA.has(name);
+  return b ? { name, builtIn: b } : { name, builtIn: b, text };
 }
 
 function sameVocab(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((ch, i) => ch === b[i]);
 }
 
-function describe(c: ModelConfig): string {
-  return `${c.nLayer} layers, ${c.nHead} heads, ${c.nEmbd} wide, context ${c.blockSize}, ${c.vocabSize} characters`;
-}
-
-function sameConfig(a: ModelConfig, b: ModelConfig): boolean {
-  return (
-    a.nLayer === b.nLayer &&
-    a.nHead === b.nHead &&
-    a.nEmbd === b.nEmbd &&
-    a.blockSize === b.blockSize &&
-    a.vocabSize === b.vocabSize &&
-    a.bias === b.bias &&
-    a.tieWeights === b.tieWeights &&
-    a.activation === b.activation
-  );
-}
-
 const NOT_LOADED: EngineReply = { kind: 'error', message: 'Load a corpus and a model first.' };
+
+const NANOGPT_ONLY =
+  "nanoGPT's model.py always uses GELU and ties lm_head to the token embedding, so it would compute a different function with this model. Choose GELU and tied embeddings to export for nanoGPT.";
 
 async function handle(request: EngineRequest): Promise<EngineReply> {
   switch (request.kind) {
@@ -220,9 +223,9 @@ async function handle(request: EngineRequest): Promise<EngineReply> {
       return { kind: 'selfCheck', result: await serial.run(() => runSelfCheck(g, request.M, request.N, request.K, request.seed)) };
     }
     case 'load': {
-      const builtIn = request.builtIn ?? BUILT_IN_CORPORA.has(request.corpusName);
-      const corpus: CorpusIdentity = builtIn ? { name: request.corpusName, builtIn } : { name: request.corpusName, builtIn, text: request.text };
-      const built = await buildRun(corpus, request.text, request.model, request.train);
+      const corpus = corpusIdentity(request.corpusName, request.text, request.builtIn);
+      const identity = await newIdentity(request.runName || `Run on ${request.corpusName}`, request.preset ?? '');
+      const built = await buildRun(identity, corpus, request.text, request.model, request.train);
       if ('problems' in built) return { kind: 'invalid', problems: built.problems };
       run = built.run;
       timeline.clear();
@@ -233,12 +236,28 @@ async function handle(request: EngineRequest): Promise<EngineReply> {
       return loadedReply(run, built.trainTokens, built.valTokens);
     }
     case 'savedRun': {
-      const saved = await store.load();
-      return { kind: 'savedRun', run: saved ? summary(saved) : null };
+      const [latest] = await store.list();
+      return { kind: 'savedRun', run: latest ?? null };
+    }
+    case 'listRuns':
+      return { kind: 'runs', runs: await store.list(), openId: run?.trainer.setup.run.id ?? null };
+    case 'runCorpus': {
+      const saved = await store.load(request.id);
+      if (!saved) return { kind: 'error', message: 'That run is not stored in this browser (any more).' };
+      return { kind: 'runCorpus', name: saved.corpus.name, builtIn: saved.corpus.builtIn, text: saved.corpus.text };
+    }
+    case 'renameRun': {
+      const name = request.name.trim().slice(0, 120);
+      if (!name) return { kind: 'error', message: 'A run needs a name: type at least one character.' };
+      if (run && run.trainer.setup.run.id === request.id) run.trainer.setup = { ...run.trainer.setup, run: { ...run.trainer.setup.run, name } };
+      if (!(await store.update(request.id, { name })) && run?.trainer.setup.run.id !== request.id) {
+        return { kind: 'error', message: 'That run is no longer stored in this browser.' };
+      }
+      return { kind: 'ok' };
     }
     case 'resume': {
-      const saved = await store.load();
-      if (!saved) return { kind: 'error', message: 'There is no saved run in this browser to resume.' };
+      const saved = request.id ? await store.load(request.id) : await store.latest();
+      if (!saved) return { kind: 'error', message: 'That run is not stored in this browser (any more), so it cannot be opened.' };
       const text = saved.corpus.builtIn ? request.text : saved.corpus.text;
       if (!text) return { kind: 'error', message: `The saved run trained on the built-in corpus "${saved.corpus.name}": pass its text to resume.` };
       if (!sameVocab(CharTokenizer.fromText(text).vocab, saved.vocab)) {
@@ -246,7 +265,7 @@ async function handle(request: EngineRequest): Promise<EngineReply> {
       }
       const { vocabSize: _v, ...shape } = saved.model;
       void _v;
-      const built = await buildRun(saved.corpus, text, shape, saved.train);
+      const built = await buildRun(saved.run!, saved.corpus, text, shape, saved.train);
       if ('problems' in built) return { kind: 'invalid', problems: built.problems };
       run = built.run;
       await serial.run(() => run!.trainer.restore(saved));
@@ -255,16 +274,31 @@ async function handle(request: EngineRequest): Promise<EngineReply> {
       t.emitHistory();
       timeline.replace((await timelineStore.load(runKey(saved.corpus.name, saved.model, saved.train))).filter((x) => x.step <= t.step));
       emit({ kind: 'timeline', snapshots: timeline.snapshots.slice() });
-      return loadedReply(run, built.trainTokens, built.valTokens);
+      return { ...loadedReply(run, built.trainTokens, built.valTokens), ...(saved.corpus.builtIn ? {} : { corpusText: text }) };
     }
-    case 'discardSavedRun':
-      await store.clear();
+    case 'discardSavedRun': {
+      const id = request.id ?? (await store.list())[0]?.id;
+      if (!id) return { kind: 'ok' };
+      if (run && run.trainer.setup.run.id === id) {
+        return { kind: 'error', message: 'This run is open: start or open another run before deleting it.' };
+      }
+      await store.remove(id);
       return { kind: 'ok' };
+    }
+    case 'continueRun': {
+      if (!run) return NOT_LOADED;
+      await recover();
+      const problem = await run.trainer.extend(request.steps);
+      return problem ? { kind: 'error', message: problem } : { kind: 'ok' };
+    }
     case 'train': {
       if (!run) return NOT_LOADED;
       await recover();
       if (request.action === 'reset') {
-        await run.trainer.reset(run.initialParams);
+        // The run trained so far stays stored as it is: a reset run is a new run with the same setup.
+        const t = run.trainer;
+        await t.reset(run.initialParams);
+        if (t.savedStepOf() >= 0) t.setup = { ...t.setup, run: await newIdentity(t.setup.run.name.replace(/ \d+$/, ''), t.setup.run.preset) };
         timeline.clear();
         emit({ kind: 'timeline', snapshots: [] });
         return { kind: 'ok' };
@@ -321,19 +355,21 @@ async function handle(request: EngineRequest): Promise<EngineReply> {
       return { kind: 'ok' };
     case 'exportCheckpoint': {
       if (!run) return NOT_LOADED;
-      await recover();
       const r = run;
+      if (!request.withOptimizer && !nanoGptComputes(r.config)) {
+        return { kind: 'error', message: NANOGPT_ONLY };
+      }
+      await recover();
       const state = await serial.run(() => r.trainer.model.readState());
       // While training runs, the weights may be one step ahead of the last reported step.
-      const adam = request.withOptimizer ? { m: state.m, v: state.v, step: state.step ?? r.trainer.step } : undefined;
+      const step = state.step ?? r.trainer.step;
+      const adam = request.withOptimizer ? { m: state.m, v: state.v, step } : undefined;
       const bytes = exportSafetensors(r.layout, state.params, r.tokenizer.vocab, adam);
       const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-      const c = r.config;
-      return { kind: 'exported', bytes: buffer, fileName: `gpt-${c.nLayer}L-${c.nHead}H-${c.nEmbd}C-step${state.step ?? r.trainer.step}.safetensors` };
+      const kind = request.withOptimizer ? 'checkpoint' : 'nanogpt';
+      return { kind: 'exported', bytes: buffer, step, fileName: `${fileStem(r.trainer.setup.run.name)}-step${step}.${kind}.safetensors` };
     }
     case 'importCheckpoint': {
-      if (!run) return NOT_LOADED;
-      const r = run;
       let imported;
       try {
         const file = readSafetensors(request.bytes);
@@ -343,31 +379,40 @@ async function handle(request: EngineRequest): Promise<EngineReply> {
       } catch (e) {
         return { kind: 'error', message: (e as Error).message };
       }
-      if (!sameConfig(imported.layout.config, r.config)) {
+      const tokenizer = CharTokenizer.fromText(request.text);
+      if (!sameVocab(imported.vocab, tokenizer.vocab)) {
         return {
           kind: 'error',
-          message: `This file holds a different model (${describe(imported.layout.config)}) from the one loaded (${describe(r.config)}). Load a matching model first.`,
+          message: `This file was trained on a text with different characters (${imported.vocab.length}) from ${request.corpusName} (${tokenizer.size}), so its token ids would not match. Load the text it was trained on first.`,
         };
       }
-      if (!sameVocab(imported.vocab, r.tokenizer.vocab)) {
-        return { kind: 'error', message: 'This file was trained on a corpus with different characters from the one loaded, so its token ids would not match.' };
-      }
-      await recover();
-      if (r.trainer.running) await r.trainer.action('pause');
+      const { vocabSize: _v, ...shape } = imported.layout.config;
+      void _v;
+      const stem = request.fileName.replace(/\.safetensors$/i, '');
+      const identity = await newIdentity(`Imported ${stem}`, '');
+      const built = await buildRun(identity, corpusIdentity(request.corpusName, request.text, request.builtIn), request.text, shape, request.train);
+      if ('problems' in built) return { kind: 'invalid', problems: built.problems };
+      run = built.run;
+      const t = run.trainer;
       const n = imported.params.length;
       const step = imported.adam?.step ?? 0;
-      await r.trainer.reset(r.initialParams);
-      r.trainer.restore({
-        step,
-        params: imported.params,
-        m: imported.adam?.m ?? new Float32Array(n),
-        v: imported.adam?.v ?? new Float32Array(n),
-        samplerState: r.trainer.samplerState,
-        lossHistory: [],
-        evalHistory: [],
-      });
-      emit({ kind: 'trainState', state: r.trainer.state, step, maxSteps: r.trainer.setup.train.maxSteps });
-      return { kind: 'imported', config: r.config, step };
+      await serial.run(() =>
+        t.restore({
+          step,
+          params: imported.params,
+          m: imported.adam?.m ?? new Float32Array(n),
+          v: imported.adam?.v ?? new Float32Array(n),
+          samplerState: t.samplerState,
+          lossHistory: [],
+          evalHistory: [],
+        }),
+      );
+      t.emitHistory();
+      // A first point on the curve, and the run stored at once: an import survives a reload.
+      await t.evaluate();
+      await t.checkpoint();
+      emit({ kind: 'trainState', state: t.state, step, maxSteps: t.setup.train.maxSteps });
+      return { ...loadedReply(run, built.trainTokens, built.valTokens), imported: { fileName: request.fileName, step } };
     }
     case 'benchmark': {
       if (!run) return NOT_LOADED;

@@ -30,10 +30,9 @@ export const KERNEL_GROUPS: string[] = [
 /** The group of one dispatch: a matmul by its call site's label, other kernels by name. */
 export function kernelGroup(d: Pick<DispatchRecord, 'kernel' | 'label'>): string {
   const k = d.kernel;
-  if (k.startsWith('matmul')) {
-    const group = `matmul ${d.label ?? ''}`;
-    return KERNEL_GROUPS.includes(group) ? group : 'other';
-  }
+  // A Linear's product, and any reduction of it (split-K) under the same label.
+  const linear = `matmul ${d.label ?? ''}`;
+  if (d.label && KERNEL_GROUPS.includes(linear)) return linear;
   if (k.startsWith('attention_forward')) return 'attention forward';
   if (k.startsWith('attention_backward')) return 'attention backward';
   if (k.startsWith('layernorm')) return 'LayerNorm';

@@ -1,6 +1,8 @@
 import code from '../../shaders/activation.wgsl?raw';
-import type { Activation } from '../model/config';
 import { type Gpu, type Binding, type Recorder, grid } from '../gpu/runtime';
+
+/** The MLP's nonlinearity (nanoGPT's GELU, or ReLU). */
+export type Activation = 'relu' | 'gelu';
 
 const KIND: Record<Activation, number> = { relu: 0, gelu: 1 };
 

@@ -1,8 +1,11 @@
-import forwardCode from '../../shaders/attention_forward.wgsl?raw';
-import backwardCode from '../../shaders/attention_backward.wgsl?raw';
+import forwardSource from '../../shaders/attention_forward.wgsl?raw';
+import backwardSource from '../../shaders/attention_backward.wgsl?raw';
 import decodeCode from '../../shaders/attention_decode.wgsl?raw';
 import { grid, packParams, type Gpu, type Binding, type Recorder } from '../gpu/runtime';
-import { dropoutScale, dropoutThreshold } from './dropout';
+import { dropoutScale, dropoutThreshold, withDropoutHash } from './dropout';
+
+const forwardCode = withDropoutHash(forwardSource);
+const backwardCode = withDropoutHash(backwardSource);
 
 export interface AttentionShape {
   B: number;

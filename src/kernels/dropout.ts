@@ -1,5 +1,13 @@
-import code from '../../shaders/dropout.wgsl?raw';
+import dropoutCode from '../../shaders/dropout.wgsl?raw';
+import hashCode from '../../shaders/dropout_hash.wgsl?raw';
 import { packParams, type Gpu, type Binding, type Recorder, grid } from '../gpu/runtime';
+
+/** A shader that drops elements, with the dropout hash (shaders/dropout_hash.wgsl) prepended: the one WGSL copy of it. */
+export function withDropoutHash(code: string): string {
+  return `${hashCode}\n${code}`;
+}
+
+const code = withDropoutHash(dropoutCode);
 
 // Counter-based dropout: the mask is a pure function of (seed, salt, index),
 // recomputed wherever it is needed (forward, backward, tests). See shaders/dropout.wgsl.

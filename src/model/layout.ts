@@ -155,7 +155,10 @@ export function initParams(layout: ParamLayout, seed: number): Float32Array {
   return out;
 }
 
-/** nanoGPT's config keys, as the fixtures' metadata writes them. */
+/**
+ * The "config" metadata: exactly nanoGPT's GPTConfig fields, so
+ * GPTConfig(**json.loads(metadata["config"])) builds the model in nanoGPT.
+ */
 export function configToJson(c: ModelConfig): string {
   return JSON.stringify({
     n_layer: c.nLayer,
@@ -163,23 +166,47 @@ export function configToJson(c: ModelConfig): string {
     n_embd: c.nEmbd,
     block_size: c.blockSize,
     vocab_size: c.vocabSize,
-    activation: c.activation,
     bias: c.bias,
-    tie_weights: c.tieWeights,
     dropout: c.dropout,
-    layernorm_eps: 1e-5,
   });
 }
 
-/** Parse and validate the metadata config; throws a sentence on anything unfit. */
-export function configFromJson(json: string): ModelConfig {
+/** Metadata key for what GPTConfig does not have (nanoGPT's model.py fixes them: GELU, tied, eps 1e-5). */
+export const ARCHITECTURE_KEY = 'playground_architecture';
+
+export function architectureToJson(c: ModelConfig): string {
+  return JSON.stringify({ activation: c.activation, tie_weights: c.tieWeights, layernorm_eps: 1e-5 });
+}
+
+/** True when nanoGPT's model.py computes the same function as this config (GELU, tied embeddings). */
+export function nanoGptComputes(c: Pick<ModelConfig, 'activation' | 'tieWeights'>): boolean {
+  return c.activation === 'gelu' && c.tieWeights;
+}
+
+/**
+ * Parse and validate the metadata config; throws a sentence on anything unfit.
+ * Older files keep activation and tie_weights inside "config"; newer ones in
+ * `architecture` (the ARCHITECTURE_KEY metadata). Without either, the file is
+ * nanoGPT's: GELU and tied.
+ */
+export function configFromJson(json: string, architecture?: string): ModelConfig {
   let raw: Record<string, unknown>;
+  let arch: Record<string, unknown> = {};
   try {
     raw = JSON.parse(json) as Record<string, unknown>;
   } catch {
     throw new Error('The file\'s "config" metadata is not valid JSON.');
   }
   if (typeof raw !== 'object' || raw === null) throw new Error('The file\'s "config" metadata is not a JSON object.');
+  if (architecture !== undefined) {
+    try {
+      arch = JSON.parse(architecture) as Record<string, unknown>;
+    } catch {
+      throw new Error(`The file's "${ARCHITECTURE_KEY}" metadata is not valid JSON.`);
+    }
+    if (typeof arch !== 'object' || arch === null) throw new Error(`The file's "${ARCHITECTURE_KEY}" metadata is not a JSON object.`);
+  }
+  const pick = (key: string, fallback: unknown) => arch[key] ?? raw[key] ?? fallback;
   const config = {
     nLayer: raw.n_layer,
     nHead: raw.n_head,
@@ -188,11 +215,12 @@ export function configFromJson(json: string): ModelConfig {
     vocabSize: raw.vocab_size,
     dropout: raw.dropout ?? 0,
     bias: raw.bias ?? true,
-    tieWeights: raw.tie_weights ?? false,
-    activation: raw.activation ?? 'gelu',
+    tieWeights: pick('tie_weights', true),
+    activation: pick('activation', 'gelu'),
   } as ModelConfig;
-  if (raw.layernorm_eps !== undefined && raw.layernorm_eps !== 1e-5) {
-    throw new Error(`The file uses LayerNorm eps ${String(raw.layernorm_eps)}; this model uses 1e-5.`);
+  const eps = pick('layernorm_eps', undefined);
+  if (eps !== undefined && eps !== 1e-5) {
+    throw new Error(`The file uses LayerNorm eps ${String(eps)}; this model uses 1e-5.`);
   }
   // Checked at batch 1: whether a training batch fits is decided when training starts.
   const problems = validateConfig(config, { ...DEFAULT_TRAIN, batchSize: 1 }).filter((p) => !(p.field in DEFAULT_TRAIN));
@@ -224,6 +252,7 @@ export function exportSafetensors(layout: ParamLayout, params: Float32Array, voc
   const metadata: Record<string, string> = {
     format: 'nanogpt-state-dict',
     config: configToJson(layout.config),
+    [ARCHITECTURE_KEY]: architectureToJson(layout.config),
     vocab: JSON.stringify(vocab),
   };
   if (adam) metadata.step = String(adam.step);
@@ -245,7 +274,7 @@ export interface ImportedModel {
 export function importSafetensors(input: Uint8Array | ArrayBuffer | SafetensorsFile): ImportedModel {
   const file = input instanceof Uint8Array || input instanceof ArrayBuffer ? readSafetensors(input) : input;
   if (file.metadata.config === undefined) throw new Error('The file has no "config" metadata, so its model shape is unknown.');
-  const config = configFromJson(file.metadata.config);
+  const config = configFromJson(file.metadata.config, file.metadata[ARCHITECTURE_KEY]);
   let vocab: string[];
   try {
     vocab = JSON.parse(file.metadata.vocab ?? 'null') as string[];

@@ -23,12 +23,21 @@ export interface StepHyper {
   health?: boolean;
 }
 
-/** Learning rate for 0-based step `it`. */
-export function learningRate(it: number, c: Pick<TrainConfig, 'learningRate' | 'lrDecay' | 'warmupSteps' | 'minLr' | 'maxSteps'>): number {
+/**
+ * Learning rate for 0-based step `it`. Warmup and minLr belong to the cosine
+ * schedule: with decay off the rate is constant and neither applies. The decay
+ * ends at lrDecaySteps (maxSteps when absent), so a run continued past its end
+ * keeps its schedule and trains on at minLr, as nanoGPT past lr_decay_iters.
+ */
+export function learningRate(
+  it: number,
+  c: Pick<TrainConfig, 'learningRate' | 'lrDecay' | 'warmupSteps' | 'minLr' | 'maxSteps' | 'lrDecaySteps'>,
+): number {
   if (!c.lrDecay) return c.learningRate;
   if (it < c.warmupSteps) return (c.learningRate * (it + 1)) / (c.warmupSteps + 1);
-  if (it > c.maxSteps) return c.minLr;
-  const span = c.maxSteps - c.warmupSteps;
+  const end = c.lrDecaySteps ?? c.maxSteps;
+  if (it > end) return c.minLr;
+  const span = end - c.warmupSteps;
   if (span <= 0) return c.minLr;
   const ratio = (it - c.warmupSteps) / span;
   const coeff = 0.5 * (1 + Math.cos(Math.PI * ratio));

@@ -36,8 +36,11 @@ export const DEFAULT_LIMITS: DeviceLimits = {
   maxBufferSize: 256 * 1024 * 1024,
 };
 
-/** Total GPU memory a training run may take (params, grads, moments, activations). */
-export const DEFAULT_MEMORY_BUDGET = 2 * 1024 * 1024 * 1024;
+/**
+ * Total GPU memory a training run may take (params, grads, moments, activations):
+ * room for nanoGPT's shakespeare-char configuration (about 3.7 GiB at batch 64).
+ */
+export const DEFAULT_MEMORY_BUDGET = 4 * 1024 * 1024 * 1024;
 
 /** Hard caps, far above every preset, so a crafted URL cannot ask for gigabytes. */
 export const CAPS = {

@@ -9,6 +9,7 @@ import { InsightsPanel } from './InsightsPanel';
 import { ModelConfigPanel } from './ModelPanel';
 import { NoWebGpu } from './NoWebGpu';
 import { RunBanners } from './RunBanners';
+import { RunsPanel } from './RunsPanel';
 import { SamplingPanel } from './SamplingPanel';
 import { LossChart, TrainingControls } from './TrainingPanel';
 import { useGpu } from './gpuStore';
@@ -29,6 +30,7 @@ const TABS = [
   { id: 'attention', label: 'Attention' },
   { id: 'sample', label: 'Sampling' },
   { id: 'insights', label: 'Insights' },
+  { id: 'runs', label: 'Runs' },
 ] as const;
 
 type TabId = (typeof TABS)[number]['id'];
@@ -201,6 +203,7 @@ export function App() {
           {tab === 'attention' && <AttentionPanel />}
           {tab === 'sample' && <SamplingPanel />}
           {tab === 'insights' && <InsightsPanel />}
+          {tab === 'runs' && <RunsPanel onNavigate={setTab} />}
         </main>
         <aside>
           <TrainingSummary />

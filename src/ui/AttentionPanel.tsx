@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
-import { useData, validationText } from './stores/data';
-import { useInspect, type AttentionMaps } from './stores/inspect';
+import { useData } from './stores/data';
+import { defaultAttentionPrompt, useInspect, type AttentionMaps } from './stores/inspect';
 import { useSetup } from './stores/setup';
 import { useTraining } from './stores/training';
 import { showWhitespace } from './tokenizer/spans';
@@ -164,8 +164,16 @@ export function AttentionPanel() {
   const { setAttentionPrompt, pick, refreshAttention } = useInspect((s) => s.actions);
 
   useEffect(() => {
-    if (attentionPrompt === null && corpus) setAttentionPrompt(Array.from(validationText(corpus)).slice(0, Math.min(blockSize, 48)).join(''));
+    if (attentionPrompt === null && corpus) setAttentionPrompt(defaultAttentionPrompt() ?? '');
   }, [attentionPrompt, corpus, blockSize, setAttentionPrompt]);
+  // Drawn when opened: a loaded model with no maps (or the maps of another step) gets them now.
+  const step = useTraining((s) => s.step);
+  const running = useTraining((s) => s.state === 'running');
+  useEffect(() => {
+    if (loaded && (!attention || (!running && attention.step !== step))) void refreshAttention();
+    // Only on opening and when training stops; evaluations refresh the maps while it runs.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [loaded, running]);
 
   return (
     <section className="panel" aria-label="Attention" data-testid="attention-panel">

@@ -226,8 +226,9 @@ function HeadScoreChart({ timeline, step }: { timeline: Insights[]; step: number
       return row;
     });
   const counts = Object.fromEntries(keys.map((k) => [k, points.filter((p) => k in p).length]));
+  const values = Object.fromEntries(keys.map((k) => [k, points.map((p) => p[k] ?? null)]));
   return (
-    <div data-testid="head-chart" data-measure={measure} data-counts={JSON.stringify(counts)} data-steps={JSON.stringify(points.map((p) => p.step))}>
+    <div data-testid="head-chart" data-measure={measure} data-counts={JSON.stringify(counts)} data-values={JSON.stringify(values)} data-steps={JSON.stringify(points.map((p) => p.step))}>
       <div className="row">
         <h3>Head scores over training</h3>
         <label>

@@ -2,11 +2,11 @@ import { useState } from 'react';
 import { PRESETS, type ModelShape, type TrainConfig } from '../model/config';
 import { memoryEstimate, paramCount, validateConfig, type ConfigProblem } from '../model/validate';
 import { useGpu } from './gpuStore';
-import { useData } from './stores/data';
+import { choosePreset, useData } from './stores/data';
 import { useSetup } from './stores/setup';
 import { useShallow } from 'zustand/react/shallow';
 
-type NumberKey<T> = { [K in keyof T]: T[K] extends number ? K : never }[keyof T];
+type NumberKey<T> = { [K in keyof T]-?: T[K] extends number ? K : never }[keyof T];
 
 interface NumberField<T> {
   key: NumberKey<T>;
@@ -40,6 +40,9 @@ const TRAIN_NUMBERS: NumberField<TrainConfig>[] = [
   { key: 'checkpointInterval', label: 'Checkpoint every (0 = off)' },
 ];
 
+/** Fields that only the cosine schedule reads. */
+const SCHEDULE_ONLY: NumberKey<TrainConfig>[] = ['warmupSteps', 'minLr'];
+
 function formatCount(n: number): string {
   if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
   if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
@@ -51,7 +54,21 @@ export function formatMiB(bytes: number): string {
 }
 
 /** A number input that keeps what the person typed until it parses. */
-function NumberInput({ id, value, step, onValue, invalid }: { id: string; value: number; step?: number; onValue: (v: number) => void; invalid: boolean }) {
+function NumberInput({
+  id,
+  value,
+  step,
+  onValue,
+  invalid,
+  disabled = false,
+}: {
+  id: string;
+  value: number;
+  step?: number;
+  onValue: (v: number) => void;
+  invalid: boolean;
+  disabled?: boolean;
+}) {
   const [draft, setDraft] = useState<string | null>(null);
   const text = draft ?? String(value);
   const parsed = Number(text);
@@ -64,6 +81,7 @@ function NumberInput({ id, value, step, onValue, invalid }: { id: string; value:
         step={step ?? 1}
         value={text}
         aria-invalid={invalid || bad}
+        disabled={disabled}
         onChange={(e) => {
           const t = e.target.value;
           setDraft(t);
@@ -91,7 +109,7 @@ function Problems({ problems, field }: { problems: ConfigProblem[]; field: strin
 /** Preset, every config field with its problem beside it, and what the config costs. */
 export function ModelConfigPanel() {
   const { preset, model, train } = useSetup(useShallow((s) => ({ preset: s.preset, model: s.model, train: s.train })));
-  const { applyPreset, setModel, setTrain } = useSetup((s) => s.actions);
+  const { setModel, setTrain } = useSetup((s) => s.actions);
   const vocabSize = useData((s) => s.corpus?.stats.vocab.length ?? null);
   const limits = useGpu((s) => s.info?.limits);
   const problems = validateConfig(vocabSize ? { ...model, vocabSize } : model, train, {
@@ -110,7 +128,7 @@ export function ModelConfigPanel() {
       <h2>Model</h2>
       <label className="field">
         <span>Preset</span>
-        <select value={preset} onChange={(e) => applyPreset(e.target.value as typeof preset)} data-testid="preset">
+        <select value={preset} onChange={(e) => void choosePreset(e.target.value as typeof preset)} data-testid="preset">
           {PRESETS.map((p) => (
             <option key={p.id} value={p.id}>
               {p.label}
@@ -118,7 +136,12 @@ export function ModelConfigPanel() {
           ))}
         </select>
       </label>
-      {current && <p className="tag">{current.description}</p>}
+      {current && (
+        <p className="tag" data-testid="preset-description">
+          {current.description}
+          {current.publishedOn && ` ${current.publishedOn} is not built in: drop it on the Dataset tab to reproduce the published losses.`}
+        </p>
+      )}
       <p className="cost" data-testid="model-cost" data-params={params ?? undefined} data-bytes={memory?.totalBytes}>
         {params !== null && memory ? (
           <>
@@ -159,16 +182,33 @@ export function ModelConfigPanel() {
       <details>
         <summary>Training settings</summary>
         <div className="fields">
-          {TRAIN_NUMBERS.map((f) => (
-            <div className="field" key={f.key}>
-              <label htmlFor={f.key}>{f.label}</label>
-              <NumberInput id={f.key} value={train[f.key]} step={f.step} invalid={problems.some((p) => p.field === f.key)} onValue={(v) => setTrain({ [f.key]: v })} />
-              <Problems problems={problems} field={f.key} />
-            </div>
-          ))}
           <label className="field check">
-            <input type="checkbox" checked={train.lrDecay} onChange={(e) => setTrain({ lrDecay: e.target.checked })} /> Cosine learning-rate decay after warmup
+            <input type="checkbox" checked={train.lrDecay} onChange={(e) => setTrain({ lrDecay: e.target.checked })} data-testid="field-lrDecay" /> Cosine
+            learning-rate schedule
           </label>
+          <p className="tag" data-testid="schedule-semantics">
+            {train.lrDecay
+              ? `The rate rises linearly over the first ${train.warmupSteps} steps to ${train.learningRate}, then follows a cosine down to ${train.minLr} at step ${train.maxSteps} (nanoGPT's get_lr).`
+              : `The rate is constant at ${train.learningRate}: warmup and the minimum rate belong to the cosine schedule and are off with it.`}
+          </p>
+          {TRAIN_NUMBERS.map((f) => {
+            const scheduleOnly = SCHEDULE_ONLY.includes(f.key) && !train.lrDecay;
+            return (
+              <div className="field" key={f.key}>
+                <label htmlFor={f.key}>{f.label}</label>
+                <NumberInput
+                  id={f.key}
+                  value={train[f.key]}
+                  step={f.step}
+                  invalid={problems.some((p) => p.field === f.key)}
+                  disabled={scheduleOnly}
+                  onValue={(v) => setTrain({ [f.key]: v })}
+                />
+                {scheduleOnly && <span className="tag">Used by the cosine schedule only: tick it to use this.</span>}
+                <Problems problems={problems} field={f.key} />
+              </div>
+            );
+          })}
         </div>
       </details>
     </section>

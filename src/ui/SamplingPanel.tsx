@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { useData } from './stores/data';
 import { useInspect } from './stores/inspect';
@@ -36,7 +36,17 @@ export function SamplingPanel() {
   const corpusVocab = useData((s) => s.corpus?.stats.vocab.length ?? 0);
   const generation = useInspect(useShallow((s) => s.generation));
   const { generate, stopGenerate } = useInspect((s) => s.actions);
-  const [prompt, setPrompt] = useState('\n');
+  const [prompt, setPrompt] = useState('');
+  const output = useRef<HTMLPreElement>(null);
+  // Follow the stream unless the person has scrolled up to read.
+  const following = useRef(true);
+  useLayoutEffect(() => {
+    const el = output.current;
+    if (el && following.current) el.scrollTop = el.scrollHeight;
+  }, [generation.chars.length]);
+  useEffect(() => {
+    if (generation.chars.length === 0) following.current = true;
+  }, [generation.chars.length]);
   const [maxNew, setMaxNew] = useState(200);
   const V = vocab?.length ?? corpusVocab;
   const dist = generation.dist;
@@ -50,7 +60,13 @@ export function SamplingPanel() {
         <div>
           <label className="field">
             <span>Prompt</span>
-            <textarea rows={2} value={prompt} onChange={(e) => setPrompt(e.target.value)} data-testid="sample-prompt" />
+            <textarea
+              rows={2}
+              value={prompt}
+              onChange={(e) => setPrompt(e.target.value)}
+              placeholder="Empty: generation starts after a newline, like a fresh line of the corpus."
+              data-testid="sample-prompt"
+            />
           </label>
           <div className="fields">
             <label className="field">
@@ -91,7 +107,18 @@ export function SamplingPanel() {
           </div>
           {generation.running && <GenerationProgress done={generation.chars.length} max={generation.max} startedAt={generation.startedAt} />}
           {generation.error && <p className="bad" role="alert">{generation.error}</p>}
-          <pre className="generated" data-testid="sample-output" data-chars={generation.chars.length} data-running={generation.running}>
+          <pre
+            ref={output}
+            className="generated"
+            onScroll={(e) => {
+              const el = e.currentTarget;
+              following.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+            }}
+            data-testid="sample-output"
+            data-chars={generation.chars.length}
+            data-running={generation.running}
+            data-following={following.current}
+          >
             <span className="prompt-text">{generation.prompt}</span>
             {generation.chars.map((c, i) => (
               <span key={i} style={{ background: probColour(c.prob) }} title={`p = ${c.prob.toFixed(3)}`}>

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { useShallow } from 'zustand/react/shallow';
+import type { EvalStats } from '../engine/protocol';
 import { bitsPerChar, perplexity } from '../model/inspect';
 import { useGpu } from './gpuStore';
 import { useConfigOk, formatMiB } from './ModelPanel';
@@ -30,7 +31,8 @@ export function TrainingControls() {
   const t = useTraining(
     useShallow((s) => ({ state: s.state, step: s.step, maxSteps: s.maxSteps, busy: s.busy, message: s.message, problems: s.problems, latest: s.latest, lastEval: s.lastEval, msPerStep: s.msPerStep, loaded: s.loaded, nonFinite: s.nonFinite })),
   );
-  const { command, toggle } = useTraining((s) => s.actions);
+  const { command, toggle, continueRun } = useTraining((s) => s.actions);
+  const [more, setMore] = useState(100);
   const ready = useGpu((s) => s.phase === 'ready');
   const hasCorpus = useData((s) => s.corpus !== null);
   const configOk = useConfigOk();
@@ -56,6 +58,27 @@ export function TrainingControls() {
           {t.busy ? 'working…' : t.state}
         </span>
       </div>
+      {t.loaded && t.state === 'done' && (
+        <div className="row" data-testid="continue">
+          <label>
+            Train{' '}
+            <input
+              type="number"
+              min={1}
+              max={1_000_000}
+              value={more}
+              onChange={(e) => setMore(Math.max(1, Math.min(1_000_000, Math.floor(Number(e.target.value) || 1))))}
+              data-testid="continue-steps"
+              aria-label="Steps to add"
+            />{' '}
+            more steps
+          </label>
+          <button className="primary" onClick={() => void continueRun(more)} disabled={t.busy} data-testid="continue-run">
+            Continue
+          </button>
+          <span className="tag">The step count, the learning-rate schedule and the batch sampler carry on from step {t.step}.</span>
+        </div>
+      )}
       {!hasCorpus && <p className="tag">Load a corpus first.</p>}
       {t.problems.map((p, i) => (
         <p key={i} role="alert" className="bad" data-testid="train-problem">
@@ -112,6 +135,8 @@ interface ChartData {
   valLoss: number | null;
   firstStep: number | null;
   lastStep: number | null;
+  /** The first validation point (nanoGPT evaluates the untrained model at step 0). */
+  firstVal: EvalStats | null;
   contiguous: boolean;
   /** Non-finite values in the series or the drawn points (never expected). */
   nonFinite: number;
@@ -143,6 +168,7 @@ function buildChart(smoothing: number, metric: ChartMetric = 'loss'): ChartData 
     trainLoss: s.lastLoss,
     valLoss: s.evals.length ? s.evals[s.evals.length - 1].valLoss : null,
     firstStep: s.steps.length ? s.steps[0] : null,
+    firstVal: s.evals[0] ?? null,
     lastStep: s.steps.length ? s.steps[s.steps.length - 1] : null,
     contiguous: s.contiguous,
     nonFinite: s.nonFiniteCount + drawnNonFinite,
@@ -196,6 +222,9 @@ export function LossChart() {
           data-train-loss={data.trainLoss ?? undefined}
           data-val-loss={data.valLoss ?? undefined}
           data-first-step={data.firstStep ?? undefined}
+          data-first-val-step={data.firstVal?.step}
+          data-first-val-loss={data.firstVal?.valLoss}
+          data-val-points={data.points.filter((p) => p.val !== undefined).length}
           data-last-step={data.lastStep ?? undefined}
           data-contiguous={String(data.contiguous)}
           data-nonfinite={data.nonFinite}

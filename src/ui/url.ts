@@ -3,7 +3,7 @@
 // bad or hostile value falls back to the preset's with a notice, never throws,
 // and nothing is sized from a link before the whole config passes validation.
 import type { SamplingSettings } from '../engine/protocol';
-import { PRESETS, type CorpusId, type ModelShape, type Preset, type TrainConfig } from '../model/config';
+import { PRESET_ALIASES, PRESETS, type CorpusId, type ModelShape, type Preset, type TrainConfig } from '../model/config';
 import { validateConfig } from '../model/validate';
 
 const validateMessages = (model: ModelShape, train: TrainConfig): string[] => validateConfig(model, train).map((p) => p.message);
@@ -61,6 +61,7 @@ const TRAIN_FIELDS: Record<keyof TrainConfig, Field> = {
   evalIters: int(1, 1000),
   seed: int(0, 0xffffffff),
   checkpointInterval: int(0, 1_000_000),
+  lrDecaySteps: int(1, 1_000_000),
 };
 
 /** Short query keys for the sampling settings (seed would clash with the training seed). */
@@ -145,7 +146,8 @@ function readFields<T extends object>(
 }
 
 export function presetById(id: string | null): Preset | undefined {
-  return PRESETS.find((p) => p.id === id);
+  const wanted = id !== null && Object.hasOwn(PRESET_ALIASES, id) ? PRESET_ALIASES[id] : id;
+  return PRESETS.find((p) => p.id === wanted);
 }
 
 /**

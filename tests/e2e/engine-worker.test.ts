@@ -111,7 +111,7 @@ describe('the engine worker in headless Chromium', () => {
       expect(st.map((x) => x.step)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
       expect(finiteNumbers(evs)).toBe(true);
       expect(mean(st.slice(-5).map((x) => x.loss))).toBeLessThan(mean(st.slice(0, 5).map((x) => x.loss)));
-      expect(evs.filter((e) => e.kind === 'eval').map((e) => (e.kind === 'eval' ? e.stats.step : -1))).toEqual([10, 20]);
+      expect(evs.filter((e) => e.kind === 'eval').map((e) => (e.kind === 'eval' ? e.stats.step : -1))).toEqual([0, 10, 20]);
       const ckpts = evs.flatMap((e) => (e.kind === 'checkpoint' ? [e] : []));
       expect(ckpts.length).toBeGreaterThanOrEqual(2);
       expect(ckpts.every((c) => c.saved)).toBe(true);
@@ -131,14 +131,25 @@ describe('the engine worker in headless Chromium', () => {
       expect(resumed).toMatchObject({ kind: 'loaded', step: 20 });
       expect(await weightsHash(page)).toBe(before);
 
-      // Export -> import gives identical weights (and optimizer state).
-      const imported = await page.evaluate(async () => window.__engine!.request({ kind: 'importCheckpoint', bytes: window.__bytes!.slice(0) }));
-      expect(imported).toMatchObject({ kind: 'imported', step: 20 });
+      // Export -> import (a new run) gives identical weights (and optimizer state).
+      const imported = await page.evaluate(
+        async ({ text, train }) =>
+          window.__engine!.request({ kind: 'importCheckpoint', bytes: window.__bytes!.slice(0), fileName: 'e2e.safetensors', corpusName: 'e2e text', text, train }),
+        { text: TEXT, train: TRAIN },
+      );
+      expect(imported).toMatchObject({ kind: 'loaded', step: 20, imported: { step: 20 } });
       expect(await weightsHash(page)).toBe(before);
 
       // A truncated file is refused with a sentence, and the model stays as it was.
       const truncated = await page.evaluate(async () =>
-        window.__engine!.request({ kind: 'importCheckpoint', bytes: window.__bytes!.slice(0, Math.floor(window.__bytes!.byteLength / 2)) }),
+        window.__engine!.request({
+          kind: 'importCheckpoint',
+          bytes: window.__bytes!.slice(0, Math.floor(window.__bytes!.byteLength / 2)),
+          fileName: 'cut.safetensors',
+          corpusName: 'e2e text',
+          text: '',
+          train: {} as never,
+        }),
       );
       expect(truncated.kind).toBe('error');
       if (truncated.kind === 'error') {

@@ -1,8 +1,8 @@
 // The Insights tab on a small model trained through the page: perplexity and
 // bits per character beside the losses, one timeline snapshot per evaluation,
 // the slider showing that step's maps, the head-score chart, hovering a
-// character for its probability, and the logit lens's last row against the
-// Sampling panel's greedy next character.
+// character for its probability, the logit lens's last row against the
+// Sampling panel's greedy next character, and the timeline back after a reload.
 import { afterAll, describe, expect, it } from 'vitest';
 import { launch, screenshot, stopServer } from './harness';
 
@@ -106,6 +106,16 @@ describe('insights panel', () => {
       const sampled = ((await output.textContent()) ?? '').slice(prompt.length);
       console.log(`[e2e insights] lens output after ${JSON.stringify(prompt)}: ${JSON.stringify(lensChar)} (${lensProb.toFixed(3)}); greedy sample: ${JSON.stringify(sampled)}`);
       expect(sampled).toBe(lensChar);
+
+      // The timeline is saved with the run: after a reload and Resume, the same snapshots come back.
+      await page.goto(s.url + SETUP);
+      const offer = page.getByTestId('saved-run-offer');
+      await offer.waitFor({ timeout: 120_000 });
+      await page.getByTestId('saved-run-resume').click();
+      await offer.waitFor({ state: 'detached', timeout: 120_000 });
+      await page.getByTestId('tab-insights').click();
+      await expect.poll(async () => Number(await page.getByTestId('timeline').getAttribute('data-count')), { timeout: 60_000 }).toBe(evalSteps.length);
+      expect(JSON.parse((await page.getByTestId('head-chart').getAttribute('data-steps'))!)).toEqual(evalSteps);
 
       expect(s.consoleErrors).toEqual([]);
       expect(s.pageErrors).toEqual([]);

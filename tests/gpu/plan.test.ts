@@ -34,35 +34,38 @@ describe('step plan', () => {
     const b = gpu.upload(new Float32Array(N * K).fill(1));
     const bias = gpu.upload(new Float32Array(N).fill(1));
     const out = gpu.upload(new Float32Array(M * N).fill(Number.NaN));
-    const dw = gpu.upload(new Float32Array(N * K).fill(Number.NaN));
+    const dx = gpu.upload(new Float32Array(M * K).fill(Number.NaN));
+    const y = gpu.upload(new Float32Array(M * N).fill(Number.NaN));
     const { dispatches, commands } = await checked(gpu, () =>
       rec.record(() =>
         gpu.submit((enc) => {
-          enc.clearBuffer(out);
+          enc.clearBuffer(y);
           const pass = enc.beginComputePass();
-          matmul(gpu, pass, { site: 'attn.c_attn', out, a, b, bias, M, N, K, transB: true }); // (M, N) = a (M, K) b^T
-          matmul(gpu, pass, { site: 'attn.c_attn', out: dw, a: out, b: a, M: N, N: K, K: M, transA: true, accumulate: true }); // (N, K)
+          matmul(gpu, pass, { site: 'attn.c_attn', out, a, b, bias, M, N, K, transB: true }); // (M, N) = a (M, K) b (N, K)^T + bias
+          matmul(gpu, pass, { site: 'attn.c_attn', out: dx, a: out, b, M, N: K, K: N }); // (M, K) = out (M, N) b (N, K)
           pass.end();
-          matmul(gpu, enc, { site: 'mlp.c_fc', out, a: out, b: dw, M, N, K: N }); // its own pass
+          matmul(gpu, enc, { site: 'mlp.c_fc', out: y, a: dx, b, M, N, K, transB: true }); // its own pass
           enc.copyBufferToBuffer(a, 0, b, 0, 64);
         }),
       ),
     );
-    expect(commands).toMatchObject({ passes: 2, clears: 1, copies: 1, copyBytes: 64, clearBytes: out.size, dispatchCommands: 3, submits: 1 });
-    expect(dispatches.map((d) => d.label)).toEqual(['attn.c_attn fwd', 'attn.c_attn dW', 'mlp.c_fc dX']);
-    expect(dispatches.map((d) => d.flops)).toEqual([2 * M * N * K, 2 * N * K * M, 2 * M * N * N]);
-    // bytes: A and B read once, C written once (and read too when accumulating), the bias read once
+    expect(commands).toMatchObject({ passes: 2, clears: 1, copies: 1, copyBytes: 64, clearBytes: y.size, dispatchCommands: 3, submits: 1 });
+    expect(dispatches.map((d) => d.label)).toEqual(['attn.c_attn fwd', 'attn.c_attn dX', 'mlp.c_fc fwd']);
+    expect(dispatches.map((d) => d.flops)).toEqual([2 * M * N * K, 2 * M * K * N, 2 * M * N * K]);
+    // bytes: A and B read once, C written once, the bias read once
     expect(dispatches.map((d) => d.bytes)).toEqual([
       4 * (M * K + N * K + M * N + N),
-      4 * (M * N + M * K + 2 * N * K),
-      4 * (M * N + N * N + M * N),
+      4 * (M * N + N * K + M * K),
+      4 * (M * K + N * K + M * N),
     ]);
-    expect(dispatches[0]!.workgroups).toEqual([Math.ceil(N / 64), Math.ceil(M / 64), 1]);
-    expect(dispatches.every((d) => d.kernel === 'matmul' && d.workgroupSize === 256)).toBe(true);
+    for (const d of dispatches) {
+      expect(d.kernel).toMatch(/^matmul/);
+      expect(d.workgroupSize).toBeGreaterThan(0);
+      expect(d.workgroups.every((w) => w >= 1)).toBe(true);
+    }
     // Recorded, never run: the outputs still hold their NaN.
-    expect(Number.isNaN((await gpu.readF32(out, 1))[0])).toBe(true);
-    expect(Number.isNaN((await gpu.readF32(dw, 1))[0])).toBe(true);
-    for (const buf of [a, b, bias, out, dw]) gpu.destroy(buf);
+    for (const buf of [out, dx, y]) expect(Number.isNaN((await gpu.readF32(buf, 1))[0])).toBe(true);
+    for (const buf of [a, b, bias, out, dx, y]) gpu.destroy(buf);
 
     // The roofline model, recomputed by hand for every profile.
     for (const p of PROFILES) {
@@ -77,7 +80,7 @@ describe('step plan', () => {
         predicted += r / (w / (wave * Math.ceil(w / wave))) + DISPATCH_FIXED_US * 1e-6;
         expect(underfills(d, p)).toBe(w < wave);
       }
-      predicted += 2 * PASS_FIXED_US * 1e-6 + 2 * COPY_FIXED_US * 1e-6 + (2 * 64 + out.size) / p.bandwidth;
+      predicted += 2 * PASS_FIXED_US * 1e-6 + 2 * COPY_FIXED_US * 1e-6 + (2 * 64 + y.size) / p.bandwidth;
       expect(s.rooflineMs).toBeCloseTo(roofline * 1e3, 12);
       expect(s.predictedMs).toBeCloseTo(predicted * 1e3, 12);
       expect(s.underfilled).toBe(dispatches.length);
@@ -108,7 +111,7 @@ describe('step plan', () => {
 
     expect(dispatches.length).toBeGreaterThan(20);
     for (const d of dispatches) {
-      expect(d.kernel, JSON.stringify(d)).toMatch(/^[a-z_]+$/);
+      expect(d.kernel, JSON.stringify(d)).toMatch(/^[a-z][a-z0-9_]*$/);
       expect(d.kernel).not.toBe('kernel');
       expect(d.workgroupSize, d.kernel).toBeGreaterThan(0);
       expect(d.bytes, d.kernel).toBeGreaterThan(0);
@@ -116,14 +119,14 @@ describe('step plan', () => {
     const { nEmbd: C, vocabSize: V } = cfg;
     // (M, N, K) of each Linear's forward, dX and dW at these shapes.
     const linears: Record<string, [number, number]> = { 'attn.c_attn': [3 * C, C], 'attn.c_proj': [C, C], 'mlp.c_fc': [4 * C, C], 'mlp.c_proj': [C, 4 * C], lm_head: [V, C] };
-    const matmuls = dispatches.filter((d) => d.kernel === 'matmul');
-    expect(matmuls.length).toBe(3 * (4 * cfg.nLayer + 1));
-    for (const d of matmuls) {
-      const [site, dir] = d.label!.split(' ');
-      const [out, inp] = linears[site!]!;
-      const [M, N, K] = dir === 'fwd' ? [BT, out, inp] : dir === 'dX' ? [BT, inp, out] : [out, inp, BT];
-      expect(d.flops, d.label).toBe(2 * M * N * K);
-      expect(d.workgroups, d.label).toEqual([Math.ceil(N / 64), Math.ceil(M / 64), 1]);
+    // Each product of each Linear appears once per layer (the head once) with 2MNK FLOPs; a split-K
+    // product may add a reduction dispatch under the same label.
+    for (const [site, [out, inp]] of Object.entries(linears)) {
+      for (const dir of ['fwd', 'dX', 'dW']) {
+        const [M, N, K] = dir === 'fwd' ? [BT, out, inp] : dir === 'dX' ? [BT, inp, out] : [out, inp, BT];
+        const products = dispatches.filter((d) => d.label === `${site} ${dir}` && d.flops === 2 * M * N * K);
+        expect(products.length, `${site} ${dir}`).toBe(site === 'lm_head' ? 1 : cfg.nLayer);
+      }
     }
     // Every group of the profile appears in a step.
     const groups = new Set(dispatches.map(kernelGroup));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL, DEFAULT_TRAIN } from '../../src/model/config';
-import { CHECKPOINT_VERSION, CheckpointStore, appendThinned, checkpointProblem, firstNonFinite, type RunCheckpoint } from '../../src/engine/checkpointStore';
+import { CHECKPOINT_VERSION, CheckpointStore, appendThinned, checkpointProblem, firstNonFinite, fullDiskMessage, summarize, type RunCheckpoint } from '../../src/engine/checkpointStore';
 
 function run(over: Partial<RunCheckpoint> = {}): RunCheckpoint {
   return {
@@ -57,8 +57,34 @@ describe('checkpoint records', () => {
     const r = await store.save(run());
     expect(r.saved).toBe(false);
     if (!r.saved) expect(r.message).toMatch(/not being saved.*Training goes on/);
-    expect(await store.load()).toBeNull();
+    expect(await store.load('current')).toBeNull();
+    expect(await store.list()).toEqual([]);
     const bad = await store.save(run({ params: new Float32Array([Number.NaN, 0, 0]) }));
     expect(bad.saved).toBe(false);
+  });
+
+  it('summarizes a run for the table, and reads a record from before runs had names', () => {
+    const id = { id: 'run-1', name: 'Tiny on Moby Dick', preset: 'Tiny', createdAt: 5, notes: '' };
+    const sum = summarize(
+      run({ run: id, wallMs: 1500, tokensPerSec: 900, lossHistory: [{ step: 10, loss: 2.5, time: 1.5 }], evalHistory: [{ step: 10, trainLoss: 2.4, valLoss: 2.6 }] }),
+    );
+    expect(sum).toMatchObject({ ...id, step: 10, wallMs: 1500, tokensPerSec: 900, trainLoss: 2.5, valLoss: 2.6, corpusName: 'mine' });
+    // Three floats of weights and two moments, the text as UTF-16, and the curve points.
+    expect(sum.bytes).toBe(9 * 4 + 6 * 2 + 2 * 24);
+    expect(summarize(run())).toMatchObject({ id: 'current', name: 'Run on mine', wallMs: 0, trainLoss: null });
+  });
+
+  it('a full disk names the largest other runs to delete, with human sizes', () => {
+    const msg = fullDiskMessage([
+      { name: 'small', bytes: 2048 },
+      { name: 'big', bytes: 30 * 1024 * 1024 },
+      { name: 'mid', bytes: 3 * 1024 * 1024 },
+      { name: 'tiny', bytes: 10 },
+    ]);
+    expect(msg).toBe(
+      'Checkpoints are not being saved: the browser storage for this site is full. Training goes on. ' +
+        'Delete runs you no longer need in the Runs tab, largest first: "big" (30.0 MB), "mid" (3.0 MB), "small" (2.0 KB).',
+    );
+    expect(fullDiskMessage([])).toMatch(/No other run is stored/);
   });
 });

@@ -31,7 +31,7 @@ function setup(over: Partial<TrainConfig> = {}) {
   const serial = new Serial();
   const trainer = new Trainer(
     model,
-    { corpus: { name: 'test', builtIn: false, text: TEXT }, vocab: tok.vocab, train: trainCfg, trainTokens: train, valTokens: val },
+    { run: { id: 'run-test', name: 'test', preset: '', createdAt: 0, notes: '' }, corpus: { name: 'test', builtIn: false, text: TEXT }, vocab: tok.vocab, train: trainCfg, trainTokens: train, valTokens: val },
     serial,
     {
       emit: (e) => events.push(e),
@@ -73,7 +73,8 @@ describe('the training loop', () => {
     expect(model.maxPending).toBe(2);
     expect(model.stepsRun).toBe(40);
     const evals = events.flatMap((e) => (e.kind === 'eval' ? [e.stats.step] : []));
-    expect(evals).toEqual([10, 20, 30, 40]);
+    // The untrained model is evaluated first (nanoGPT's iter 0), then at every interval.
+    expect(evals).toEqual([0, 10, 20, 30, 40]);
     expect(saved.map((r) => r.step)).toEqual([10, 20, 30, 40]);
     expect(trainer.state).toBe('done');
     expect(events.at(-1)).toMatchObject({ kind: 'trainState', state: 'done', step: 40 });
@@ -101,6 +102,32 @@ describe('the training loop', () => {
     const got = [...steps(first.events), ...steps(second.events)].map((x) => x.loss);
     expect(got).toEqual(want);
     expect(steps(second.events)[0].step).toBe(6);
+  });
+
+  it('"train N more steps" on a finished run continues exactly: steps, learning rates, sampler and curves', async () => {
+    const cosine = { lrDecay: true, warmupSteps: 3, minLr: 0.005, checkpointInterval: 0, evalInterval: 1000 };
+    // Uninterrupted: 18 steps whose cosine ends at step 12, as a continued 12-step run keeps it.
+    const straight = setup({ ...cosine, maxSteps: 18, lrDecaySteps: 12 });
+    await straight.trainer.action('start');
+    await straight.trainer.settle();
+    const want = steps(straight.events);
+
+    const run = setup({ ...cosine, maxSteps: 12 });
+    await run.trainer.action('start');
+    await run.trainer.settle();
+    expect(run.trainer.state).toBe('done');
+    expect(await run.trainer.action('start')).toMatch(/Training is done/);
+    expect(await run.trainer.extend(6)).toBeNull();
+    await run.trainer.settle();
+    expect(run.trainer.state).toBe('done');
+    expect(run.trainer.setup.train).toMatchObject({ maxSteps: 18, lrDecaySteps: 12 });
+    const got = steps(run.events);
+    expect(got.map((x) => x.step)).toEqual(Array.from({ length: 18 }, (_, i) => i + 1));
+    expect(got.map((x) => [x.loss, x.lr])).toEqual(want.map((x) => [x.loss, x.lr]));
+    expect(got.slice(12).every((x) => x.lr === 0.005)).toBe(true);
+    // One unbroken curve, and the checkpoint records the new end.
+    expect(run.trainer.lossHistory.map((p) => p.step)).toEqual(got.map((x) => x.step));
+    expect(run.saved.at(-1)).toMatchObject({ step: 18, train: { maxSteps: 18, lrDecaySteps: 12 } });
   });
 
   it('pause stops a running loop at a consistent step', async () => {

@@ -7,6 +7,16 @@ const NOW = Date.UTC(2025, 0, 15, 12, 0, 0);
 
 function run(patch: Partial<SavedRunSummary>): SavedRunSummary {
   return {
+    id: 'run-1',
+    name: 'Tiny on Moby Dick',
+    preset: 'Tiny',
+    createdAt: NOW - 3600_000,
+    notes: '',
+    wallMs: 0,
+    tokensPerSec: 0,
+    trainLoss: null,
+    valLoss: null,
+    bytes: 0,
     corpusName: 'Moby Dick',
     builtIn: true,
     model: { ...DEFAULT_MODEL, vocabSize: 80 },

@@ -3,12 +3,13 @@ import { PRESETS } from '../../src/model/config';
 import { DEFAULT_SAMPLING, parseSetup, serializeSetup } from '../../src/ui/url';
 
 const baby = PRESETS[0];
+const names = PRESETS.find((p) => p.id === 'names')!;
 const tiny = PRESETS.find((p) => p.id === 'tiny')!;
 
 describe('setup in the query string', () => {
   it('an empty query gives the first preset, its corpus and default sampling, without notices', () => {
     const s = parseSetup('');
-    expect(s).toEqual({ preset: 'baby', corpus: 'moby-dick', model: baby.model, train: baby.train, sampling: DEFAULT_SAMPLING, notices: [] });
+    expect(s).toEqual({ preset: 'tutorial', corpus: 'moby-dick', model: baby.model, train: baby.train, sampling: DEFAULT_SAMPLING, notices: [] });
   });
 
   it('round-trips a changed setup through the link', () => {
@@ -27,7 +28,7 @@ describe('setup in the query string', () => {
   });
 
   it('only writes what differs from the preset', () => {
-    expect(serializeSetup({ preset: 'names', corpus: 'names', model: PRESETS[2].model, train: PRESETS[2].train, sampling: DEFAULT_SAMPLING })).toBe(
+    expect(serializeSetup({ preset: 'names', corpus: 'names', model: names.model, train: names.train, sampling: DEFAULT_SAMPLING })).toBe(
       '?preset=names',
     );
   });
@@ -42,9 +43,15 @@ describe('setup in the query string', () => {
 
   it('unknown preset or corpus fall back with a notice', () => {
     const s = parseSetup('?preset=huge&corpus=/etc/passwd');
-    expect(s.preset).toBe('baby');
+    expect(s.preset).toBe('tutorial');
     expect(s.corpus).toBe('moby-dick');
     expect(s.notices).toHaveLength(2);
+  });
+
+  it('reads the old "baby" preset id as the Tutorial GPT', () => {
+    const s = parseSetup('?preset=baby');
+    expect(s.preset).toBe('tutorial');
+    expect(s.notices).toEqual([]);
   });
 
   it('never throws on hostile input', () => {

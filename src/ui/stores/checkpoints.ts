@@ -3,8 +3,10 @@
 // weights as a .safetensors file.
 import { create } from 'zustand';
 import type { EngineEvent, SavedRunSummary } from '../../engine/protocol';
+import { formatBytes } from '../../data/corpus';
 import { builtinCorpus } from '../../data/readCorpus';
 import type { CorpusId } from '../../model/config';
+import { buildBundle } from '../../engine/nanogptBundle';
 import { useGpu } from '../gpuStore';
 import { useData } from './data';
 import { useSetup } from './setup';
@@ -52,7 +54,7 @@ interface CheckpointState {
   offerError: string | null;
   last: CheckpointStatus | null;
   /** Export or import in progress. */
-  transfer: 'export' | 'import' | null;
+  transfer: 'export' | 'import' | 'bundle' | null;
   /** Sentence about the last export or import (problems are shown as alerts). */
   transferNote: string | null;
   /** SHA-256 (hex) of the file last exported or imported, to tell files apart. */
@@ -65,6 +67,8 @@ interface CheckpointState {
     /** withOptimizer (default) adds AdamW's state so an import continues exactly; off gives nanoGPT's plain state_dict. */
     exportWeights: (withOptimizer?: boolean) => Promise<void>;
     importWeights: (file: File) => Promise<void>;
+    /** The zip that continues the open run with nanoGPT's train.py (after the person agreed the corpus goes into it). */
+    exportCluster: () => Promise<void>;
   };
 }
 
@@ -124,63 +128,37 @@ export const useCheckpoints = create<CheckpointState>((set, get) => ({
       if (reply.kind === 'savedRun' && reply.run && !useTraining.getState().loaded) set({ offer: reply.run });
     },
     async resume() {
-      const engine = useGpu.getState().engine;
       const run = get().offer;
-      if (!engine || !run || get().resuming) return;
+      if (!run || get().resuming) return;
       set({ resuming: true, offerError: null });
       try {
-        const { vocabSize: _v, ...shape } = run.model;
-        void _v;
-        const setup = useSetup.getState().actions;
-        setup.setModel(shape);
-        setup.setTrain(run.train);
-        let text: string | undefined;
-        let corpusName = run.corpusName;
-        if (run.builtIn) {
-          const id = builtinIdFor(run.corpusName);
-          if (!id) {
-            set({ offerError: `The saved run trained on "${run.corpusName}", which this version of the app does not have.` });
-            return;
-          }
-          await dataIdle();
-          if (useData.getState().corpus?.builtin !== id) await useData.getState().actions.loadBuiltin(id);
-          await dataIdle();
-          const corpus = useData.getState().corpus;
-          if (corpus?.builtin !== id) {
-            set({ offerError: useData.getState().error ?? `${builtinCorpus(id).label} could not be loaded.` });
-            return;
-          }
-          text = corpus.text;
-          corpusName = corpus.name;
-        }
-        // The run's key includes the corpus on the page: let a text being read settle first.
-        await dataIdle();
-        const reply = await engine.request({ kind: 'resume', text });
-        if (reply.kind !== 'loaded') {
-          set({ offerError: reply.kind === 'error' ? reply.message : reply.kind === 'invalid' ? reply.problems.join(' ') : `Unexpected reply '${reply.kind}'.` });
+        const problem = await openRun(run);
+        if (problem) {
+          set({ offerError: problem });
           return;
         }
-        useTraining.getState().actions.adopt(reply, corpusName);
-        set({ offer: null, last: { step: reply.step ?? run.step, saved: true, message: null, at: run.savedAt } });
+        set({ offer: null, last: { step: useTraining.getState().step, saved: true, message: null, at: run.savedAt } });
         // The offer said "resume training": carry on from the saved step.
-        if ((reply.step ?? 0) < run.train.maxSteps) await useTraining.getState().actions.command('resume');
+        if (useTraining.getState().step < run.train.maxSteps) await useTraining.getState().actions.command('resume');
       } finally {
         set({ resuming: false });
       }
     },
     async discard() {
       const engine = useGpu.getState().engine;
+      const run = get().offer;
       if (!engine || get().resuming) return;
       set({ resuming: true });
-      await engine.request({ kind: 'discardSavedRun' });
-      set({ resuming: false, offer: null, offerError: null });
+      const reply = await engine.request({ kind: 'discardSavedRun', id: run?.id });
+      set({ resuming: false, offer: null, offerError: reply.kind === 'error' ? reply.message : null });
     },
     async exportWeights(withOptimizer = true) {
       const engine = useGpu.getState().engine;
       if (!engine || get().transfer) return;
       set({ transfer: 'export', transferError: null, transferNote: null, transferHash: null });
       try {
-        if (!(await useTraining.getState().actions.ensureLoaded())) {
+        // The open run is exported as it is; a model is created only when there is none.
+        if (!useTraining.getState().loaded && !(await useTraining.getState().actions.ensureLoaded())) {
           set({ transferError: 'There is no model to export yet: load a corpus and a valid configuration first.' });
           return;
         }
@@ -193,7 +171,42 @@ export const useCheckpoints = create<CheckpointState>((set, get) => ({
         }
         const hash = await sha256(reply.bytes);
         download(reply.bytes, reply.fileName);
-        set({ transferHash: hash, transferNote: `Exported ${reply.fileName} (${[`${(reply.bytes.byteLength / 1024).toFixed(0)} KiB`, fingerprint(hash)].filter(Boolean).join(', ')}).` });
+        set({ transferHash: hash, transferNote: `Exported ${reply.fileName} (${[formatBytes(reply.bytes.byteLength), fingerprint(hash)].filter(Boolean).join(', ')}).` });
+      } finally {
+        set({ transfer: null });
+      }
+    },
+    async exportCluster() {
+      const engine = useGpu.getState().engine;
+      const loaded = useTraining.getState().loaded;
+      const corpus = useData.getState().corpus;
+      if (!engine || get().transfer) return;
+      if (!loaded || !corpus) {
+        set({ transferError: 'Train a model first: the zip continues the open run.' });
+        return;
+      }
+      set({ transfer: 'bundle', transferError: null, transferNote: null, transferHash: null });
+      try {
+        const reply = await engine.request({ kind: 'exportCheckpoint', withOptimizer: true });
+        if (reply.kind !== 'exported') {
+          set({ transferError: reply.kind === 'error' ? reply.message : `The export failed (reply '${reply.kind}').` });
+          return;
+        }
+        const stem = reply.fileName.replace(/-step\d+\.checkpoint\.safetensors$/, '');
+        const zip = buildBundle({
+          stem,
+          runName: loaded.runName,
+          text: corpus.text,
+          vocab: loaded.vocab,
+          model: loaded.config,
+          train: useSetup.getState().train,
+          step: reply.step,
+          checkpoint: new Uint8Array(reply.bytes),
+        });
+        const name = `${stem}-step${reply.step}.nanogpt-run.zip`;
+        const bytes = zip.buffer.slice(zip.byteOffset, zip.byteOffset + zip.byteLength) as ArrayBuffer;
+        download(bytes, name);
+        set({ transferNote: `Downloaded ${name} (${formatBytes(bytes.byteLength)}): unzip it into nanoGPT and follow its README.` });
       } finally {
         set({ transfer: null });
       }
@@ -203,8 +216,8 @@ export const useCheckpoints = create<CheckpointState>((set, get) => ({
       if (!engine || get().transfer) return;
       set({ transfer: 'import', transferError: null, transferNote: null, transferHash: null });
       try {
-        if (!(await useTraining.getState().actions.ensureLoaded())) {
-          set({ transferError: 'Load a corpus and a model of the same shape before importing weights into it.' });
+        if (!useData.getState().corpus) {
+          set({ transferError: 'Load the text the model was trained on first (Dataset tab): its characters are the model\'s vocabulary.' });
           return;
         }
         let bytes: ArrayBuffer;
@@ -215,14 +228,33 @@ export const useCheckpoints = create<CheckpointState>((set, get) => ({
           return;
         }
         const hash = await sha256(bytes);
-        const reply = await engine.request({ kind: 'importCheckpoint', bytes }, [bytes]);
-        if (reply.kind !== 'imported') {
-          const why = reply.kind === 'error' ? reply.message : `unexpected reply '${reply.kind}'`;
+        const corpus = useData.getState().corpus!;
+        const reply = await engine.request(
+          {
+            kind: 'importCheckpoint',
+            bytes,
+            fileName: file.name,
+            corpusName: corpus.name,
+            text: corpus.text,
+            builtIn: corpus.source === 'builtin',
+            train: useSetup.getState().train,
+          },
+          [bytes],
+        );
+        if (reply.kind !== 'loaded') {
+          const why = reply.kind === 'error' ? reply.message : reply.kind === 'invalid' ? reply.problems.join(' ') : `unexpected reply '${reply.kind}'`;
           set({ transferError: `${file.name} was not imported: ${why} The model loaded before is unchanged.` });
           return;
         }
-        useTraining.setState({ step: reply.step, nonFinite: null, problems: [] });
-        set({ transferHash: hash, transferNote: `Imported ${file.name}${hash ? ` (${fingerprint(hash)})` : ''}: the model is at step ${reply.step}.` });
+        const { vocabSize: _v, ...shape } = reply.config;
+        void _v;
+        useSetup.getState().actions.setModel(shape);
+        useTraining.getState().actions.adopt(reply, corpus.name);
+        const step = reply.imported?.step ?? reply.step ?? 0;
+        set({
+          transferHash: hash,
+          transferNote: `Imported ${file.name}${hash ? ` (${fingerprint(hash)})` : ''} as the run "${reply.runName}": the model is at step ${step}.`,
+        });
       } finally {
         set({ transfer: null });
       }
@@ -230,11 +262,54 @@ export const useCheckpoints = create<CheckpointState>((set, get) => ({
   },
 }));
 
+/**
+ * Open a stored run: its setup goes into the form, its corpus is loaded (a
+ * built-in one by name; the user's own comes from storage), and the engine
+ * continues it paused at its step. A sentence when it cannot be opened.
+ */
+export async function openRun(run: SavedRunSummary): Promise<string | null> {
+  const engine = useGpu.getState().engine;
+  if (!engine) return 'The GPU is not ready yet.';
+  let text: string | undefined;
+  let corpusName = run.corpusName;
+  if (run.builtIn) {
+    const id = builtinIdFor(run.corpusName);
+    if (!id) return `The run trained on "${run.corpusName}", which this version of the app does not have.`;
+    await dataIdle();
+    if (useData.getState().corpus?.builtin !== id) await useData.getState().actions.loadBuiltin(id);
+    await dataIdle();
+    const corpus = useData.getState().corpus;
+    if (corpus?.builtin !== id) return useData.getState().error ?? `${builtinCorpus(id).label} could not be loaded.`;
+    text = corpus.text;
+    corpusName = corpus.name;
+  }
+  await dataIdle();
+  const reply = await engine.request({ kind: 'resume', id: run.id, text });
+  if (reply.kind !== 'loaded') {
+    return reply.kind === 'error' ? reply.message : reply.kind === 'invalid' ? reply.problems.join(' ') : `Unexpected reply '${reply.kind}'.`;
+  }
+  const { vocabSize: _v, ...shape } = reply.config;
+  void _v;
+  const setup = useSetup.getState().actions;
+  setup.setModel(shape);
+  setup.setTrain({ lrDecaySteps: undefined, ...reply.train });
+  if (!run.builtIn) {
+    // The user's own text comes back from storage with the run.
+    const own = useData.getState().corpus;
+    if (own?.name !== run.corpusName) await useData.getState().actions.loadText(reply.corpusText ?? '', run.corpusName);
+  }
+  useTraining.getState().actions.adopt(reply, corpusName);
+  useCheckpoints.setState({ offer: null, last: { step: reply.step ?? run.step, saved: true, message: null, at: run.savedAt } });
+  return null;
+}
+
 /** Checkpoint events become the status line; a new load retires the offer. */
 export function handleCheckpointEvent(event: EngineEvent): void {
   if (event.kind === 'checkpoint') {
     useCheckpoints.setState({ last: { step: event.step, saved: event.saved, message: event.message ?? null, at: Date.now() } });
   }
+  // A new or reset run has no checkpoint yet; the line about the one before goes.
+  if (event.kind === 'history' && event.lossHistory.length === 0) useCheckpoints.setState({ last: null, transferNote: null, transferError: null });
 }
 
 // Loading another run replaces the saved one at its first checkpoint: the offer no longer applies.

@@ -1,10 +1,11 @@
 // The training text: a built-in corpus or the user's own, checked in the corpus
 // worker. A rejected text leaves the previous one in place.
 import { create } from 'zustand';
-import type { CorpusId } from '../../model/config';
+import type { CorpusId, PresetId } from '../../model/config';
 import { CharTokenizer } from '../../model/tokenizer';
 import { minCorpusChars, type CorpusCheck, type CorpusStats } from '../../data/corpus';
 import { builtinCorpus, fetchBuiltin, readCorpus } from '../../data/readCorpus';
+import { presetById } from '../url';
 import { useSetup } from './setup';
 
 export interface Corpus {
@@ -78,4 +79,20 @@ export const useData = create<DataState>((set, get) => {
 /** The validation split: the last 10% of the text. */
 export function validationText(corpus: Corpus): string {
   return corpus.text.slice(corpus.stats.splitIndex);
+}
+
+/**
+ * Choose a preset: its config, and its corpus. A preset whose published losses
+ * were measured on a text we do not ship keeps a text the person loaded
+ * themselves (that text is how they reproduce the figure).
+ */
+export async function choosePreset(id: PresetId): Promise<void> {
+  const preset = presetById(id);
+  if (!preset) return;
+  useSetup.getState().actions.applyPreset(preset.id);
+  const { corpus, actions } = useData.getState();
+  const own = corpus !== null && corpus.source !== 'builtin';
+  if (own && preset.publishedOn) return;
+  if (corpus?.builtin === preset.corpus && !own) return;
+  await actions.loadBuiltin(preset.corpus);
 }

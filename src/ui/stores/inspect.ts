@@ -2,6 +2,7 @@
 import { create } from 'zustand';
 import type { EngineEvent, TokenDistribution } from '../../engine/protocol';
 import { useGpu } from '../gpuStore';
+import { useData, validationText } from './data';
 import { useSetup } from './setup';
 
 export interface AttentionMaps {
@@ -49,6 +50,13 @@ interface InspectState {
 
 let nextRequestId = 1;
 
+/** The first characters of the validation text (at most the context, at most 48). */
+export function defaultAttentionPrompt(): string | null {
+  const corpus = useData.getState().corpus;
+  if (!corpus) return null;
+  return Array.from(validationText(corpus)).slice(0, Math.min(useSetup.getState().model.blockSize, 48)).join('') || null;
+}
+
 export const useInspect = create<InspectState>((set, get) => ({
   attention: null,
   attentionPrompt: null,
@@ -61,7 +69,8 @@ export const useInspect = create<InspectState>((set, get) => ({
     pick: (layer, head) => set({ layer, head }),
     async refreshAttention() {
       const engine = useGpu.getState().engine;
-      const prompt = get().attentionPrompt;
+      const prompt = get().attentionPrompt ?? defaultAttentionPrompt();
+      if (get().attentionPrompt === null && prompt) set({ attentionPrompt: prompt });
       if (!engine || !prompt) return;
       const reply = await engine.request({ kind: 'attention', prompt });
       if (reply.kind === 'attention') {
@@ -105,6 +114,9 @@ export function handleInspectEvent(event: EngineEvent): void {
     });
   } else if (event.kind === 'eval') {
     void useInspect.getState().actions.refreshAttention();
+  } else if (event.kind === 'history' && event.lossHistory.length === 0) {
+    // A new or reset run: the maps of the model before it no longer apply.
+    useInspect.setState({ attention: null, attentionError: null });
   }
 }
 

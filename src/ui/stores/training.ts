@@ -7,6 +7,7 @@ import type { ModelConfig } from '../../model/config';
 import { trainingSeries } from '../training/series';
 import { useGpu } from '../gpuStore';
 import { useData } from './data';
+import { presetById } from '../url';
 import { useSetup } from './setup';
 
 export interface LoadedModel {
@@ -20,6 +21,9 @@ export interface LoadedModel {
   key: string;
   /** The corpus the run trains on, as people know it. */
   corpusName: string;
+  /** The run it is, as the runs table shows it. */
+  runId: string;
+  runName: string;
 }
 
 interface TrainingState {
@@ -49,6 +53,8 @@ interface TrainingState {
     command: (action: TrainAction) => Promise<void>;
     /** Space: start, pause or resume, whichever applies. */
     toggle: () => Promise<void>;
+    /** Train this many more steps on a finished (or paused) run, continuing it exactly. */
+    continueRun: (steps: number) => Promise<void>;
   };
 }
 
@@ -75,6 +81,16 @@ export const useTraining = create<TrainingState>((set, get) => ({
   actions: {
     async load() {
       const engine = useGpu.getState().engine;
+      // A text still being read (a preset's corpus, a dropped file) is the one the run is for.
+      if (useData.getState().loading) {
+        await new Promise<void>((done) => {
+          const stop = useData.subscribe((d) => {
+            if (d.loading) return;
+            stop();
+            done();
+          });
+        });
+      }
       const corpus = useData.getState().corpus;
       if (!engine || useGpu.getState().phase !== 'ready') {
         set({ problems: ['The GPU is not ready yet.'] });
@@ -87,7 +103,19 @@ export const useTraining = create<TrainingState>((set, get) => ({
       const { model, train } = useSetup.getState();
       const key = setupKey();
       set({ busy: true, problems: [], message: null, nonFinite: null });
-      const reply = await engine.request({ kind: 'load', corpusName: corpus.name, text: corpus.text, model, train, builtIn: corpus.source === 'builtin' });
+      const preset = presetById(useSetup.getState().preset);
+      const label = preset ? preset.label.replace(/ \(.*\)$/, '') : 'Custom';
+      const changed = !preset || JSON.stringify(preset.model) !== JSON.stringify(model) || JSON.stringify(preset.train) !== JSON.stringify(train);
+      const reply = await engine.request({
+        kind: 'load',
+        corpusName: corpus.name,
+        text: corpus.text,
+        model,
+        train,
+        builtIn: corpus.source === 'builtin',
+        runName: `${label}${changed ? ' (changed)' : ''} on ${corpus.name}`,
+        preset: preset?.label ?? '',
+      });
       set({ busy: false });
       if (reply.kind === 'loaded') {
         trainingSeries.clear();
@@ -150,7 +178,21 @@ export const useTraining = create<TrainingState>((set, get) => ({
       set({ busy: false });
       if (reply.kind === 'error') set({ problems: [reply.message] });
       else if (reply.kind === 'invalid') set({ problems: reply.problems });
-      if (action === 'reset') set({ step: 0, latest: null, lastEval: null, msPerStep: null });
+      // A reset run starts clean: no sentence about the run before it survives.
+      if (action === 'reset') set({ step: 0, latest: null, lastEval: null, msPerStep: null, problems: reply.kind === 'error' ? get().problems : [], message: null, nonFinite: null });
+    },
+    async continueRun(steps) {
+      const engine = useGpu.getState().engine;
+      const loaded = get().loaded;
+      if (!engine || !loaded || get().busy) return;
+      const train = useSetup.getState().train;
+      const maxSteps = get().step + Math.floor(steps);
+      // The form and the link follow the run, so Start and Step keep training this run, not a new one.
+      useSetup.getState().actions.setTrain({ maxSteps, lrDecaySteps: train.lrDecaySteps ?? train.maxSteps });
+      set({ loaded: { ...loaded, key: setupKey() }, problems: [], message: null, nonFinite: null, busy: true });
+      const reply = await engine.request({ kind: 'continueRun', steps });
+      set({ busy: false });
+      if (reply.kind === 'error') set({ problems: [reply.message] });
     },
     async toggle() {
       const s = get().state;

@@ -1,0 +1,237 @@
+// Every run stored in this browser: a table with open, rename, delete and
+// duplicate-with-changes, storage used and available, and a chart that
+// overlays the loss curves of the selected runs.
+import { useEffect, useState } from 'react';
+import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { formatBytes } from '../data/corpus';
+import type { RunSummary } from '../engine/protocol';
+import { useGpu } from './gpuStore';
+import { formatEta } from './TrainingPanel';
+import { useRuns, xOf, type CompareAxis } from './stores/runs';
+import { useCheckpoints } from './stores/checkpoints';
+import { useTraining } from './stores/training';
+
+const COLOURS = ['#3b5bdb', '#e8590c', '#2b8a3e', '#ae3ec9', '#c92a2a', '#1098ad', '#f08c00', '#5c940d'];
+
+const AXES: { id: CompareAxis; label: string }[] = [
+  { id: 'steps', label: 'steps' },
+  { id: 'tokens', label: 'tokens' },
+  { id: 'time', label: 'wall time (s)' },
+];
+
+function when(at: number): string {
+  return new Date(at).toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short' });
+}
+
+const loss = (x: number | null) => (x === null ? '–' : x.toFixed(3));
+
+/** One run's train and validation curves on the chosen axis. */
+function curves(run: RunSummary, axis: CompareAxis) {
+  const timeAt = new Map(run.lossHistory.map((p) => [p.step, p.time]));
+  const train = run.lossHistory.flatMap((p) => {
+    const x = xOf(run, p, axis);
+    return x === null ? [] : [{ x, y: p.loss }];
+  });
+  const val = run.evalHistory.flatMap((p) => {
+    const x = p.step === 0 ? 0 : xOf(run, { step: p.step, time: timeAt.get(p.step) }, axis);
+    return x === null ? [] : [{ x, y: p.valLoss }];
+  });
+  return { train, val };
+}
+
+function CompareChart({ runs, axis }: { runs: RunSummary[]; axis: CompareAxis }) {
+  const series = runs.map((r) => ({ run: r, ...curves(r, axis) }));
+  return (
+    <div data-testid="compare-chart" data-axis={axis} data-series={series.length}>
+      <ul className="tag compare-legend" data-testid="compare-legend">
+        {series.map(({ run, train, val }, i) => (
+          <li
+            key={run.id}
+            data-run-id={run.id}
+            data-points={train.length}
+            data-val-points={val.length}
+            data-first-x={train[0]?.x}
+            data-last-x={train.at(-1)?.x}
+            style={{ color: COLOURS[i % COLOURS.length] }}
+          >
+            {run.name}: {train.length} training and {val.length} validation points
+            {axis === 'time' && train.length === 0 && ' (this run was saved before wall time was recorded)'}
+          </li>
+        ))}
+      </ul>
+      <ResponsiveContainer width="100%" height={300}>
+        <LineChart margin={{ top: 8, right: 16, bottom: 4, left: 0 }}>
+          <CartesianGrid strokeDasharray="3 3" stroke="var(--border)" />
+          <XAxis dataKey="x" type="number" domain={['dataMin', 'dataMax']} stroke="var(--muted)" allowDuplicatedCategory={false} />
+          <YAxis domain={['auto', 'auto']} stroke="var(--muted)" width={48} tickFormatter={(v: number) => v.toFixed(2)} />
+          <Tooltip contentStyle={{ background: 'var(--panel)', border: '1px solid var(--border)' }} formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} />
+          <Legend />
+          {series.map(({ run, train }, i) => (
+            <Line key={`${run.id}-t`} data={train} dataKey="y" name={`${run.name} (train)`} stroke={COLOURS[i % COLOURS.length]} dot={false} isAnimationActive={false} />
+          ))}
+          {series.map(({ run, val }, i) => (
+            <Line
+              key={`${run.id}-v`}
+              data={val}
+              dataKey="y"
+              name={`${run.name} (validation)`}
+              stroke={COLOURS[i % COLOURS.length]}
+              strokeDasharray="4 3"
+              dot={{ r: 2 }}
+              isAnimationActive={false}
+            />
+          ))}
+        </LineChart>
+      </ResponsiveContainer>
+    </div>
+  );
+}
+
+function RunRow({ run, open, onOpened }: { run: RunSummary; open: boolean; onOpened: (where: 'train') => void }) {
+  const selected = useRuns((s) => s.selected.includes(run.id));
+  const busy = useRuns((s) => s.busy);
+  const actions = useRuns((s) => s.actions);
+  const [editing, setEditing] = useState<string | null>(null);
+  const [confirming, setConfirming] = useState(false);
+  return (
+    <tr data-testid="run-row" data-run-id={run.id} data-name={run.name} data-step={run.step} data-open={open}>
+      <td>
+        <input type="checkbox" checked={selected} onChange={() => actions.toggleSelected(run.id)} aria-label={`Compare ${run.name}`} data-testid="run-select" />
+      </td>
+      <td>
+        {editing === null ? (
+          <span data-testid="run-name">{run.name}</span>
+        ) : (
+          <form
+            onSubmit={(e) => {
+              e.preventDefault();
+              void actions.rename(run.id, editing).then((ok) => ok && setEditing(null));
+            }}
+          >
+            <input value={editing} onChange={(e) => setEditing(e.target.value)} aria-label="New name" data-testid="run-rename-input" autoFocus />
+            <button type="submit" data-testid="run-rename-save">
+              Save
+            </button>
+            <button type="button" onClick={() => setEditing(null)}>
+              Cancel
+            </button>
+          </form>
+        )}
+        {open && <span className="tag"> (open)</span>}
+      </td>
+      <td>{run.preset || 'custom'}</td>
+      <td>{run.corpusName}</td>
+      <td className="num">{run.step.toLocaleString('en-US')}</td>
+      <td className="num">{loss(run.trainLoss)}</td>
+      <td className="num">{loss(run.valLoss)}</td>
+      <td className="num">{run.wallMs > 0 ? formatEta(run.wallMs / 1000) : '–'}</td>
+      <td className="num">{run.tokensPerSec > 0 ? Math.round(run.tokensPerSec).toLocaleString('en-US') : '–'}</td>
+      <td>{when(run.savedAt)}</td>
+      <td className="num">{formatBytes(run.bytes)}</td>
+      <td className="actions">
+        <button onClick={() => void actions.open(run.id).then((ok) => ok && onOpened('train'))} disabled={busy} data-testid="run-open">
+          Open
+        </button>
+        <button onClick={() => setEditing(run.name)} disabled={editing !== null} data-testid="run-rename">
+          Rename
+        </button>
+        <button onClick={() => void actions.duplicate(run.id).then((ok) => ok && onOpened('train'))} disabled={busy} data-testid="run-duplicate">
+          Duplicate with changes
+        </button>
+        {confirming ? (
+          <span role="alert">
+            Delete “{run.name}” and its checkpoint?{' '}
+            <button className="danger" onClick={() => void actions.remove(run.id)} data-testid="run-delete-confirm">
+              Delete
+            </button>{' '}
+            <button onClick={() => setConfirming(false)}>Keep</button>
+          </span>
+        ) : (
+          <button onClick={() => setConfirming(true)} disabled={open} title={open ? 'This run is open: open or start another run first.' : undefined} data-testid="run-delete">
+            Delete…
+          </button>
+        )}
+      </td>
+    </tr>
+  );
+}
+
+export function RunsPanel({ onNavigate }: { onNavigate: (tab: 'train') => void }) {
+  const { runs, openId, storage, selected, axis, error, note } = useRuns();
+  const { refresh, setAxis } = useRuns((s) => s.actions);
+  const ready = useGpu((s) => s.phase === 'ready');
+  const saved = useCheckpoints((s) => s.last?.at);
+  const state = useTraining((s) => s.state);
+
+  // Fresh whenever the panel opens, and as the open run saves checkpoints.
+  useEffect(() => {
+    if (ready) void refresh();
+  }, [ready, refresh, saved, state]);
+
+  const compared = runs.filter((r) => selected.includes(r.id));
+  const full = storage !== null && storage.quota > 0 && storage.usage / storage.quota > 0.9;
+  return (
+    <section className="panel" aria-label="Runs" data-testid="runs-panel" data-runs={runs.length}>
+      <h2>Runs</h2>
+      <p className={full ? 'bad' : 'tag'} data-testid="storage-estimate" data-usage={storage?.usage} data-quota={storage?.quota}>
+        {storage
+          ? `This site uses ${formatBytes(storage.usage)} of the ${formatBytes(storage.quota)} the browser allows it.` +
+            (full ? ' Storage is almost full: delete runs you no longer need (the largest are listed by size below), or export them first.' : '')
+          : 'The browser does not say how much storage this site may use.'}
+      </p>
+      {error && (
+        <p role="alert" className="bad" data-testid="runs-error">
+          {error}
+        </p>
+      )}
+      {note && (
+        <p className="tag" data-testid="runs-note">
+          {note}
+        </p>
+      )}
+      {runs.length === 0 ? (
+        <p className="tag">No runs yet: every run you train is kept here, with its checkpoint, until you delete it.</p>
+      ) : (
+        <div className="table-scroll">
+          <table className="runs" data-testid="runs-table">
+            <thead>
+              <tr>
+                <th title="Compare">⇄</th>
+                <th>name</th>
+                <th>preset</th>
+                <th>corpus</th>
+                <th>steps</th>
+                <th>train loss</th>
+                <th>val loss</th>
+                <th>wall time</th>
+                <th>tokens/s</th>
+                <th>saved</th>
+                <th>size</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {runs.map((r) => (
+                <RunRow key={r.id} run={r} open={r.id === openId} onOpened={onNavigate} />
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <h3>Compare</h3>
+      <div className="row">
+        <span>x axis:</span>
+        {AXES.map((a) => (
+          <label key={a.id}>
+            <input type="radio" name="compare-axis" checked={axis === a.id} onChange={() => setAxis(a.id)} data-testid={`compare-axis-${a.id}`} /> {a.label}
+          </label>
+        ))}
+      </div>
+      {compared.length === 0 ? (
+        <p className="tag">Tick runs in the table to overlay their loss curves.</p>
+      ) : (
+        <CompareChart runs={compared} axis={axis} />
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { PRESETS } from '../../src/model/config';
+import { paramCount, validateConfig } from '../../src/model/validate';
+
+const byId = (id: string) => PRESETS.find((p) => p.id === id)!;
+
+describe('presets say what they are', () => {
+  it("nanoGPT shakespeare-char is exactly config/train_shakespeare_char.py", () => {
+    const p = byId('nanogpt-char');
+    expect(p.label).toBe('nanoGPT shakespeare-char');
+    expect(p.model).toEqual({ nLayer: 6, nHead: 6, nEmbd: 384, blockSize: 256, dropout: 0.2, bias: false, tieWeights: true, activation: 'gelu' });
+    expect(p.train).toMatchObject({
+      batchSize: 64,
+      maxSteps: 5000,
+      learningRate: 1e-3,
+      lrDecay: true,
+      warmupSteps: 100,
+      minLr: 1e-4,
+      beta1: 0.9,
+      beta2: 0.99,
+      weightDecay: 0.1,
+      gradClip: 1.0,
+      evalInterval: 250,
+      evalIters: 200,
+    });
+    // nanoGPT prints "number of parameters: 10.65M" for this config (position embeddings excluded).
+    expect(((paramCount({ ...p.model, vocabSize: 65 }) - 256 * 384) / 1e6).toFixed(2)).toBe('10.65');
+  });
+
+  it('Tutorial GPT is the tutorial\'s model: ReLU, untied, constant 3e-4, dropout 0.1, 3,000 steps', () => {
+    const p = byId('tutorial');
+    expect(p.label).toBe('Tutorial GPT');
+    expect(p.model).toEqual({ nLayer: 6, nHead: 6, nEmbd: 192, blockSize: 128, dropout: 0.1, bias: true, tieWeights: false, activation: 'relu' });
+    expect(p.train).toMatchObject({ batchSize: 32, maxSteps: 3000, learningRate: 3e-4, lrDecay: false });
+    expect(p.description).toMatch(/1\.38/);
+  });
+
+  it('every preset selects a corpus; the Shakespeare ones say the text they were measured on', () => {
+    expect(byId('names').corpus).toBe('names');
+    expect(byId('tiny').corpus).toBe('moby-dick');
+    for (const id of ['tutorial', 'nanogpt-char']) expect(byId(id).publishedOn).toMatch(/Tiny Shakespeare's input\.txt/);
+    for (const p of PRESETS) expect(validateConfig({ ...p.model, vocabSize: 65 }, p.train)).toEqual([]);
+  });
+});
