@@ -2,15 +2,14 @@
 // step's dispatches and commands, prints the table and returns the JSON.
 
 import { adapterName, type GpuHandle } from '../../src/gpu/device';
-import { PRESETS, type ModelConfig, type TrainConfig } from '../../src/model/config';
+import { DEFAULT_MODEL, DEFAULT_TRAIN, type ModelConfig, type TrainConfig } from '../../src/model/config';
 import { GptModel, stepHyper } from '../../src/model/gpt';
 import { planJson, planTable, type PlanJson } from '../plan/model';
 import { stepRecorder } from '../plan/record';
 
-/** The reference preset at the tiny-Shakespeare-sized vocabulary of 65 characters. */
+/** The reference model and training settings (the defaults every preset starts from) at Tiny Shakespeare's 65 characters. */
 export function referenceConfig(): { model: ModelConfig; train: TrainConfig } {
-  const baby = PRESETS.find((p) => p.id === 'baby')!;
-  return { model: { ...baby.model, vocabSize: 65 }, train: baby.train };
+  return { model: { ...DEFAULT_MODEL, vocabSize: 65 }, train: { ...DEFAULT_TRAIN } };
 }
 
 export async function stepPlan(
