@@ -4,6 +4,7 @@
 //
 //   node bench-node.mjs plan  [--out DIR]          the step plan of one reference training step
 //   node bench-node.mjs bench [--full] [--out DIR] kernels and a training step, with per-kernel GPU time
+//   node bench-node.mjs tune  [--full] [--out DIR] full fine-tune vs LoRA (and a DPO step): ms/step and GPU memory
 //
 // The adapter is printed first. Results go to DIR/<name>-<date>.json (default bench-results).
 
@@ -13,11 +14,12 @@ import { create, globals } from 'webgpu';
 import { acquireGpu, adapterName, type GpuHandle } from '../../src/gpu/device';
 import { referenceConfig, stepPlan } from './plan';
 import { nodeBench } from './bench';
+import { tuneBench } from './tune';
 
 Object.assign(globalThis, globals);
 
 interface Options {
-  command: 'plan' | 'bench';
+  command: 'plan' | 'bench' | 'tune';
   out: string;
   full: boolean;
   only: string;
@@ -28,13 +30,13 @@ function parse(argv: string[]): Options {
   const o: Options = { command: 'bench', out: 'bench-results', full: false, only: '', markdown: '' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === 'plan' || a === 'bench') o.command = a;
+    if (a === 'plan' || a === 'bench' || a === 'tune') o.command = a;
     else if (a === '--out') o.out = argv[++i]!;
     else if (a === '--full') o.full = true;
     else if (a === '--quick') o.full = false;
     else if (a === '--only') o.only = argv[++i]!;
     else if (a === '--markdown') o.markdown = argv[++i]!;
-    else throw new Error(`Unknown option ${a}. Use plan or bench, --out DIR, --full, --quick, --only REGEX, --markdown FILE.`);
+    else throw new Error(`Unknown option ${a}. Use plan, bench or tune, --out DIR, --full, --quick, --only REGEX, --markdown FILE.`);
   }
   return o;
 }
@@ -67,6 +69,8 @@ async function main(): Promise<void> {
     const { json, table } = await stepPlan(handle, referenceConfig(), log);
     if (o.markdown) writeFileSync(o.markdown, `${table}\n`);
     log(`\nwrote ${write(o.out, 'plan', json)}`);
+  } else if (o.command === 'tune') {
+    log(`\nwrote ${write(o.out, 'tune', { adapter: adapterName(handle.info), ...(await tuneBench(handle, { full: o.full, log })) })}`);
   } else {
     const result = await nodeBench(handle, { full: o.full, only: new RegExp(o.only || '.', 'i'), log });
     result.adapter = adapterName(handle.info);

@@ -7,9 +7,9 @@ import { GptModel, stepHyper } from '../../src/model/gpt';
 import { planJson, planTable, type PlanJson } from '../plan/model';
 import { stepRecorder } from '../plan/record';
 
-/** The reference model and training settings (the defaults every preset starts from) at Tiny Shakespeare's 65 characters. */
+/** The reference model and training config (the defaults) at the tiny-Shakespeare-sized vocabulary of 65 characters. */
 export function referenceConfig(): { model: ModelConfig; train: TrainConfig } {
-  return { model: { ...DEFAULT_MODEL, vocabSize: 65 }, train: { ...DEFAULT_TRAIN } };
+  return { model: { ...DEFAULT_MODEL, vocabSize: 65 }, train: DEFAULT_TRAIN };
 }
 
 export async function stepPlan(

@@ -21,6 +21,7 @@ import { gradNormScratchFloats } from '../kernels/adamw';
 import { attentionRowFloats } from '../kernels/attention';
 import type { ModelConfig } from './config';
 import { GPU_ALIGN_FLOATS, paramLayout, type ParamLayout } from './layout';
+import { LORA_MODULES, type LoraLayout } from './lora';
 
 export type BufferRole = 'state' | 'saved' | 'scratch' | 'views';
 
@@ -41,8 +42,20 @@ export interface AllocationTable {
 /** Float offset of the grad norm in the readout buffer (the loss is at 0): a separately bindable 256-byte slot. */
 export const READOUT_NORM_FLOAT = GPU_ALIGN_FLOATS;
 
-/** The buffers of one model, in allocation order. */
-export function allocationTable(config: ModelConfig, batchSize: number): AllocationTable {
+/**
+ * Floats of the frozen base's gradient sink under LoRA: the LayerNorm backward
+ * always writes its gain and bias gradients, so they land in two aligned
+ * slots that nothing reads (the base has no gradients or AdamW state).
+ */
+export const frozenSinkFloats = (C: number) => 2 * Math.ceil(C / GPU_ALIGN_FLOATS) * GPU_ALIGN_FLOATS;
+
+/**
+ * The buffers of one model, in allocation order. With LoRA adapters (./lora.ts)
+ * the base is frozen: no base gradients (a LayerNorm sink instead), no base
+ * AdamW moments; the adapters get params, grads, m and v of their own and
+ * each adapted Linear saves x A^T (BT, r) for backward.
+ */
+export function allocationTable(config: ModelConfig, batchSize: number, lora?: LoraLayout | null): AllocationTable {
   const { nLayer: L, nHead: NH, nEmbd: C, blockSize: T, vocabSize: V, dropout } = config;
   const B = batchSize;
   const BT = B * T;
@@ -53,10 +66,18 @@ export function allocationTable(config: ModelConfig, batchSize: number): Allocat
   const add = (role: BufferRole, name: string, floats: number) => buffers.push({ name, floats, role });
 
   add('state', 'params', P); // (P) aligned
-  add('state', 'grads', P);
-  add('state', 'adam m', P);
-  add('state', 'adam v', P);
-  add('state', 'grad norm scratch', gradNormScratchFloats(P));
+  if (lora) {
+    add('state', 'grads', frozenSinkFloats(C)); // LayerNorm gain and bias gradients of the frozen base, never read
+    add('state', 'lora params', lora.total); // (A, B per adapted Linear) aligned
+    add('state', 'lora grads', lora.total);
+    add('state', 'lora m', lora.total);
+    add('state', 'lora v', lora.total);
+  } else {
+    add('state', 'grads', P);
+    add('state', 'adam m', P);
+    add('state', 'adam v', P);
+  }
+  add('state', 'grad norm scratch', gradNormScratchFloats(lora ? lora.total : P));
   add('state', 'hyper', 8); // f32[8], the AdamW hyper floats of the step
   add('state', 'seed', 1); // u32[1], the step's dropout seed
   add('state', 'readout', READOUT_NORM_FLOAT + 1); // loss at 0, grad norm at READOUT_NORM_FLOAT
@@ -79,6 +100,10 @@ export function allocationTable(config: ModelConfig, batchSize: number): Allocat
     add('saved', `${h}.fch`, BT * 4 * C); // (BT, 4C)
     add('saved', `${h}.fch act`, BT * 4 * C); // (BT, 4C)
     add('saved', `${h}.res3`, BT * C); // (BT, C)
+    for (const module of LORA_MODULES) {
+      const ad = lora?.adapters[l][module];
+      if (ad) add('saved', `${h}.${module} xa`, BT * ad.r); // (BT, r) s x A^T
+    }
   }
   add('saved', 'ln_f', BT * C); // (BT, C)
   add('saved', 'ln_f mean', BT);
@@ -95,6 +120,7 @@ export function allocationTable(config: ModelConfig, batchSize: number): Allocat
   add('scratch', 'd fch', BT * 4 * C); // (BT, 4C)
   add('scratch', 'dlogits', BT * V); // (BT, V)
   add('scratch', 'attention delta', attentionRowFloats(B, T, NH)); // (B, NH, T) attention backward row sums
+  if (lora) add('scratch', 'lora dxa', BT * lora.lora.r); // (BT, r) s dY B
 
   add('views', 'prompt readback', L * promptLayerFloats(config) + V); // (L, NH, T, T) probabilities, aligned per layer + (V) last logits
 

@@ -11,6 +11,9 @@
 //   fch  = ln2 c_fc^T (+b); fcha = act(fch)           (N, 4C)
 //   out  = res2 + dropout(fcha mlp.c_proj^T (+b))     (N, C)
 //
+// With LoRA adapters (args.lora) each adapted Linear adds s (x A^T) B^T to its
+// output right after the base matmul (./lora.ts loraForward).
+//
 // `out` may be the same buffer as `inp` (the decoder's residual stream): inp
 // is last read by the first residual add.
 
@@ -21,6 +24,7 @@ import { add } from '../kernels/elementwise';
 import { layerNormForward } from '../kernels/layerNorm';
 import { matmul } from '../kernels/matmul';
 import type { Activation } from './config';
+import { loraForward, type LoraModule } from './lora';
 
 /** One block's parameters (ranges of the flat parameter buffer); null for an absent bias. */
 export interface BlockWeights {
@@ -72,6 +76,28 @@ export interface BlockForwardArgs {
   /** Record atty (N, C) from qkv (N, 3C): causal self-attention, or a cached decode. */
   attend: (rec: Recorder) => void;
   dropout: BranchDropout | null;
+  /** LoRA adapters on this block's Linears (./lora.ts), or none. */
+  lora?: BlockLora | null;
+}
+
+/** One adapted Linear: A (r, in) and B (out, r) ranges of the adapter buffer, and where s x A^T (N, r) goes. */
+export interface LinearAdapter {
+  A: Binding;
+  B: Binding;
+  r: number;
+  xa: Binding;
+}
+
+/** A block's adapters and their scale (strength * lora_alpha / r). */
+export interface BlockLora {
+  adapters: Partial<Record<LoraModule, LinearAdapter>>;
+  scale: number;
+}
+
+/** out (N, OUT) += s (inp A^T) B^T when `module` is adapted. */
+function adapt(gpu: Gpu, rec: Recorder, lora: BlockLora | null | undefined, module: LoraModule, inp: Binding, out: Binding, N: number, IN: number, OUT: number): void {
+  const ad = lora?.adapters[module];
+  if (ad) loraForward(gpu, rec, { out, inp, A: ad.A, B: ad.B, xa: ad.xa, N, IN, OUT, r: ad.r, scale: lora!.scale, site: module });
 }
 
 /** Record one block's forward (ten to fourteen dispatches). */
@@ -79,13 +105,17 @@ export function blockForward(gpu: Gpu, rec: Recorder, args: BlockForwardArgs): v
   const { inp, acts: a, w, proj, N, C, dropout } = args;
   layerNormForward(gpu, rec, { out: a.ln1, mean: a.ln1Mean, rstd: a.ln1Rstd, inp, weight: w.ln1w, bias: w.ln1b, N, C });
   matmul(gpu, rec, { site: 'attn.c_attn', out: a.qkv, a: a.ln1, b: w.attnW, bias: w.attnB, M: N, N: 3 * C, K: C, transB: true }); // (N, 3C)
+  adapt(gpu, rec, args.lora, 'attn.c_attn', a.ln1, a.qkv, N, C, 3 * C);
   args.attend(rec);
   matmul(gpu, rec, { site: 'attn.c_proj', out: proj, a: a.atty, b: w.projW, bias: w.projB, M: N, N: C, K: C, transB: true }); // (N, C)
+  adapt(gpu, rec, args.lora, 'attn.c_proj', a.atty, proj, N, C, C);
   residualAdd(gpu, rec, a.res2, inp, proj, N * C, dropout, 0);
   layerNormForward(gpu, rec, { out: a.ln2, mean: a.ln2Mean, rstd: a.ln2Rstd, inp: a.res2, weight: w.ln2w, bias: w.ln2b, N, C });
   matmul(gpu, rec, { site: 'mlp.c_fc', out: a.fch, a: a.ln2, b: w.fcW, bias: w.fcB, M: N, N: 4 * C, K: C, transB: true }); // (N, 4C)
+  adapt(gpu, rec, args.lora, 'mlp.c_fc', a.ln2, a.fch, N, C, 4 * C);
   activationForward(gpu, rec, { out: a.fcha, inp: a.fch, n: N * 4 * C, kind: args.activation });
   matmul(gpu, rec, { site: 'mlp.c_proj', out: proj, a: a.fcha, b: w.mprojW, bias: w.mprojB, M: N, N: C, K: 4 * C, transB: true }); // (N, C)
+  adapt(gpu, rec, args.lora, 'mlp.c_proj', a.fcha, proj, N, 4 * C, C);
   residualAdd(gpu, rec, a.out, a.res2, proj, N * C, dropout, 1);
 }
 

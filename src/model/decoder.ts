@@ -24,7 +24,7 @@ import { attentionDecode } from '../kernels/attention';
 import { add } from '../kernels/elementwise';
 import { layerNormForward } from '../kernels/layerNorm';
 import { matmul } from '../kernels/matmul';
-import { blockForward, type BlockActivations } from './block';
+import { blockForward, type BlockActivations, type BlockLora } from './block';
 import type { ModelConfig } from './config';
 
 /** Incremental decoding with a key/value cache, when the model offers one. */
@@ -78,6 +78,8 @@ export class GptDecoder implements Decoder {
     readonly config: ModelConfig,
     private readonly weight: WeightLookup,
     private readonly onDispose: (d: GptDecoder) => void = () => undefined,
+    /** Layer l's LoRA adapters at the model's current strength (read at each push), or none. */
+    private readonly lora: (l: number) => BlockLora | null = () => null,
   ) {
     const { nLayer: L, nHead: NH, nEmbd: C, blockSize: T, vocabSize: V } = config;
     const f = (floats: number, label: string) => {
@@ -181,7 +183,7 @@ export class GptDecoder implements Decoder {
       const h = `transformer.h.${l}`;
       const cache = this.caches[l];
       blockForward(gpu, enc, {
-        inp: this.x, acts, proj: this.proj, N: 1, C, activation: config.activation, dropout: null,
+        inp: this.x, acts, proj: this.proj, N: 1, C, activation: config.activation, dropout: null, lora: this.lora(l),
         w: {
           ln1w: w(`${h}.ln_1.weight`), ln1b: opt(`${h}.ln_1.bias`),
           attnW: w(`${h}.attn.c_attn.weight`), attnB: opt(`${h}.attn.c_attn.bias`),

@@ -57,17 +57,19 @@ import { adamw, gradNorm } from '../kernels/adamw';
 import { attentionBackward, attentionForward } from '../kernels/attention';
 import { biasBackward } from '../kernels/biasBackward';
 import { crossEntropyBackward, crossEntropyForward, meanLoss } from '../kernels/crossEntropy';
+import { DPO_STATS, dpoLoss, sequenceLogProbs, sequenceLogProbsBackward } from '../kernels/dpo';
 import { dropoutBackward, dropoutForward } from '../kernels/dropout';
 import { fill } from '../kernels/elementwise';
 import { embeddingBackward, embeddingForward } from '../kernels/embedding';
 import { layerNormBackward, layerNormForward } from '../kernels/layerNorm';
 import { matmul } from '../kernels/matmul';
 import { healthTable, tensorHealth, type HealthTable } from '../kernels/tensorHealth';
-import { allocationTable, promptLayerFloats, READOUT_NORM_FLOAT, type AllocationTable } from './allocation';
-import { blockForward, type BlockActivations, type BlockWeights } from './block';
+import { allocationTable, frozenSinkFloats, promptLayerFloats, READOUT_NORM_FLOAT, type AllocationTable } from './allocation';
+import { blockForward, type BlockActivations, type BlockLora, type BlockWeights } from './block';
 import type { ModelConfig } from './config';
 import { GptDecoder, type WeightRange } from './decoder';
 import { gpuToPacked, initParams, packedToGpu, type ParamLayout, type ParamTensor } from './layout';
+import { loraBackward, loraScale, LORA_MODULES, type LoraLayout } from './lora';
 import { hyperFloats, type StepHyper } from './schedule';
 
 export { stepHyper, type StepHyper } from './schedule';
@@ -111,6 +113,54 @@ export interface ModelState {
   step: number;
 }
 
+/** S sequences of T positions for DPO: inputs, next-token targets and the response mask, chosen 0..P-1 then rejected. */
+export interface SequenceBatch extends TokenBatch {
+  /** (S*T) 1 where the target is a response token, 0 on prompt and padding */
+  mask: Float32Array;
+}
+
+/** What a DPO step reports (rewards are beta (log pi - log pi_ref), before the update). */
+export interface DpoStepResult {
+  loss: number;
+  /** Global gradient norm before clipping (NaN without an update). */
+  gradNorm: number;
+  /** Means over the pairs: chosen reward, rejected reward, their margin, and the share of pairs ranked right. */
+  rewardChosen: number;
+  rewardRejected: number;
+  margin: number;
+  accuracy: number;
+  /** (P) each */
+  rewardsChosen: Float32Array;
+  rewardsRejected: Float32Array;
+  /** (S) the policy's sequence log-probs */
+  logp: Float32Array;
+  /** The gradients when the step did not update (packed, or the adapters' flat layout), else null. */
+  grads: Float32Array | null;
+}
+
+type LoraModuleName = (typeof LORA_MODULES)[number];
+
+interface LoraBuffers {
+  params: GPUBuffer; // (lora.total) adapters, aligned
+  grads: GPUBuffer;
+  m: GPUBuffer;
+  v: GPUBuffer;
+  /** per layer, per adapted module: (BT, r) s x A^T saved for backward */
+  xa: Array<Partial<Record<LoraModuleName, GPUBuffer>>>;
+  dxa: GPUBuffer; // (BT, r) scratch
+}
+
+interface DpoBuffers {
+  mask: GPUBuffer; // (S*T)
+  logp: GPUBuffer; // (S)
+  reference: GPUBuffer; // (S)
+  stats: GPUBuffer; // (DPO_STATS.count)
+  rewards: GPUBuffer; // (S)
+  dlogp: GPUBuffer; // (S)
+}
+
+const loraRange = (buffer: GPUBuffer, t: { offset: number; size: number }) => ({ buffer, offset: 4 * t.offset, size: 4 * t.size });
+
 /** Activations one layer keeps for backward. */
 interface LayerActs extends BlockActivations {
   lse: GPUBuffer; // (B, NH, T) attention logsumexp: backward recomputes the probabilities
@@ -131,8 +181,8 @@ export class GptModel {
   // Flat state (gpuTotal floats each) and the optimizer's small buffers.
   private readonly params: GPUBuffer;
   private readonly grads: GPUBuffer;
-  private readonly m: GPUBuffer;
-  private readonly v: GPUBuffer;
+  private readonly m: GPUBuffer | null; // null with LoRA: the base is frozen
+  private readonly v: GPUBuffer | null;
   private readonly normScratch: GPUBuffer;
   private readonly hyper: GPUBuffer; // f32[8]
   private readonly seed: GPUBuffer; // u32[1]
@@ -176,10 +226,11 @@ export class GptModel {
     private readonly gpu: Gpu,
     readonly config: ModelConfig,
     readonly batchSize: number,
-    options: { params?: Float32Array; seed?: number } = {},
+    options: { params?: Float32Array; seed?: number; lora?: { layout: LoraLayout; adapters?: Float32Array } } = {},
   ) {
     const { nLayer: L } = config;
-    this.allocation = allocationTable(config, batchSize);
+    this.lora = options.lora?.layout ?? null;
+    this.allocation = allocationTable(config, batchSize, this.lora);
     this.layout = this.allocation.layout;
     this.paramCount = this.layout.total;
     for (const spec of this.allocation.buffers) this.buffers.set(spec.name, this.alloc(4 * spec.floats, spec.name));
@@ -188,8 +239,8 @@ export class GptModel {
 
     this.params = b('params');
     this.grads = b('grads');
-    this.m = b('adam m');
-    this.v = b('adam v');
+    this.m = opt('adam m');
+    this.v = opt('adam v');
     this.normScratch = b('grad norm scratch');
     this.hyper = b('hyper');
     this.seed = b('seed');
@@ -209,6 +260,7 @@ export class GptModel {
       this.w.push(this.blockRanges(this.params, l));
       this.dw.push(this.blockRanges(this.grads, l));
     }
+    if (this.lora) this.loraState = this.loraBuffers(this.lora, options.lora!.adapters, b);
     this.lnf = b('ln_f');
     this.lnfMean = b('ln_f mean');
     this.lnfRstd = b('ln_f rstd');
@@ -247,7 +299,7 @@ export class GptModel {
     const encoder = this.gpu.device.createCommandEncoder({ label: 'train step' });
     encoder.clearBuffer(this.grads);
     const pass = encoder.beginComputePass({ label: 'train step' });
-    this.recordForward(pass, B, T, this.config.dropout);
+    this.recordForward(pass, B, T, this.config.dropout, false, 1);
     this.recordLoss(pass, B * T);
     this.recordBackward(pass, B, T, this.config.dropout);
     this.recordUpdate(pass);
@@ -275,7 +327,7 @@ export class GptModel {
     const encoder = this.gpu.device.createCommandEncoder({ label: 'inspect' });
     encoder.clearBuffer(this.grads);
     const pass = encoder.beginComputePass({ label: 'inspect' });
-    this.recordForward(pass, B, T, p);
+    this.recordForward(pass, B, T, p, false, 1);
     this.recordLoss(pass, BT);
     this.recordBackward(pass, B, T, p);
     pass.end();
@@ -283,9 +335,10 @@ export class GptModel {
     const [loss, logits, grads] = await Promise.all([
       this.gpu.readF32(this.readout, 1),
       this.gpu.readF32(this.logitsBuf, BT * this.config.vocabSize),
-      this.gpu.readF32(this.grads, this.layout.gpuTotal),
+      // With LoRA, the adapters' gradients (their flat layout): the base has none.
+      this.loraState ? this.gpu.readF32(this.loraState.grads, this.lora!.total) : this.gpu.readF32(this.grads, this.layout.gpuTotal),
     ]);
-    return { loss: loss[0], logits, grads: gpuToPacked(this.layout, grads) };
+    return { loss: loss[0], logits, grads: this.loraState ? grads : gpuToPacked(this.layout, grads) };
   }
 
   /** Mean loss on a batch: forward only, no dropout. */
@@ -347,7 +400,7 @@ export class GptModel {
    */
   decoder(): GptDecoder {
     if (!this.owned.length) throw new Error('This model was destroyed; it cannot decode.');
-    const d = new GptDecoder(this.gpu, this.config, (name) => this.range(this.params, name), (x) => this.decoders.delete(x));
+    const d = new GptDecoder(this.gpu, this.config, (name) => this.range(this.params, name), (x) => this.decoders.delete(x), (l) => this.blockLora(l, this.loraStrength));
     this.decoders.add(d);
     return d;
   }
@@ -422,6 +475,7 @@ export class GptModel {
    */
   private recordHealth(): Promise<Float32Array> {
     const { gpu, layout } = this;
+    if (!this.m || !this.v) throw new Error('Per-tensor health covers models that train all their weights; this one trains LoRA adapters on a frozen base.');
     if (!this.health) {
       const table = healthTable(layout.tensors.map((t) => ({ offset: t.gpuOffset, size: t.size })));
       this.health = {
@@ -448,7 +502,8 @@ export class GptModel {
   /** Parameters, both AdamW moments and the step count, after all submitted work (packed layout). */
   async readState(): Promise<ModelState> {
     const [params, m, v] = await Promise.all(
-      [this.params, this.m, this.v].map(async (b) => gpuToPacked(this.layout, await this.gpu.readF32(b, this.layout.gpuTotal))),
+      // With LoRA the base has no moments: m and v come back empty (the adapters' are in readAdapters).
+      [this.params, this.m, this.v].map(async (b) => (b ? gpuToPacked(this.layout, await this.gpu.readF32(b, this.layout.gpuTotal)) : new Float32Array(0))),
     );
     return { params, m, v, step: this.stepsTaken };
   }
@@ -461,8 +516,8 @@ export class GptModel {
     }
     const zeros = new Float32Array(this.layout.gpuTotal);
     this.gpu.write(this.params, packedToGpu(this.layout, state.params));
-    this.gpu.write(this.m, state.m ? packedToGpu(this.layout, state.m) : zeros);
-    this.gpu.write(this.v, state.v ? packedToGpu(this.layout, state.v) : zeros);
+    if (this.m) this.gpu.write(this.m, state.m ? packedToGpu(this.layout, state.m) : zeros);
+    if (this.v) this.gpu.write(this.v, state.v ? packedToGpu(this.layout, state.v) : zeros);
     this.stepsTaken = state.step ?? 0;
   }
 
@@ -493,6 +548,11 @@ export class GptModel {
   /** The range of a named tensor in a flat state buffer (params or grads); null for an absent bias. */
   private range(flat: GPUBuffer, name: string): WeightRange | null {
     const t = this.layout.byName.get(name);
+    if (t && this.lora && flat === this.grads) {
+      // The frozen base's gradients: only LayerNorm gains and biases are ever written, into the sink's two slots.
+      const C = this.config.nEmbd;
+      return { buffer: flat, offset: name.endsWith('.bias') ? 2 * frozenSinkFloats(C) : 0, size: 4 * C };
+    }
     return t ? { buffer: flat, offset: 4 * t.gpuOffset, size: 4 * t.size } : null;
   }
 
@@ -532,9 +592,10 @@ export class GptModel {
   /**
    * tokens -> logits (B*T, V). Dropout only when p > 0 (training). With
    * `probs` (the attention views, B = 1) each layer also writes its attention
-   * probabilities to promptProbs(l, T); training never stores them.
+   * probabilities to promptProbs(l, T); training never stores them. LoRA
+   * adapters apply at `strength` (training passes 1).
    */
-  private recordForward(pass: Recorder, B: number, T: number, p: number, probs = false): void {
+  private recordForward(pass: Recorder, B: number, T: number, p: number, probs = false, strength = this.loraStrength): void {
     const { gpu } = this;
     const { nLayer: L, nHead: NH, nEmbd: C, vocabSize: V } = this.config;
     const BT = B * T;
@@ -554,6 +615,7 @@ export class GptModel {
             out: a.atty, lse: a.lse, qkv: a.qkv, B, T, C, NH, dropout: this.attentionDropout(p, l), probs: probs ? this.promptProbs(l, T) : null,
           }), // (BT, C)
         dropout: drop ? { p, seed, salts: [1 + 2 * l, 2 + 2 * l], scratch: this.projDrop! } : null,
+        lora: this.blockLora(l, strength),
       });
       resid = a.out;
     }
@@ -572,14 +634,14 @@ export class GptModel {
   }
 
   /** Gradients of the mean loss into the flat grads (accumulated; cleared before the pass). */
-  private recordBackward(pass: Recorder, B: number, T: number, p: number): void {
+  private recordBackward(pass: Recorder, B: number, T: number, p: number, dlogitsGiven = false): void {
     const { gpu } = this;
     const { nLayer: L, nHead: NH, nEmbd: C, vocabSize: V } = this.config;
     const BT = B * T;
 
-    crossEntropyBackward(gpu, pass, { dlogits: this.dlogits, logits: this.logitsBuf, targets: this.targets, BT, V }); // (BT, V)
+    if (!dlogitsGiven) crossEntropyBackward(gpu, pass, { dlogits: this.dlogits, logits: this.logitsBuf, targets: this.targets, BT, V }); // (BT, V)
     matmul(gpu, pass, { site: 'lm_head', out: this.dC, a: this.dlogits, b: this.lmHead(this.params), M: BT, N: C, K: V }); // dlnf (BT, C)
-    matmul(gpu, pass, { site: 'lm_head', out: this.lmHead(this.grads), a: this.dlogits, b: this.lnf, M: V, N: C, K: BT, transA: true, accumulate: true }); // (V, C)
+    if (!this.lora) matmul(gpu, pass, { site: 'lm_head', out: this.lmHead(this.grads), a: this.dlogits, b: this.lnf, M: V, N: C, K: BT, transA: true, accumulate: true }); // (V, C)
     fill(gpu, pass, { buf: this.dres, n: BT * C, value: 0 }); // layerNormBackward accumulates into dinp
     const lastResid = L > 0 ? this.layers[L - 1].out : this.encoded;
     layerNormBackward(gpu, pass, {
@@ -595,33 +657,37 @@ export class GptModel {
       // res3 = res2 + dropout(mlp(ln2(res2))): dres already holds d res3, which is also part of d res2.
       const dmlp = this.throughDropout(pass, BT * C, p, 2 + 2 * l); // (BT, C)
       matmul(gpu, pass, { site: 'mlp.c_proj', out: this.d4a, a: dmlp, b: w.mprojW, M: BT, N: 4 * C, K: C }); // (BT, 4C)
-      matmul(gpu, pass, { site: 'mlp.c_proj', out: dw.mprojW, a: dmlp, b: a.fcha, M: C, N: 4 * C, K: BT, transA: true, accumulate: true }); // (C, 4C)
-      if (dw.mprojB) biasBackward(gpu, pass, { dbias: dw.mprojB, dout: dmlp, M: BT, N: C });
+      this.adapterBackward(pass, l, 'mlp.c_proj', dmlp, a.fcha, this.d4a, BT);
+      if (!this.lora) matmul(gpu, pass, { site: 'mlp.c_proj', out: dw.mprojW, a: dmlp, b: a.fcha, M: C, N: 4 * C, K: BT, transA: true, accumulate: true }); // (C, 4C)
+      if (dw.mprojB && !this.lora) biasBackward(gpu, pass, { dbias: dw.mprojB, dout: dmlp, M: BT, N: C });
       activationBackward(gpu, pass, { dinp: this.d4b, inp: a.fch, dout: this.d4a, n: BT * 4 * C, kind: this.config.activation });
       matmul(gpu, pass, { site: 'mlp.c_fc', out: this.dC, a: this.d4b, b: w.fcW, M: BT, N: C, K: 4 * C }); // d ln2 (BT, C)
-      matmul(gpu, pass, { site: 'mlp.c_fc', out: dw.fcW, a: this.d4b, b: a.ln2, M: 4 * C, N: C, K: BT, transA: true, accumulate: true }); // (4C, C)
-      if (dw.fcB) biasBackward(gpu, pass, { dbias: dw.fcB, dout: this.d4b, M: BT, N: 4 * C });
+      this.adapterBackward(pass, l, 'mlp.c_fc', this.d4b, a.ln2, this.dC, BT);
+      if (!this.lora) matmul(gpu, pass, { site: 'mlp.c_fc', out: dw.fcW, a: this.d4b, b: a.ln2, M: 4 * C, N: C, K: BT, transA: true, accumulate: true }); // (4C, C)
+      if (dw.fcB && !this.lora) biasBackward(gpu, pass, { dbias: dw.fcB, dout: this.d4b, M: BT, N: 4 * C });
       layerNormBackward(gpu, pass, {
         dinp: this.dres, dweight: dw.ln2w, dbias: dw.ln2b, dout: this.dC, inp: a.res2, weight: w.ln2w, mean: a.ln2Mean, rstd: a.ln2Rstd, N: BT, C,
       });
       // res2 = residIn + dropout(attn(ln1(residIn))): dres now holds d res2.
       const dattn = this.throughDropout(pass, BT * C, p, 1 + 2 * l); // (BT, C)
       matmul(gpu, pass, { site: 'attn.c_proj', out: this.dC, a: dattn, b: w.projW, M: BT, N: C, K: C }); // d atty (BT, C)
-      matmul(gpu, pass, { site: 'attn.c_proj', out: dw.projW, a: dattn, b: a.atty, M: C, N: C, K: BT, transA: true, accumulate: true }); // (C, C)
-      if (dw.projB) biasBackward(gpu, pass, { dbias: dw.projB, dout: dattn, M: BT, N: C });
+      this.adapterBackward(pass, l, 'attn.c_proj', dattn, a.atty, this.dC, BT);
+      if (!this.lora) matmul(gpu, pass, { site: 'attn.c_proj', out: dw.projW, a: dattn, b: a.atty, M: C, N: C, K: BT, transA: true, accumulate: true }); // (C, C)
+      if (dw.projB && !this.lora) biasBackward(gpu, pass, { dbias: dw.projB, dout: dattn, M: BT, N: C });
       attentionBackward(gpu, pass, {
         dqkv: this.dqkv, delta: this.attDelta, dout: this.dC, qkv: a.qkv, out: a.atty, lse: a.lse, B, T, C, NH, dropout: this.attentionDropout(p, l),
       }); // (BT, 3C)
       matmul(gpu, pass, { site: 'attn.c_attn', out: this.dC, a: this.dqkv, b: w.attnW, M: BT, N: C, K: 3 * C }); // d ln1 (BT, C)
-      matmul(gpu, pass, { site: 'attn.c_attn', out: dw.attnW, a: this.dqkv, b: a.ln1, M: 3 * C, N: C, K: BT, transA: true, accumulate: true }); // (3C, C)
-      if (dw.attnB) biasBackward(gpu, pass, { dbias: dw.attnB, dout: this.dqkv, M: BT, N: 3 * C });
+      this.adapterBackward(pass, l, 'attn.c_attn', this.dqkv, a.ln1, this.dC, BT);
+      if (!this.lora) matmul(gpu, pass, { site: 'attn.c_attn', out: dw.attnW, a: this.dqkv, b: a.ln1, M: 3 * C, N: C, K: BT, transA: true, accumulate: true }); // (3C, C)
+      if (dw.attnB && !this.lora) biasBackward(gpu, pass, { dbias: dw.attnB, dout: this.dqkv, M: BT, N: 3 * C });
       layerNormBackward(gpu, pass, {
         dinp: this.dres, dweight: dw.ln1w, dbias: dw.ln1b, dout: this.dC, inp: residIn, weight: w.ln1w, mean: a.ln1Mean, rstd: a.ln1Rstd, N: BT, C,
       });
     }
     // resid0 = dropout(wte[x] + wpe[t])
     const demb = this.throughDropout(pass, BT * C, p, 0);
-    embeddingBackward(gpu, pass, {
+    if (!this.lora) embeddingBackward(gpu, pass, {
       dwte: this.g('transformer.wte.weight'), dwpe: this.g('transformer.wpe.weight'), dout: demb, tokens: this.tokens, B, T, C, V,
     });
   }
@@ -641,10 +707,179 @@ export class GptModel {
   /** Global grad norm over the flat grads, then AdamW over the decayed range and the rest (padding stays zero). */
   private recordUpdate(pass: Recorder): void {
     const { gpu, layout } = this;
+    if (this.loraState) return this.recordAdapterUpdate(pass);
     gradNorm(gpu, pass, { norm: this.norm, grads: this.grads, n: layout.gpuTotal, scratch: this.normScratch });
-    const common = { params: this.params, grads: this.grads, m: this.m, v: this.v, hyper: this.hyper, norm: this.norm };
+    const common = { params: this.params, grads: this.grads, m: this.m!, v: this.v!, hyper: this.hyper, norm: this.norm };
     adamw(gpu, pass, { ...common, offset: 0, count: layout.gpuDecayCount, decay: true });
     adamw(gpu, pass, { ...common, offset: layout.gpuDecayCount, count: layout.gpuTotal - layout.gpuDecayCount, decay: false });
+  }
+
+  // ------------------------------------------------------------------ fine-tuning: LoRA adapters and DPO
+
+  /** LoRA adapters (./lora.ts): the base is frozen and only they train; null when all weights train. */
+  readonly lora: LoraLayout | null;
+  /**
+   * Adapter strength in prompts, sampling, attention views and evaluation:
+   * 0 = the base model, 1 = fully adapted. Training steps always use 1.
+   */
+  loraStrength = 1;
+  private loraState: LoraBuffers | null = null;
+  private dpo: DpoBuffers | null = null;
+
+  /** The adapters, their AdamW moments (flat adapter layout) and the step count. */
+  async readAdapters(): Promise<{ adapters: Float32Array; m: Float32Array; v: Float32Array; step: number }> {
+    const st = this.needLora();
+    const [adapters, m, v] = await Promise.all([st.params, st.m, st.v].map((b) => this.gpu.readF32(b, this.lora!.total)));
+    return { adapters, m, v, step: this.stepsTaken };
+  }
+
+  /** Replace the adapters (flat adapter layout); moments default to zero. */
+  writeAdapters(state: { adapters: Float32Array; m?: Float32Array; v?: Float32Array; step?: number }): void {
+    const st = this.needLora();
+    const n = this.lora!.total;
+    for (const a of [state.adapters, state.m, state.v]) {
+      if (a && a.length !== n) throw new Error(`The adapter arrays must hold ${n} values, got ${a.length}.`);
+    }
+    this.gpu.write(st.params, state.adapters);
+    this.gpu.write(st.m, state.m ?? new Float32Array(n));
+    this.gpu.write(st.v, state.v ?? new Float32Array(n));
+    if (state.step !== undefined) this.stepsTaken = state.step;
+  }
+
+  /**
+   * Masked log-probabilities (S = batchSize) of S sequences under the current
+   * weights at adapter strength `strength` (DPO's frozen reference: a copy of
+   * the model, or the base under LoRA at strength 0). Forward only.
+   */
+  async sequenceLogProbs(batch: SequenceBatch, strength = this.loraStrength): Promise<Float32Array> {
+    const S = this.batchSize;
+    const T = this.config.blockSize;
+    const d = this.dpoBuffers();
+    this.writeSequences(batch, d);
+    const encoder = this.gpu.device.createCommandEncoder({ label: 'sequence log-probs' });
+    const pass = encoder.beginComputePass({ label: 'sequence log-probs' });
+    this.recordForward(pass, S, T, 0, false, strength);
+    sequenceLogProbs(this.gpu, pass, { logp: d.logp, logits: this.logitsBuf, targets: this.targets, mask: d.mask, S, T, V: this.config.vocabSize });
+    pass.end();
+    this.gpu.device.queue.submit([encoder.finish()]);
+    return this.gpu.readF32(d.logp, S);
+  }
+
+  /**
+   * One DPO step on S = batchSize sequences (P = S / 2 pairs: chosen 0..P-1,
+   * then rejected) against the reference's log-probs (S): forward, log-probs,
+   * DPO loss, backward from its logits gradient, grad norm, AdamW (over the
+   * adapters under LoRA, else all weights). One command buffer, one pass.
+   * With `update: false` nothing is updated and the gradients come back
+   * (packed layout, or the adapters' flat layout).
+   */
+  async dpoStep(batch: SequenceBatch, reference: Float32Array, hyper: StepHyper, beta: number, opts: { update?: boolean } = {}): Promise<DpoStepResult> {
+    const S = this.batchSize;
+    const T = this.config.blockSize;
+    const V = this.config.vocabSize;
+    const P = S / 2;
+    if (!Number.isInteger(P) || P < 1) throw new Error(`A DPO step needs an even batch of sequences (chosen then rejected), got ${S}.`);
+    if (reference.length !== S) throw new Error(`The reference log-probabilities must hold ${S} values, got ${reference.length}.`);
+    const update = opts.update ?? true;
+    const d = this.dpoBuffers();
+    this.writeSequences(batch, d);
+    this.gpu.write(d.reference, reference);
+    this.gpu.write(this.hyper, hyperFloats(hyper));
+    if (update) this.stepsTaken = hyper.t;
+    const encoder = this.gpu.device.createCommandEncoder({ label: 'dpo step' });
+    encoder.clearBuffer(this.grads);
+    const pass = encoder.beginComputePass({ label: 'dpo step' });
+    this.recordForward(pass, S, T, 0, false, 1);
+    const seq = { logits: this.logitsBuf, targets: this.targets, mask: d.mask, S, T, V };
+    sequenceLogProbs(this.gpu, pass, { ...seq, logp: d.logp });
+    dpoLoss(this.gpu, pass, { stats: d.stats, rewards: d.rewards, dlogp: d.dlogp, policy: d.logp, reference: d.reference, P, beta });
+    sequenceLogProbsBackward(this.gpu, pass, { ...seq, dlogits: this.dlogits, dlogp: d.dlogp });
+    this.recordBackward(pass, S, T, 0, true);
+    if (update) this.recordUpdate(pass);
+    pass.end();
+    this.gpu.device.queue.submit([encoder.finish()]);
+    const gradsBuf = this.loraState ? this.loraState.grads : this.grads;
+    const n = this.loraState ? this.lora!.total : this.layout.gpuTotal;
+    const [stats, rewards, logp, norm, grads] = await Promise.all([
+      this.gpu.readF32(d.stats, DPO_STATS.count),
+      this.gpu.readF32(d.rewards, S),
+      this.gpu.readF32(d.logp, S),
+      update ? this.gpu.readF32(this.readout, 1, READOUT_NORM_FLOAT) : Promise.resolve(new Float32Array([Number.NaN])),
+      update ? Promise.resolve(null) : this.gpu.readF32(gradsBuf, n),
+    ]);
+    return {
+      loss: stats[DPO_STATS.loss], gradNorm: norm[0], margin: stats[DPO_STATS.margin], accuracy: stats[DPO_STATS.accuracy],
+      rewardChosen: stats[DPO_STATS.rewardChosen], rewardRejected: stats[DPO_STATS.rewardRejected],
+      rewardsChosen: rewards.slice(0, P), rewardsRejected: rewards.slice(P), logp,
+      grads: grads && (this.loraState ? grads : gpuToPacked(this.layout, grads)),
+    };
+  }
+
+  private needLora(): LoraBuffers {
+    if (!this.loraState) throw new Error('This model has no LoRA adapters.');
+    return this.loraState;
+  }
+
+  private loraBuffers(lora: LoraLayout, adapters: Float32Array | undefined, b: (name: string) => GPUBuffer): LoraBuffers {
+    const st: LoraBuffers = {
+      params: b('lora params'), grads: b('lora grads'), m: b('lora m'), v: b('lora v'), dxa: b('lora dxa'),
+      xa: lora.adapters.map((mods, l) => Object.fromEntries(Object.keys(mods).map((m) => [m, b(`h${l}.${m} xa`)]))),
+    };
+    this.loraState = st;
+    this.writeAdapters({ adapters: adapters ?? new Float32Array(lora.total) });
+    return st;
+  }
+
+  /** Layer l's adapters at a strength, for the block forward; null without LoRA. */
+  private blockLora(l: number, strength: number): BlockLora | null {
+    if (!this.loraState || !this.lora) return null;
+    const st = this.loraState;
+    const adapters: BlockLora['adapters'] = {};
+    for (const module of LORA_MODULES) {
+      const ad = this.lora.adapters[l][module];
+      if (!ad) continue;
+      adapters[module] = { A: loraRange(st.params, ad.A), B: loraRange(st.params, ad.B), r: ad.r, xa: st.xa[l][module]! };
+    }
+    return { adapters, scale: loraScale(this.lora.lora, strength) };
+  }
+
+  /** Layer l's adapter backward on `module` (strength 1): adapter gradients (overwritten), dinp += its share. */
+  private adapterBackward(pass: Recorder, l: number, module: LoraModuleName, dout: Binding, inp: Binding, dinp: Binding, N: number): void {
+    const ad = this.lora?.adapters[l][module];
+    if (!ad || !this.loraState) return;
+    const st = this.loraState;
+    loraBackward(this.gpu, pass, {
+      dinp, dA: loraRange(st.grads, ad.A), dB: loraRange(st.grads, ad.B), dout, inp, xa: st.xa[l][module]!,
+      A: loraRange(st.params, ad.A), B: loraRange(st.params, ad.B), dxa: st.dxa, N, IN: ad.IN, OUT: ad.OUT, r: ad.r,
+      scale: loraScale(this.lora!.lora, 1), site: module,
+    });
+  }
+
+  /** Grad norm over the adapters' gradients, then AdamW over the adapters (both A and B are matrices: decayed). */
+  private recordAdapterUpdate(pass: Recorder): void {
+    const st = this.loraState!;
+    const n = this.lora!.total;
+    gradNorm(this.gpu, pass, { norm: this.norm, grads: st.grads, n, scratch: this.normScratch });
+    adamw(this.gpu, pass, { params: st.params, grads: st.grads, m: st.m, v: st.v, hyper: this.hyper, norm: this.norm, offset: 0, count: n, decay: true });
+  }
+
+  private dpoBuffers(): DpoBuffers {
+    if (!this.dpo) {
+      const S = this.batchSize;
+      const BT = S * this.config.blockSize;
+      this.dpo = {
+        mask: this.alloc(4 * BT, 'dpo mask (S, T)'), logp: this.alloc(4 * S, 'dpo logp (S)'), reference: this.alloc(4 * S, 'dpo reference logp (S)'),
+        stats: this.alloc(4 * DPO_STATS.count, 'dpo stats'), rewards: this.alloc(4 * S, 'dpo rewards (S)'), dlogp: this.alloc(4 * S, 'dpo dlogp (S)'),
+      };
+    }
+    return this.dpo;
+  }
+
+  private writeSequences(batch: SequenceBatch, d: DpoBuffers): void {
+    const BT = this.batchSize * this.config.blockSize;
+    this.writeTokens(batch, BT);
+    if (batch.mask.length !== BT) throw new Error(`A batch of sequences must hold ${BT} mask values, got ${batch.mask.length}.`);
+    this.gpu.write(d.mask, batch.mask);
   }
 
   // ------------------------------------------------------------------ buffers and readback

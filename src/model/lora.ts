@@ -18,7 +18,7 @@ import type { Binding, Gpu, Recorder } from '../gpu/runtime';
 import { scale } from '../kernels/elementwise';
 import { matmul } from '../kernels/matmul';
 import type { ModelConfig } from './config';
-import { configToJson } from './layout';
+import { ARCHITECTURE_KEY, architectureToJson, configToJson } from './layout';
 import { SeededRng } from './sampling';
 import { readSafetensors, writeSafetensors, nonFiniteTensors, type SafetensorsFile } from './safetensors';
 import { paramCount } from './validate';
@@ -179,6 +179,7 @@ export function exportAdapter(layout: LoraLayout, flat: Float32Array, vocab: str
     format: 'pt',
     adapter_config: adapterConfigJson(layout.lora),
     base_model_config: configToJson(layout.model),
+    [ARCHITECTURE_KEY]: architectureToJson(layout.model),
     vocab: JSON.stringify(vocab),
   });
 }
@@ -304,4 +305,33 @@ export function loraBackward(gpu: Gpu, recorder: Recorder, a: LoraBackwardArgs):
   scale(gpu, recorder, { buf: a.dxa, n: a.N * a.r, factor: a.scale });
   matmul(gpu, recorder, { out: a.dA, a: a.dxa, b: a.inp, M: a.r, N: a.IN, K: a.N, transA: true, accumulate: acc, site });
   if (a.dinp) matmul(gpu, recorder, { out: a.dinp, a: a.dxa, b: a.A, M: a.N, N: a.IN, K: a.r, accumulate: true, site });
+}
+
+// ---------------------------------------------------------------- merge (PEFT's merge_and_unload)
+
+/**
+ * The base parameters (packed nanoGPT layout of `layout`) with every adapter
+ * folded in: W + s B A at the given strength. A new array; the input is kept.
+ */
+export function mergeAdapters(layout: { tensors: Array<{ name: string; offset: number; size: number }> }, params: Float32Array, lora: LoraLayout, flat: Float32Array, strength = 1): Float32Array {
+  const out = Float32Array.from(params);
+  const s = loraScale(lora.lora, strength);
+  const byName = new Map(layout.tensors.map((t) => [t.name, t]));
+  lora.adapters.forEach((mods, l) => {
+    for (const module of LORA_MODULES) {
+      const ad = mods[module];
+      if (!ad) continue;
+      const W = byName.get(`transformer.h.${l}.${module}.weight`);
+      if (!W) throw new Error(`The base has no transformer.h.${l}.${module}.weight to merge into.`);
+      const { r, IN, OUT } = ad;
+      for (let o = 0; o < OUT; o++) {
+        for (let i = 0; i < IN; i++) {
+          let acc = 0;
+          for (let k = 0; k < r; k++) acc += flat[ad.B.offset + o * r + k] * flat[ad.A.offset + k * IN + i];
+          out[W.offset + o * IN + i] += s * acc;
+        }
+      }
+    }
+  });
+  return out;
 }
