@@ -24,16 +24,17 @@
 // as attention_forward.wgsl, scale = 1 / (1 - p).
 //
 // Work mapping (both passes): 64 invocations, TILE rows of the workgroup's own
-// tile x LANES = 64 / TILE lanes per row; each lane owns the output channels
-// lane, lane + LANES, ... of its row in registers. The workgroup stages its own
+// tile x LANES = 64 / TILE lanes per row; each lane owns the output channel
+// groups (vec4) lane, lane + LANES, ... of its row in registers. The workgroup stages its own
 // rows once, then walks the other side's tiles along the causal triangle only
 // (queries: key tiles 0..own; keys: query tiles own..last), staging each in
 // workgroup memory with coalesced loads (so each global element serves TILE
 // rows), scoring TILE / LANES pairs per lane into workgroup memory, then
 // accumulating. Workgroups are numbered heaviest tile first. Each output
 // element has exactly one writer adding its terms in a fixed order: no
-// atomics, deterministic. Rows are staged with an odd stride KS so lanes
-// reading different rows at the same channel hit different banks.
+// atomics, deterministic. Rows are staged as vec4 (channels past HS
+// zero-padded, so head sizes 5 or 7 need no special case) with an odd stride
+// of KS vec4 so lanes reading different rows at the same channel hit different banks.
 //
 // Dispatch (each pass): B * NH * ceil(T / TILE) workgroups folded into (x, y)
 // by grid(); wg = wg.y * num_workgroups.x + wg.x, bounds-checked.
@@ -41,14 +42,15 @@
 //           2 delta (B,NH,T), 3 lse (B,NH,T), 4 dout (B,T,C), 5 qkv (B,T,3C),
 //           6 seed (u32[1]; read only with DROPOUT), 7 out (B,T,C; queries only).
 // Overrides: HS (head size), TILE (16, 8 or 4, by head size to fit 16 KiB of
-// workgroup memory), DROPOUT.
+// workgroup memory; see attentionTile), DROPOUT.
 
 override HS: u32;
 override TILE: u32 = 16u;
 override DROPOUT: bool = false;
 
 override LANES: u32 = 64u / TILE;                     // lanes per row
-override KS: u32 = HS | 1u;                           // odd row stride in workgroup memory
+override H4: u32 = (HS + 3u) / 4u;                   // vec4 groups of channels per row
+override KS: u32 = H4 | 1u;                           // odd row stride (vec4) in workgroup memory
 
 struct Params { B: u32, T: u32, C: u32, NH: u32, threshold: u32, salt: u32, scale: f32 }
 
@@ -61,10 +63,10 @@ struct Params { B: u32, T: u32, C: u32, NH: u32, threshold: u32, salt: u32, scal
 @group(0) @binding(6) var<storage, read> seed: array<u32>;
 @group(0) @binding(7) var<storage, read> out: array<f32>;
 
-var<workgroup> qs: array<f32, TILE * KS>;             // (TILE, HS) queries
-var<workgroup> gs: array<f32, TILE * KS>;             // (TILE, HS) output gradients of those queries
-var<workgroup> ks: array<f32, TILE * KS>;             // (TILE, HS) keys
-var<workgroup> vs: array<f32, TILE * KS>;             // (TILE, HS) values
+var<workgroup> qs: array<vec4<f32>, TILE * KS>;       // (TILE, HS) queries
+var<workgroup> gs: array<vec4<f32>, TILE * KS>;       // (TILE, HS) output gradients of those queries
+var<workgroup> ks: array<vec4<f32>, TILE * KS>;       // (TILE, HS) keys
+var<workgroup> vs: array<vec4<f32>, TILE * KS>;       // (TILE, HS) values
 var<workgroup> dss: array<f32, TILE * TILE>;          // (TILE own rows, TILE) score gradients dS
 var<workgroup> pss: array<f32, TILE * TILE>;          // (TILE keys, TILE queries) m * P (keys pass)
 var<workgroup> ls: array<f32, TILE>;                  // lse of the staged queries (keys pass)
@@ -72,7 +74,7 @@ var<workgroup> dd: array<f32, TILE>;                  // D of the staged queries
 var<workgroup> red: array<f32, 64>;                   // partial sums of D (queries pass)
 
 const WG = 64u;
-const NA = 16u;                                       // register accumulators per lane: ceil(HS / LANES) <= 16
+const NA = 4u;                                        // vec4 accumulators per lane: ceil(H4 / LANES) <= 4
 
 // m at flat index i of (B, NH, T, T): scale where the forward kept the probability, else 0.
 fn dropFactor(key: u32, i: u32) -> f32 {
@@ -81,47 +83,57 @@ fn dropFactor(key: u32, i: u32) -> f32 {
 
 // Stage queries and output gradients of rows row0..row0+TILE-1, head h, into qs / gs; rows >= T as zeros.
 fn stageQG(li: u32, b: u32, h: u32, row0: u32) {
-  for (var e = li; e < TILE * HS; e += WG) {
-    let i = e / HS;
-    let d = e % HS;
-    var q = 0.0;
-    var g = 0.0;
+  for (var e = li; e < TILE * H4; e += WG) {
+    let i = e / H4;
+    let d = (e % H4) * 4u;
+    var q = vec4<f32>(0.0);
+    var g = vec4<f32>(0.0);
     if (row0 + i < p.T) {
-      q = qkv[(b * p.T + row0 + i) * 3u * p.C + h * HS + d];
-      g = dout[(b * p.T + row0 + i) * p.C + h * HS + d];
+      let qb = (b * p.T + row0 + i) * 3u * p.C + h * HS + d;
+      let gb = (b * p.T + row0 + i) * p.C + h * HS + d;
+      for (var k = 0u; k < 4u; k++) {
+        if (d + k < HS) {
+          q[k] = qkv[qb + k];
+          g[k] = dout[gb + k];
+        }
+      }
     }
-    qs[i * KS + d] = q;
-    gs[i * KS + d] = g;
+    qs[i * KS + d / 4u] = q;
+    gs[i * KS + d / 4u] = g;
   }
 }
 
 // Stage keys and values of rows row0..row0+TILE-1, head h, into ks / vs; rows >= T as zeros.
 fn stageKV(li: u32, b: u32, h: u32, row0: u32) {
-  for (var e = li; e < TILE * HS; e += WG) {
-    let i = e / HS;
-    let d = e % HS;
-    var k = 0.0;
-    var v = 0.0;
+  for (var e = li; e < TILE * H4; e += WG) {
+    let i = e / H4;
+    let d = (e % H4) * 4u;
+    var kx = vec4<f32>(0.0);
+    var vx = vec4<f32>(0.0);
     if (row0 + i < p.T) {
       let base = (b * p.T + row0 + i) * 3u * p.C + p.C + h * HS + d;
-      k = qkv[base];
-      v = qkv[base + p.C];
+      for (var k = 0u; k < 4u; k++) {
+        if (d + k < HS) {
+          kx[k] = qkv[base + k];
+          vx[k] = qkv[base + p.C + k];
+        }
+      }
     }
-    ks[i * KS + d] = k;
-    vs[i * KS + d] = v;
+    ks[i * KS + d / 4u] = kx;
+    vs[i * KS + d / 4u] = vx;
   }
 }
 
 // q[i] . k[j] and dout[i] . v[j] from workgroup memory.
 fn dotQK(i: u32, j: u32) -> f32 {
   var s = 0.0;
-  for (var d = 0u; d < HS; d++) { s += qs[i * KS + d] * ks[j * KS + d]; }
+  for (var c = 0u; c < H4; c++) { s += dot(qs[i * KS + c], ks[j * KS + c]); }
   return s;
 }
 
 fn dotGV(i: u32, j: u32) -> f32 {
   var s = 0.0;
-  for (var d = 0u; d < HS; d++) { s += gs[i * KS + d] * vs[j * KS + d]; }
+  for (var c = 0u; c < H4; c++) { s += dot(gs[i * KS + c], vs[j * KS + c]); }
   return s;
 }
 
@@ -162,7 +174,7 @@ fn queries(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
     if (lane == 0u) { delta[bh * T + t] = D; }
   }
 
-  var acc: array<f32, NA>;
+  var acc: array<vec4<f32>, NA>;
   for (var kt = 0u; kt <= qt; kt++) {
     workgroupBarrier();                               // the previous tile's readers are done
     stageKV(li, b, h, kt * TILE);
@@ -180,18 +192,21 @@ fn queries(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
     }
     workgroupBarrier();
     for (var a = 0u; a < NA; a++) {
-      let d = lane + a * LANES;
-      if (d < HS) {
-        var sum = 0.0;
-        for (var j = 0u; j < TILE; j++) { sum += dss[r * TILE + j] * ks[j * KS + d]; }
+      let c = lane + a * LANES;
+      if (c < H4) {
+        var sum = vec4<f32>(0.0);
+        for (var j = 0u; j < TILE; j++) { sum += dss[r * TILE + j] * ks[j * KS + c]; }
         acc[a] += sum;
       }
     }
   }
   if (valid) {
+    let o = (b * T + t) * 3u * p.C + h * HS;
     for (var a = 0u; a < NA; a++) {
-      let d = lane + a * LANES;
-      if (d < HS) { dqkv[(b * T + t) * 3u * p.C + h * HS + d] = acc[a]; }
+      let c = lane + a * LANES;
+      for (var k = 0u; k < 4u; k++) {
+        if (c < H4 && c * 4u + k < HS) { dqkv[o + c * 4u + k] = acc[a][k]; }
+      }
     }
   }
 }
@@ -215,8 +230,8 @@ fn keys(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   if (DROPOUT) { key = dropoutKey(seed[0], p.salt); }
 
   stageKV(li, b, h, kt * TILE);
-  var dk: array<f32, NA>;
-  var dv: array<f32, NA>;
+  var dk: array<vec4<f32>, NA>;
+  var dv: array<vec4<f32>, NA>;
   for (var qt = kt; qt < nk; qt++) {
     workgroupBarrier();                               // the previous tile's readers are done
     stageQG(li, b, h, qt * TILE);
@@ -248,13 +263,13 @@ fn keys(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     }
     workgroupBarrier();
     for (var a = 0u; a < NA; a++) {
-      let d = lane + a * LANES;
-      if (d < HS) {
-        var sk = 0.0;
-        var sv = 0.0;
+      let c = lane + a * LANES;
+      if (c < H4) {
+        var sk = vec4<f32>(0.0);
+        var sv = vec4<f32>(0.0);
         for (var i = 0u; i < TILE; i++) {
-          sk += dss[r * TILE + i] * qs[i * KS + d];
-          sv += pss[r * TILE + i] * gs[i * KS + d];
+          sk += dss[r * TILE + i] * qs[i * KS + c];
+          sv += pss[r * TILE + i] * gs[i * KS + c];
         }
         dk[a] += sk;
         dv[a] += sv;
@@ -262,12 +277,14 @@ fn keys(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     }
   }
   if (t2 < T) {
+    let o = (b * T + t2) * 3u * p.C + p.C + h * HS;
     for (var a = 0u; a < NA; a++) {
-      let d = lane + a * LANES;
-      if (d < HS) {
-        let o = (b * T + t2) * 3u * p.C + p.C + h * HS + d;
-        dqkv[o] = dk[a];
-        dqkv[o + p.C] = dv[a];
+      let c = lane + a * LANES;
+      for (var k = 0u; k < 4u; k++) {
+        if (c < H4 && c * 4u + k < HS) {
+          dqkv[o + c * 4u + k] = dk[a][k];
+          dqkv[o + p.C + c * 4u + k] = dv[a][k];
+        }
       }
     }
   }

@@ -12,16 +12,17 @@
 // rows); TILE rows x LANES = 64 / TILE lanes per row. The workgroup stages its
 // query tile once, then walks the key tiles 0..(its own) in order: it stages
 // the tile's keys and values in workgroup memory (consecutive invocations load
-// consecutive channels of a row: coalesced), each lane scores TILE / LANES
-// keys, the row's lanes take the tile's max and fold the tile into the running
-// max m, sum l and output accumulator (online softmax), each lane owning the
-// output channels lane, lane + LANES, ... in registers. Key tiles above the
+// consecutive groups of four channels of a row: coalesced), each lane scores
+// TILE / LANES keys, the row's lanes take the tile's max and fold the tile into
+// the running max m, sum l and output accumulator (online softmax), each lane
+// owning the output channel groups lane, lane + LANES, ... in registers. Key tiles above the
 // diagonal are never visited (causal: tile kt serves queries of tile >= kt),
 // and workgroups are numbered heaviest query tile first so the long ones start
 // early. Every K/V element fetched from global memory serves TILE queries;
-// scores and probabilities stay in workgroup memory. Rows of K (and Q, V) are
-// staged with an odd stride KS so lanes reading different rows at the same
-// channel hit different banks. Row statistics are recomputed by each lane of a
+// scores and probabilities stay in workgroup memory. Rows are staged as vec4
+// (channels past HS zero-padded, so head sizes 5 or 7 need no special case:
+// every workgroup-memory read serves four products) with an odd stride of KS
+// vec4 so lanes reading different rows at the same channel hit different banks. Row statistics are recomputed by each lane of a
 // row in the same order (identical values, no extra barrier).
 //
 // Dropout (nanoGPT's attn_dropout, training only; DROPOUT): keep(i) is the mask
@@ -43,7 +44,7 @@
 //           2 lse (B,NH,T), 3 qkv (B,T,3C), 4 seed (u32[1]; read only with DROPOUT),
 //           5 att (B,NH,T,T; written only with PROBS, else any small buffer).
 // Overrides: HS (head size), TILE (16, 8 or 4: rows of a tile, chosen by the
-// head size to fit 16 KiB of workgroup memory), DROPOUT, PROBS.
+// head size to fit 16 KiB of workgroup memory; see attentionTile), DROPOUT, PROBS.
 
 override HS: u32;
 override TILE: u32 = 16u;
@@ -51,7 +52,8 @@ override DROPOUT: bool = false;
 override PROBS: bool = false;
 
 override LANES: u32 = 64u / TILE;                     // lanes per row
-override KS: u32 = HS | 1u;                           // odd row stride in workgroup memory
+override H4: u32 = (HS + 3u) / 4u;                   // vec4 groups of channels per row
+override KS: u32 = H4 | 1u;                           // odd row stride (vec4) in workgroup memory
 
 struct Params { B: u32, T: u32, C: u32, NH: u32, threshold: u32, salt: u32, scale: f32 }
 
@@ -62,48 +64,57 @@ struct Params { B: u32, T: u32, C: u32, NH: u32, threshold: u32, salt: u32, scal
 @group(0) @binding(4) var<storage, read> seed: array<u32>;
 @group(0) @binding(5) var<storage, read_write> att: array<f32>;
 
-var<workgroup> qs: array<f32, TILE * KS>;             // (TILE, HS) queries of the tile
-var<workgroup> ks: array<f32, TILE * KS>;             // (TILE, HS) keys of the key tile
-var<workgroup> vs: array<f32, TILE * KS>;             // (TILE, HS) values of the key tile
+var<workgroup> qs: array<vec4<f32>, TILE * KS>;       // (TILE, HS) queries of the tile
+var<workgroup> ks: array<vec4<f32>, TILE * KS>;       // (TILE, HS) keys of the key tile
+var<workgroup> vs: array<vec4<f32>, TILE * KS>;       // (TILE, HS) values of the key tile
 var<workgroup> ss: array<f32, TILE * TILE>;           // (TILE, TILE) scores
 var<workgroup> ps: array<f32, TILE * TILE>;           // (TILE, TILE) probabilities (negated: dropped)
 
 const WG = 64u;
-const NA = 16u;                                       // register accumulators per lane: ceil(HS / LANES) <= 16
+const NA = 4u;                                        // vec4 accumulators per lane: ceil(H4 / LANES) <= 4
 const MASKED = -1.0e30;                               // score of a masked key: exp(MASKED - m) == 0, no infinities
 
 // Stage the queries of rows row0..row0+TILE-1, head h, into qs; rows >= T as zeros.
 fn stageQ(li: u32, b: u32, h: u32, row0: u32) {
-  for (var e = li; e < TILE * HS; e += WG) {
-    let i = e / HS;
-    let d = e % HS;
-    var x = 0.0;
-    if (row0 + i < p.T) { x = qkv[(b * p.T + row0 + i) * 3u * p.C + h * HS + d]; }
-    qs[i * KS + d] = x;
+  for (var e = li; e < TILE * H4; e += WG) {
+    let i = e / H4;
+    let c = e % H4;
+    var x = vec4<f32>(0.0);
+    if (row0 + i < p.T) { x = load4((b * p.T + row0 + i) * 3u * p.C + h * HS, c * 4u); }
+    qs[i * KS + c] = x;
   }
+}
+
+// qkv[base + d .. base + d + 3], channels d >= HS as zeros.
+fn load4(base: u32, d: u32) -> vec4<f32> {
+  var x = vec4<f32>(0.0);
+  for (var k = 0u; k < 4u; k++) {
+    if (d + k < HS) { x[k] = qkv[base + d + k]; }
+  }
+  return x;
 }
 
 // Stage the keys (and, withV, the values) of rows row0..row0+TILE-1, head h; rows >= T as zeros.
 fn stageKV(li: u32, b: u32, h: u32, row0: u32, withV: bool) {
-  for (var e = li; e < TILE * HS; e += WG) {
-    let i = e / HS;
-    let d = e % HS;
-    var k = 0.0;
-    var v = 0.0;
+  for (var e = li; e < TILE * H4; e += WG) {
+    let i = e / H4;
+    let c = e % H4;
+    var k = vec4<f32>(0.0);
+    var v = vec4<f32>(0.0);
     if (row0 + i < p.T) {
-      let base = (b * p.T + row0 + i) * 3u * p.C + h * HS + d;
-      k = qkv[base + p.C];
-      if (withV) { v = qkv[base + 2u * p.C]; }
+      let base = (b * p.T + row0 + i) * 3u * p.C + h * HS;
+      k = load4(base + p.C, c * 4u);
+      if (withV) { v = load4(base + 2u * p.C, c * 4u); }
     }
-    ks[i * KS + d] = k;
-    vs[i * KS + d] = v;
+    ks[i * KS + c] = k;
+    vs[i * KS + c] = v;
   }
 }
 
 // scale * q[r] . k[j] from workgroup memory.
 fn score(r: u32, j: u32, scale: f32) -> f32 {
   var s = 0.0;
-  for (var d = 0u; d < HS; d++) { s += qs[r * KS + d] * ks[j * KS + d]; }
+  for (var c = 0u; c < H4; c++) { s += dot(qs[r * KS + c], ks[j * KS + c]); }
   return s * scale;
 }
 
@@ -129,7 +140,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   stageQ(li, b, h, qt * TILE);
   var m = MASKED;
   var l = 0.0;
-  var acc: array<f32, NA>;
+  var acc: array<vec4<f32>, NA>;
   for (var kt = 0u; kt <= qt; kt++) {
     workgroupBarrier();                               // the previous tile's readers are done
     stageKV(li, b, h, kt * TILE, true);
@@ -155,10 +166,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     for (var j = 0u; j < TILE; j++) { lt += abs(ps[r * TILE + j]); }
     l = l * alpha + lt;
     for (var a = 0u; a < NA; a++) {
-      let d = lane + a * LANES;
-      if (d < HS) {
-        var sum = 0.0;
-        for (var j = 0u; j < TILE; j++) { sum += max(ps[r * TILE + j], 0.0) * vs[j * KS + d]; }
+      let c = lane + a * LANES;
+      if (c < H4) {
+        var sum = vec4<f32>(0.0);
+        for (var j = 0u; j < TILE; j++) { sum += max(ps[r * TILE + j], 0.0) * vs[j * KS + c]; }
         acc[a] = acc[a] * alpha + sum;
       }
     }
@@ -166,9 +177,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let valid = t < T;
   let inv = select(1.0, p.scale, DROPOUT) / l;
   if (valid) {
+    let o = (b * T + t) * p.C + h * HS;
     for (var a = 0u; a < NA; a++) {
-      let d = lane + a * LANES;
-      if (d < HS) { out[(b * T + t) * p.C + h * HS + d] = acc[a] * inv; }
+      let c = lane + a * LANES;
+      for (var k = 0u; k < 4u; k++) {
+        if (c < H4 && c * 4u + k < HS) { out[o + c * 4u + k] = acc[a][k] * inv; }
+      }
     }
   }
   let logSum = m + log(l);

@@ -79,12 +79,13 @@ const WORKGROUP_BYTES = 16384;
 
 /**
  * Rows per tile for head size hs: the largest of 16, 8, 4 whose workgroup
- * memory (four (TILE, hs | 1) row tiles, two (TILE, TILE) score tiles and the
- * row statistics, as in attention_backward.wgsl) fits 16 KiB.
+ * memory (four row tiles of (TILE, KS) vec4 with KS = ceil(hs / 4) | 1, two
+ * (TILE, TILE) score tiles and the row statistics, as in
+ * attention_backward.wgsl) fits 16 KiB.
  */
 export function attentionTile(hs: number): number {
   for (const tile of [16, 8, 4]) {
-    const floats = 4 * tile * (hs | 1) + 2 * tile * tile + 2 * tile + 64;
+    const floats = 4 * tile * 4 * (Math.ceil(hs / 4) | 1) + 2 * tile * tile + 2 * tile + 64;
     if (floats * 4 <= WORKGROUP_BYTES) return tile;
   }
   throw new Error(`Head size ${hs} does not fit the attention kernels' workgroup memory.`);

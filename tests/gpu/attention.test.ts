@@ -14,7 +14,7 @@ const LSE_TOL = { atol: 1e-5, rtol: 1e-5 };
 const OUT_TOL = { atol: 2e-5, rtol: 1e-4 };
 const GRAD_TOL = { atol: 5e-5, rtol: 2e-4 };
 
-// (B, T, C, NH): T never a multiple of the tile (16 rows up to hs 53, 8 up to 121, then 4) except T = 1.
+// (B, T, C, NH): T never a multiple of the tile (16 rows up to hs 52, 8 up to 116, then 4) except T = 1.
 const SHAPES: Array<[number, number, number, number]> = [
   [1, 1, 4, 1],
   [2, 7, 12, 3],
