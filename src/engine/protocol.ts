@@ -131,7 +131,8 @@ export type EngineRequest =
   | { kind: 'listRuns' }
   /** The user's own text a stored run trained on (built-in corpora are stored by name only). */
   | { kind: 'runCorpus'; id: string }
-  | { kind: 'renameRun'; id: string; name: string }
+  /** A stored run's name and (when given) notes. */
+  | { kind: 'renameRun'; id: string; name: string; notes?: string }
   /** Train `steps` more steps on the open run, continuing its step, schedule and sampler. */
   | { kind: 'continueRun'; steps: number }
   | { kind: 'debug'; action: DebugAction }

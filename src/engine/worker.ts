@@ -249,8 +249,9 @@ async function handle(request: EngineRequest): Promise<EngineReply> {
     case 'renameRun': {
       const name = request.name.trim().slice(0, 120);
       if (!name) return { kind: 'error', message: 'A run needs a name: type at least one character.' };
-      if (run && run.trainer.setup.run.id === request.id) run.trainer.setup = { ...run.trainer.setup, run: { ...run.trainer.setup.run, name } };
-      if (!(await store.update(request.id, { name })) && run?.trainer.setup.run.id !== request.id) {
+      const patch = request.notes === undefined ? { name } : { name, notes: request.notes.slice(0, 4000) };
+      if (run && run.trainer.setup.run.id === request.id) run.trainer.setup = { ...run.trainer.setup, run: { ...run.trainer.setup.run, ...patch } };
+      if (!(await store.update(request.id, patch)) && run?.trainer.setup.run.id !== request.id) {
         return { kind: 'error', message: 'That run is no longer stored in this browser.' };
       }
       return { kind: 'ok' };

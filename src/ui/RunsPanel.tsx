@@ -48,6 +48,7 @@ function CompareChart({ runs, axis }: { runs: RunSummary[]; axis: CompareAxis })
           <li
             key={run.id}
             data-run-id={run.id}
+            data-name={run.name}
             data-points={train.length}
             data-val-points={val.length}
             data-first-x={train[0]?.x}
@@ -92,6 +93,7 @@ function RunRow({ run, open, onOpened }: { run: RunSummary; open: boolean; onOpe
   const busy = useRuns((s) => s.busy);
   const actions = useRuns((s) => s.actions);
   const [editing, setEditing] = useState<string | null>(null);
+  const [notes, setNotes] = useState(run.notes);
   const [confirming, setConfirming] = useState(false);
   return (
     <tr data-testid="run-row" data-run-id={run.id} data-name={run.name} data-step={run.step} data-open={open}>
@@ -100,15 +102,24 @@ function RunRow({ run, open, onOpened }: { run: RunSummary; open: boolean; onOpe
       </td>
       <td>
         {editing === null ? (
-          <span data-testid="run-name">{run.name}</span>
+          <>
+            <span data-testid="run-name">{run.name}</span>
+            {run.notes && (
+              <span className="tag run-notes" data-testid="run-notes">
+                <br />
+                {run.notes}
+              </span>
+            )}
+          </>
         ) : (
           <form
             onSubmit={(e) => {
               e.preventDefault();
-              void actions.rename(run.id, editing).then((ok) => ok && setEditing(null));
+              void actions.rename(run.id, editing, notes).then((ok) => ok && setEditing(null));
             }}
           >
             <input value={editing} onChange={(e) => setEditing(e.target.value)} aria-label="New name" data-testid="run-rename-input" autoFocus />
+            <textarea rows={2} value={notes} onChange={(e) => setNotes(e.target.value)} aria-label="Notes" placeholder="Notes" data-testid="run-notes-input" />
             <button type="submit" data-testid="run-rename-save">
               Save
             </button>
@@ -132,8 +143,15 @@ function RunRow({ run, open, onOpened }: { run: RunSummary; open: boolean; onOpe
         <button onClick={() => void actions.open(run.id).then((ok) => ok && onOpened('train'))} disabled={busy} data-testid="run-open">
           Open
         </button>
-        <button onClick={() => setEditing(run.name)} disabled={editing !== null} data-testid="run-rename">
-          Rename
+        <button
+          onClick={() => {
+            setEditing(run.name);
+            setNotes(run.notes);
+          }}
+          disabled={editing !== null}
+          data-testid="run-rename"
+        >
+          Rename / notes
         </button>
         <button onClick={() => void actions.duplicate(run.id).then((ok) => ok && onOpened('train'))} disabled={busy} data-testid="run-duplicate">
           Duplicate with changes

@@ -31,7 +31,7 @@ interface RunsState {
     refresh: () => Promise<void>;
     toggleSelected: (id: string) => void;
     setAxis: (axis: CompareAxis) => void;
-    rename: (id: string, name: string) => Promise<boolean>;
+    rename: (id: string, name: string, notes?: string) => Promise<boolean>;
     remove: (id: string) => Promise<void>;
     open: (id: string) => Promise<boolean>;
     duplicate: (id: string) => Promise<boolean>;
@@ -72,10 +72,10 @@ export const useRuns = create<RunsState>((set, get) => ({
       set({ selected: selected.includes(id) ? selected.filter((x) => x !== id) : [...selected, id] });
     },
     setAxis: (axis) => set({ axis }),
-    async rename(id, name) {
+    async rename(id, name, notes) {
       const engine = useGpu.getState().engine;
       if (!engine) return false;
-      const reply = await engine.request({ kind: 'renameRun', id, name });
+      const reply = await engine.request({ kind: 'renameRun', id, name, notes });
       if (reply.kind !== 'ok') {
         set({ error: problemOf(reply), note: null });
         return false;
