@@ -6,7 +6,7 @@
 //   backward dX = dY W          M = R,   N = in,  K = out
 //   backward dW += dY^T X       M = out, N = in,  K = R    (transA, accumulate)
 
-import { matmul, matmulFlops } from '../src/kernels/matmul';
+import { matmul, matmulFlops, matmulPlan, matmulScratchFloats } from '../src/kernels/matmul';
 import type { Gpu } from '../src/gpu/runtime';
 import { peerFinish, tf } from './peer';
 import { timeSideBySide, type Timed, type TimingPlan } from './timing';
@@ -30,10 +30,14 @@ export async function benchMatmuls(gpu: Gpu, cases: MatmulCase[], plan: TimingPl
     const b = gpu.upload(bData, 'bench B');
     const bias = c.bias ? gpu.upload(biasData, 'bench bias') : null;
     const out = gpu.buffer(M * N * 4, 'bench C');
+    // The weight gradients run split-K, as in the model (scratch for the K slices' partial products).
+    const scratchFloats = c.transA ? matmulScratchFloats(c) : 0;
+    const scratch = scratchFloats ? gpu.buffer(4 * scratchFloats, 'bench split-K scratch') : null;
+    const args = { out, a, b, bias, scratch, M, N, K, transA: c.transA, transB: c.transB, accumulate: c.accumulate };
     const ours: Timed = {
       run: (n) =>
         gpu.submit((enc) => {
-          for (let i = 0; i < n; i++) matmul(gpu, enc, { out, a, b, bias, M, N, K, transA: c.transA, transB: c.transB, accumulate: c.accumulate });
+          for (let i = 0; i < n; i++) matmul(gpu, enc, args);
         }),
       finish: () => gpu.finish(),
     };
@@ -55,7 +59,7 @@ export async function benchMatmuls(gpu: Gpu, cases: MatmulCase[], plan: TimingPl
     // Same numbers on both sides? (ours with a zeroed output, so accumulate adds to 0)
     gpu.submit((enc) => {
       enc.clearBuffer(out);
-      matmul(gpu, enc, { out, a, b, bias, M, N, K, transA: c.transA, transB: c.transB, accumulate: c.accumulate });
+      matmul(gpu, enc, args);
     });
     const got = await gpu.readF32(out, M * N);
     const ref = peerOnce();
@@ -78,10 +82,12 @@ export async function benchMatmuls(gpu: Gpu, cases: MatmulCase[], plan: TimingPl
       maxDiff: diff,
       note: c.accumulate ? 'ours accumulates (+=), tfjs overwrites' : '',
     };
-    log(`matmul ${row.kernel} ${row.shape}: ours ${row.oursMs.toFixed(2)} ms, tfjs ${row.peerMs!.toFixed(2)} ms, ratio ${row.ratio!.toFixed(2)}x, maxdiff ${diff.toExponential(1)}`);
+    const p = matmulPlan(c);
+    const layout = `${p.workgroups} workgroups${p.slices > 1 && scratch ? ` (${p.slices} K slices)` : ''}`;
+    log(`matmul ${row.kernel} ${row.shape} [${layout}]: ours ${row.oursMs.toFixed(2)} ms, tfjs ${row.peerMs!.toFixed(2)} ms, ratio ${row.ratio!.toFixed(2)}x, maxdiff ${diff.toExponential(1)}`);
     rows.push(row);
 
-    for (const buf of [a, b, out, bias]) if (buf) gpu.destroy(buf);
+    for (const buf of [a, b, out, bias, scratch]) if (buf) gpu.destroy(buf);
     tf.dispose([ta, tb, tbias]);
   }
   return rows;

@@ -72,14 +72,28 @@ const tilesOf = (t: MatmulTile, M: number, N: number) => Math.ceil(M / tileRows(
 const paddedArea = (t: MatmulTile, M: number, N: number) => tilesOf(t, M, N) * tileRows(t) * tileCols(t);
 
 /**
- * Workgroups a product should have to fill a GPU: twice the compute units of a
- * 46-SM discrete card (an RTX 4070), so every unit has a second workgroup to
- * switch to while the first waits on memory.
+ * Workgroups a product should have at least to fill a GPU: twice the compute
+ * units of a 46-SM discrete card (an RTX 4070).
  */
 export const TARGET_WORKGROUPS = 92;
-/** Shortest K slice worth a workgroup of its own under split-K (a multiple of the 16-deep K step). */
-export const MIN_SLICE_K = 128;
+/**
+ * Resident workgroups of the GPU classes the kernels are shaped for, two per
+ * compute unit: a 96-EU integrated laptop GPU, a 10-core Apple M2, a 46-SM
+ * RTX 4070. A dispatch runs in waves of this many workgroups; a partial last
+ * wave leaves units idle.
+ */
+export const WAVES = [192, 20, 92];
+/**
+ * Shortest K slice worth a workgroup of its own under split-K: two 16-deep K
+ * steps, so that small models (a few hundred rows) fill a GPU too.
+ */
+export const MIN_SLICE_K = 32;
+/** Most K slices a product is split into. */
+export const MAX_SLICES = 64;
 const BK = 16;
+
+/** Workgroup slots held per workgroup that works, averaged over WAVES (1 when every wave is full). */
+const waveCost = (w: number) => WAVES.reduce((s, wave) => s + (wave * Math.ceil(w / wave)) / w, 0) / WAVES.length;
 
 export interface MatmulPlan {
   kind: 'tiled' | 'matvec';
@@ -92,31 +106,34 @@ export interface MatmulPlan {
 }
 
 /**
- * How a product runs. M = 1 takes the matrix-vector kernel. Otherwise the tile
- * with the least padding among those giving TARGET_WORKGROUPS (the larger tile
- * on a tie); if none does and K is long (a weight gradient, K = B * T), K is
- * split into slices until the dispatch reaches TARGET_WORKGROUPS, each slice at
- * least MIN_SLICE_K long. `slices` and `force` force the slice count and tile
- * (and the tiled kernel for M = 1).
+ * How a product runs. M = 1 takes the matrix-vector kernel. Otherwise the
+ * tile and K slice count with the least estimated cost: padded tile area /
+ * useful area, times waveCost of the workgroup count, times (under split-K) 1 +
+ * the partial products' traffic (written and read: 2 * slices * M * N) over the
+ * operands' (M * K + K * N). Slices are considered up to that traffic being
+ * half the operands', each slice MIN_SLICE_K long and MAX_SLICES, so only thin products
+ * with a long K (weight gradients, K = B * T) split. `slices` and `force` fix
+ * the slice count and tile (and take the tiled kernel for M = 1).
  */
 export function matmulPlan(shape: MatmulShape, slices?: number, force?: MatmulTile): MatmulPlan {
   const { M, N, K } = shape;
   if (M === 1 && slices === undefined && !force) return { kind: 'matvec', tile: TILE_64x64, slices: 1, kSlice: K, workgroups: Math.ceil(N / matvecCols(shape)) };
-  const full = TILES.filter((t) => tilesOf(t, M, N) >= TARGET_WORKGROUPS);
-  let tile: MatmulTile;
-  let want = slices ?? 1;
-  if (full.length) {
-    tile = full.reduce((best, t) => (paddedArea(t, M, N) < paddedArea(best, M, N) ? t : best));
-  } else {
-    const thin = [TILE_64x64, TILE_128x32];
-    tile = thin.reduce((best, t) => (paddedArea(t, M, N) < paddedArea(best, M, N) ? t : best));
-    if (slices === undefined) want = Math.min(Math.ceil(TARGET_WORKGROUPS / tilesOf(tile, M, N)), Math.max(1, Math.floor(K / MIN_SLICE_K)));
+  const first = slices ?? 1;
+  const last = slices ?? Math.max(1, Math.min(MAX_SLICES, Math.floor(K / MIN_SLICE_K), Math.floor((M * K + K * N) / (2 * M * N))));
+  let best: (MatmulPlan & { cost: number }) | null = null;
+  for (const tile of force ? [force] : TILES) {
+    for (let s = first; s <= last; s++) {
+      const kSlice = Math.ceil(Math.ceil(K / s) / BK) * BK;
+      const n = Math.ceil(K / kSlice);
+      if (slices === undefined && n !== s) continue; // the same split as a smaller s
+      const workgroups = tilesOf(tile, M, N) * n;
+      const traffic = n > 1 ? (2 * n * M * N) / (M * K + K * N) : 0;
+      const cost = (paddedArea(tile, M, N) / (M * N)) * waveCost(workgroups) * (1 + traffic);
+      if (!best || cost < best.cost * (1 - 1e-9)) best = { kind: 'tiled', tile, slices: n, kSlice: n > 1 ? kSlice : K, workgroups, cost };
+    }
   }
-  if (force) tile = force;
-  want = Math.max(1, Math.min(want, Math.ceil(K / BK)));
-  const kSlice = Math.ceil(Math.ceil(K / want) / BK) * BK;
-  const n = Math.ceil(K / kSlice);
-  return { kind: 'tiled', tile, slices: n, kSlice: n > 1 ? kSlice : K, workgroups: tilesOf(tile, M, N) * n };
+  const { tile, slices: n, kSlice, workgroups } = best!;
+  return { kind: 'tiled', tile, slices: n, kSlice, workgroups };
 }
 
 /** Floats of scratch a product needs for split-K (0 when its plan does not split). */
@@ -144,9 +161,10 @@ function dummy(gpu: Gpu): GPUBuffer {
  */
 export function matmul(gpu: Gpu, recorder: Recorder, args: MatmulArgs): void {
   const { M, N, K } = args;
-  const plan = matmulPlan(args, args.slices, args.tile);
-  if (plan.kind === 'matvec') return matvec(gpu, recorder, args);
-  const split = plan.slices > 1 && (args.scratch != null || args.slices !== undefined);
+  if (M === 1 && args.slices === undefined && !args.tile) return matvec(gpu, recorder, args);
+  // Without scratch, one pass.
+  const plan = matmulPlan(args, args.slices ?? (args.scratch ? undefined : 1), args.tile);
+  const split = plan.slices > 1;
   if (split && !args.scratch) throw new Error(`A ${M}x${N}x${K} matmul split into ${plan.slices} slices needs a scratch buffer.`);
   const slices = split ? plan.slices : 1;
   if (split && bindingBytes(args.scratch!) < slices * M * N * 4) {

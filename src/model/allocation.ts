@@ -22,6 +22,7 @@ import { gradNormScratchFloats } from '../kernels/adamw';
 import { attentionRowFloats } from '../kernels/attention';
 import { biasBackwardScratchFloats } from '../kernels/biasBackward';
 import { layerNormBackwardScratchFloats } from '../kernels/layerNorm';
+import { matmulScratchFloats } from '../kernels/matmul';
 import type { ModelConfig } from './config';
 import { GPU_ALIGN_FLOATS, paramLayout, type ParamLayout } from './layout';
 import { LORA_MODULES, type LoraLayout } from './lora';
@@ -126,6 +127,10 @@ export function allocationTable(config: ModelConfig, batchSize: number, lora?: L
   // partial column sums of the LayerNorm and bias gradients (per block of rows), shared by every call
   add('scratch', 'column sums', Math.max(layerNormBackwardScratchFloats(BT, C), ...[C, 3 * C, 4 * C].map((n) => biasBackwardScratchFloats(BT, n))));
   if (lora) add('scratch', 'lora dxa', BT * lora.lora.r); // (BT, r) s dY B
+  // split-K partial products of the weight gradients dW (out, in) += dY^T X (K = BT), the largest of them;
+  // a buffer of its own (the products read their operands while writing it)
+  const dW = (out: number, inp: number) => matmulScratchFloats({ M: out, N: inp, K: BT, transA: true });
+  add('scratch', 'matmul scratch', Math.max(dW(3 * C, C), dW(C, C), dW(4 * C, C), dW(C, 4 * C), dW(V, C)));
 
   add('views', 'prompt readback', L * promptLayerFloats(config) + V); // (L, NH, T, T) probabilities, aligned per layer + (V) last logits
 

@@ -6,7 +6,7 @@
 //   ln1  = ln_1(inp)                                  (N, C)
 //   qkv  = ln1 c_attn^T (+b)                          (N, 3C)
 //   atty = attend(qkv)                                (N, C)    the caller's attention
-//   res2 = inp + dropout(atty c_proj^T (+b))          (N, C)
+//   res2 = inp + dropout(atty c_proj^T (+b))          (N, C)    one matmul with a residual epilogue without dropout
 //   ln2  = ln_2(res2)                                 (N, C)
 //   fch  = ln2 c_fc^T (+b); fcha = act(fch)           (N, 4C)
 //   out  = res2 + dropout(fcha mlp.c_proj^T (+b))     (N, C)
@@ -68,7 +68,7 @@ export interface BlockForwardArgs {
   inp: Binding;
   acts: BlockActivations;
   w: BlockWeights;
-  /** (N, C) scratch for the projection outputs before the residual adds */
+  /** (N, C) scratch for the projection outputs before the residual adds (used with dropout only) */
   proj: Binding;
   N: number;
   C: number;
@@ -100,23 +100,27 @@ function adapt(gpu: Gpu, rec: Recorder, lora: BlockLora | null | undefined, modu
   if (ad) loraForward(gpu, rec, { out, inp, A: ad.A, B: ad.B, xa: ad.xa, N, IN, OUT, r: ad.r, scale: lora!.scale, site: module });
 }
 
-/** Record one block's forward (ten to fourteen dispatches). */
+/** Record one block's forward (eight to fourteen dispatches). */
 export function blockForward(gpu: Gpu, rec: Recorder, args: BlockForwardArgs): void {
   const { inp, acts: a, w, proj, N, C, dropout } = args;
+  // Without dropout the projections add the residual in their epilogue (no separate add pass).
+  const fused = !dropout || dropout.p === 0;
   layerNormForward(gpu, rec, { out: a.ln1, mean: a.ln1Mean, rstd: a.ln1Rstd, inp, weight: w.ln1w, bias: w.ln1b, N, C });
   matmul(gpu, rec, { site: 'attn.c_attn', out: a.qkv, a: a.ln1, b: w.attnW, bias: w.attnB, M: N, N: 3 * C, K: C, transB: true }); // (N, 3C)
   adapt(gpu, rec, args.lora, 'attn.c_attn', a.ln1, a.qkv, N, C, 3 * C);
   args.attend(rec);
-  matmul(gpu, rec, { site: 'attn.c_proj', out: proj, a: a.atty, b: w.projW, bias: w.projB, M: N, N: C, K: C, transB: true }); // (N, C)
-  adapt(gpu, rec, args.lora, 'attn.c_proj', a.atty, proj, N, C, C);
-  residualAdd(gpu, rec, a.res2, inp, proj, N * C, dropout, 0);
+  if (fused) matmul(gpu, rec, { site: 'attn.c_proj', out: a.res2, a: a.atty, b: w.projW, bias: w.projB, residual: inp, M: N, N: C, K: C, transB: true }); // (N, C)
+  else matmul(gpu, rec, { site: 'attn.c_proj', out: proj, a: a.atty, b: w.projW, bias: w.projB, M: N, N: C, K: C, transB: true }); // (N, C)
+  adapt(gpu, rec, args.lora, 'attn.c_proj', a.atty, fused ? a.res2 : proj, N, C, C);
+  if (!fused) residualAdd(gpu, rec, a.res2, inp, proj, N * C, dropout, 0);
   layerNormForward(gpu, rec, { out: a.ln2, mean: a.ln2Mean, rstd: a.ln2Rstd, inp: a.res2, weight: w.ln2w, bias: w.ln2b, N, C });
   matmul(gpu, rec, { site: 'mlp.c_fc', out: a.fch, a: a.ln2, b: w.fcW, bias: w.fcB, M: N, N: 4 * C, K: C, transB: true }); // (N, 4C)
   adapt(gpu, rec, args.lora, 'mlp.c_fc', a.ln2, a.fch, N, C, 4 * C);
   activationForward(gpu, rec, { out: a.fcha, inp: a.fch, n: N * 4 * C, kind: args.activation });
-  matmul(gpu, rec, { site: 'mlp.c_proj', out: proj, a: a.fcha, b: w.mprojW, bias: w.mprojB, M: N, N: C, K: 4 * C, transB: true }); // (N, C)
-  adapt(gpu, rec, args.lora, 'mlp.c_proj', a.fcha, proj, N, 4 * C, C);
-  residualAdd(gpu, rec, a.out, a.res2, proj, N * C, dropout, 1);
+  if (fused) matmul(gpu, rec, { site: 'mlp.c_proj', out: a.out, a: a.fcha, b: w.mprojW, bias: w.mprojB, residual: a.res2, M: N, N: C, K: 4 * C, transB: true }); // (N, C)
+  else matmul(gpu, rec, { site: 'mlp.c_proj', out: proj, a: a.fcha, b: w.mprojW, bias: w.mprojB, M: N, N: C, K: 4 * C, transB: true }); // (N, C)
+  adapt(gpu, rec, args.lora, 'mlp.c_proj', a.fcha, fused ? a.out : proj, N, 4 * C, C);
+  if (!fused) residualAdd(gpu, rec, a.out, a.res2, proj, N * C, dropout, 1);
 }
 
 /** out = resid + dropout(branch) */

@@ -215,6 +215,7 @@ export class GptModel {
   private readonly d4b: GPUBuffer; // (BT, 4C) d fch
   private readonly attDelta: GPUBuffer; // (B, NH, T) attention backward row sums
   private readonly sumScratch: GPUBuffer; // partial column sums of the LayerNorm and bias gradients
+  private readonly mmScratch: GPUBuffer; // split-K partial products of the weight gradients (matmulScratchFloats)
   private readonly promptOut: GPUBuffer; // (L, NH, T, T) probabilities at promptLayerFloats strides, then (V) logits
   private lensOut: GPUBuffer | null = null; // (L, blockSize, V) logit lens, allocated on the first probe
   private health: { table: HealthTable; out: GPUBuffer; partial: GPUBuffer; chunks: GPUBuffer; firstChunk: GPUBuffer } | null = null;
@@ -275,6 +276,7 @@ export class GptModel {
     this.d4b = b('d fch');
     this.attDelta = b('attention delta');
     this.sumScratch = b('column sums');
+    this.mmScratch = b('matmul scratch');
     this.promptOut = b('prompt readback');
 
     this.writeState({
@@ -642,7 +644,7 @@ export class GptModel {
 
     if (!dlogitsGiven) crossEntropyBackward(gpu, pass, { dlogits: this.dlogits, logits: this.logitsBuf, targets: this.targets, BT, V }); // (BT, V)
     matmul(gpu, pass, { site: 'lm_head', out: this.dC, a: this.dlogits, b: this.lmHead(this.params), M: BT, N: C, K: V }); // dlnf (BT, C)
-    if (!this.lora) matmul(gpu, pass, { site: 'lm_head', out: this.lmHead(this.grads), a: this.dlogits, b: this.lnf, M: V, N: C, K: BT, transA: true, accumulate: true }); // (V, C)
+    if (!this.lora) matmul(gpu, pass, { site: 'lm_head', out: this.lmHead(this.grads), a: this.dlogits, b: this.lnf, M: V, N: C, K: BT, transA: true, accumulate: true, scratch: this.mmScratch }); // (V, C)
     const lastResid = L > 0 ? this.layers[L - 1].out : this.encoded;
     layerNormBackward(gpu, pass, {
       dinp: this.dres, dweight: this.g('transformer.ln_f.weight'), dbias: this.range(this.grads, 'transformer.ln_f.bias'), scratch: this.sumScratch,
@@ -658,12 +660,12 @@ export class GptModel {
       const dmlp = this.throughDropout(pass, BT * C, p, 2 + 2 * l); // (BT, C)
       matmul(gpu, pass, { site: 'mlp.c_proj', out: this.d4a, a: dmlp, b: w.mprojW, M: BT, N: 4 * C, K: C }); // (BT, 4C)
       this.adapterBackward(pass, l, 'mlp.c_proj', dmlp, a.fcha, this.d4a, BT);
-      if (!this.lora) matmul(gpu, pass, { site: 'mlp.c_proj', out: dw.mprojW, a: dmlp, b: a.fcha, M: C, N: 4 * C, K: BT, transA: true, accumulate: true }); // (C, 4C)
+      if (!this.lora) matmul(gpu, pass, { site: 'mlp.c_proj', out: dw.mprojW, a: dmlp, b: a.fcha, M: C, N: 4 * C, K: BT, transA: true, accumulate: true, scratch: this.mmScratch }); // (C, 4C)
       if (dw.mprojB && !this.lora) biasBackward(gpu, pass, { dbias: dw.mprojB, scratch: this.sumScratch, dout: dmlp, M: BT, N: C });
       activationBackward(gpu, pass, { dinp: this.d4b, inp: a.fch, dout: this.d4a, n: BT * 4 * C, kind: this.config.activation });
       matmul(gpu, pass, { site: 'mlp.c_fc', out: this.dC, a: this.d4b, b: w.fcW, M: BT, N: C, K: 4 * C }); // d ln2 (BT, C)
       this.adapterBackward(pass, l, 'mlp.c_fc', this.d4b, a.ln2, this.dC, BT);
-      if (!this.lora) matmul(gpu, pass, { site: 'mlp.c_fc', out: dw.fcW, a: this.d4b, b: a.ln2, M: 4 * C, N: C, K: BT, transA: true, accumulate: true }); // (4C, C)
+      if (!this.lora) matmul(gpu, pass, { site: 'mlp.c_fc', out: dw.fcW, a: this.d4b, b: a.ln2, M: 4 * C, N: C, K: BT, transA: true, accumulate: true, scratch: this.mmScratch }); // (4C, C)
       if (dw.fcB && !this.lora) biasBackward(gpu, pass, { dbias: dw.fcB, scratch: this.sumScratch, dout: this.d4b, M: BT, N: 4 * C });
       layerNormBackward(gpu, pass, {
         dinp: this.dres, dweight: dw.ln2w, dbias: dw.ln2b, scratch: this.sumScratch, dout: this.dC, inp: a.res2, weight: w.ln2w, mean: a.ln2Mean, rstd: a.ln2Rstd, N: BT, C,
@@ -672,14 +674,14 @@ export class GptModel {
       const dattn = this.throughDropout(pass, BT * C, p, 1 + 2 * l); // (BT, C)
       matmul(gpu, pass, { site: 'attn.c_proj', out: this.dC, a: dattn, b: w.projW, M: BT, N: C, K: C }); // d atty (BT, C)
       this.adapterBackward(pass, l, 'attn.c_proj', dattn, a.atty, this.dC, BT);
-      if (!this.lora) matmul(gpu, pass, { site: 'attn.c_proj', out: dw.projW, a: dattn, b: a.atty, M: C, N: C, K: BT, transA: true, accumulate: true }); // (C, C)
+      if (!this.lora) matmul(gpu, pass, { site: 'attn.c_proj', out: dw.projW, a: dattn, b: a.atty, M: C, N: C, K: BT, transA: true, accumulate: true, scratch: this.mmScratch }); // (C, C)
       if (dw.projB && !this.lora) biasBackward(gpu, pass, { dbias: dw.projB, scratch: this.sumScratch, dout: dattn, M: BT, N: C });
       attentionBackward(gpu, pass, {
         dqkv: this.dqkv, delta: this.attDelta, dout: this.dC, qkv: a.qkv, out: a.atty, lse: a.lse, B, T, C, NH, dropout: this.attentionDropout(p, l),
       }); // (BT, 3C)
       matmul(gpu, pass, { site: 'attn.c_attn', out: this.dC, a: this.dqkv, b: w.attnW, M: BT, N: C, K: 3 * C }); // d ln1 (BT, C)
       this.adapterBackward(pass, l, 'attn.c_attn', this.dqkv, a.ln1, this.dC, BT);
-      if (!this.lora) matmul(gpu, pass, { site: 'attn.c_attn', out: dw.attnW, a: this.dqkv, b: a.ln1, M: 3 * C, N: C, K: BT, transA: true, accumulate: true }); // (3C, C)
+      if (!this.lora) matmul(gpu, pass, { site: 'attn.c_attn', out: dw.attnW, a: this.dqkv, b: a.ln1, M: 3 * C, N: C, K: BT, transA: true, accumulate: true, scratch: this.mmScratch }); // (3C, C)
       if (dw.attnB && !this.lora) biasBackward(gpu, pass, { dbias: dw.attnB, scratch: this.sumScratch, dout: this.dqkv, M: BT, N: 3 * C });
       layerNormBackward(gpu, pass, {
         dinp: this.dres, dweight: dw.ln1w, dbias: dw.ln1b, scratch: this.sumScratch, dout: this.dC, inp: residIn, weight: w.ln1w, mean: a.ln1Mean, rstd: a.ln1Rstd, N: BT, C,

@@ -42,7 +42,8 @@ describe('insights panel', () => {
       // One snapshot per evaluation, and one chart point per evaluation for every head.
       await page.getByTestId('tab-insights').click();
       const timeline = page.getByTestId('timeline');
-      const evalSteps = Array.from({ length: STEPS / EVAL }, (_, i) => (i + 1) * EVAL);
+      // Evaluations at step 0 (as nanoGPT) and every EVAL steps after.
+      const evalSteps = Array.from({ length: STEPS / EVAL + 1 }, (_, i) => i * EVAL);
       await expect.poll(async () => Number(await timeline.getAttribute('data-count')), { timeout: 60_000 }).toBe(evalSteps.length);
       const chart = page.getByTestId('head-chart');
       expect(JSON.parse((await chart.getAttribute('data-steps'))!)).toEqual(evalSteps);
@@ -64,8 +65,8 @@ describe('insights panel', () => {
       const last = await page.evaluate(() => window.__attention!);
       expect(last.step).toBe(STEPS);
       await page.getByTestId('timeline-slider').fill('0');
-      await expect.poll(() => shown.getAttribute('data-step')).toBe(String(EVAL));
-      await expect.poll(() => page.evaluate(() => window.__attention!.step)).toBe(EVAL);
+      await expect.poll(() => shown.getAttribute('data-step')).toBe(String(evalSteps[0]));
+      await expect.poll(() => page.evaluate(() => window.__attention!.step)).toBe(evalSteps[0]);
       const first = await page.evaluate(() => window.__attention!);
       expect(first.tokens).toEqual(last.tokens);
       let differs = 0;

@@ -209,7 +209,8 @@ describe('matmul plan at the reference shapes (B*T = 4096, C = 192, V = 65)', ()
       const fwd = matmulPlan({ M: R, N: out, K: inp, transB: true });
       const dx = matmulPlan({ M: R, N: inp, K: out });
       const dw = matmulPlan({ M: out, N: inp, K: R, transA: true });
-      console.log(`${layer}: fwd ${fwd.workgroups}, dX ${dx.workgroups}, dW ${dw.workgroups} (${dw.slices} slices of ${dw.kSlice})`);
+      const t = (p: ReturnType<typeof matmulPlan>) => `${(256 / p.tile.wgN) * p.tile.rows}x${p.tile.wgN * 4}`;
+      console.log(`${layer}: fwd ${fwd.workgroups} (${t(fwd)}), dX ${dx.workgroups} (${t(dx)}), dW ${dw.workgroups} (${t(dw)}, ${dw.slices} slices of ${dw.kSlice})`);
       for (const p of [fwd, dx, dw]) expect(p.workgroups).toBeGreaterThanOrEqual(TARGET_WORKGROUPS);
       expect(fwd.slices).toBe(1);
       expect(dx.slices).toBe(1);
