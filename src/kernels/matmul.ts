@@ -1,6 +1,7 @@
 import code from '../../shaders/matmul.wgsl?raw';
 import reduceCode from '../../shaders/matmul_reduce.wgsl?raw';
 import matvecCode from '../../shaders/matvec.wgsl?raw';
+import cpuCode from '../../shaders/matmul_cpu.wgsl?raw';
 import { type Gpu, type Binding, type Recorder, grid } from '../gpu/runtime';
 
 /** The shape of one product: C (M, N) = op(A) (M, K) op(B) (K, N). */
@@ -158,9 +159,12 @@ function dummy(gpu: Gpu): GPUBuffer {
  * Record C (+)= op(A) op(B) (+ bias) (+ residual) into the recorder: one
  * dispatch, or two under split-K (partial products into `scratch`, then their
  * ordered sum into C). See matmulPlan for how the kernel and tile are chosen.
+ * On CPU adapters (gpu.kernels === 'cpu') every product is one dispatch of
+ * shaders/matmul_cpu.wgsl unless a test forces slices or a tile.
  */
 export function matmul(gpu: Gpu, recorder: Recorder, args: MatmulArgs): void {
   const { M, N, K } = args;
+  if (gpu.kernels === 'cpu' && args.slices === undefined && !args.tile) return matmulCpu(gpu, recorder, args);
   if (M === 1 && args.slices === undefined && !args.tile) return matvec(gpu, recorder, args);
   // Without scratch, one pass.
   const plan = matmulPlan(args, args.slices ?? (args.scratch ? undefined : 1), args.tile);
@@ -230,6 +234,34 @@ export function matmul(gpu: Gpu, recorder: Recorder, args: MatmulArgs): void {
     // the partials read once, then what a one-pass product reads and writes besides A and B
     bytes: 4 * slices * M * N + matmulBytes(args) - 4 * (M * K + K * N),
     ...label,
+  });
+}
+
+/**
+ * The CPU-adapter variant (shaders/matmul_cpu.wgsl): every product, M = 1
+ * included, in one dispatch of 64-invocation workgroups; scratch is not used.
+ */
+function matmulCpu(gpu: Gpu, recorder: Recorder, args: MatmulArgs): void {
+  const { M, N, K } = args;
+  const pipeline = gpu.pipeline(cpuCode, {
+    constants: {
+      TRANS_A: args.transA ? 1 : 0,
+      TRANS_B: args.transB ? 1 : 0,
+      HAS_BIAS: args.bias ? 1 : 0,
+      HAS_RESIDUAL: args.residual ? 1 : 0,
+      ACCUMULATE: args.accumulate ? 1 : 0,
+    },
+  });
+  const zeros = gpu.zeros();
+  gpu.dispatch(recorder, pipeline, {
+    params: [M, N, K],
+    buffers: [args.out, args.a, args.b, args.bias || zeros, args.residual || zeros],
+    workgroups: [Math.ceil(N / 64), Math.ceil(M / 64)],
+    kernel: 'matmul_cpu',
+    workgroupSize: 64,
+    flops: matmulFlops(M, N, K),
+    bytes: matmulBytes(args),
+    ...(args.site ? { label: `${args.site} ${matmulDirection(args)}` } : {}),
   });
 }
 

@@ -7,7 +7,7 @@ import {
 import { compare, report } from '../reference/compare';
 import { matmulRef } from '../reference/matmul';
 import { randn } from '../reference/random';
-import { checked, testGpu } from './context';
+import { checked, testGpu, withVariant } from './context';
 
 // f32 accumulation over K terms of unit-variance products: the error grows
 // like sqrt(K) * 6e-8 * |terms|; these bounds hold with a wide margin.
@@ -29,13 +29,16 @@ interface Case {
   tile?: MatmulTile;
   /** bind every operand as a range at a 256-byte offset inside a larger buffer */
   ranges?: boolean;
+  /** kernel shapes to record: 'gpu' (default here) or the CPU-adapter variant */
+  variant?: 'gpu' | 'cpu';
 }
 
 const name = (c: Case) =>
   `${c.M}x${c.N}x${c.K}` +
   (c.transA ? ' transA' : '') + (c.transB ? ' transB' : '') + (c.bias ? ' bias' : '') + (c.residual ? ' residual' : '') +
   (c.accumulate ? ' accumulate' : '') + (c.slices ? ` slices=${c.slices}` : '') + (c.scratch ? ' scratch' : '') +
-  (c.tile ? ` tile=${(256 / c.tile.wgN) * c.tile.rows}x${c.tile.wgN * 4}` : '') + (c.ranges ? ' ranges' : '');
+  (c.tile ? ` tile=${(256 / c.tile.wgN) * c.tile.rows}x${c.tile.wgN * 4}` : '') + (c.ranges ? ' ranges' : '') +
+  (c.variant === 'cpu' ? ' (cpu variant)' : '');
 
 const SENTINEL = 12345;
 const PAD = 64; // floats = 256 bytes
@@ -62,7 +65,7 @@ async function run(gpu: Gpu, c: Case, seed: number) {
   const residual = c.residual ? randn(M * N, seed + 3) : undefined;
   const c0 = c.accumulate ? randn(M * N, seed + 4) : new Float32Array(M * N).fill(Number.NaN);
   const dispatches: DispatchRecord[] = [];
-  const got = await checked(gpu, async () => {
+  const got = await withVariant(gpu, c.variant ?? 'gpu', () => checked(gpu, async () => {
     const out = place(gpu, c0, !!c.ranges);
     const A = place(gpu, a, !!c.ranges);
     const B = place(gpu, b, !!c.ranges);
@@ -83,7 +86,7 @@ async function run(gpu: Gpu, c: Case, seed: number) {
     const whole = await gpu.readF32(out.buffer);
     for (const x of [out, A, B, biasBuf, resBuf, scratch]) if (x) gpu.destroy(x.buffer);
     return { c: whole.slice(out.offset, out.offset + M * N), whole, offset: out.offset };
-  });
+  }));
   const want = matmulRef(a, b, M, N, K, { transA: c.transA, transB: c.transB, bias, residual, accumulateInto: c.accumulate ? c0 : undefined });
   return { ...got, want, dispatches };
 }
@@ -101,7 +104,7 @@ async function check(c: Case) {
     expect(outside.every((x) => x === SENTINEL), 'nothing written outside the output range').toBe(true);
   }
   for (const d of dispatches) {
-    expect(d.workgroupSize).toBe(256);
+    expect(d.workgroupSize).toBe(c.variant === 'cpu' ? 64 : 256);
     expect(d.flops).toBeGreaterThan(0);
     expect(d.bytes).toBeGreaterThan(0);
   }
@@ -216,6 +219,23 @@ describe('matmul plan at the reference shapes (B*T = 4096, C = 192, V = 65)', ()
       expect(dx.slices).toBe(1);
       expect(dw.slices).toBeGreaterThan(1);
       expect(matmulScratchFloats({ M: out, N: inp, K: R, transA: true })).toBe(dw.slices * out * inp);
+    });
+  }
+});
+
+describe('matmul: the CPU-adapter variant (one 64-invocation dispatch per product)', () => {
+  const cases: Case[] = [
+    ...([[1, 1, 1], [17, 33, 65], [3, 130, 7]] as const).flatMap(([M, N, K]) => LAYOUTS.map((l) => ({ M, N, K, ...l }))),
+    { M: 70, N: 36, K: 44, transB: true, bias: true, residual: true },
+    { M: 19, N: 33, K: 21, residual: true, accumulate: true },
+    { M: 1, N: 70, K: 33, transB: true, bias: true, residual: true },
+    { M: 20, N: 36, K: 100, ...DW, scratch: true }, // scratch is given but not used
+    { M: 21, N: 35, K: 23, ...DW, ranges: true },
+  ];
+  for (const c of cases) {
+    it(name({ ...c, variant: 'cpu' }), async () => {
+      const d = await check({ ...c, variant: 'cpu' });
+      expect(d.map((x) => x.kernel)).toEqual(['matmul_cpu']);
     });
   }
 });
