@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL, DEFAULT_TRAIN, PRESETS, type ModelConfig, type TrainConfig } from '../../src/model/config';
-import { allocationTable, bufferBytes, minimumFloats } from '../../src/model/allocation';
+import { allocationTable, bufferBytes, minimumFloats, tableBytes } from '../../src/model/allocation';
 import { memoryEstimate, paramCount, validateConfig } from '../../src/model/validate';
 
 const ORACLE = resolve(__dirname, '../../../shared/data/oracle');
@@ -74,11 +74,12 @@ describe('memoryEstimate', () => {
     expect(est.largestBufferBytes).toBe(4 * Math.max(32 * 128 * 65, paramCount(baby), 32 * 128 * 4 * 192));
   });
 
-  it('grows linearly with the batch for activations', () => {
-    const a = memoryEstimate(baby, 8);
-    const b = memoryEstimate(baby, 16);
-    const c = memoryEstimate(baby, 24);
-    expect(c.totalBytes - b.totalBytes).toBe(b.totalBytes - a.totalBytes);
+  it('grows linearly with the batch for the saved activations; scratch (split-K slices) grows with it', () => {
+    const [a, b, c] = [8, 16, 24].map((B) => allocationTable(baby, B));
+    expect(tableBytes(c, 'saved') - tableBytes(b, 'saved')).toBe(tableBytes(b, 'saved') - tableBytes(a, 'saved'));
+    expect(tableBytes(b, 'saved')).toBeGreaterThan(tableBytes(a, 'saved'));
+    expect(tableBytes(a, 'state')).toBe(tableBytes(c, 'state'));
+    expect(tableBytes(c, 'scratch')).toBeGreaterThan(tableBytes(a, 'scratch'));
   });
 
   it('is the sum of the allocation table, one uniquely named entry per buffer', () => {
