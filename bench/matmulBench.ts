@@ -83,7 +83,10 @@ export async function benchMatmuls(gpu: Gpu, cases: MatmulCase[], plan: TimingPl
       note: c.accumulate ? 'ours accumulates (+=), tfjs overwrites' : '',
     };
     const p = matmulPlan(c);
-    const layout = `${p.workgroups} workgroups${p.slices > 1 && scratch ? ` (${p.slices} K slices)` : ''}`;
+    const layout =
+      gpu.kernels === 'cpu'
+        ? `cpu variant: ${Math.ceil(N / 64) * Math.ceil(M / 64)} workgroups of 64, one pass`
+        : `${p.workgroups} workgroups${p.slices > 1 && scratch ? ` (${p.slices} K slices)` : ''}`;
     log(`matmul ${row.kernel} ${row.shape} [${layout}]: ours ${row.oursMs.toFixed(2)} ms, tfjs ${row.peerMs!.toFixed(2)} ms, ratio ${row.ratio!.toFixed(2)}x, maxdiff ${diff.toExponential(1)}`);
     rows.push(row);
 
