@@ -139,9 +139,12 @@ interface StoredTimeline {
   snapshots: Insights[];
 }
 
-/** Identifies a run across reloads: its corpus, model and training configuration. */
-export function runKey(corpusName: string, model: unknown, train: unknown): string {
-  return JSON.stringify([corpusName, model, train]);
+/**
+ * Identifies a run's timeline across reloads: the run's id, or for records
+ * written before runs had ids, its corpus, model and training configuration.
+ */
+export function runKey(r: { run?: { id: string }; corpus: { name: string }; model: unknown; train: unknown }): string {
+  return r.run?.id ?? JSON.stringify([r.corpus.name, r.model, r.train]);
 }
 
 /**
@@ -178,7 +181,7 @@ export class TimelineStore {
     try {
       const db = await this.open();
       const tx = db.transaction(STORE, 'readwrite');
-      tx.objectStore(STORE).put({ run, snapshots } satisfies StoredTimeline, 'current');
+      tx.objectStore(STORE).put({ run, snapshots } satisfies StoredTimeline, run);
       await new Promise<void>((resolve, reject) => {
         tx.oncomplete = () => resolve();
         tx.onerror = () => reject(tx.error);
@@ -190,18 +193,37 @@ export class TimelineStore {
     }
   }
 
-  /** The saved snapshots of `run`, or none. */
+  /** The saved snapshots of `run`, or none (records of one run under 'current' are read too). */
   async load(run: string): Promise<Insights[]> {
     try {
       const db = await this.open();
-      const req = db.transaction(STORE, 'readonly').objectStore(STORE).get('current');
-      const stored = await new Promise<StoredTimeline | undefined>((resolve, reject) => {
-        req.onsuccess = () => resolve(req.result as StoredTimeline | undefined);
-        req.onerror = () => reject(req.error);
-      });
+      const get = (key: string) => {
+        const req = db.transaction(STORE, 'readonly').objectStore(STORE).get(key);
+        return new Promise<StoredTimeline | undefined>((resolve, reject) => {
+          req.onsuccess = () => resolve(req.result as StoredTimeline | undefined);
+          req.onerror = () => reject(req.error);
+        });
+      };
+      const stored = (await get(run)) ?? (await get('current'));
       return stored && stored.run === run && Array.isArray(stored.snapshots) ? stored.snapshots : [];
     } catch {
       return [];
+    }
+  }
+
+  /** Forget the timeline of a deleted run. */
+  async remove(run: string): Promise<void> {
+    try {
+      const db = await this.open();
+      const tx = db.transaction(STORE, 'readwrite');
+      tx.objectStore(STORE).delete(run);
+      await new Promise<void>((resolve, reject) => {
+        tx.oncomplete = () => resolve();
+        tx.onerror = () => reject(tx.error);
+        tx.onabort = () => reject(tx.error);
+      });
+    } catch {
+      // storage blocked: nothing to forget
     }
   }
 }

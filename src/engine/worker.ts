@@ -167,7 +167,7 @@ async function buildRun(
       emit,
       save: async (r) => {
         const saved = await store.save(r);
-        if (saved.saved) await timelineStore.save(runKey(r.corpus.name, r.model, r.train), timeline.upTo(r.step));
+        if (saved.saved) await timelineStore.save(runKey(r), timeline.upTo(r.step));
         return saved;
       },
       afterEval: (stats) => snapshotAt(stats.step),
@@ -276,7 +276,7 @@ async function handle(request: EngineRequest): Promise<EngineReply> {
       const t = run.trainer;
       emit({ kind: 'trainState', state: t.state, step: t.step, maxSteps: t.setup.train.maxSteps });
       t.emitHistory();
-      timeline.replace((await timelineStore.load(runKey(saved.corpus.name, saved.model, saved.train))).filter((x) => x.step <= t.step));
+      timeline.replace((await timelineStore.load(runKey(saved))).filter((x) => x.step <= t.step));
       emit({ kind: 'timeline', snapshots: timeline.snapshots.slice() });
       return { ...loadedReply(run, built.trainTokens, built.valTokens), ...(saved.corpus.builtIn ? {} : { corpusText: text }) };
     }
@@ -287,6 +287,7 @@ async function handle(request: EngineRequest): Promise<EngineReply> {
         return { kind: 'error', message: 'This run is open: start or open another run before deleting it.' };
       }
       await store.remove(id);
+      await timelineStore.remove(id);
       return { kind: 'ok' };
     }
     case 'continueRun': {
