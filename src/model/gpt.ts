@@ -310,9 +310,9 @@ export class GptModel {
     encoder.copyBufferToBuffer(this.readout, 0, staging, 0, READBACK_BYTES);
     this.gpu.device.queue.submit([encoder.finish()]);
     const health = hyper.health ? this.recordHealth() : null;
-    return this.readStaging(staging).then(async ([loss, norm]) => ({
-      loss, gradNorm: norm, doneAt: performance.now(), ...(health ? { health: await health } : {}),
-    }));
+    const result = this.readStaging(staging).then(([loss, norm]) => ({ loss, gradNorm: norm, doneAt: performance.now() }));
+    // Both readbacks settle together, so a lost device rejects the step once and leaves no unhandled rejection.
+    return Promise.all([result, health]).then(([r, h]) => (h ? { ...r, health: h } : r));
   }
 
   /**
