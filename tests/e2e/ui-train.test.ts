@@ -66,6 +66,10 @@ describe('training, attention and sampling panels', () => {
       await page.getByTestId('attention-refresh').click();
       const canvas = page.getByTestId('attention-canvas');
       await canvas.waitFor({ timeout: 60_000 });
+      // The tab draws its default prompt when opened; wait for the one asked for.
+      await expect
+        .poll(() => page.evaluate(() => window.__attention?.tokens.join('') ?? ''), { timeout: 60_000 })
+        .toBe('Call me Ishmael.');
       const sums: number[] = JSON.parse((await canvas.getAttribute('data-row-sums')) ?? '[]');
       expect(sums.length).toBe(16);
       for (const x of sums) expect(Math.abs(x - 1)).toBeLessThan(1e-3);
