@@ -13,6 +13,10 @@ import type { RunSummary } from './checkpointStore';
 export type { RunSummary };
 import type { SamplingSettings, TokenDistribution } from '../model/sampling';
 import type { MemoryEstimate } from '../model/validate';
+import type { LoraConfig } from '../model/lora';
+import type { JudgeRule, PreferencePair } from '../model/dpo';
+
+export type { LoraConfig, JudgeRule, PreferencePair };
 
 export type { MemoryEstimate, SamplingSettings, TokenDistribution };
 
@@ -117,6 +121,54 @@ export interface HealthStats {
   updateRatio: number[];
 }
 
+// ---------------------------------------------------------------- fine-tuning
+
+/** What makes a run a fine-tune of another: shown beside its curves and kept with it. */
+export interface FineTuneInfo {
+  kind: 'lora' | 'dpo';
+  /** The run it started from, and that run's step then. */
+  baseRunId: string;
+  baseRunName: string;
+  baseStep: number;
+  /** The base run's curves (on its own corpus), drawn beside the fine-tune's. */
+  baseLossHistory: LossPoint[];
+  baseEvalHistory: EvalStats[];
+  /** LoRA: the adapter config, PEFT's trainable-parameters line and the counts behind it. */
+  lora?: LoraConfig;
+  peftLine?: string;
+  trainable: number;
+  allParams: number;
+  /** GPU bytes the model holds for this fine-tune, and for a full fine-tune of the same model and batch. */
+  gpuBytes: number;
+  fullGpuBytes: number;
+  /** DPO: the settings and the per-step statistics so far. */
+  dpo?: DpoRecord;
+}
+
+/** One DPO step's statistics (means over the step's pairs; rewards are beta (log pi - log pi_ref) before the update). */
+export interface DpoStats {
+  step: number;
+  loss: number;
+  rewardChosen: number;
+  rewardRejected: number;
+  margin: number;
+  accuracy: number;
+  gradNorm: number;
+}
+
+export interface DpoRecord {
+  beta: number;
+  learningRate: number;
+  /** 'all': every weight trains; 'lora': adapters on the frozen model. */
+  target: 'all' | 'lora';
+  pairs: PreferencePair[];
+  /** Pairs per step (half the batch of sequences). */
+  pairsPerStep: number;
+  history: DpoStats[];
+  /** The judge that labelled the pairs, if a rule did ('' when the person did). */
+  judge: string;
+}
+
 /** Requests from the page. */
 export type EngineRequest =
   /** kernels: force the kernel shapes ('gpu' or 'cpu', the URL parameter `kernels`); otherwise chosen from the adapter. */
@@ -152,7 +204,31 @@ export type EngineRequest =
   /** What the engine holds on the GPU now (the soak benchmark checks that nothing grows). */
   | { kind: 'stats' }
   /** Inspect the model now on `text` (default: the start of the validation split). */
-  | { kind: 'insights'; text?: string };
+  | { kind: 'insights'; text?: string }
+  /**
+   * A LoRA fine-tune of the open run (its weights now, frozen) on `text`, as a
+   * new run; `train` gives its learning rate, steps and batch. Every character
+   * of the text must be in the open run's vocabulary.
+   */
+  | { kind: 'startLora'; corpusName: string; text: string; builtIn?: boolean; lora: LoraConfig; train: TrainConfig; runName?: string }
+  /** Adapter strength of the open LoRA run in sampling, attention and inspection (0 = base, 1 = adapted). */
+  | { kind: 'setLoraStrength'; strength: number }
+  /** Fold the open LoRA run's adapters into its base weights (W + alpha/r B A) as a new full run. */
+  | { kind: 'mergeLora' }
+  /** The open LoRA run's adapters as a PEFT-format safetensors file. */
+  | { kind: 'exportAdapter' }
+  /** A PEFT LoRA file onto the open run (the base), as a new LoRA run on the open run's corpus. */
+  | { kind: 'importAdapter'; bytes: ArrayBuffer; fileName: string }
+  /**
+   * DPO from the open run as a new run: the model as it is now is the frozen
+   * reference; `steps` steps on the pairs (cycled), all weights or LoRA
+   * adapters (`lora` gives their config). Replies 'loaded' for the new run at
+   * once; the step-0 statistics (loss ln 2) and each step's stream as `dpoStep`
+   * events, then `dpoDone`. Training requests wait until it is done.
+   */
+  | { kind: 'startDpo'; pairs: PreferencePair[]; beta: number; learningRate: number; steps: number; target: 'all' | 'lora'; lora?: LoraConfig; judge?: string; runName?: string }
+  /** Stop a DPO run after the step in flight (it is saved as it is). */
+  | { kind: 'stopDpo' };
 
 /** One kernel group's GPU time in a profiled training step. */
 export type KernelGroupTime = GroupTime;
@@ -184,6 +260,10 @@ export type EngineReply =
       train: TrainConfig;
       lossHistory?: LossPoint[];
       evalHistory?: EvalStats[];
+      /** Set for a fine-tune (LoRA or DPO) of another run. */
+      fineTune?: FineTuneInfo;
+      /** The adapter strength in use (LoRA runs). */
+      loraStrength?: number;
     }
   | { kind: 'savedRun'; run: SavedRunSummary | null }
   | { kind: 'runs'; runs: RunSummary[]; openId: string | null }
@@ -235,6 +315,10 @@ export type EngineEvent =
   | { kind: 'history'; lossHistory: LossPoint[]; evalHistory: EvalStats[] }
   | { kind: 'checkpoint'; step: number; saved: boolean; message?: string }
   | { kind: 'health'; stats: HealthStats }
+  /** One DPO step done (of `steps`). */
+  | { kind: 'dpoStep'; stats: DpoStats; steps: number }
+  /** A DPO run ended (all steps, stopped, or failed with `message`); it is saved. */
+  | { kind: 'dpoDone'; history: DpoStats[]; stopped: boolean; message?: string }
   /** A timeline snapshot taken at an evaluation. */
   | { kind: 'snapshot'; insights: Insights }
   /** The whole timeline, sent when it changes other than by appending (load, resume, reset). */
