@@ -8,7 +8,7 @@
 // Storage that is blocked or full never stops training: save() reports a
 // sentence instead of throwing, and a full disk names the runs to delete.
 import type { ModelConfig, TrainConfig } from '../model/config';
-import type { EvalStats, LossPoint } from './protocol';
+import type { EvalStats, FineTuneInfo, LossPoint } from './protocol';
 
 export const CHECKPOINT_VERSION = 1;
 /** Loss-history points kept per series; older points are thinned, never the latest. */
@@ -58,6 +58,15 @@ export interface RunCheckpoint {
   samplerState: number;
   lossHistory: HistoryPoint[];
   evalHistory: EvalPoint[];
+  /** Set for a fine-tune of another run (LoRA or DPO). */
+  fineTune?: StoredFineTune;
+}
+
+/** A fine-tune's record: where it came from and, under LoRA, its adapters (params then hold the frozen base, m and v are empty). */
+export interface StoredFineTune {
+  info: FineTuneInfo;
+  /** LoRA: the adapters and their AdamW moments, in the flat adapter layout. */
+  lora?: { adapters: Float32Array; m: Float32Array; v: Float32Array };
 }
 
 /** Index of the first NaN or infinity, or -1. */
@@ -72,8 +81,16 @@ export function checkpointProblem(c: RunCheckpoint): string | null {
   if (!(c.params instanceof Float32Array) || !(c.m instanceof Float32Array) || !(c.v instanceof Float32Array)) {
     return 'The saved run is missing its parameters or optimizer state.';
   }
-  if (c.m.length !== c.params.length || c.v.length !== c.params.length) {
+  const lora = c.fineTune?.lora;
+  // A LoRA run's base is frozen: no moments for it.
+  const momentsLength = lora ? 0 : c.params.length;
+  if (c.m.length !== momentsLength || c.v.length !== momentsLength) {
     return 'The saved optimizer state does not match the parameters in size.';
+  }
+  if (lora) {
+    const { adapters, m, v } = lora;
+    if (!(adapters instanceof Float32Array) || m.length !== adapters.length || v.length !== adapters.length) return 'The saved LoRA adapters are incomplete.';
+    for (const a of [adapters, m, v]) if (firstNonFinite(a) >= 0) return 'The saved LoRA adapters contain a non-finite value.';
   }
   if (c.vocab.length !== c.model.vocabSize) return 'The saved vocabulary does not match the model.';
   if (!c.corpus.builtIn && typeof c.corpus.text !== 'string') return 'The saved run has lost its corpus text.';
@@ -113,6 +130,8 @@ export interface RunSummary extends RunIdentity {
   valLoss: number | null;
   /** Bytes the run takes in storage (weights, moments, corpus text, curves), about. */
   bytes: number;
+  /** For a fine-tune: its kind and the run it started from. */
+  fineTune?: { kind: FineTuneInfo['kind']; baseRunName: string; baseRunId: string };
   lossHistory: HistoryPoint[];
   evalHistory: EvalPoint[];
 }
@@ -125,7 +144,8 @@ export function identityOf(c: RunCheckpoint, fallbackId = LEGACY_ID): RunIdentit
 }
 
 export function recordBytes(c: RunCheckpoint): number {
-  const floats = c.params.length + c.m.length + c.v.length;
+  const lora = c.fineTune?.lora;
+  const floats = c.params.length + c.m.length + c.v.length + (lora ? 3 * lora.adapters.length : 0);
   const text = c.corpus.text ? c.corpus.text.length * 2 : 0;
   return floats * 4 + text + (c.lossHistory.length + c.evalHistory.length) * 24;
 }
@@ -144,6 +164,7 @@ export function summarize(c: RunCheckpoint, fallbackId = LEGACY_ID): RunSummary 
     trainLoss: c.lossHistory.at(-1)?.loss ?? null,
     valLoss: c.evalHistory.at(-1)?.valLoss ?? null,
     bytes: recordBytes(c),
+    ...(c.fineTune ? { fineTune: { kind: c.fineTune.info.kind, baseRunName: c.fineTune.info.baseRunName, baseRunId: c.fineTune.info.baseRunId } } : {}),
     lossHistory: c.lossHistory,
     evalHistory: c.evalHistory,
   };

@@ -4,8 +4,16 @@
 import type { Gpu } from '../gpu/runtime';
 import { GptModel } from '../model/gpt';
 import type { ParamLayout } from '../model/layout';
+import type { LoraLayout } from '../model/lora';
 import type { EngineModel } from './model';
 
-export function createGpuModel(gpu: Gpu, layout: ParamLayout, batchSize: number, initialParams: Float32Array): EngineModel {
-  return new GptModel(gpu, layout.config, batchSize, { params: initialParams });
+/** With `lora`, the base weights are frozen and only the adapters (initially `adapters`) train. */
+export function createGpuModel(
+  gpu: Gpu,
+  layout: ParamLayout,
+  batchSize: number,
+  initialParams: Float32Array,
+  lora?: { layout: LoraLayout; adapters: Float32Array },
+): EngineModel {
+  return new GptModel(gpu, layout.config, batchSize, { params: initialParams, ...(lora ? { lora } : {}) });
 }

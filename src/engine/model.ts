@@ -10,8 +10,9 @@ export type { StepHyper } from '../model/schedule';
 import type { TokenBatch as Batch } from '../model/gpt';
 import type { StepHyper } from '../model/schedule';
 import type { Decoder } from '../model/decoder';
+import type { AdapterState } from '../model/gpt';
 
-export type { Decoder };
+export type { Decoder, AdapterState };
 
 export interface StepReadback {
   loss: number;
@@ -30,6 +31,8 @@ export interface OptimizerState {
   v: Float32Array;
   /** AdamW steps these moments have seen (the t of the last step). */
   step?: number;
+  /** A LoRA model's adapters and their moments (the base's m and v are then empty: it is frozen). */
+  lora?: AdapterState;
 }
 
 /** A named slice of the flat parameter buffer, under nanoGPT's state_dict name. */

@@ -11,7 +11,7 @@ import type { TrainConfig } from '../model/config';
 import { BatchSampler } from '../model/data';
 import { appendThinned, CHECKPOINT_VERSION, firstNonFinite, type CorpusIdentity, type RunCheckpoint, type RunIdentity, type SaveResult } from './checkpointStore';
 import type { Batch, EngineModel, OptimizerState, StepReadback } from './model';
-import { HEALTH_INTERVAL, type EngineEvent, type EvalStats, type LossPoint, type TrainAction, type TrainState } from './protocol';
+import { HEALTH_INTERVAL, type EngineEvent, type EvalStats, type FineTuneInfo, type LossPoint, type TrainAction, type TrainState } from './protocol';
 import { mixSeed, stepHyper } from '../model/schedule';
 import { SeededRng } from '../model/sampling';
 import type { Serial } from './serial';
@@ -32,6 +32,8 @@ export interface TrainerSetup {
   train: TrainConfig;
   trainTokens: Int32Array;
   valTokens: Int32Array;
+  /** Set for a fine-tune of another run; kept with every checkpoint. */
+  fineTune?: FineTuneInfo;
 }
 
 /** What a rollback or a device restore goes back to. */
@@ -110,8 +112,9 @@ export class Trainer {
   }
 
   /** Continue a saved run: weights, moments, step, sampler and curves. */
-  restore(run: Pick<RunCheckpoint, 'step' | 'params' | 'm' | 'v' | 'samplerState' | 'lossHistory' | 'evalHistory' | 'wallMs' | 'tokensPerSec'>): void {
-    const state = { params: run.params, m: run.m, v: run.v, step: run.step };
+  restore(run: Pick<RunCheckpoint, 'step' | 'params' | 'm' | 'v' | 'samplerState' | 'lossHistory' | 'evalHistory' | 'wallMs' | 'tokensPerSec' | 'fineTune'>): void {
+    const lora = run.fineTune?.lora;
+    const state: OptimizerState = { params: run.params, m: run.m, v: run.v, step: run.step, ...(lora ? { lora } : {}) };
     this.wallMs = run.wallMs ?? 0;
     this.tokensPerSec = run.tokensPerSec ?? 0;
     this.model.writeState(state);
@@ -126,7 +129,8 @@ export class Trainer {
   /** Keep the current (finite) state as the rollback point; returns it, or null if it was not finite. */
   async snapshot(): Promise<Snapshot | null> {
     const state = { ...(await this.serial.run(() => this.model.readState())), step: this.step };
-    if (firstNonFinite(state.params) >= 0 || firstNonFinite(state.m) >= 0 || firstNonFinite(state.v) >= 0) return null;
+    const arrays = [state.params, state.m, state.v, ...(state.lora ? [state.lora.adapters, state.lora.m, state.lora.v] : [])];
+    if (arrays.some((a) => firstNonFinite(a) >= 0)) return null;
     const snap = { step: this.step, state, samplerState: this.sampler.state };
     this.lastGood = snap;
     return snap;
@@ -150,6 +154,7 @@ export class Trainer {
       samplerState: snap.samplerState,
       lossHistory: this.lossHistory.filter((p) => p.step <= snap.step),
       evalHistory: this.evalHistory.filter((p) => p.step <= snap.step),
+      ...(this.setup.fineTune ? { fineTune: { info: this.setup.fineTune, ...(snap.state.lora ? { lora: snap.state.lora } : {}) } } : {}),
     };
   }
 
@@ -209,12 +214,16 @@ export class Trainer {
     return this.action('start');
   }
 
-  /** Back to step 0 with these initial weights and zero moments; the curves are cleared. */
-  async reset(initialParams: Float32Array): Promise<void> {
+  /** Back to step 0 with these initial weights (and adapters, under LoRA) and zero moments; the curves are cleared. */
+  async reset(initialParams: Float32Array, initialAdapters?: Float32Array | null): Promise<void> {
     this.wanted = 'pause';
     await this.settle();
-    const n = initialParams.length;
-    const state = { params: initialParams.slice(), m: new Float32Array(n), v: new Float32Array(n), step: 0 };
+    const n = initialAdapters ? 0 : initialParams.length;
+    const state: OptimizerState = { params: initialParams.slice(), m: new Float32Array(n), v: new Float32Array(n), step: 0 };
+    if (initialAdapters) {
+      const k = initialAdapters.length;
+      state.lora = { adapters: initialAdapters.slice(), m: new Float32Array(k), v: new Float32Array(k) };
+    }
     await this.serial.run(() => this.model.writeState(state));
     this.step = 0;
     this.wallMs = 0;

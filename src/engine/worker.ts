@@ -11,13 +11,17 @@ import { BatchSampler, splitCorpus } from '../model/data';
 import { exportSafetensors, importSafetensors, initParams, nanoGptComputes, paramLayout, type ParamLayout } from '../model/layout';
 import { nonFiniteTensors, readSafetensors } from '../model/safetensors';
 import { CharTokenizer } from '../model/tokenizer';
-import { memoryEstimate, validateConfig } from '../model/validate';
+import { memoryEstimate, paramCount, validateConfig } from '../model/validate';
+import { allocationTable, tableBytes } from '../model/allocation';
+import { GptModel, type SequenceBatch } from '../model/gpt';
+import { exportAdapter, importAdapter, initLora, loraLayout, loraTrainableLine, mergeAdapters, validateLoraConfig, type LoraConfig, type LoraLayout } from '../model/lora';
+import { pairBatch, vocabularyProblem, type PreferencePair } from '../model/dpo';
 import { CheckpointStore, type CorpusIdentity, type RunIdentity } from './checkpointStore';
 import { Generation } from './generator';
 import { canProbe, inspectModel, PROBE_CHARS, runKey, Timeline, TimelineStore } from './insights';
 import { createGpuModel } from './gpuModel';
 import type { EngineModel } from './model';
-import type { EngineEvent, EngineReply, EngineRequest, FromWorker, ToWorker } from './protocol';
+import type { DpoStats, EngineEvent, EngineReply, EngineRequest, FineTuneInfo, FromWorker, ToWorker } from './protocol';
 import { runSelfCheck } from './selfCheck';
 import { Serial } from './serial';
 import { Trainer } from './trainer';
@@ -32,6 +36,23 @@ interface Run {
   tokenizer: CharTokenizer;
   trainer: Trainer;
   initialParams: Float32Array;
+  /** LoRA runs: the adapter layout and the adapters the run started from (the base is frozen). */
+  lora: LoraLayout | null;
+  initialAdapters: Float32Array | null;
+  /** Adapter strength in the views (sampling, attention, inspection). */
+  strength: number;
+}
+
+/** How a run is built beyond its text and configs (fine-tunes and forks of the open run). */
+interface BuildOptions {
+  /** The vocabulary to keep (a fine-tune reads with its base's); default: the text's characters. */
+  vocab?: string[];
+  /** Starting weights (packed); default: a fresh initialisation from the seed. */
+  params?: Float32Array;
+  /** The token splits to reuse (a fork of the open run on the same corpus). */
+  splits?: { train: Int32Array; val: Int32Array };
+  lora?: { layout: LoraLayout; adapters: Float32Array };
+  fineTune?: FineTuneInfo;
 }
 
 let gpu: Gpu | null = null;
@@ -92,7 +113,9 @@ async function ensureGpu(): Promise<Gpu> {
 async function recover(): Promise<void> {
   if (!lost || !run) return;
   const g = await ensureGpu();
-  const model = createGpuModel(g, run.layout, run.trainer.setup.train.batchSize, run.initialParams);
+  const lora = run.lora ? { layout: run.lora, adapters: run.initialAdapters! } : undefined;
+  const model = createGpuModel(g, run.layout, run.trainer.setup.train.batchSize, run.initialParams, lora);
+  if (model instanceof GptModel) model.loraStrength = run.strength;
   serial.reset();
   run.trainer.adoptModel(model);
   lost = false;
@@ -142,26 +165,31 @@ async function buildRun(
   text: string,
   shape: ModelShape,
   train: TrainConfig,
+  opts: BuildOptions = {},
 ): Promise<{ run: Run; trainTokens: number; valTokens: number } | { problems: string[] }> {
   const g = await ensureGpu();
   lost = false;
-  const tokenizer = CharTokenizer.fromText(text);
+  const tokenizer = opts.vocab ? new CharTokenizer(opts.vocab) : CharTokenizer.fromText(text);
   const config: ModelConfig = { ...shape, vocabSize: tokenizer.size };
   const problems = shapeProblems(config, train);
   if (problems.length) return { problems };
-  let splits;
-  try {
-    splits = splitCorpus(tokenizer.encode(text).ids, config.blockSize);
-  } catch (e) {
-    return { problems: [(e as Error).message] };
+  let splits = opts.splits;
+  if (!splits) {
+    const unknown = opts.vocab ? vocabularyProblem(text, opts.vocab) : null;
+    if (unknown) return { problems: [unknown] };
+    try {
+      splits = splitCorpus(tokenizer.encode(text).ids, config.blockSize);
+    } catch (e) {
+      return { problems: [(e as Error).message] };
+    }
   }
   await stopRun();
   const layout = paramLayout(config);
-  const initialParams = initParams(layout, train.seed);
-  const model = createGpuModel(g, layout, train.batchSize, initialParams);
+  const initialParams = opts.params ?? initParams(layout, train.seed);
+  const model = createGpuModel(g, layout, train.batchSize, initialParams, opts.lora);
   const trainer = new Trainer(
     model,
-    { run: identity, corpus, vocab: tokenizer.vocab, train, trainTokens: splits.train, valTokens: splits.val },
+    { run: identity, corpus, vocab: tokenizer.vocab, train, trainTokens: splits.train, valTokens: splits.val, ...(opts.fineTune ? { fineTune: opts.fineTune } : {}) },
     serial,
     {
       emit,
@@ -173,7 +201,12 @@ async function buildRun(
       afterEval: (stats) => snapshotAt(stats.step),
     },
   );
-  return { run: { config, layout, tokenizer, trainer, initialParams }, trainTokens: splits.train.length, valTokens: splits.val.length };
+  const lora = opts.lora ?? null;
+  return {
+    run: { config, layout, tokenizer, trainer, initialParams, lora: lora?.layout ?? null, initialAdapters: lora?.adapters ?? null, strength: 1 },
+    trainTokens: splits.train.length,
+    valTokens: splits.val.length,
+  };
 }
 
 function loadedReply(r: Run, trainTokens: number, valTokens: number): Extract<EngineReply, { kind: 'loaded' }> {
@@ -192,6 +225,10 @@ function loadedReply(r: Run, trainTokens: number, valTokens: number): Extract<En
     train: t.setup.train,
     lossHistory: t.lossHistory.slice(),
     evalHistory: t.evalHistory.slice(),
+    ...(t.setup.fineTune ? { fineTune: t.setup.fineTune } : {}),
+    ...(r.lora ? { loraStrength: r.strength } : {}),
+    // A fine-tune's own text (the page may not have it open); built-in corpora the page has.
+    ...(t.setup.fineTune && !t.setup.corpus.builtIn ? { corpusText: t.setup.corpus.text } : {}),
   };
 }
 
@@ -226,6 +263,7 @@ async function handle(request: EngineRequest): Promise<EngineReply> {
       return { kind: 'selfCheck', result: await serial.run(() => runSelfCheck(g, request.M, request.N, request.K, request.seed)) };
     }
     case 'load': {
+      if (dpoJob) return { kind: 'error', message: DPO_BUSY };
       const corpus = corpusIdentity(request.corpusName, request.text, request.builtIn);
       const identity = await newIdentity(request.runName || `Run on ${request.corpusName}`, request.preset ?? '');
       const built = await buildRun(identity, corpus, request.text, request.model, request.train);
@@ -264,12 +302,20 @@ async function handle(request: EngineRequest): Promise<EngineReply> {
       if (!saved) return { kind: 'error', message: 'That run is not stored in this browser (any more), so it cannot be opened.' };
       const text = saved.corpus.builtIn ? request.text : saved.corpus.text;
       if (!text) return { kind: 'error', message: `The saved run trained on the built-in corpus "${saved.corpus.name}": pass its text to resume.` };
-      if (!sameVocab(CharTokenizer.fromText(text).vocab, saved.vocab)) {
+      const ft = saved.fineTune;
+      // A fine-tune reads its text with its base's vocabulary; any other run's vocabulary is its text's.
+      if (ft ? vocabularyProblem(text, saved.vocab) : !sameVocab(CharTokenizer.fromText(text).vocab, saved.vocab)) {
         return { kind: 'error', message: 'The corpus text is not the one the saved run trained on (its characters differ), so the run cannot be resumed.' };
       }
       const { vocabSize: _v, ...shape } = saved.model;
       void _v;
-      const built = await buildRun(saved.run!, saved.corpus, text, shape, saved.train);
+      let opts: BuildOptions = {};
+      if (ft) {
+        const layout = ft.lora && ft.info.lora ? loraLayout(saved.model, ft.info.lora) : null;
+        opts = { vocab: saved.vocab, params: saved.params, fineTune: ft.info, ...(layout ? { lora: { layout, adapters: initLora(layout, saved.train.seed) } } : {}) };
+      }
+      if (dpoJob) return { kind: 'error', message: DPO_BUSY };
+      const built = await buildRun(saved.run!, saved.corpus, text, shape, saved.train, opts);
       if ('problems' in built) return { kind: 'invalid', problems: built.problems };
       run = built.run;
       await serial.run(() => run!.trainer.restore(saved));
@@ -292,17 +338,19 @@ async function handle(request: EngineRequest): Promise<EngineReply> {
     }
     case 'continueRun': {
       if (!run) return NOT_LOADED;
+      if (dpoJob) return { kind: 'error', message: DPO_BUSY };
       await recover();
       const problem = await run.trainer.extend(request.steps);
       return problem ? { kind: 'error', message: problem } : { kind: 'ok' };
     }
     case 'train': {
       if (!run) return NOT_LOADED;
+      if (dpoJob && request.action !== 'pause' && request.action !== 'stop') return { kind: 'error', message: DPO_BUSY };
       await recover();
       if (request.action === 'reset') {
         // The run trained so far stays stored as it is: a reset run is a new run with the same setup.
         const t = run.trainer;
-        await t.reset(run.initialParams);
+        await t.reset(run.initialParams, run.initialAdapters);
         if (t.savedStepOf() >= 0) t.setup = { ...t.setup, run: await newIdentity(t.setup.run.name.replace(/ \d+$/, ''), t.setup.run.preset) };
         timeline.clear();
         emit({ kind: 'timeline', snapshots: [] });
@@ -375,6 +423,7 @@ async function handle(request: EngineRequest): Promise<EngineReply> {
       return { kind: 'exported', bytes: buffer, step, fileName: `${fileStem(r.trainer.setup.run.name)}-step${step}.${kind}.safetensors` };
     }
     case 'importCheckpoint': {
+      if (dpoJob) return { kind: 'error', message: DPO_BUSY };
       let imported;
       try {
         const file = readSafetensors(request.bytes);
@@ -461,9 +510,264 @@ async function handle(request: EngineRequest): Promise<EngineReply> {
       });
       return { kind: 'insights', insights };
     }
+    case 'startLora':
+      return startLora(request);
+    case 'setLoraStrength': {
+      if (!run?.lora) return { kind: 'error', message: 'The open run has no LoRA adapters.' };
+      // Whole hundredths: each strength is a cached uniform of its own.
+      const strength = Math.round(Math.min(1, Math.max(0, request.strength)) * 100) / 100;
+      if (!Number.isFinite(strength)) return { kind: 'error', message: 'The adapter strength must be a number from 0 to 1.' };
+      run.strength = strength;
+      const model = run.trainer.model;
+      if (model instanceof GptModel) model.loraStrength = strength;
+      return { kind: 'ok' };
+    }
+    case 'mergeLora':
+      return mergeLora();
+    case 'exportAdapter': {
+      if (!run?.lora) return { kind: 'error', message: 'The open run has no LoRA adapters to export.' };
+      const r = run;
+      await recover();
+      const state = await serial.run(() => r.trainer.model.readState());
+      const bytes = exportAdapter(r.lora!, state.lora!.adapters, r.tokenizer.vocab);
+      const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+      const step = r.trainer.step;
+      return { kind: 'exported', bytes: buffer, step, fileName: `${fileStem(r.trainer.setup.run.name)}-step${step}.adapter.safetensors` };
+    }
+    case 'importAdapter':
+      return importAdapterRun(request.bytes, request.fileName);
+    case 'startDpo':
+      return startDpo(request);
+    case 'stopDpo':
+      if (dpoJob) dpoJob.stop = true;
+      return { kind: 'ok' };
     default:
       return { kind: 'error', message: `The engine cannot handle '${(request as { kind: string }).kind}'.` };
   }
+}
+
+// ---------------------------------------------------------------- fine-tuning
+
+const DPO_BUSY = 'DPO is training this run: stop it (or let it finish) first.';
+
+/** The DPO loop in progress, if any; `stop` asks it to end after the step in flight. */
+let dpoJob: { stop: boolean } | null = null;
+
+/** The open run's weights now (training paused), for a fine-tune or fork built from it. */
+async function baseState(r: Run) {
+  await recover();
+  await r.trainer.action('pause');
+  return serial.run(() => r.trainer.model.readState());
+}
+
+/** What a fine-tune of `base` records about it; `lora` null for a full-weight fine-tune. */
+function fineTuneInfo(kind: FineTuneInfo['kind'], base: Run, lora: LoraLayout | null, batchSize: number): FineTuneInfo {
+  const t = base.trainer;
+  const all = paramCount(base.config);
+  const full = tableBytes(allocationTable(base.config, batchSize));
+  return {
+    kind,
+    baseRunId: t.setup.run.id,
+    baseRunName: t.setup.run.name,
+    baseStep: t.step,
+    baseLossHistory: t.lossHistory.slice(),
+    baseEvalHistory: t.evalHistory.slice(),
+    ...(lora ? { lora: lora.lora, peftLine: loraTrainableLine(lora) } : {}),
+    trainable: lora ? lora.count : all,
+    allParams: all + (lora ? lora.count : 0),
+    gpuBytes: lora ? tableBytes(allocationTable(base.config, batchSize, lora)) : full,
+    fullGpuBytes: full,
+  };
+}
+
+/** A new run made from the open one is opened: its first evaluation and checkpoint, its events. */
+async function openNewRun(built: { run: Run; trainTokens: number; valTokens: number }, opts: { evaluate: boolean }): Promise<EngineReply> {
+  run = built.run;
+  timeline.clear();
+  emit({ kind: 'timeline', snapshots: [] });
+  const t = run.trainer;
+  t.emitHistory();
+  if (opts.evaluate) await t.evaluate();
+  // Stored at once: a fine-tune survives a reload before it trains.
+  await t.checkpoint();
+  emit({ kind: 'trainState', state: t.state, step: t.step, maxSteps: t.setup.train.maxSteps });
+  return loadedReply(run, built.trainTokens, built.valTokens);
+}
+
+function loraProblems(base: Run, lora: LoraConfig): string[] {
+  const problems = validateLoraConfig(lora);
+  if (base.lora) problems.push('The open run is a LoRA fine-tune already: merge its adapters into a new run, then fine-tune that.');
+  return problems;
+}
+
+async function startLora(request: Extract<EngineRequest, { kind: 'startLora' }>): Promise<EngineReply> {
+  if (!run) return NOT_LOADED;
+  if (dpoJob) return { kind: 'error', message: DPO_BUSY };
+  const base = run;
+  const problems = loraProblems(base, request.lora);
+  const unknown = vocabularyProblem(request.text, base.tokenizer.vocab, 'The target text');
+  if (unknown) problems.push(unknown);
+  if (problems.length) return { kind: 'invalid', problems };
+  const state = await baseState(base);
+  const layout = loraLayout(base.config, request.lora);
+  const info = fineTuneInfo('lora', base, layout, request.train.batchSize);
+  const identity = await newIdentity(request.runName || `LoRA of ${base.trainer.setup.run.name} on ${request.corpusName}`, 'lora');
+  const { vocabSize: _v, ...shape } = base.config;
+  void _v;
+  const built = await buildRun(identity, corpusIdentity(request.corpusName, request.text, request.builtIn), request.text, shape, request.train, {
+    vocab: base.tokenizer.vocab,
+    params: state.params,
+    lora: { layout, adapters: initLora(layout, request.train.seed) },
+    fineTune: info,
+  });
+  if ('problems' in built) return { kind: 'invalid', problems: built.problems };
+  // Step 0's evaluation is the base model on the target text (B starts at zero).
+  return openNewRun(built, { evaluate: true });
+}
+
+/** A fork of the open run on its own corpus and splits, with other weights or adapters. */
+async function forkRun(base: Run, name: string, preset: string, opts: Omit<BuildOptions, 'vocab' | 'splits'>, evaluate: boolean): Promise<EngineReply> {
+  const t = base.trainer;
+  const identity = await newIdentity(name, preset);
+  const { vocabSize: _v, ...shape } = base.config;
+  void _v;
+  const built = await buildRun(identity, t.setup.corpus, '', shape, t.setup.train, {
+    ...opts,
+    vocab: base.tokenizer.vocab,
+    splits: { train: t.setup.trainTokens, val: t.setup.valTokens },
+  });
+  if ('problems' in built) return { kind: 'invalid', problems: built.problems };
+  return openNewRun(built, { evaluate });
+}
+
+async function mergeLora(): Promise<EngineReply> {
+  if (!run?.lora) return { kind: 'error', message: 'The open run has no LoRA adapters to merge.' };
+  if (dpoJob) return { kind: 'error', message: DPO_BUSY };
+  const r = run;
+  const state = await baseState(r);
+  const merged = mergeAdapters(r.layout, state.params, r.lora!, state.lora!.adapters, 1);
+  return forkRun(r, `Merged ${r.trainer.setup.run.name}`, 'merged', { params: merged }, true);
+}
+
+async function importAdapterRun(bytes: ArrayBuffer, fileName: string): Promise<EngineReply> {
+  if (!run) return NOT_LOADED;
+  if (dpoJob) return { kind: 'error', message: DPO_BUSY };
+  const base = run;
+  if (base.lora) return { kind: 'error', message: 'The open run has adapters of its own: open the base run (one without adapters) to import an adapter onto it.' };
+  let imported;
+  try {
+    imported = importAdapter(bytes, base.config);
+  } catch (e) {
+    return { kind: 'error', message: (e as Error).message };
+  }
+  const state = await baseState(base);
+  const info = fineTuneInfo('lora', base, imported.layout, base.trainer.setup.train.batchSize);
+  const stem = fileName.replace(/\.safetensors$/i, '');
+  return forkRun(base, `${stem} on ${base.trainer.setup.run.name}`, 'lora', { params: state.params, lora: { layout: imported.layout, adapters: imported.flat }, fineTune: info }, true);
+}
+
+async function startDpo(request: Extract<EngineRequest, { kind: 'startDpo' }>): Promise<EngineReply> {
+  if (!run) return NOT_LOADED;
+  if (dpoJob) return { kind: 'error', message: DPO_BUSY };
+  const base = run;
+  const S = base.trainer.setup.train.batchSize;
+  const P = Math.floor(S / 2);
+  const problems: string[] = [];
+  const pairs = request.pairs;
+  if (!pairs.length) problems.push('Collect at least one preference pair first.');
+  if (P < 1) problems.push('DPO needs a batch of at least 2 sequences (a chosen and a rejected one): raise the batch size.');
+  if (!(request.beta > 0) || !Number.isFinite(request.beta)) problems.push('beta must be a positive number (DPO papers use 0.1).');
+  if (!(request.learningRate > 0) || !Number.isFinite(request.learningRate)) problems.push('The learning rate must be a positive number.');
+  if (!Number.isInteger(request.steps) || request.steps < 1) problems.push('Train at least one DPO step.');
+  pairs.forEach((p, i) => {
+    if (!p.prompt) problems.push(`Pair ${i + 1} has no prompt.`);
+    const bad = vocabularyProblem(p.prompt + p.chosen + p.rejected, base.tokenizer.vocab, `Pair ${i + 1}`);
+    if (bad) problems.push(bad);
+  });
+  if (request.target === 'lora') {
+    if (!request.lora && !base.lora) problems.push('Choose the LoRA adapters (rank, alpha, modules) to train.');
+    else if (request.lora && !base.lora) problems.push(...validateLoraConfig(request.lora));
+  }
+  if (problems.length) return { kind: 'invalid', problems };
+
+  const state = await baseState(base);
+  // The policy starts as the open model; 'all' on a LoRA run trains its merged weights.
+  let params = state.params;
+  let lora: { layout: LoraLayout; adapters: Float32Array } | undefined;
+  if (request.target === 'lora') {
+    lora = base.lora ? { layout: base.lora, adapters: state.lora!.adapters } : undefined;
+    if (!lora) {
+      const layout = loraLayout(base.config, request.lora!);
+      lora = { layout, adapters: initLora(layout, base.trainer.setup.train.seed) };
+    }
+  } else if (base.lora) {
+    params = mergeAdapters(base.layout, state.params, base.lora, state.lora!.adapters, 1);
+  }
+  const dpo = { beta: request.beta, learningRate: request.learningRate, target: request.target, pairs: pairs.slice(), pairsPerStep: P, history: [] as DpoStats[], judge: request.judge ?? '' };
+  const info: FineTuneInfo = { ...fineTuneInfo('dpo', base, lora?.layout ?? null, S), dpo };
+  const reply = await forkRun(base, request.runName || `DPO of ${base.trainer.setup.run.name}`, 'dpo', { params, ...(lora ? { lora } : {}), fineTune: info }, false);
+  if (reply.kind !== 'loaded') return reply;
+  const job = { stop: false };
+  dpoJob = job;
+  void runDpo(run!, info, request.steps, job).finally(() => {
+    if (dpoJob === job) dpoJob = null;
+  });
+  return reply;
+}
+
+/** The batch of DPO step k: pairs k*P .. k*P+P-1 of the list, cycled. */
+function dpoBatch(r: Run, pairs: PreferencePair[], k: number, P: number): { batch: SequenceBatch; index: number[] } {
+  const index = Array.from({ length: P }, (_, i) => (k * P + i) % pairs.length);
+  const encode = (text: string) => Array.from(r.tokenizer.encode(text).ids);
+  return { batch: pairBatch(index.map((i) => pairs[i]), encode, r.config.blockSize), index };
+}
+
+/**
+ * DPO against a frozen reference: the reference's log-probabilities of every
+ * pair are taken once, before any update (the policy is the reference then);
+ * step 0 measures the statistics without an update; steps 1..N train.
+ */
+async function runDpo(r: Run, info: FineTuneInfo, steps: number, job: { stop: boolean }): Promise<void> {
+  const dpo = info.dpo!;
+  const { pairs, pairsPerStep: P, beta } = dpo;
+  const train = r.trainer.setup.train;
+  let message: string | undefined;
+  try {
+    const model = r.trainer.model;
+    if (!(model instanceof GptModel)) throw new Error('This model cannot be trained with DPO.');
+    const refChosen = new Float32Array(pairs.length);
+    const refRejected = new Float32Array(pairs.length);
+    for (let k = 0; k * P < pairs.length; k++) {
+      const { batch, index } = dpoBatch(r, pairs, k, P);
+      const logp = await serial.run(() => model.sequenceLogProbs(batch, 1));
+      index.forEach((i, j) => {
+        refChosen[i] = logp[j];
+        refRejected[i] = logp[P + j];
+      });
+    }
+    const reference = (index: number[]) => Float32Array.from([...index.map((i) => refChosen[i]), ...index.map((i) => refRejected[i])]);
+    for (let step = 0; step <= steps && !job.stop && run === r; step++) {
+      const { batch, index } = dpoBatch(r, pairs, Math.max(0, step - 1), P);
+      const hyper = { lr: dpo.learningRate, beta1: train.beta1, beta2: train.beta2, eps: train.eps, weightDecay: 0, gradClip: 1, t: step, dropoutSeed: step };
+      const res = await serial.run(() => model.dpoStep(batch, reference(index), hyper, beta, { update: step > 0 }));
+      if (![res.loss, res.margin, res.rewardChosen, res.rewardRejected].every(Number.isFinite) || (step > 0 && !Number.isFinite(res.gradNorm))) {
+        const snap = r.trainer.lastGood;
+        if (snap) await serial.run(() => model.writeState(snap.state));
+        message = `DPO step ${step} gave a non-finite loss or gradient; the weights were put back as they were at the last saved DPO step. Lower the learning rate or beta and start again.`;
+        break;
+      }
+      const stats: DpoStats = {
+        step, loss: res.loss, rewardChosen: res.rewardChosen, rewardRejected: res.rewardRejected,
+        margin: res.margin, accuracy: res.accuracy, gradNorm: step > 0 ? res.gradNorm : 0,
+      };
+      dpo.history.push(stats);
+      emit({ kind: 'dpoStep', stats, steps });
+    }
+    if (run === r) await r.trainer.checkpoint();
+  } catch (e) {
+    message = `DPO stopped: ${(e as Error).message}`;
+  }
+  emit({ kind: 'dpoDone', history: dpo.history.slice(), stopped: job.stop, ...(message ? { message } : {}) });
 }
 
 /** The timeline's probe: the start of the validation split, as long as the context allows. */

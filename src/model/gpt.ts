@@ -110,6 +110,15 @@ export interface ModelState {
   v: Float32Array;
   /** AdamW steps taken. */
   step: number;
+  /** With LoRA: the adapters and their moments (flat adapter layout); the base's m and v are then empty. */
+  lora?: AdapterState;
+}
+
+/** LoRA adapters and their AdamW moments, in the flat adapter layout (lora.ts). */
+export interface AdapterState {
+  adapters: Float32Array;
+  m: Float32Array;
+  v: Float32Array;
 }
 
 /** S sequences of T positions for DPO: inputs, next-token targets and the response mask, chosen 0..P-1 then rejected. */
@@ -309,7 +318,8 @@ export class GptModel {
     pass.end();
     encoder.copyBufferToBuffer(this.readout, 0, staging, 0, READBACK_BYTES);
     this.gpu.device.queue.submit([encoder.finish()]);
-    const health = hyper.health ? this.recordHealth() : null;
+    // Per-tensor health covers models that train all their weights (a LoRA base has no gradients).
+    const health = hyper.health && !this.lora ? this.recordHealth() : null;
     const result = this.readStaging(staging).then(([loss, norm]) => ({ loss, gradNorm: norm, doneAt: performance.now() }));
     // Both readbacks settle together, so a lost device rejects the step once and leaves no unhandled rejection.
     return Promise.all([result, health]).then(([r, h]) => (h ? { ...r, health: h } : r));
@@ -352,7 +362,8 @@ export class GptModel {
     const staging = this.takeStaging();
     const encoder = this.gpu.device.createCommandEncoder({ label: 'eval' });
     const pass = encoder.beginComputePass({ label: 'eval' });
-    this.recordForward(pass, B, T, 0);
+    // The loss curves follow the trained model: adapters at full strength, whatever the views use.
+    this.recordForward(pass, B, T, 0, false, 1);
     this.recordLoss(pass, B * T);
     pass.end();
     encoder.copyBufferToBuffer(this.readout, 0, staging, 0, 4);
@@ -505,17 +516,25 @@ export class GptModel {
   /** Parameters, both AdamW moments and the step count, after all submitted work (packed layout). */
   async readState(): Promise<ModelState> {
     const [params, m, v] = await Promise.all(
-      // With LoRA the base has no moments: m and v come back empty (the adapters' are in readAdapters).
+      // With LoRA the base has no moments: m and v come back empty (the adapters' are in `lora`).
       [this.params, this.m, this.v].map(async (b) => (b ? gpuToPacked(this.layout, await this.gpu.readF32(b, this.layout.gpuTotal)) : new Float32Array(0))),
     );
-    return { params, m, v, step: this.stepsTaken };
+    if (!this.loraState) return { params, m, v, step: this.stepsTaken };
+    const { adapters, m: am, v: av, step } = await this.readAdapters();
+    return { params, m, v, step, lora: { adapters, m: am, v: av } };
   }
 
   /** Replace the whole training state, packed layout (the moments default to zero, the step to 0). */
-  writeState(state: { params: Float32Array; m?: Float32Array; v?: Float32Array; step?: number }): void {
+  writeState(state: { params: Float32Array; m?: Float32Array; v?: Float32Array; step?: number; lora?: AdapterState }): void {
     const P = this.paramCount;
-    for (const [name, a] of Object.entries({ params: state.params, m: state.m, v: state.v })) {
+    // A frozen base has no moments: empty ones are accepted (and ignored) under LoRA.
+    const moments = this.lora ? {} : { m: state.m, v: state.v };
+    for (const [name, a] of Object.entries({ params: state.params, ...moments })) {
       if (a && a.length !== P) throw new Error(`The ${name} array has ${a.length} values but this model has ${P} parameters.`);
+    }
+    if (state.lora) {
+      if (!this.loraState) throw new Error('This model has no LoRA adapters to write.');
+      this.writeAdapters({ adapters: state.lora.adapters, m: state.lora.m, v: state.lora.v });
     }
     const zeros = new Float32Array(this.layout.gpuTotal);
     this.gpu.write(this.params, packedToGpu(this.layout, state.params));

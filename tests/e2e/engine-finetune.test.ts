@@ -1,0 +1,243 @@
+// Fine-tuning through the engine worker's protocol in headless Chromium: a
+// LoRA fine-tune of a trained run on another text (its validation loss falls
+// below the base's), the adapter strength (0 gives the base model exactly),
+// a PEFT-format adapter file out and back in (same predictions), a merge into
+// a new run, the fine-tune reopened after a reload, and DPO on preference
+// pairs (all weights and LoRA), whose accuracy and reward margin rise from
+// where they start (loss ln 2, margin 0).
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import type { DpoStats, EngineEvent, EngineReply, EngineRequest, PreferencePair } from '../../src/engine/protocol';
+import type { ModelShape, TrainConfig } from '../../src/model/config';
+import { DEFAULT_TRAIN } from '../../src/model/config';
+import { launch, stopServer } from './harness';
+
+afterAll(stopServer);
+
+const TEXT =
+  'First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n' +
+  'First Citizen:\nYou are all resolved rather to die than to famish?\n\nAll:\nResolved. resolved.\n\n' +
+  'First Citizen:\nFirst, you know Caius Marcius is chief enemy to the people.\n\nAll:\nWe know\'t, we know\'t.\n\n' +
+  'First Citizen:\nLet us kill him, and we\'ll have corn at our own price.\nIs\'t a verdict?\n';
+/** A text in the base's characters with a pattern of its own. */
+const TARGET = 'All:\nSpeak, speak.\n\n'.repeat(24);
+const PROBE = 'All:\nSpeak, speak.\n';
+
+const MODEL: ModelShape = { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, dropout: 0, bias: true, tieWeights: false, activation: 'gelu' };
+const TRAIN: TrainConfig = { ...DEFAULT_TRAIN, batchSize: 4, maxSteps: 30, learningRate: 1e-2, warmupSteps: 0, evalInterval: 10, evalIters: 2, checkpointInterval: 0, seed: 7 };
+const LORA = { r: 4, alpha: 8, modules: ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'] as ('attn.c_attn' | 'attn.c_proj' | 'mlp.c_fc' | 'mlp.c_proj')[] };
+
+declare global {
+  interface Window {
+    __EngineClient?: new () => { request(r: EngineRequest, t?: Transferable[]): Promise<EngineReply>; on(l: (e: EngineEvent) => void): () => void };
+    __engine?: InstanceType<NonNullable<Window['__EngineClient']>>;
+    __events?: EngineEvent[];
+    __bytes?: ArrayBuffer;
+  }
+}
+
+async function openEngine(page: Page, url: string): Promise<void> {
+  await page.goto(`${url}?test`);
+  await page.waitForFunction(() => !!window.__EngineClient, null, { timeout: 60_000 });
+  await page.evaluate(() => {
+    const engine = new window.__EngineClient!();
+    window.__engine = engine;
+    window.__events = [];
+    engine.on((e) => window.__events!.push(e));
+  });
+  expect((await request(page, { kind: 'init' })).kind).toBe('ready');
+}
+
+function request(page: Page, r: EngineRequest): Promise<EngineReply> {
+  return page.evaluate((req) => window.__engine!.request(req), r);
+}
+
+async function events(page: Page): Promise<EngineEvent[]> {
+  return page.evaluate(() => window.__events!.splice(0));
+}
+
+/** Train the open run to its last step; its evaluations. */
+async function trainToEnd(page: Page): Promise<{ step: number; valLoss: number }[]> {
+  await events(page);
+  expect(await request(page, { kind: 'train', action: 'start' })).toEqual({ kind: 'ok' });
+  await page.waitForFunction(() => window.__events!.some((e) => e.kind === 'trainState' && e.state === 'done'), null, { timeout: 300_000, polling: 100 });
+  return (await events(page)).flatMap((e) => (e.kind === 'eval' ? [{ step: e.stats.step, valLoss: e.stats.valLoss }] : []));
+}
+
+/** Bits of each next character of PROBE under the open model (its whole output on that text). */
+async function bits(page: Page): Promise<number[]> {
+  const r = await page.evaluate(async (text) => {
+    const reply = await window.__engine!.request({ kind: 'insights', text });
+    return reply.kind === 'insights' ? Array.from(reply.insights.bits) : reply;
+  }, PROBE);
+  if (!Array.isArray(r)) throw new Error(JSON.stringify(r));
+  return r;
+}
+
+const maxDiff = (a: number[], b: number[]) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
+
+function loaded(reply: EngineReply): Extract<EngineReply, { kind: 'loaded' }> {
+  if (reply.kind !== 'loaded') throw new Error(JSON.stringify(reply));
+  return reply;
+}
+
+describe('fine-tuning through the engine', () => {
+  it('LoRA: lowers the loss on the target, strength 0 is the base, adapter files round-trip, merge, reopen', async () => {
+    const s = await launch();
+    const { page } = s;
+    try {
+      await openEngine(page, s.url);
+      const base = loaded(await request(page, { kind: 'load', corpusName: 'e2e text', text: TEXT, model: MODEL, train: TRAIN, runName: 'Base' }));
+      await trainToEnd(page);
+      const baseBits = await bits(page);
+
+      // Characters the base has never seen are named, and nothing starts.
+      const refused = await request(page, { kind: 'startLora', corpusName: 'zed', text: TARGET + 'Zoo', lora: LORA, train: TRAIN });
+      expect(refused.kind).toBe('invalid');
+      if (refused.kind === 'invalid') {
+        console.log(`[e2e lora] ${refused.problems.join(' ')}`);
+        expect(refused.problems.join(' ')).toMatch(/"Z"/);
+      }
+
+      const train = { ...TRAIN, maxSteps: 30, learningRate: 1e-2 };
+      const ft = loaded(await request(page, { kind: 'startLora', corpusName: 'target', text: TARGET, lora: LORA, train }));
+      const info = ft.fineTune!;
+      expect(info).toMatchObject({ kind: 'lora', baseRunName: 'Base', baseStep: 30, lora: LORA });
+      expect(ft.vocab).toEqual(base.vocab);
+      expect(ft.loraStrength).toBe(1);
+      // PEFT's count: r (in + out) per adapted Linear.
+      const C = MODEL.nEmbd;
+      const trainable = LORA.r * ((C + 3 * C) + (C + C) + (C + 4 * C) + (4 * C + C)) * MODEL.nLayer;
+      expect(info.trainable).toBe(trainable);
+      expect(info.peftLine).toBe(
+        `trainable params: ${trainable.toLocaleString('en-US')} || all params: ${(base.paramCount + trainable).toLocaleString('en-US')} || trainable%: ${((100 * trainable) / (base.paramCount + trainable)).toFixed(4)}`,
+      );
+      expect(info.gpuBytes).toBeLessThan(info.fullGpuBytes);
+      console.log(`[e2e lora] ${info.peftLine}; GPU ${info.gpuBytes} B vs ${info.fullGpuBytes} B full`);
+      // Adapters start at B = 0: the fine-tune begins as the base.
+      expect(maxDiff(await bits(page), baseBits)).toBe(0);
+
+      // Its step-0 evaluation (taken when it opened) is the base model's loss on the target.
+      expect(ft.evalHistory!.map((e) => e.step)).toEqual([0]);
+      const start = ft.evalHistory![0].valLoss;
+      const evals = await trainToEnd(page);
+      const end = evals.at(-1)!;
+      console.log(`[e2e lora] validation loss on the target: base ${start.toFixed(4)} -> ${end.valLoss.toFixed(4)} after ${end.step} LoRA steps`);
+      expect(end.step).toBe(30);
+      expect(end.valLoss).toBeLessThan(start - 0.1);
+
+      const tuned = await bits(page);
+      expect(maxDiff(tuned, baseBits)).toBeGreaterThan(1e-2);
+      expect(await request(page, { kind: 'setLoraStrength', strength: 0 })).toEqual({ kind: 'ok' });
+      expect(maxDiff(await bits(page), baseBits)).toBe(0);
+      expect(await request(page, { kind: 'setLoraStrength', strength: 0.5 })).toEqual({ kind: 'ok' });
+      const half = await bits(page);
+      expect(maxDiff(half, baseBits)).toBeGreaterThan(1e-3);
+      expect(maxDiff(half, tuned)).toBeGreaterThan(1e-3);
+      expect(await request(page, { kind: 'setLoraStrength', strength: 1 })).toEqual({ kind: 'ok' });
+      expect(maxDiff(await bits(page), tuned)).toBe(0);
+
+      // The adapter file: PEFT's names and shapes, PEFT's config in the metadata.
+      const file = await page.evaluate(async () => {
+        const reply = await window.__engine!.request({ kind: 'exportAdapter' });
+        if (reply.kind !== 'exported') return reply;
+        window.__bytes = reply.bytes.slice(0);
+        const n = Number(new DataView(reply.bytes).getBigUint64(0, true));
+        return { kind: 'file', fileName: reply.fileName, header: JSON.parse(new TextDecoder().decode(new Uint8Array(reply.bytes, 8, n))) };
+      });
+      if (file.kind !== 'file') throw new Error(JSON.stringify(file));
+      expect(file.fileName).toMatch(/-step30\.adapter\.safetensors$/);
+      const header = (file as unknown as { header: Record<string, { shape: number[]; dtype: string }> & { __metadata__: Record<string, string> } }).header;
+      expect(header['base_model.model.transformer.h.0.attn.c_attn.lora_A.weight'].shape).toEqual([4, C]);
+      expect(header['base_model.model.transformer.h.0.attn.c_attn.lora_B.weight'].shape).toEqual([3 * C, 4]);
+      expect(header['base_model.model.transformer.h.0.mlp.c_proj.lora_A.weight'].shape).toEqual([4, 4 * C]);
+      expect(header['base_model.model.transformer.h.0.mlp.c_proj.lora_B.weight'].shape).toEqual([C, 4]);
+      expect(Object.keys(header).filter((k) => k !== '__metadata__')).toHaveLength(8);
+      expect(JSON.parse(header.__metadata__.adapter_config)).toMatchObject({ peft_type: 'LORA', r: 4, lora_alpha: 8 });
+
+      // Merged into a new full run: the same predictions, up to float rounding.
+      const merged = loaded(await request(page, { kind: 'mergeLora' }));
+      expect(merged.fineTune).toBeUndefined();
+      const mergedBits = await bits(page);
+      console.log(`[e2e lora] merged vs adapted: max |bits diff| ${maxDiff(mergedBits, tuned).toExponential(2)}`);
+      expect(maxDiff(mergedBits, tuned)).toBeLessThan(1e-4);
+
+      // The file back onto the base: the same predictions as the fine-tune.
+      const runs = await request(page, { kind: 'listRuns' });
+      if (runs.kind !== 'runs') throw new Error(JSON.stringify(runs));
+      const baseId = runs.runs.find((r) => r.name === 'Base')!.id;
+      const loraId = runs.runs.find((r) => r.fineTune?.kind === 'lora')!.id;
+      loaded(await request(page, { kind: 'resume', id: baseId, text: TEXT }));
+      expect(maxDiff(await bits(page), baseBits)).toBe(0);
+      const reimported = loaded(await page.evaluate(() => window.__engine!.request({ kind: 'importAdapter', bytes: window.__bytes!.slice(0), fileName: 'adapter.safetensors' })));
+      expect(reimported.fineTune?.kind).toBe('lora');
+      expect(maxDiff(await bits(page), tuned)).toBe(0);
+      // A truncated file is refused with a sentence.
+      const cut = await page.evaluate(() => window.__engine!.request({ kind: 'importAdapter', bytes: window.__bytes!.slice(0, 100), fileName: 'cut.safetensors' }));
+      expect(cut.kind).toBe('error');
+
+      // After a reload the fine-tune reopens with its adapters and its record.
+      await openEngine(page, s.url);
+      const reopened = loaded(await request(page, { kind: 'resume', id: loraId, text: TARGET }));
+      expect(reopened).toMatchObject({ step: 30, fineTune: { kind: 'lora', baseRunName: 'Base' } });
+      expect(reopened.corpusText).toBe(TARGET);
+      expect(maxDiff(await bits(page), tuned)).toBe(0);
+      expect(s.pageErrors).toEqual([]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('DPO: from ln 2 at step 0, accuracy and margin rise, on all weights and on LoRA adapters', async () => {
+    const s = await launch();
+    const { page } = s;
+    try {
+      await openEngine(page, s.url);
+      loaded(await request(page, { kind: 'load', corpusName: 'e2e text', text: TEXT, model: MODEL, train: { ...TRAIN, maxSteps: 20 }, runName: 'Base' }));
+      await trainToEnd(page);
+      const pairs: PreferencePair[] = [
+        { prompt: 'All:\n', chosen: 'Speak, speak.', rejected: 'We know\'t.' },
+        { prompt: 'First ', chosen: 'Citizen:', rejected: 'you know' },
+        { prompt: 'You are ', chosen: 'all resolved', rejected: 'the people' },
+      ];
+      for (const target of ['all', 'lora'] as const) {
+        await events(page);
+        const steps = 12;
+        const reply = loaded(await request(page, { kind: 'startDpo', pairs, beta: 0.1, learningRate: target === 'all' ? 3e-3 : 1e-2, steps, target, lora: LORA, judge: '' }));
+        expect(reply.fineTune).toMatchObject({ kind: 'dpo', dpo: { target, beta: 0.1, pairsPerStep: 2 } });
+        // Training waits while DPO runs.
+        expect((await request(page, { kind: 'train', action: 'start' })).kind).toBe('error');
+        await page.waitForFunction(() => window.__events!.some((e) => e.kind === 'dpoDone'), null, { timeout: 300_000, polling: 100 });
+        const evs = await events(page);
+        const done = evs.find((e) => e.kind === 'dpoDone');
+        if (done?.kind !== 'dpoDone') throw new Error('no dpoDone');
+        expect(done.message).toBeUndefined();
+        const hist: DpoStats[] = done.history;
+        expect(hist.map((h) => h.step)).toEqual(Array.from({ length: steps + 1 }, (_, i) => i));
+        expect(evs.filter((e) => e.kind === 'dpoStep')).toHaveLength(steps + 1);
+        const [first, last] = [hist[0], hist.at(-1)!];
+        console.log(
+          `[e2e dpo ${target}] loss ${first.loss.toFixed(4)} -> ${last.loss.toFixed(4)}, margin ${first.margin.toFixed(4)} -> ${last.margin.toFixed(4)}, ` +
+            `accuracy ${first.accuracy} -> ${last.accuracy}, rewards ${last.rewardChosen.toFixed(4)} / ${last.rewardRejected.toFixed(4)}`,
+        );
+        expect(Math.abs(first.loss - Math.LN2)).toBeLessThan(1e-5);
+        expect(first.margin).toBe(0);
+        expect(first.accuracy).toBe(0);
+        expect(last.margin).toBeGreaterThan(first.margin);
+        expect(last.accuracy).toBeGreaterThan(first.accuracy);
+        expect(last.loss).toBeLessThan(first.loss);
+        expect(Math.abs(last.margin - (last.rewardChosen - last.rewardRejected))).toBeLessThan(1e-4);
+        // The DPO run is stored with its statistics.
+        const runs = await request(page, { kind: 'listRuns' });
+        if (runs.kind !== 'runs') throw new Error(JSON.stringify(runs));
+        expect(runs.runs.filter((r) => r.fineTune?.kind === 'dpo').length).toBeGreaterThanOrEqual(1);
+        // Back to the base for the next target.
+        const baseId = runs.runs.find((r) => r.name === 'Base')!.id;
+        loaded(await request(page, { kind: 'resume', id: baseId, text: TEXT }));
+      }
+      expect(s.pageErrors).toEqual([]);
+    } finally {
+      await s.close();
+    }
+  });
+});
