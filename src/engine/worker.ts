@@ -416,8 +416,10 @@ async function handle(request: EngineRequest): Promise<EngineReply> {
       const state = await serial.run(() => r.trainer.model.readState());
       // While training runs, the weights may be one step ahead of the last reported step.
       const step = state.step ?? r.trainer.step;
-      const adam = request.withOptimizer ? { m: state.m, v: state.v, step } : undefined;
-      const bytes = exportSafetensors(r.layout, state.params, r.tokenizer.vocab, adam);
+      // A LoRA run exports its adapted model: the adapters merged into the base (which has no moments).
+      const params = r.lora && state.lora ? mergeAdapters(r.layout, state.params, r.lora, state.lora.adapters, 1) : state.params;
+      const adam = request.withOptimizer && !r.lora ? { m: state.m, v: state.v, step } : undefined;
+      const bytes = exportSafetensors(r.layout, params, r.tokenizer.vocab, adam);
       const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
       const kind = request.withOptimizer ? 'checkpoint' : 'nanogpt';
       return { kind: 'exported', bytes: buffer, step, fileName: `${fileStem(r.trainer.setup.run.name)}-step${step}.${kind}.safetensors` };

@@ -182,6 +182,14 @@ describe('fine-tuning through the engine', () => {
       expect(reopened).toMatchObject({ step: 30, fineTune: { kind: 'lora', baseRunName: 'Base' } });
       expect(reopened.corpusText).toBe(TARGET);
       expect(maxDiff(await bits(page), tuned)).toBe(0);
+
+      // A lost device: the fine-tune goes on on a new one with its adapters (the last checkpoint's).
+      expect(await request(page, { kind: 'debug', action: 'loseDevice' })).toEqual({ kind: 'ok' });
+      await page.waitForFunction(() => window.__events!.some((e) => e.kind === 'deviceLost'), null, { timeout: 60_000, polling: 100 });
+      expect(maxDiff(await bits(page), tuned)).toBe(0);
+      // Its checkpoint export is the adapted model (adapters merged), for nanoGPT-style tools.
+      const exported = await request(page, { kind: 'exportCheckpoint', withOptimizer: true });
+      expect(exported.kind).toBe('exported');
       expect(s.pageErrors).toEqual([]);
     } finally {
       await s.close();
