@@ -74,6 +74,23 @@ describe('checkpoint records', () => {
     expect(summarize(run())).toMatchObject({ id: 'current', name: 'Run on mine', wallMs: 0, trainLoss: null });
   });
 
+  it('keeps a LoRA fine-tune: a frozen base without moments, finite adapters with theirs', () => {
+    const info = {
+      kind: 'lora' as const, baseRunId: 'run-base', baseRunName: 'Base', baseStep: 400, baseLossHistory: [], baseEvalHistory: [],
+      trainable: 4, allParams: 7, gpuBytes: 10, fullGpuBytes: 20,
+    };
+    const adapters = (a: number[]) => ({ adapters: new Float32Array(a), m: new Float32Array(a.length), v: new Float32Array(a.length) });
+    const lora = run({ m: new Float32Array(0), v: new Float32Array(0), fineTune: { info, lora: adapters([1, 2, 3, 4]) } });
+    expect(checkpointProblem(lora)).toBeNull();
+    // Three base floats, four adapters and their two moments.
+    expect(summarize(lora)).toMatchObject({ fineTune: { kind: 'lora', baseRunName: 'Base', baseRunId: 'run-base' }, bytes: (3 + 12) * 4 + 6 * 2 });
+    expect(checkpointProblem({ ...lora, fineTune: { info, lora: adapters([1, Number.NaN, 3, 4]) } })).toMatch(/adapters contain a non-finite value/);
+    expect(checkpointProblem({ ...lora, fineTune: { info, lora: { ...adapters([1, 2]), m: new Float32Array(1) } } })).toMatch(/adapters are incomplete/);
+    // A full-weight fine-tune (DPO on all weights) keeps its moments like any run.
+    expect(checkpointProblem(run({ fineTune: { info: { ...info, kind: 'dpo' } } }))).toBeNull();
+    expect(checkpointProblem(run({ m: new Float32Array(0), fineTune: { info: { ...info, kind: 'dpo' } } }))).toMatch(/optimizer state/);
+  });
+
   it('a full disk names the largest other runs to delete, with human sizes', () => {
     const msg = fullDiskMessage([
       { name: 'small', bytes: 2048 },
