@@ -19,11 +19,11 @@ import { loadDpoFixture, loadLoraFixture } from '../reference/fineTuneFixtures';
 import { adamInit, adamwStep, clipGradNorm, type Tensors } from '../reference/gpt';
 import { loraGptBackward, loraGptForward } from '../reference/lora';
 import { checkFinal, checkLosses, checkRelMax, type Check } from '../reference/oracle';
-import { checked, testGpu } from './context';
+import { checked, testGpu, VARIANTS, withVariant } from './context';
 
 const report = (title: string, checks: Check[]) => console.log(`${title}\n${checks.map((c) => `  ${c.line}`).join('\n')}`);
 
-describe('GPU DPO vs PyTorch (dpo-relu)', () => {
+describe.each(VARIANTS)('GPU DPO vs PyTorch (dpo-relu), %s kernels', (variant) => {
   it('step-0 log-probs, ln 2 and gradients; losses, grad norms, rewards and final weights', async () => {
     const { gpu } = await testGpu();
     const fx = loadDpoFixture();
@@ -37,7 +37,7 @@ describe('GPU DPO vs PyTorch (dpo-relu)', () => {
     const norms: number[] = [];
     const rewardsC: number[] = [];
     const rewardsR: number[] = [];
-    const params = await checked(gpu, async () => {
+    const params = await withVariant(gpu, variant, () => checked(gpu, async () => {
       const policy = new GptModel(gpu, layout.config, S, { params: imported.params });
       const batches: SequenceBatch[] = [];
       for (let k = 0; k < K; k++) {
@@ -67,7 +67,7 @@ describe('GPU DPO vs PyTorch (dpo-relu)', () => {
       const s = await policy.readState();
       policy.destroy();
       return s.params;
-    });
+    }));
     checks.push(checkLosses('losses', losses, fx.losses));
     checks.push(checkRelMax('grad_norms', norms, fx.gradNorms));
     checks.push(checkRelMax('rewards_chosen', rewardsC, fx.rewardsChosen));
@@ -76,13 +76,13 @@ describe('GPU DPO vs PyTorch (dpo-relu)', () => {
       const t = layout.byName.get(n)!;
       checks.push(checkFinal(`final.${n}`, params.subarray(t.offset, t.offset + t.size), want, fx.init.get(n)!));
     }
-    report(`[gpu oracle] dpo-relu (K=${K}, P=${P}, T=${T}, beta=${o.beta})`, checks);
+    report(`[gpu oracle, ${variant}] dpo-relu (K=${K}, P=${P}, T=${T}, beta=${o.beta})`, checks);
     expect(checks.length).toBe(3 + fx.grad0.size + 4 + fx.final.size);
     expect(checks.filter((c) => !c.ok).map((c) => c.line)).toEqual([]);
   });
 });
 
-describe('GPU LoRA vs PyTorch + PEFT (lora-gelu) and the float64 reference', () => {
+describe.each(VARIANTS)('GPU LoRA vs PyTorch + PEFT (lora-gelu) and the float64 reference, %s kernels', (variant) => {
   it('trained adapters give logits_final and merged weights; K steps match the reference; the base stays frozen; strength 0 is the base', async () => {
     const { gpu } = await testGpu();
     const fx = loadLoraFixture();
@@ -117,7 +117,7 @@ describe('GPU LoRA vs PyTorch + PEFT (lora-gelu) and the float64 reference', () 
       adamwStep(refAdapters, G, fx.shapes, adam, { lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weight_decay });
     }
 
-    const got = await checked(gpu, async () => {
+    const got = await withVariant(gpu, variant, () => checked(gpu, async () => {
       const model = new GptModel(gpu, base.layout.config, B, { params: base.params, lora: { layout: lora, adapters: toFlat(fx.final) } });
       const full = new GptModel(gpu, base.layout.config, B, { params: base.params });
       // The trained adapters (PyTorch's final.*): logits of batch 0.
@@ -153,7 +153,7 @@ describe('GPU LoRA vs PyTorch + PEFT (lora-gelu) and the float64 reference', () 
       model.destroy();
       full.destroy();
       return { trained, baseLogits, zeroLogits, zeroDecoded, halfLogits, halfDecoded, oneLogits, step0, steps, after, state, bytes };
-    });
+    }));
 
     checks.push(checkRelMax('logits_final (trained adapters)', got.trained.logits, fx.logitsFinal));
     const merged = mergeAdapters(base.layout, base.params, lora, toFlat(fx.final));
@@ -170,7 +170,7 @@ describe('GPU LoRA vs PyTorch + PEFT (lora-gelu) and the float64 reference', () 
     checks.push(checkRelMax('strength 0 = base logits', got.zeroLogits, got.baseLogits, 1e-6));
     checks.push(checkRelMax('strength 0 decoder = base logits', got.zeroDecoded, got.baseLogits, 1e-4));
     checks.push(checkRelMax('strength 0.5 decoder = full forward', got.halfDecoded, got.halfLogits, 1e-4));
-    report(`[gpu oracle] lora-gelu (K=${K}, B=${B}, T=${T}, r=${lora.lora.r}, scale=${s}); GPU memory with LoRA ${got.bytes.lora} bytes, full fine-tune ${got.bytes.full} bytes`, checks);
+    report(`[gpu oracle, ${variant}] lora-gelu (K=${K}, B=${B}, T=${T}, r=${lora.lora.r}, scale=${s}); GPU memory with LoRA ${got.bytes.lora} bytes, full fine-tune ${got.bytes.full} bytes`, checks);
     expect(checks.filter((c) => !c.ok).map((c) => c.line)).toEqual([]);
     // The adapters change the distribution, and strength scales them.
     const dist = (a: Float32Array, b: Float32Array) => Math.max(...a.map((v, i) => Math.abs(v - b[i])));
