@@ -4,6 +4,7 @@ import { AttentionPanel } from './AttentionPanel';
 import { BenchmarkPanel } from './BenchmarkPanel';
 import { CheckpointControls } from './CheckpointControls';
 import { DatasetPanel } from './DatasetPanel';
+import { FineTunePanel } from './FineTunePanel';
 import { GpuStatus } from './GpuStatus';
 import { InsightsPanel } from './InsightsPanel';
 import { ModelConfigPanel } from './ModelPanel';
@@ -13,7 +14,9 @@ import { RunsPanel } from './RunsPanel';
 import { SamplingPanel } from './SamplingPanel';
 import { LossChart, TrainingControls } from './TrainingPanel';
 import { useGpu } from './gpuStore';
+import { typing } from './keys';
 import { handleCheckpointEvent, useCheckpoints } from './stores/checkpoints';
+import { handleFineTuneEvent } from './stores/finetune';
 import { useData } from './stores/data';
 import { handleInsightsEvent } from './stores/insights';
 import { handleInspectEvent, useInspect } from './stores/inspect';
@@ -31,17 +34,10 @@ const TABS = [
   { id: 'sample', label: 'Sampling' },
   { id: 'insights', label: 'Insights' },
   { id: 'runs', label: 'Runs' },
+  { id: 'finetune', label: 'Fine-tune' },
 ] as const;
 
 type TabId = (typeof TABS)[number]['id'];
-
-function typing(target: EventTarget | null): boolean {
-  if (!(target instanceof HTMLElement)) return false;
-  if (target.isContentEditable) return true;
-  if (target instanceof HTMLTextAreaElement || target instanceof HTMLSelectElement) return true;
-  if (target instanceof HTMLInputElement) return !['checkbox', 'radio', 'button', 'range'].includes(target.type);
-  return false;
-}
 
 /** Keyboard access to the main actions; ignored while the person types in a field. */
 function useShortcuts(setTab: (t: TabId) => void) {
@@ -133,6 +129,7 @@ export function App() {
       handleInspectEvent(event);
       handleCheckpointEvent(event);
       handleInsightsEvent(event);
+      handleFineTuneEvent(event);
     });
   }, [engine]);
 
@@ -204,6 +201,7 @@ export function App() {
           {tab === 'sample' && <SamplingPanel />}
           {tab === 'insights' && <InsightsPanel />}
           {tab === 'runs' && <RunsPanel onNavigate={setTab} />}
+          {tab === 'finetune' && <FineTunePanel />}
         </main>
         <aside>
           <TrainingSummary />

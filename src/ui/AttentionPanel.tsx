@@ -5,6 +5,7 @@ import { defaultAttentionPrompt, useInspect, type AttentionMaps } from './stores
 import { useSetup } from './stores/setup';
 import { useTraining } from './stores/training';
 import { showWhitespace } from './tokenizer/spans';
+import { LoraStrength } from './finetune/LoraStrength';
 
 declare global {
   interface Window {
@@ -178,6 +179,7 @@ export function AttentionPanel() {
   return (
     <section className="panel" aria-label="Attention" data-testid="attention-panel">
       <h2>Attention</h2>
+      <LoraStrength />
       <div className="row">
         <label className="grow">
           Prompt{' '}

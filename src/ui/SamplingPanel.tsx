@@ -6,6 +6,7 @@ import { useSetup } from './stores/setup';
 import { useTraining } from './stores/training';
 import { showWhitespace } from './tokenizer/spans';
 import { formatEta } from './TrainingPanel';
+import { LoraStrength } from './finetune/LoraStrength';
 
 /** Background for a generated character: red at 1% or less, green at certainty (log scale). */
 function probColour(p: number): string {
@@ -56,6 +57,7 @@ export function SamplingPanel() {
   return (
     <section className="panel" aria-label="Sampling" data-testid="sampling-panel">
       <h2>Sampling</h2>
+      <LoraStrength />
       <div className="sampling-grid">
         <div>
           <label className="field">
@@ -131,7 +133,7 @@ export function SamplingPanel() {
           <h3>Next-token distribution</h3>
           {dist ? (
             <>
-              <ol className="bars" data-testid="sample-dist" data-removed-mass={dist.removedMass}>
+              <ol className="bars" data-testid="sample-dist" data-removed-mass={dist.removedMass} data-dist={JSON.stringify({ ids: dist.ids, probs: dist.probs })}>
                 {dist.ids.map((id, i) => (
                   <li key={id} className={`${dist.kept[i] ? '' : 'removed'}${id === generation.lastId ? ' sampled' : ''}`}>
                     <span className="bar-label">{tokenText(id)}</span>

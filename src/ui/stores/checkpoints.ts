@@ -97,7 +97,8 @@ function fingerprint(hash: string | null): string {
   return hash ? `SHA-256 ${hash.slice(0, 12)}…` : '';
 }
 
-function download(bytes: ArrayBuffer, fileName: string): void {
+/** Hand bytes to the browser as a file download (made in the page: no request leaves it). */
+export function download(bytes: ArrayBuffer, fileName: string): void {
   const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
   const a = document.createElement('a');
   a.href = url;

@@ -39,16 +39,29 @@ interface InspectState {
     max: number;
     startedAt: number;
   };
+  /** A one-token request that redraws the shown distribution on the current weights (adapter strength). */
+  distProbe: number | null;
   actions: {
     setAttentionPrompt: (prompt: string) => void;
     pick: (layer: number, head: number) => void;
     refreshAttention: () => Promise<void>;
     generate: (prompt: string, maxNewTokens: number) => Promise<void>;
     stopGenerate: () => void;
+    /**
+     * The distribution the last character was drawn from, computed again on
+     * the model as it is now (after the adapter strength changed); the text
+     * shown stays as it was.
+     */
+    refreshDistribution: () => Promise<void>;
   };
 }
 
 let nextRequestId = 1;
+
+/** A generation request id no other request of the page uses. */
+export function newRequestId(): number {
+  return nextRequestId++;
+}
 
 /** The first characters of the validation text (at most the context, at most 48). */
 export function defaultAttentionPrompt(): string | null {
@@ -64,6 +77,7 @@ export const useInspect = create<InspectState>((set, get) => ({
   layer: 0,
   head: 0,
   generation: { requestId: 0, prompt: '', chars: [], running: false, dist: null, lastId: null, error: null, max: 0, startedAt: 0 },
+  distProbe: null,
   actions: {
     setAttentionPrompt: (attentionPrompt) => set({ attentionPrompt }),
     pick: (layer, head) => set({ layer, head }),
@@ -101,13 +115,28 @@ export const useInspect = create<InspectState>((set, get) => ({
     stopGenerate() {
       useGpu.getState().engine?.request({ kind: 'stopGenerate' });
     },
+    async refreshDistribution() {
+      const engine = useGpu.getState().engine;
+      const g = get().generation;
+      if (!engine || g.running || !g.dist || g.chars.length === 0) return;
+      // The context the last character was drawn after; an empty prompt started after a newline.
+      const context = (g.prompt || '\n') + g.chars.slice(0, -1).map((c) => c.char).join('');
+      const requestId = nextRequestId++;
+      set({ distProbe: requestId });
+      await engine.request({ kind: 'generate', requestId, prompt: context, maxNewTokens: 1, sampling: useSetup.getState().sampling });
+      if (get().distProbe === requestId) set({ distProbe: null });
+    },
   },
 }));
 
 /** Token events stream into the current generation; eval events refresh the attention maps. */
 export function handleInspectEvent(event: EngineEvent): void {
   if (event.kind === 'token') {
-    const g = useInspect.getState().generation;
+    const { generation: g, distProbe } = useInspect.getState();
+    if (event.requestId === distProbe) {
+      if (!g.running) useInspect.setState({ generation: { ...g, dist: event.dist } });
+      return;
+    }
     if (event.requestId !== g.requestId) return;
     useInspect.setState({
       generation: { ...g, chars: [...g.chars, { char: event.char, id: event.id, prob: event.prob }], dist: event.dist, lastId: event.id },

@@ -2,8 +2,8 @@
 // a few-times-a-second snapshot of the latest numbers. The per-step series is
 // in trainingSeries, outside React.
 import { create } from 'zustand';
-import type { EngineEvent, EngineReply, EvalStats, MemoryEstimate, StepStats, TrainAction, TrainState } from '../../engine/protocol';
-import type { ModelConfig } from '../../model/config';
+import type { EngineEvent, EngineReply, EvalStats, FineTuneInfo, MemoryEstimate, StepStats, TrainAction, TrainState } from '../../engine/protocol';
+import type { ModelConfig, TrainConfig } from '../../model/config';
 import { trainingSeries } from '../training/series';
 import { useGpu } from '../gpuStore';
 import { useData } from './data';
@@ -24,6 +24,12 @@ export interface LoadedModel {
   /** The run it is, as the runs table shows it. */
   runId: string;
   runName: string;
+  /** The training settings the run continues with. */
+  train?: TrainConfig;
+  /** Set for a fine-tune (LoRA or DPO) of another run. */
+  fineTune?: FineTuneInfo;
+  /** The adapter strength in use (LoRA runs). */
+  loraStrength?: number;
 }
 
 interface TrainingState {

@@ -1,0 +1,739 @@
+// Fine-tuning the open run, as the page sees it: the LoRA form and its target
+// text, the adapter strength (one value for every view that shows it), merge
+// and adapter files; and DPO: continuations to compare, the preference pairs,
+// the judge rule, and the statistics of a DPO run as its steps stream in.
+// The form values and the pairs are kept in localStorage across reloads; the
+// runs themselves are stored by the engine.
+import { create } from 'zustand';
+import type { DpoStats, EngineEvent, EngineReply, SamplingSettings } from '../../engine/protocol';
+import { minCorpusChars } from '../../data/corpus';
+import { builtinCorpus, fetchBuiltin, readCorpus } from '../../data/readCorpus';
+import type { CorpusId, TrainConfig } from '../../model/config';
+import { describeRule, judge, pairsFromJsonl, pairsToJsonl, vocabularyProblem, type JudgeRule, type PreferencePair } from '../../model/dpo';
+import { LORA_MODULES, validateLoraConfig, type LoraConfig, type LoraModule } from '../../model/lora';
+import { useGpu } from '../gpuStore';
+import { download } from './checkpoints';
+import { useData } from './data';
+import { useInsights } from './insights';
+import { newRequestId, useInspect } from './inspect';
+import { useSetup } from './setup';
+import { useTraining, type LoadedReply } from './training';
+
+// ---------------------------------------------------------------- forms (kept across reloads)
+
+export type LoraTarget = CorpusId | 'own';
+
+export interface LoraForm {
+  target: LoraTarget;
+  /** The person's own target text (uploaded or pasted) and its name. */
+  ownText: string;
+  ownName: string;
+  modules: LoraModule[];
+  r: number;
+  alpha: number;
+  learningRate: number;
+  steps: number;
+}
+
+export type PromptSource = 'field' | 'lines';
+
+export interface DpoForm {
+  prompt: string;
+  /** Characters per continuation. */
+  length: number;
+  /** Cut each continuation at its first newline (one name, one line). */
+  stopAtNewline: boolean;
+  beta: number;
+  learningRate: number;
+  steps: number;
+  target: 'all' | 'lora';
+  rule: JudgeRule;
+  /** Pairs the rule labels per click. */
+  ruleCount: number;
+  /** Where the rule's prompts come from: the prompt field, or starts of lines of the corpus. */
+  promptSource: PromptSource;
+  /** Continuations written so far: each draw gets two new seeds. */
+  draws: number;
+}
+
+/** A preference pair as the list shows it: who labelled it ('' = the person). */
+export interface PagePair extends PreferencePair {
+  id: number;
+  by: string;
+}
+
+export const DEFAULT_LORA: LoraForm = {
+  target: 'names',
+  ownText: '',
+  ownName: 'Your text',
+  modules: [...LORA_MODULES],
+  r: 8,
+  alpha: 16,
+  learningRate: 1e-3,
+  steps: 200,
+};
+
+/** The learning rate a DPO run starts with, by what it trains. */
+export const DPO_LR: Record<DpoForm['target'], number> = { all: 1e-4, lora: 1e-3 };
+
+export const DEFAULT_DPO: DpoForm = {
+  prompt: 'The ',
+  length: 24,
+  stopAtNewline: true,
+  beta: 0.1,
+  learningRate: DPO_LR.all,
+  steps: 40,
+  target: 'all',
+  rule: { kind: 'shorter' },
+  ruleCount: 8,
+  promptSource: 'field',
+  draws: 0,
+};
+
+const STORAGE_KEY = 'gpt-playground.finetune';
+/** Own target texts longer than this are not kept across reloads (localStorage is small). */
+const MAX_KEPT_TEXT = 1_000_000;
+
+interface Kept {
+  lora: LoraForm;
+  dpo: DpoForm;
+  pairs: PagePair[];
+}
+
+function readKept(): Kept {
+  const fresh: Kept = { lora: { ...DEFAULT_LORA }, dpo: { ...DEFAULT_DPO }, pairs: [] };
+  try {
+    const raw = typeof localStorage === 'undefined' ? null : localStorage.getItem(STORAGE_KEY);
+    if (!raw) return fresh;
+    const kept = JSON.parse(raw) as Partial<Kept>;
+    const lora = { ...DEFAULT_LORA, ...kept.lora };
+    lora.modules = (lora.modules ?? []).filter((m) => LORA_MODULES.includes(m));
+    if (!['moby-dick', 'names', 'own'].includes(lora.target)) lora.target = DEFAULT_LORA.target;
+    const dpo = { ...DEFAULT_DPO, ...kept.dpo };
+    const pairs = Array.isArray(kept.pairs)
+      ? kept.pairs.filter((p) => typeof p?.prompt === 'string' && typeof p.chosen === 'string' && typeof p.rejected === 'string').map((p, i) => ({ ...p, id: i + 1, by: typeof p.by === 'string' ? p.by : '' }))
+      : [];
+    return { lora, dpo, pairs };
+  } catch {
+    return fresh;
+  }
+}
+
+function writeKept(k: Kept): void {
+  try {
+    const lora = k.lora.ownText.length > MAX_KEPT_TEXT ? { ...k.lora, ownText: '' } : k.lora;
+    localStorage.setItem(STORAGE_KEY, JSON.stringify({ lora, dpo: k.dpo, pairs: k.pairs }));
+  } catch {
+    // Storage full or blocked: the forms still work, they are just not kept.
+  }
+}
+
+// ---------------------------------------------------------------- state
+
+export interface TargetText {
+  name: string;
+  text: string;
+  builtIn: boolean;
+}
+
+export interface Candidates {
+  prompt: string;
+  a: string;
+  b: string;
+}
+
+export interface DpoRunView {
+  /** The run the statistics belong to. */
+  runId: string;
+  steps: number;
+  history: DpoStats[];
+  running: boolean;
+  /** performance.now() of the first and latest step events, for the ETA. */
+  firstAt: number;
+  lastAt: number;
+  firstStep: number;
+  stopped: boolean;
+  message: string | null;
+}
+
+/** The same prompt and seed sampled before DPO (the reference) and after it (the tuned model). */
+export interface BeforeAfter {
+  prompt: string;
+  seed: number;
+  before: string | null;
+  after: string | null;
+}
+
+type Busy = 'start' | 'merge' | 'export' | 'import' | null;
+
+interface FineTuneState extends Kept {
+  /** The adapter strength the views use (0 = base model, 1 = adapted). */
+  strength: number;
+  /** The strength the engine has applied and the views were redrawn at (null while none applies). */
+  appliedStrength: number | null;
+  target: TargetText | null;
+  targetLoading: boolean;
+  targetError: string | null;
+  loraBusy: Busy;
+  loraError: string | null;
+  loraNote: string | null;
+  candidates: Candidates | null;
+  /** "Write two continuations" or the rule's labelling in progress (pairs done of total). */
+  writing: { done: number; total: number } | null;
+  dpoError: string | null;
+  dpoNote: string | null;
+  importError: string | null;
+  dpoRun: DpoRunView | null;
+  compare: BeforeAfter | null;
+  actions: {
+    setLora: (patch: Partial<LoraForm>) => void;
+    setDpo: (patch: Partial<DpoForm>) => void;
+    /** Read the chosen target text (a built-in corpus is fetched from the app itself). */
+    loadTarget: () => Promise<void>;
+    useOwnText: (text: string, name: string) => Promise<void>;
+    startLora: () => Promise<void>;
+    setStrength: (strength: number) => void;
+    merge: () => Promise<void>;
+    exportAdapter: () => Promise<void>;
+    importAdapter: (file: File) => Promise<void>;
+    writeContinuations: () => Promise<void>;
+    pick: (which: 'a' | 'b' | null) => void;
+    labelWithRule: () => Promise<void>;
+    stopLabelling: () => void;
+    editPair: (id: number, patch: Partial<PreferencePair>) => void;
+    deletePair: (id: number) => void;
+    clearPairs: () => void;
+    exportPairs: () => void;
+    importPairs: (file: File) => Promise<void>;
+    startDpo: () => Promise<void>;
+    stopDpo: () => Promise<void>;
+  };
+}
+
+const kept = readKept();
+let nextPairId = kept.pairs.length + 1;
+let labellingStopped = false;
+
+function problemOf(reply: EngineReply): string {
+  if (reply.kind === 'error') return reply.message;
+  if (reply.kind === 'invalid') return reply.problems.join(' ');
+  return `Unexpected reply '${reply.kind}'.`;
+}
+
+/** A new run from the engine becomes the open run: its setup goes into the form, then the page adopts it. */
+export function adoptRun(reply: LoadedReply, corpusName: string): void {
+  const { vocabSize: _v, ...shape } = reply.config;
+  void _v;
+  const setup = useSetup.getState().actions;
+  setup.setModel(shape);
+  setup.setTrain({ lrDecaySteps: undefined, ...reply.train });
+  useTraining.getState().actions.adopt(reply, corpusName);
+}
+
+/** Problems with the LoRA form, as sentences. */
+export function loraProblems(form: LoraForm): string[] {
+  const out = validateLoraConfig({ r: form.r, alpha: form.alpha, modules: form.modules });
+  if (!(form.learningRate > 0) || form.learningRate > 1) out.push('The learning rate must be a number above 0 and at most 1.');
+  if (!Number.isInteger(form.steps) || form.steps < 1 || form.steps > 1_000_000) out.push('Steps must be a whole number from 1 to 1,000,000.');
+  return out;
+}
+
+/** Problems with the DPO settings, as sentences. */
+export function dpoProblems(form: DpoForm, pairs: PreferencePair[]): string[] {
+  const out: string[] = [];
+  if (!(form.beta > 0) || !Number.isFinite(form.beta)) out.push('beta must be a positive number (TRL uses 0.1).');
+  if (!(form.learningRate > 0) || form.learningRate > 1) out.push('The learning rate must be a number above 0 and at most 1.');
+  if (!Number.isInteger(form.steps) || form.steps < 1 || form.steps > 100_000) out.push('Steps must be a whole number from 1 to 100,000.');
+  if (pairs.length === 0) out.push('Add preference pairs first: write continuations and pick, label them with the rule, or import a JSONL file.');
+  pairs.forEach((p, i) => {
+    if (!p.prompt) out.push(`Pair ${i + 1} needs a prompt of at least one character.`);
+    if (!p.chosen && !p.rejected) out.push(`Pair ${i + 1} has two empty continuations.`);
+  });
+  return out;
+}
+
+/** The sentence about characters of the pairs the open model cannot read, or null. */
+export function pairsVocabularyProblem(pairs: PreferencePair[], vocab: readonly string[]): string | null {
+  const text = pairs.map((p) => p.prompt + p.chosen + p.rejected).join('');
+  return vocabularyProblem(text, vocab, 'The preference pairs');
+}
+
+/** The LoRA run's training settings: the open run's batch and evaluation settings, the form's rate and steps. */
+export function loraTrain(base: TrainConfig, form: LoraForm): TrainConfig {
+  return {
+    ...base,
+    learningRate: form.learningRate,
+    maxSteps: form.steps,
+    lrDecay: false,
+    warmupSteps: 0,
+    minLr: form.learningRate,
+    // PEFT adapters train without weight decay (the Hugging Face Trainer's default).
+    weightDecay: 0,
+    lrDecaySteps: undefined,
+  };
+}
+
+/** One continuation of `prompt` with the Sampling tab's settings and this seed (the new text only). */
+async function continuation(prompt: string, seed: number, form: DpoForm): Promise<string> {
+  const engine = useGpu.getState().engine;
+  if (!engine) throw new Error('The GPU is not ready yet.');
+  const sampling: SamplingSettings = { ...useSetup.getState().sampling, seed: seed >>> 0 };
+  const reply = await engine.request({ kind: 'generate', requestId: newRequestId(), prompt, maxNewTokens: form.length, sampling });
+  if (reply.kind !== 'generated') throw new Error(problemOf(reply));
+  const text = reply.text;
+  if (!form.stopAtNewline) return text;
+  const nl = text.indexOf('\n');
+  return nl < 0 ? text : text.slice(0, nl);
+}
+
+/** Two continuations of a prompt with seeds derived from the sampling seed and the draw number. */
+async function twoContinuations(prompt: string, draw: number, form: DpoForm): Promise<Candidates> {
+  const seed = useSetup.getState().sampling.seed + 2 * draw;
+  const a = await continuation(prompt, seed, form);
+  const b = await continuation(prompt, seed + 1, form);
+  return { prompt, a, b };
+}
+
+/** The prompt a pair continues: the field, or a newline (a fresh line of the corpus) when it is empty. */
+function fieldPrompt(form: DpoForm): string {
+  return form.prompt || '\n';
+}
+
+/** N prompts for the rule: the field's, or the first characters of lines of the open run's validation text. */
+function rulePrompts(form: DpoForm, n: number, text: string | null): string[] {
+  if (form.promptSource === 'field' || !text) return Array.from({ length: n }, () => fieldPrompt(form));
+  const starts: string[] = [];
+  const lines = text.slice(Math.floor(text.length * 0.9)).split('\n').filter((l) => l.length >= 2);
+  if (lines.length === 0) return Array.from({ length: n }, () => fieldPrompt(form));
+  const stride = Math.max(1, Math.floor(lines.length / n));
+  for (let i = 0; i < n; i++) starts.push('\n' + lines[(i * stride) % lines.length].slice(0, 2));
+  return starts;
+}
+
+const nowMs = () => performance.now();
+
+export const useFineTune = create<FineTuneState>((set, get) => {
+  const save = () => writeKept({ lora: get().lora, dpo: get().dpo, pairs: get().pairs });
+  const setPairs = (pairs: PagePair[]) => {
+    set({ pairs });
+    save();
+  };
+  const addPair = (pair: PreferencePair, by: string) => setPairs([...get().pairs, { ...pair, id: nextPairId++, by }]);
+
+  // Strength changes are sent one at a time; moves of the slider meanwhile coalesce into the latest.
+  let sending = false;
+  async function flushStrength(): Promise<void> {
+    if (sending) return;
+    sending = true;
+    try {
+      for (;;) {
+        const engine = useGpu.getState().engine;
+        const strength = get().strength;
+        if (!engine || get().appliedStrength === strength) return;
+        const reply = await engine.request({ kind: 'setLoraStrength', strength });
+        if (reply.kind !== 'ok') {
+          set({ loraError: problemOf(reply) });
+          return;
+        }
+        if (get().strength !== strength) continue;
+        // The views show the model at the new strength: attention, the distribution, an inspection asked for.
+        const inspect = useInspect.getState();
+        const refreshes: Promise<void>[] = [inspect.actions.refreshDistribution()];
+        if (inspect.attention || inspect.attentionPrompt) refreshes.push(inspect.actions.refreshAttention());
+        const insights = useInsights.getState();
+        if (insights.showing === 'request' && insights.requested) refreshes.push(insights.actions.inspect());
+        await Promise.all(refreshes);
+        if (get().strength === strength) set({ appliedStrength: strength });
+      }
+    } finally {
+      sending = false;
+    }
+  }
+
+  return {
+    ...kept,
+    strength: 1,
+    appliedStrength: null,
+    target: null,
+    targetLoading: false,
+    targetError: null,
+    loraBusy: null,
+    loraError: null,
+    loraNote: null,
+    candidates: null,
+    writing: null,
+    dpoError: null,
+    dpoNote: null,
+    importError: null,
+    dpoRun: null,
+    compare: null,
+    actions: {
+      setLora(patch) {
+        const before = get().lora;
+        set({ lora: { ...before, ...patch } });
+        save();
+        if (patch.target !== undefined && patch.target !== before.target) void get().actions.loadTarget();
+      },
+      setDpo(patch) {
+        set({ dpo: { ...get().dpo, ...patch } });
+        save();
+      },
+      async loadTarget() {
+        const { lora } = get();
+        const blockSize = useTraining.getState().loaded?.config.blockSize ?? useSetup.getState().model.blockSize;
+        if (lora.target === 'own') {
+          if (!lora.ownText) {
+            set({ target: null, targetError: null });
+            return;
+          }
+          return get().actions.useOwnText(lora.ownText, lora.ownName);
+        }
+        const corpus = builtinCorpus(lora.target);
+        set({ targetLoading: true, targetError: null });
+        try {
+          const blob = await fetchBuiltin(corpus);
+          const result = await readCorpus(corpus.label, blob, minCorpusChars(blockSize));
+          if (get().lora.target !== corpus.id) return;
+          if (result.ok) set({ target: { name: corpus.label, text: result.text, builtIn: true }, targetError: null });
+          else set({ target: null, targetError: result.message });
+        } catch (e) {
+          set({ target: null, targetError: (e as Error).message });
+        } finally {
+          set({ targetLoading: false });
+        }
+      },
+      async useOwnText(text, name) {
+        const blockSize = useTraining.getState().loaded?.config.blockSize ?? useSetup.getState().model.blockSize;
+        set({ targetLoading: true, targetError: null });
+        const result = await readCorpus(name, new Blob([text], { type: 'text/plain' }), minCorpusChars(blockSize));
+        set({ targetLoading: false });
+        if (!result.ok) {
+          set({ target: null, targetError: result.message });
+          return;
+        }
+        set({ target: { name, text: result.text, builtIn: false }, lora: { ...get().lora, target: 'own', ownText: result.text, ownName: name } });
+        save();
+      },
+      async startLora() {
+        const engine = useGpu.getState().engine;
+        const loaded = useTraining.getState().loaded;
+        const { lora, target } = get();
+        if (!engine || !loaded || !target || get().loraBusy) return;
+        const problem = vocabularyProblem(target.text, loaded.vocab, target.name);
+        const problems = loraProblems(lora);
+        if (problem || problems.length) {
+          set({ loraError: problem ?? problems.join(' ') });
+          return;
+        }
+        // A run in progress pauses first: the base is the model as it is at a step.
+        if (useTraining.getState().state === 'running') await useTraining.getState().actions.command('pause');
+        set({ loraBusy: 'start', loraError: null, loraNote: null });
+        try {
+          const config: LoraConfig = { r: lora.r, alpha: lora.alpha, modules: LORA_MODULES.filter((m) => lora.modules.includes(m)) };
+          const reply = await engine.request({
+            kind: 'startLora',
+            corpusName: target.name,
+            text: target.text,
+            builtIn: target.builtIn,
+            lora: config,
+            train: loraTrain(loaded.train ?? useSetup.getState().train, lora),
+            runName: `${loaded.runName} + LoRA on ${target.name}`,
+          });
+          if (reply.kind !== 'loaded') {
+            set({ loraError: problemOf(reply) });
+            return;
+          }
+          adoptRun(reply, target.name);
+          set({ loraNote: `Opened the LoRA run "${reply.runName}": press Train to fine-tune it.` });
+        } finally {
+          set({ loraBusy: null });
+        }
+      },
+      setStrength(strength) {
+        const s = Math.max(0, Math.min(1, Math.round(strength * 100) / 100));
+        if (s === get().strength && get().appliedStrength === s) return;
+        set({ strength: s });
+        void flushStrength();
+      },
+      async merge() {
+        const engine = useGpu.getState().engine;
+        const loaded = useTraining.getState().loaded;
+        if (!engine || !loaded || get().loraBusy) return;
+        if (useTraining.getState().state === 'running') await useTraining.getState().actions.command('pause');
+        set({ loraBusy: 'merge', loraError: null, loraNote: null });
+        try {
+          const reply = await engine.request({ kind: 'mergeLora' });
+          if (reply.kind !== 'loaded') {
+            set({ loraError: problemOf(reply) });
+            return;
+          }
+          adoptRun(reply, loaded.corpusName);
+          set({ loraNote: `Merged the adapters into the new run "${reply.runName}" (W + lora_alpha/r · B A): it is a full model, open now.` });
+        } finally {
+          set({ loraBusy: null });
+        }
+      },
+      async exportAdapter() {
+        const engine = useGpu.getState().engine;
+        if (!engine || get().loraBusy) return;
+        set({ loraBusy: 'export', loraError: null, loraNote: null });
+        try {
+          const reply = await engine.request({ kind: 'exportAdapter' });
+          if (reply.kind !== 'exported') {
+            set({ loraError: problemOf(reply) });
+            return;
+          }
+          download(reply.bytes, reply.fileName);
+          set({ loraNote: `Exported ${reply.fileName} (${reply.bytes.byteLength.toLocaleString('en-US')} bytes, the adapters at step ${reply.step}).` });
+        } finally {
+          set({ loraBusy: null });
+        }
+      },
+      async importAdapter(file) {
+        const engine = useGpu.getState().engine;
+        const loaded = useTraining.getState().loaded;
+        if (!engine || !loaded || get().loraBusy) return;
+        set({ loraBusy: 'import', loraError: null, loraNote: null });
+        try {
+          let bytes: ArrayBuffer;
+          try {
+            bytes = await file.arrayBuffer();
+          } catch (e) {
+            set({ loraError: `${file.name} could not be read: ${(e as Error).message}` });
+            return;
+          }
+          if (useTraining.getState().state === 'running') await useTraining.getState().actions.command('pause');
+          const reply = await engine.request({ kind: 'importAdapter', bytes, fileName: file.name }, [bytes]);
+          if (reply.kind !== 'loaded') {
+            set({ loraError: `${file.name} was not imported: ${problemOf(reply)} The open run is unchanged.` });
+            return;
+          }
+          adoptRun(reply, loaded.corpusName);
+          set({ loraNote: `Imported ${file.name} onto "${loaded.runName}" as the LoRA run "${reply.runName}".` });
+        } finally {
+          set({ loraBusy: null });
+        }
+      },
+      async writeContinuations() {
+        if (get().writing || !useTraining.getState().loaded) return;
+        const form = get().dpo;
+        set({ writing: { done: 0, total: 1 }, dpoError: null, dpoNote: null, candidates: null });
+        try {
+          const candidates = await twoContinuations(fieldPrompt(form), form.draws, form);
+          get().actions.setDpo({ draws: form.draws + 1 });
+          set({ candidates });
+          if (candidates.a === candidates.b) set({ dpoNote: 'Both continuations are the same (greedy sampling, or a very sure model): skip this one, or raise the temperature in the Sampling tab.' });
+        } catch (e) {
+          set({ dpoError: (e as Error).message });
+        } finally {
+          set({ writing: null });
+        }
+      },
+      pick(which) {
+        const c = get().candidates;
+        if (!c) return;
+        set({ candidates: null, dpoNote: null });
+        if (which === 'a') addPair({ prompt: c.prompt, chosen: c.a, rejected: c.b }, '');
+        else if (which === 'b') addPair({ prompt: c.prompt, chosen: c.b, rejected: c.a }, '');
+      },
+      async labelWithRule() {
+        const loaded = useTraining.getState().loaded;
+        if (get().writing || !loaded) return;
+        const form = get().dpo;
+        const rule = form.rule;
+        if ((rule.kind === 'contains' && !rule.word) || (rule.kind === 'avoids' && !rule.char)) {
+          set({ dpoError: rule.kind === 'contains' ? 'Type the word the rule looks for.' : 'Type the character the rule avoids.' });
+          return;
+        }
+        const n = Math.max(1, Math.min(500, Math.floor(form.ruleCount)));
+        const prompts = rulePrompts(form, n, corpusTextOfOpenRun());
+        labellingStopped = false;
+        set({ writing: { done: 0, total: n }, dpoError: null, dpoNote: null, candidates: null });
+        let labelled = 0;
+        let skipped = 0;
+        let draw = form.draws;
+        try {
+          for (let i = 0; i < n && !labellingStopped; i++) {
+            const c = await twoContinuations(prompts[i], draw++, form);
+            const verdict = judge(rule, c.a, c.b);
+            if (verdict === null) skipped++;
+            else {
+              labelled++;
+              addPair(verdict === 'a' ? { prompt: c.prompt, chosen: c.a, rejected: c.b } : { prompt: c.prompt, chosen: c.b, rejected: c.a }, describeRule(rule));
+            }
+            set({ writing: { done: i + 1, total: n } });
+          }
+          set({
+            dpoNote: `The rule ${describeRule(rule)}: ${labelled} pair${labelled === 1 ? '' : 's'} labelled, ${skipped} skipped (the rule could not tell the two apart)${labellingStopped ? ', then stopped' : ''}.`,
+          });
+        } catch (e) {
+          set({ dpoError: (e as Error).message });
+        } finally {
+          get().actions.setDpo({ draws: draw });
+          set({ writing: null });
+        }
+      },
+      stopLabelling() {
+        labellingStopped = true;
+      },
+      editPair(id, patch) {
+        setPairs(get().pairs.map((p) => (p.id === id ? { ...p, ...patch } : p)));
+      },
+      deletePair(id) {
+        setPairs(get().pairs.filter((p) => p.id !== id));
+      },
+      clearPairs() {
+        setPairs([]);
+      },
+      exportPairs() {
+        const text = pairsToJsonl(get().pairs);
+        const bytes = new TextEncoder().encode(text);
+        download(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, 'preference-pairs.jsonl');
+      },
+      async importPairs(file) {
+        set({ importError: null, dpoNote: null });
+        let text: string;
+        try {
+          text = await file.text();
+        } catch (e) {
+          set({ importError: `${file.name} could not be read: ${(e as Error).message}` });
+          return;
+        }
+        let pairs: PreferencePair[];
+        try {
+          pairs = pairsFromJsonl(text);
+        } catch (e) {
+          set({ importError: `${file.name} was not imported: ${(e as Error).message} The list is unchanged.` });
+          return;
+        }
+        setPairs([...get().pairs, ...pairs.map((p) => ({ ...p, id: nextPairId++, by: `imported from ${file.name}` }))]);
+        set({ dpoNote: `Imported ${pairs.length} pair${pairs.length === 1 ? '' : 's'} from ${file.name}.` });
+      },
+      async startDpo() {
+        const engine = useGpu.getState().engine;
+        const loaded = useTraining.getState().loaded;
+        const { dpo: form, pairs, lora } = get();
+        if (!engine || !loaded || get().dpoRun?.running) return;
+        const problems = dpoProblems(form, pairs);
+        const vocab = pairsVocabularyProblem(pairs, loaded.vocab);
+        if (problems.length || vocab) {
+          set({ dpoError: vocab ?? problems.join(' ') });
+          return;
+        }
+        const loraConfig: LoraConfig = { r: lora.r, alpha: lora.alpha, modules: LORA_MODULES.filter((m) => lora.modules.includes(m)) };
+        if (form.target === 'lora') {
+          const bad = validateLoraConfig(loraConfig);
+          if (bad.length) {
+            set({ dpoError: `The LoRA settings above: ${bad.join(' ')}` });
+            return;
+          }
+        }
+        if (useTraining.getState().state === 'running') await useTraining.getState().actions.command('pause');
+        set({ dpoError: null, dpoNote: null });
+        // Before: the reference model on the comparison prompt and seed.
+        const compare: BeforeAfter = { prompt: form.prompt || pairs[0].prompt, seed: useSetup.getState().sampling.seed, before: null, after: null };
+        try {
+          compare.before = await continuation(compare.prompt, compare.seed, form);
+        } catch (e) {
+          set({ dpoError: (e as Error).message });
+          return;
+        }
+        set({ compare });
+        const rules = [...new Set(pairs.map((p) => p.by))];
+        const judgeLine = rules.length === 1 && rules[0] && !rules[0].startsWith('imported') ? rules[0] : '';
+        const reply = await engine.request({
+          kind: 'startDpo',
+          pairs: pairs.map(({ prompt, chosen, rejected }) => ({ prompt, chosen, rejected })),
+          beta: form.beta,
+          learningRate: form.learningRate,
+          steps: form.steps,
+          target: form.target,
+          ...(form.target === 'lora' ? { lora: loraConfig } : {}),
+          judge: judgeLine,
+          runName: `${loaded.runName} + DPO`,
+        });
+        if (reply.kind !== 'loaded') {
+          set({ dpoError: problemOf(reply) });
+          return;
+        }
+        adoptRun(reply, loaded.corpusName);
+        const history = reply.fineTune?.dpo?.history ?? [];
+        set({
+          dpoRun: { runId: reply.runId, steps: form.steps, history, running: true, firstAt: 0, lastAt: 0, firstStep: 0, stopped: false, message: null },
+        });
+      },
+      async stopDpo() {
+        const engine = useGpu.getState().engine;
+        if (!engine || !get().dpoRun?.running) return;
+        const reply = await engine.request({ kind: 'stopDpo' });
+        if (reply.kind !== 'ok') set({ dpoError: problemOf(reply) });
+      },
+    },
+  };
+});
+
+/** The open run's own text when the page has it (the data store's corpus, or the LoRA target it trains on). */
+function corpusTextOfOpenRun(): string | null {
+  const loaded = useTraining.getState().loaded;
+  const target = useFineTune.getState().target;
+  if (loaded && target && loaded.corpusName === target.name) return target.text;
+  const corpus = useData.getState().corpus;
+  return corpus && (!loaded || loaded.corpusName === corpus.name) ? corpus.text : null;
+}
+
+/** DPO step events stream into the statistics; the end samples the tuned model for the before/after view. */
+export function handleFineTuneEvent(event: EngineEvent): void {
+  const s = useFineTune.getState();
+  const run = s.dpoRun;
+  if (event.kind === 'dpoStep') {
+    if (!run) return;
+    const now = nowMs();
+    const history = [...run.history.filter((h) => h.step < event.stats.step), event.stats];
+    const first = run.firstAt === 0;
+    useFineTune.setState({
+      dpoRun: { ...run, history, steps: event.steps, firstAt: first ? now : run.firstAt, firstStep: first ? event.stats.step : run.firstStep, lastAt: now },
+    });
+  } else if (event.kind === 'dpoDone') {
+    if (!run) return;
+    useFineTune.setState({ dpoRun: { ...run, history: event.history, running: false, stopped: event.stopped, message: event.message ?? null } });
+    void sampleAfter();
+  }
+}
+
+async function sampleAfter(): Promise<void> {
+  const { compare, dpo } = useFineTune.getState();
+  if (!compare) return;
+  try {
+    const after = await continuation(compare.prompt, compare.seed, dpo);
+    const now = useFineTune.getState().compare;
+    if (now === compare) useFineTune.setState({ compare: { ...compare, after } });
+  } catch (e) {
+    useFineTune.setState({ dpoError: (e as Error).message });
+  }
+}
+
+/** ETA of the DPO run from the rate of its steps so far, in seconds (NaN before two steps). */
+export function dpoEta(run: DpoRunView): number {
+  const last = run.history.at(-1)?.step ?? 0;
+  const done = last - run.firstStep;
+  if (!run.running || done <= 0) return NaN;
+  return ((run.steps - last) * (run.lastAt - run.firstAt)) / done / 1000;
+}
+
+// The open run decides what the views show: a LoRA run brings its strength; a DPO run its record.
+useTraining.subscribe((t, prev) => {
+  if (t.loaded === prev.loaded || !t.loaded) return;
+  const ft = t.loaded.fineTune;
+  if (ft?.kind === 'lora') {
+    const strength = t.loaded.loraStrength ?? 1;
+    useFineTune.setState({ strength, appliedStrength: strength });
+  } else useFineTune.setState({ appliedStrength: null });
+  const run = useFineTune.getState().dpoRun;
+  if (ft?.kind === 'dpo' && ft.dpo && run?.runId !== t.loaded.runId) {
+    // A DPO run opened from the Runs tab: its record, finished.
+    useFineTune.setState({
+      dpoRun: { runId: t.loaded.runId, steps: ft.dpo.history.at(-1)?.step ?? 0, history: ft.dpo.history, running: false, firstAt: 0, lastAt: 0, firstStep: 0, stopped: false, message: null },
+      compare: null,
+    });
+  }
+});
