@@ -153,7 +153,7 @@ function OpenLoraRun() {
       <p data-testid="lora-memory" data-bytes={ft.gpuBytes} data-full-bytes={ft.fullGpuBytes}>
         GPU memory: {MiB(ft.gpuBytes)} MiB with LoRA vs {MiB(ft.fullGpuBytes)} MiB for a full fine-tune ({less.toFixed(0)}% less)
       </p>
-      <p className="tag" data-testid="lora-base" data-base-step={ft.baseStep}>
+      <p className="tag" data-testid="lora-base" data-base-name={ft.baseRunName} data-base-step={ft.baseStep}>
         Base: “{ft.baseRunName}” at step {ft.baseStep}, frozen.
         {ft.lora && ` r = ${ft.lora.r}, lora_alpha = ${ft.lora.alpha} (scale ${(ft.lora.alpha / ft.lora.r).toFixed(3)}), on ${ft.lora.modules.join(', ')}.`}
       </p>
@@ -254,7 +254,9 @@ export function LoraSection() {
   const trained = loaded !== null && (step > 0 || loaded.fineTune !== undefined);
   const problems = loraProblems(lora);
   const vocabBad = !target || !loaded || vocabularyProblem(target.text, loaded.vocab) !== null;
-  const canStart = ready && trained && problems.length === 0 && !vocabBad && busy === null;
+  // Adapters go on a full model: a LoRA run is merged first (or its base opened).
+  const onLora = loaded?.fineTune?.kind === 'lora';
+  const canStart = ready && trained && !onLora && problems.length === 0 && !vocabBad && busy === null;
 
   return (
     <section className="panel" aria-label="LoRA fine-tune" data-testid="lora-panel">
@@ -301,6 +303,12 @@ export function LoraSection() {
               {p}
             </p>
           ))}
+          {onLora && (
+            <p className="tag" data-testid="lora-on-lora">
+              The open run is a LoRA fine-tune already: merge it into a new run (below) to fine-tune that, or open its base on the Runs tab to start
+              another fine-tune or import an adapter onto it.
+            </p>
+          )}
           <div className="row buttons">
             <button className="primary" onClick={() => void startLora()} disabled={!canStart} data-testid="lora-start">
               {busy === 'start' ? 'Starting…' : 'Start LoRA fine-tune'}
@@ -310,7 +318,7 @@ export function LoraSection() {
               <input
                 type="file"
                 accept=".safetensors,application/octet-stream"
-                disabled={!ready || busy !== null}
+                disabled={!ready || onLora || busy !== null}
                 data-testid="lora-import"
                 onChange={(e) => {
                   const file = e.target.files?.[0];
