@@ -212,9 +212,10 @@ describe('the Fine-tune tab', () => {
       const baseRow = page.locator(`[data-testid="run-row"][data-name="${baseName}"]`);
       await baseRow.waitFor({ timeout: 60_000 });
       await baseRow.getByTestId('run-open').click();
-      await expect.poll(() => baseRow.getAttribute('data-open'), { timeout: 120_000 }).toBe('true');
+      // An opened run shows on the Train tab.
+      await expect.poll(() => attr(page, 'training-panel', 'data-step'), { timeout: 120_000 }).toBe('40');
       await page.getByTestId('tab-finetune').click();
-      await expect.poll(() => page.getByTestId('lora-open').count()).toBe(0);
+      expect(await page.getByTestId('lora-open').count()).toBe(0);
       await page.getByTestId('lora-import').setInputFiles(file);
       await page.getByTestId('lora-peft-line').waitFor({ timeout: 120_000 });
       expect(await page.getByTestId('lora-peft-line').textContent()).toBe(await peft.textContent());

@@ -37,7 +37,7 @@ function Candidates() {
   return (
     <div data-testid="dpo-candidates">
       <p className="tag">
-        After <code>{show(candidates.prompt)}</code>, which continuation is better?
+        After “<code>{show(candidates.prompt)}</code>”, which continuation is better?
       </p>
       <div className="beside">
         <figure>
@@ -388,7 +388,7 @@ function DpoRun() {
         <>
           <h3>Before and after</h3>
           <p className="tag">
-            <code>{show(compare.prompt)}</code> continued with seed {compare.seed} and the Sampling tab's settings, by the reference and by the tuned model.
+            “<code>{show(compare.prompt)}</code>” continued with seed {compare.seed} and the Sampling tab's settings, by the reference and by the tuned model.
           </p>
           <div className="beside">
             <figure>
@@ -430,7 +430,7 @@ export function DpoSection() {
       <div className="row">
         <NumField label="Characters per continuation" value={dpo.length} step={1} min={1} max={500} onValue={(length) => setDpo({ length: Math.max(1, Math.min(500, Math.floor(length))) })} testId="dpo-length" />
         <label>
-          <input type="checkbox" checked={dpo.stopAtNewline} onChange={(e) => setDpo({ stopAtNewline: e.target.checked })} data-testid="dpo-stop-newline" /> end each at its first newline
+          <input type="checkbox" checked={dpo.stopAtNewline} onChange={(e) => setDpo({ stopAtNewline: e.target.checked })} data-testid="dpo-stop-newline" /> end each at its first newline (kept, as the end of a line)
         </label>
       </div>
       <div className="row buttons">

@@ -267,7 +267,7 @@ export function LoraSection() {
         </p>
       ) : (
         <>
-          <p className="tag">
+          <p className="tag" hidden={onLora}>
             The open run “{loaded.runName}” at step {step} becomes the frozen base. Small matrices A (r × in) and B (out × r) train beside the chosen Linear layers;
             B starts at zero, so the fine-tune starts as the base model.
           </p>

@@ -41,7 +41,7 @@ export interface DpoForm {
   prompt: string;
   /** Characters per continuation. */
   length: number;
-  /** Cut each continuation at its first newline (one name, one line). */
+  /** End each continuation at its first newline, kept (one name, one line). */
   stopAtNewline: boolean;
   beta: number;
   learningRate: number;
@@ -282,8 +282,9 @@ async function continuation(prompt: string, seed: number, form: DpoForm): Promis
   if (reply.kind !== 'generated') throw new Error(problemOf(reply));
   const text = reply.text;
   if (!form.stopAtNewline) return text;
+  // The newline stays: it is how the model ends a line (a name), as an end-of-text token would.
   const nl = text.indexOf('\n');
-  return nl < 0 ? text : text.slice(0, nl);
+  return nl < 0 ? text : text.slice(0, nl + 1);
 }
 
 /** Two continuations of a prompt with seeds derived from the sampling seed and the draw number. */
@@ -656,11 +657,12 @@ export const useFineTune = create<FineTuneState>((set, get) => {
           set({ dpoError: problemOf(reply) });
           return;
         }
-        adoptRun(reply, loaded.corpusName);
+        // The run's view first, so adopting it is not taken for opening a stored DPO run.
         const history = reply.fineTune?.dpo?.history ?? [];
         set({
           dpoRun: { runId: reply.runId, steps: form.steps, history, running: true, firstAt: 0, lastAt: 0, firstStep: 0, stopped: false, message: null },
         });
+        adoptRun(reply, loaded.corpusName);
       },
       async stopDpo() {
         const engine = useGpu.getState().engine;
@@ -721,8 +723,9 @@ export function dpoEta(run: DpoRunView): number {
 }
 
 // The open run decides what the views show: a LoRA run brings its strength; a DPO run its record.
+// A run adopted from the engine brings a new fineTune record; continuing the same run keeps it.
 useTraining.subscribe((t, prev) => {
-  if (t.loaded === prev.loaded || !t.loaded) return;
+  if (!t.loaded || (t.loaded.runId === prev.loaded?.runId && t.loaded.fineTune === prev.loaded?.fineTune)) return;
   const ft = t.loaded.fineTune;
   if (ft?.kind === 'lora') {
     const strength = t.loaded.loraStrength ?? 1;
