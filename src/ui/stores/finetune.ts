@@ -255,7 +255,7 @@ export function dpoProblems(form: DpoForm, pairs: PreferencePair[]): string[] {
 /** The sentence about characters of the pairs the open model cannot read, or null. */
 export function pairsVocabularyProblem(pairs: PreferencePair[], vocab: readonly string[]): string | null {
   const text = pairs.map((p) => p.prompt + p.chosen + p.rejected).join('');
-  return vocabularyProblem(text, vocab, 'The preference pairs');
+  return vocabularyProblem(text, vocab, 'The list of pairs');
 }
 
 /** The LoRA run's training settings: the open run's batch and evaluation settings, the form's rate and steps. */
