@@ -1,7 +1,8 @@
 // The Fine-tune tab, clicked as a person would: a LoRA fine-tune of a Tiny
 // Moby Dick run on the names corpus (its validation loss falls below the base
 // model's), the adapter strength (0 gives the base's next-token distribution),
-// the PEFT adapter file out and back onto the base (same distribution), and
+// the PEFT adapter file out and back onto the base (same distribution), a
+// merge into a full run (same distribution), and
 // DPO on pairs labelled by a rule (accuracy and margin rise from step 0).
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -82,7 +83,7 @@ function noErrors(s: Session): void {
 }
 
 describe('the Fine-tune tab', () => {
-  it('LoRA-tunes a Tiny Moby Dick run on names, blends it with the strength slider, and exports and re-imports its adapter', async () => {
+  it('LoRA-tunes a Tiny Moby Dick run on names, blends it with the strength slider, exports and re-imports its adapter, and merges it', async () => {
     const s = await launch();
     const page = s.page;
     const t0 = Date.now();
@@ -177,7 +178,13 @@ describe('the Fine-tune tab', () => {
       await page.getByTestId('tab-attention').click();
       await page.getByTestId('attention-canvas').waitFor({ timeout: 60_000 });
       expect(await page.getByTestId('lora-strength-value').textContent()).toBe('0.50');
+      const attention = () => page.evaluate(() => window.__attention!.matrix.flat());
+      const halfAttention = await attention();
       await setStrength(page, '1');
+      // The map redraws at the new strength (the adapters on attn.c_attn move the queries and keys).
+      await expect
+        .poll(async () => Math.max(...(await attention()).map((x, i) => Math.abs(x - halfAttention[i]))), { timeout: 60_000 })
+        .toBeGreaterThan(1e-6);
       await page.getByTestId('tab-sample').click();
       expect(distDiff(await readDist(page), tunedDist)).toBeLessThan(1e-6);
 
@@ -222,9 +229,19 @@ describe('the Fine-tune tab', () => {
       expect(await page.getByTestId('lora-note').textContent()).toMatch(/^Imported .*\.adapter\.safetensors onto "Tiny/);
       const importedDist = await nextTokenDist(page);
       const importedVsTuned = distDiff(importedDist, tunedDist);
-      console.log(`[e2e] imported adapter on the base: max |p - p_tuned| ${importedVsTuned.toExponential(2)}; test took ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+      console.log(`[e2e] imported adapter on the base: max |p - p_tuned| ${importedVsTuned.toExponential(2)}`);
       expect(importedVsTuned).toBeLessThan(1e-5);
 
+      // Merged into a new full run (W + lora_alpha/r · B A): no adapters any more, the same predictions.
+      await page.getByTestId('tab-finetune').click();
+      await page.getByTestId('lora-merge').click();
+      await expect.poll(() => page.getByTestId('lora-note').textContent(), { timeout: 120_000 }).toMatch(/^Merged the adapters into the new run "Merged /);
+      expect(await page.getByTestId('lora-open').count()).toBe(0);
+      const mergedVsTuned = distDiff(await nextTokenDist(page), tunedDist);
+      console.log(`[e2e] merged run: max |p - p_tuned| ${mergedVsTuned.toExponential(2)}`);
+      expect(mergedVsTuned).toBeLessThan(1e-4);
+
+      console.log(`[e2e] LoRA test took ${((Date.now() - t0) / 1000).toFixed(0)} s`);
       noErrors(s);
     } finally {
       await s.close();
