@@ -2,8 +2,8 @@
 // Moby Dick run on the names corpus (its validation loss falls below the base
 // model's), the adapter strength (0 gives the base's next-token distribution),
 // the PEFT adapter file out and back onto the base (same distribution), a
-// merge into a full run (same distribution), and
-// DPO on pairs labelled by a rule (accuracy and margin rise from step 0).
+// merge into a full run (same distribution), and DPO on pairs labelled by a
+// rule (accuracy and margin rise from step 0).
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
