@@ -872,7 +872,7 @@ export class GptModel {
     loraBackward(this.gpu, pass, {
       dinp, dA: loraRange(st.grads, ad.A), dB: loraRange(st.grads, ad.B), dout, inp, xa: st.xa[l][module]!,
       A: loraRange(st.params, ad.A), B: loraRange(st.params, ad.B), dxa: st.dxa, N, IN: ad.IN, OUT: ad.OUT, r: ad.r,
-      scale: loraScale(this.lora!.lora, 1), site: module,
+      scale: loraScale(this.lora!.lora, 1), scratch: this.mmScratch, site: module,
     });
   }
 

@@ -16,7 +16,7 @@
 
 import type { Binding, Gpu, Recorder } from '../gpu/runtime';
 import { scale } from '../kernels/elementwise';
-import { matmul } from '../kernels/matmul';
+import { matmul, matmulScratchFloats, type MatmulShape } from '../kernels/matmul';
 import type { ModelConfig } from './config';
 import { ARCHITECTURE_KEY, architectureToJson, configToJson } from './layout';
 import { SeededRng } from './sampling';
@@ -290,8 +290,17 @@ export interface LoraBackwardArgs {
   scale: number;
   /** add into dA, dB (gradient accumulation) instead of overwriting them */
   accumulate?: boolean;
+  /**
+   * Split-K scratch for dB and dA (K = N rows): the model's weight-gradient scratch. A product whose
+   * split it cannot hold runs in one pass.
+   */
+  scratch?: Binding | null;
   site?: string;
 }
+
+/** `scratch` where it holds the split-K partials of `shape`, else null (one pass). */
+const scratchFor = (shape: MatmulShape, scratch: Binding | null | undefined): Binding | null =>
+  scratch && 4 * matmulScratchFloats(shape) <= scratch.size ? scratch : null;
 
 /**
  * Record the adapter's backward: dB (+)= dout^T xa; dxa = s dout B;
@@ -300,10 +309,12 @@ export interface LoraBackwardArgs {
 export function loraBackward(gpu: Gpu, recorder: Recorder, a: LoraBackwardArgs): void {
   const site = a.site ? `${a.site}.lora` : 'lora';
   const acc = a.accumulate ?? false;
-  matmul(gpu, recorder, { out: a.dB, a: a.dout, b: a.xa, M: a.OUT, N: a.r, K: a.N, transA: true, accumulate: acc, site });
+  const dB = { M: a.OUT, N: a.r, K: a.N, transA: true }; // (OUT, r) = dout^T (OUT, N) xa (N, r)
+  const dA = { M: a.r, N: a.IN, K: a.N, transA: true }; // (r, IN) = dxa^T (r, N) inp (N, IN)
+  matmul(gpu, recorder, { ...dB, out: a.dB, a: a.dout, b: a.xa, accumulate: acc, scratch: scratchFor(dB, a.scratch), site });
   matmul(gpu, recorder, { out: a.dxa, a: a.dout, b: a.B, M: a.N, N: a.r, K: a.OUT, site });
   scale(gpu, recorder, { buf: a.dxa, n: a.N * a.r, factor: a.scale });
-  matmul(gpu, recorder, { out: a.dA, a: a.dxa, b: a.inp, M: a.r, N: a.IN, K: a.N, transA: true, accumulate: acc, site });
+  matmul(gpu, recorder, { ...dA, out: a.dA, a: a.dxa, b: a.inp, accumulate: acc, scratch: scratchFor(dA, a.scratch), site });
   if (a.dinp) matmul(gpu, recorder, { out: a.dinp, a: a.dxa, b: a.A, M: a.N, N: a.IN, K: a.r, accumulate: true, site });
 }
 
