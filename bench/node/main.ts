@@ -5,7 +5,8 @@
 //   node bench-node.mjs plan  [--out DIR]          the step plan of one reference training step
 //   node bench-node.mjs bench [--full] [--out DIR] kernels and a training step, with per-kernel GPU time
 //   node bench-node.mjs tune  [--full] [--out DIR] full fine-tune vs LoRA (and a DPO step): ms/step and GPU memory
-//   ... bench --variant gpu|cpu                     force the kernel shapes (default: chosen from the adapter)
+//   ... tune --steps N                              timed steps per mode after the warm-up (default 3)
+//   ... bench|tune --variant gpu|cpu                force the kernel shapes (default: chosen from the adapter)
 //
 // The adapter is printed first. Results go to DIR/<name>-<date>.json (default bench-results).
 
@@ -26,10 +27,11 @@ interface Options {
   only: string;
   markdown: string;
   variant: string;
+  steps: number | undefined;
 }
 
 function parse(argv: string[]): Options {
-  const o: Options = { command: 'bench', out: 'bench-results', full: false, only: '', markdown: '', variant: '' };
+  const o: Options = { command: 'bench', out: 'bench-results', full: false, only: '', markdown: '', variant: '', steps: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === 'plan' || a === 'bench' || a === 'tune') o.command = a;
@@ -39,7 +41,10 @@ function parse(argv: string[]): Options {
     else if (a === '--only') o.only = argv[++i]!;
     else if (a === '--markdown') o.markdown = argv[++i]!;
     else if (a === '--variant') o.variant = argv[++i]!;
-    else throw new Error(`Unknown option ${a}. Use plan, bench or tune, --out DIR, --full, --quick, --only REGEX, --markdown FILE, --variant gpu|cpu.`);
+    else if (a === '--steps') {
+      o.steps = Number(argv[++i]);
+      if (!Number.isInteger(o.steps) || o.steps < 1) throw new Error('--steps needs a whole number of steps, 1 or more.');
+    } else throw new Error(`Unknown option ${a}. Use plan, bench or tune, --out DIR, --full, --quick, --only REGEX, --markdown FILE, --variant gpu|cpu, --steps N.`);
   }
   return o;
 }
@@ -73,7 +78,8 @@ async function main(): Promise<void> {
     if (o.markdown) writeFileSync(o.markdown, `${table}\n`);
     log(`\nwrote ${write(o.out, 'plan', json)}`);
   } else if (o.command === 'tune') {
-    log(`\nwrote ${write(o.out, 'tune', { adapter: adapterName(handle.info), ...(await tuneBench(handle, { full: o.full, log })) })}`);
+    const result = await tuneBench(handle, { full: o.full, kernels: kernelVariantFor(handle.info, o.variant), steps: o.steps, log });
+    log(`\nwrote ${write(o.out, 'tune', { adapter: adapterName(handle.info), mode: o.full ? 'full' : 'quick', ...result })}`);
   } else {
     const kernels = kernelVariantFor(handle.info, o.variant);
     log(`kernels: ${kernels}`);

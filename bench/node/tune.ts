@@ -1,36 +1,72 @@
 // Fine-tuning benchmark: one model, the same batches, trained three ways with
 // AdamW — all weights (a full fine-tune), LoRA adapters on every attention and
-// MLP Linear of the frozen base, and a DPO step on LoRA — reporting ms/step
-// (median of the timed steps, each awaited) and the GPU memory each model
-// holds (its buffers, from the allocation table). Run by
-// `npm run bench:node -- tune [--full]`; never part of npm test.
+// MLP Linear of the frozen base, and a DPO step on those LoRA adapters —
+// reporting ms/step (median of the timed steps, each awaited, after a warm-up
+// step that compiles the pipelines) and the GPU memory each model holds (its
+// buffers: GptModel.liveBytes, split by role from its allocation table).
+// The three models (DPO on a LoRA model of its own, so that each holds only
+// what its mode needs) start from the same weights and are stepped in turn
+// (full, LoRA, DPO, full, ...), so a load that comes and goes on the machine
+// falls on all three alike and the ratios stay comparable. Run by
+// `npm run bench:tune [-- --full] [-- --steps N]`; never part of npm test.
 
 import type { GpuHandle } from '../../src/gpu/device';
-import { Gpu } from '../../src/gpu/runtime';
+import { Gpu, type KernelVariant } from '../../src/gpu/runtime';
+import { tableBytes, type BufferRole } from '../../src/model/allocation';
 import { DEFAULT_MODEL, DEFAULT_TRAIN, type ModelConfig } from '../../src/model/config';
 import { GptModel, stepHyper } from '../../src/model/gpt';
-import { initLora, LORA_MODULES, loraLayout, loraTrainableLine } from '../../src/model/lora';
+import { initLora, LORA_MODULES, loraLayout, loraTrainableLine, type LoraConfig } from '../../src/model/lora';
 
 export interface TuneBenchRow {
   mode: string;
   msPerStep: number;
+  /** every timed step, in order (ms) */
+  samples: number[];
+  /** GptModel.liveBytes(): every GPU buffer the model holds */
   gpuBytes: number;
+  /** the allocation table's bytes per role (the rest of gpuBytes: the step readback ring, DPO's buffers) */
+  byRole: Record<BufferRole, number>;
   trainable: number;
 }
 
-const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+export interface TuneBenchResult {
+  config: string;
+  kernels: string;
+  lora: LoraConfig;
+  steps: number;
+  rows: TuneBenchRow[];
+  peft: string;
+  /** LoRA / full fine-tune */
+  ratio: { msPerStep: number; gpuBytes: number };
+}
 
-export async function tuneBench(handle: GpuHandle, o: { full: boolean; log: (line: string) => void }): Promise<{ config: string; rows: TuneBenchRow[]; peft: string }> {
+const median = (a: number[]) => {
+  const s = [...a].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+const ROLES: BufferRole[] = ['state', 'saved', 'scratch', 'views'];
+
+export async function tuneBench(
+  handle: GpuHandle,
+  o: { full: boolean; kernels: KernelVariant; steps?: number; log: (line: string) => void },
+): Promise<TuneBenchResult> {
   const { log } = o;
-  const gpu = new Gpu(handle.device);
+  const gpu = new Gpu(handle.device, { kernels: o.kernels });
+  const kernels = `${gpu.kernels}${gpu.subgroups && gpu.kernels === 'gpu' ? ' + subgroups' : ''}`;
   const V = 65;
+  // --full: the Tutorial GPT (the default model and batch); quick: a 2-layer, 128-wide model
   const config: ModelConfig = o.full
     ? { ...DEFAULT_MODEL, vocabSize: V, dropout: 0 }
     : { ...DEFAULT_MODEL, nLayer: 2, nHead: 4, nEmbd: 128, blockSize: 64, dropout: 0, vocabSize: V };
-  const B = o.full ? 32 : 8;
+  const B = o.full ? DEFAULT_TRAIN.batchSize : 8;
   const T = config.blockSize;
+  const steps = o.steps ?? 3;
   const train = { ...DEFAULT_TRAIN, batchSize: B, learningRate: 1e-3 };
-  const label = `L${config.nLayer} H${config.nHead} C${config.nEmbd} T${T} B${B}`;
+  const label = `L${config.nLayer} H${config.nHead} C${config.nEmbd} T${T} B${B} V${V}, dropout 0`;
+  log(`\n## Fine-tuning, ${label}; kernels ${kernels}; ${steps} timed steps each after a warm-up\n`);
+  // the same batch `it` for every mode (synthetic tokens: step time does not depend on them)
   const batch = (it: number) => {
     const x = new Int32Array(B * T);
     const y = new Int32Array(B * T);
@@ -40,39 +76,51 @@ export async function tuneBench(handle: GpuHandle, o: { full: boolean; log: (lin
     }
     return { x, y };
   };
-  const mask = new Float32Array(B * T).map((_, i) => (i % T >= T / 2 ? 1 : 0));
-  const steps = o.full ? 5 : 4;
-  const time = async (step: (it: number) => Promise<unknown>) => {
-    await step(0); // warm-up: pipelines compile
-    const ms: number[] = [];
-    for (let it = 1; it <= steps; it++) {
-      const t0 = performance.now();
-      await step(it);
-      ms.push(performance.now() - t0);
-    }
-    return median(ms);
-  };
-  const lora = loraLayout(config, { r: 8, alpha: 16, modules: [...LORA_MODULES] });
-  const rows: TuneBenchRow[] = [];
+  const mask = new Float32Array(B * T).map((_, i) => (i % T >= T / 2 ? 1 : 0)); // DPO: the second half of each sequence is the response
+  const ref = new Float32Array(B);
+  const loraConfig: LoraConfig = { r: 8, alpha: 16, modules: [...LORA_MODULES] };
+  const lora = loraLayout(config, loraConfig);
 
   const full = new GptModel(gpu, config, B);
-  rows.push({ mode: 'full fine-tune (all weights, AdamW)', msPerStep: await time((it) => full.step(batch(it), stepHyper(train, it))), gpuBytes: full.liveBytes(), trainable: full.paramCount });
-  const params = (await full.readState()).params;
-  full.destroy();
-
-  const tuned = new GptModel(gpu, config, B, { params, lora: { layout: lora, adapters: initLora(lora, 1) } });
-  rows.push({ mode: `LoRA r=8 on ${LORA_MODULES.join(', ')}`, msPerStep: await time((it) => tuned.step(batch(it), stepHyper(train, it))), gpuBytes: tuned.liveBytes(), trainable: lora.count });
-  const ref = new Float32Array(B);
-  const dpoMs = await time((it) => tuned.dpoStep({ ...batch(it), mask }, ref, stepHyper(train, it), 0.1));
-  rows.push({ mode: `DPO step on the LoRA adapters (${B / 2} pairs)`, msPerStep: dpoMs, gpuBytes: tuned.liveBytes(), trainable: lora.count });
-  tuned.destroy();
+  const params = (await full.readState()).params; // both start from the same weights
+  const adapted = () => new GptModel(gpu, config, B, { params, lora: { layout: lora, adapters: initLora(lora, 1) } });
+  const tuned = adapted();
+  const preferred = adapted();
+  const modes = [
+    { mode: 'full fine-tune (all weights, AdamW)', model: full, trainable: full.paramCount, step: (it: number) => full.step(batch(it), stepHyper(train, it)) },
+    { mode: `LoRA r=${loraConfig.r} on ${LORA_MODULES.join(', ')}`, model: tuned, trainable: lora.count, step: (it: number) => tuned.step(batch(it), stepHyper(train, it)) },
+    { mode: `DPO step on the LoRA adapters (${B / 2} pairs)`, model: preferred, trainable: lora.count, step: (it: number) => preferred.dpoStep({ ...batch(it), mask }, ref, stepHyper(train, it), 0.1) },
+  ];
+  const samples = modes.map(() => [] as number[]);
+  for (let it = 0; it <= steps; it++) {
+    for (const [i, m] of modes.entries()) {
+      const t0 = performance.now();
+      await m.step(it);
+      const ms = performance.now() - t0;
+      if (it > 0) samples[i]!.push(ms); // step 0 compiles the pipelines
+      log(`  ${it === 0 ? 'warm-up' : `step ${it}`}: ${m.mode}: ${ms.toFixed(0)} ms`);
+    }
+  }
+  const rows: TuneBenchRow[] = modes.map((m, i) => ({
+    mode: m.mode,
+    msPerStep: median(samples[i]!),
+    samples: samples[i]!.map((x) => Math.round(x * 10) / 10),
+    gpuBytes: m.model.liveBytes(),
+    byRole: Object.fromEntries(ROLES.map((r) => [r, tableBytes(m.model.allocation, r)])) as Record<BufferRole, number>,
+    trainable: m.trainable,
+  }));
+  for (const m of [full, tuned, preferred]) m.destroy();
 
   const peft = loraTrainableLine(lora);
-  log(`\n## Fine-tuning, ${label}\n`);
-  log(peft + '\n');
+  const mib = (b: number) => (b / 2 ** 20).toFixed(2);
+  log(`\n${peft}\n`);
   log('| mode | ms/step | GPU memory (MiB) | trainable params |');
   log('|---|--:|--:|--:|');
-  for (const r of rows) log(`| ${r.mode} | ${r.msPerStep.toFixed(1)} | ${(r.gpuBytes / 2 ** 20).toFixed(2)} | ${r.trainable.toLocaleString('en-US')} |`);
-  log(`\nLoRA saves ${((rows[0]!.gpuBytes - rows[1]!.gpuBytes) / 2 ** 20).toFixed(2)} MiB of GPU memory (${(100 * (1 - rows[1]!.gpuBytes / rows[0]!.gpuBytes)).toFixed(1)}%) and runs at ${(rows[0]!.msPerStep / rows[1]!.msPerStep).toFixed(2)}x the full fine-tune's speed.`);
-  return { config: label, rows, peft };
+  for (const r of rows) log(`| ${r.mode} | ${r.msPerStep.toFixed(1)} | ${mib(r.gpuBytes)} | ${r.trainable.toLocaleString('en-US')} |`);
+  log('\nGPU memory by role (MiB): state / saved activations / scratch / views');
+  for (const r of rows) log(`  ${r.mode}: ${ROLES.map((role) => mib(r.byRole[role])).join(' / ')}`);
+  const [f, l] = rows as [TuneBenchRow, TuneBenchRow];
+  const ratio = { msPerStep: l.msPerStep / f.msPerStep, gpuBytes: l.gpuBytes / f.gpuBytes };
+  log(`\nLoRA / full fine-tune: ms/step ${ratio.msPerStep.toFixed(2)}, GPU memory ${ratio.gpuBytes.toFixed(3)} (${mib(f.gpuBytes - l.gpuBytes)} MiB less).`);
+  return { config: label, kernels, lora: loraConfig, steps, rows, peft, ratio };
 }
