@@ -98,7 +98,7 @@ export async function tuneBench(
       await m.step(it);
       const ms = performance.now() - t0;
       if (it > 0) samples[i]!.push(ms); // step 0 compiles the pipelines
-      log(`  ${it === 0 ? 'warm-up' : `step ${it}`}: ${m.mode}: ${ms.toFixed(0)} ms`);
+      log(`  ${it === 0 ? 'warm-up' : `step ${it}`}: ${m.mode}: ${ms.toFixed(0)} ms${it === 0 ? `; GPU memory ${(m.model.liveBytes() / 2 ** 20).toFixed(2)} MiB` : ''}`);
     }
   }
   const rows: TuneBenchRow[] = modes.map((m, i) => ({
