@@ -6,6 +6,7 @@
 //   node bench-node.mjs bench [--full] [--out DIR] kernels and a training step, with per-kernel GPU time
 //   node bench-node.mjs tune  [--full] [--out DIR] full fine-tune vs LoRA (and a DPO step): ms/step and GPU memory
 //   ... tune --steps N                              timed steps per mode after the warm-up (default 3)
+//   ... tune --profile                              then one step of each mode with per-kernel GPU time
 //   ... bench|tune --variant gpu|cpu                force the kernel shapes (default: chosen from the adapter)
 //
 // The adapter is printed first. Results go to DIR/<name>-<date>.json (default bench-results).
@@ -28,10 +29,11 @@ interface Options {
   markdown: string;
   variant: string;
   steps: number | undefined;
+  profile: boolean;
 }
 
 function parse(argv: string[]): Options {
-  const o: Options = { command: 'bench', out: 'bench-results', full: false, only: '', markdown: '', variant: '', steps: undefined };
+  const o: Options = { command: 'bench', out: 'bench-results', full: false, only: '', markdown: '', variant: '', steps: undefined, profile: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === 'plan' || a === 'bench' || a === 'tune') o.command = a;
@@ -41,10 +43,11 @@ function parse(argv: string[]): Options {
     else if (a === '--only') o.only = argv[++i]!;
     else if (a === '--markdown') o.markdown = argv[++i]!;
     else if (a === '--variant') o.variant = argv[++i]!;
+    else if (a === '--profile') o.profile = true;
     else if (a === '--steps') {
       o.steps = Number(argv[++i]);
       if (!Number.isInteger(o.steps) || o.steps < 1) throw new Error('--steps needs a whole number of steps, 1 or more.');
-    } else throw new Error(`Unknown option ${a}. Use plan, bench or tune, --out DIR, --full, --quick, --only REGEX, --markdown FILE, --variant gpu|cpu, --steps N.`);
+    } else throw new Error(`Unknown option ${a}. Use plan, bench or tune, --out DIR, --full, --quick, --only REGEX, --markdown FILE, --variant gpu|cpu, --steps N, --profile.`);
   }
   return o;
 }
@@ -78,7 +81,7 @@ async function main(): Promise<void> {
     if (o.markdown) writeFileSync(o.markdown, `${table}\n`);
     log(`\nwrote ${write(o.out, 'plan', json)}`);
   } else if (o.command === 'tune') {
-    const result = await tuneBench(handle, { full: o.full, kernels: kernelVariantFor(handle.info, o.variant), steps: o.steps, log });
+    const result = await tuneBench(handle, { full: o.full, kernels: kernelVariantFor(handle.info, o.variant), steps: o.steps, profile: o.profile, log });
     log(`\nwrote ${write(o.out, 'tune', { adapter: adapterName(handle.info), mode: o.full ? 'full' : 'quick', ...result })}`);
   } else {
     const kernels = kernelVariantFor(handle.info, o.variant);

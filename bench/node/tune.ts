@@ -8,9 +8,12 @@
 // what its mode needs) start from the same weights and are stepped in turn
 // (full, LoRA, DPO, full, ...), so a load that comes and goes on the machine
 // falls on all three alike and the ratios stay comparable. Run by
-// `npm run bench:tune [-- --full] [-- --steps N]`; never part of npm test.
+// `npm run bench:tune [-- --full] [-- --steps N] [-- --profile]`; never part of
+// npm test. --profile adds, after the timed steps, one step of each mode with
+// every dispatch timed (timestamp queries), summed by kernel group.
 
 import type { GpuHandle } from '../../src/gpu/device';
+import { GpuProfiler, kernelGroup, NO_TIMESTAMPS, type GroupTime, type TimedDispatch } from '../../src/gpu/profiler';
 import { Gpu, type KernelVariant } from '../../src/gpu/runtime';
 import { tableBytes, type BufferRole } from '../../src/model/allocation';
 import { DEFAULT_MODEL, DEFAULT_TRAIN, type ModelConfig } from '../../src/model/config';
@@ -27,6 +30,8 @@ export interface TuneBenchRow {
   /** the allocation table's bytes per role (the rest of gpuBytes: the step readback ring, DPO's buffers) */
   byRole: Record<BufferRole, number>;
   trainable: number;
+  /** with --profile: GPU time of one more step by kernel group (largest first), null without timestamp queries */
+  profile?: { totalMs: number; groups: GroupTime[] } | null;
 }
 
 export interface TuneBenchResult {
@@ -48,12 +53,33 @@ const median = (a: number[]) => {
 
 const ROLES: BufferRole[] = ['state', 'saved', 'scratch', 'views'];
 
+/** A dispatch's group: the profiler's, with the adapters' products (sites 'attn.c_attn.lora', ...) apart by direction. */
+const tuneGroup = (d: TimedDispatch) => {
+  const lora = /\.lora (fwd|dX|dW)$/.exec(d.label ?? '');
+  return lora ? `LoRA matmuls ${lora[1]}` : kernelGroup(d);
+};
+
+function groupByKernel(timed: TimedDispatch[]): { totalMs: number; groups: GroupTime[] } {
+  const totalMs = timed.reduce((s, d) => s + d.ms, 0);
+  const by = new Map<string, GroupTime>();
+  for (const d of timed) {
+    const name = tuneGroup(d);
+    const g = by.get(name) ?? by.set(name, { group: name, ms: 0, share: 0, dispatches: 0 }).get(name)!;
+    g.ms += d.ms;
+    g.dispatches++;
+  }
+  for (const g of by.values()) g.share = g.ms / totalMs;
+  return { totalMs, groups: [...by.values()].sort((a, b) => b.ms - a.ms) };
+}
+
 export async function tuneBench(
   handle: GpuHandle,
-  o: { full: boolean; kernels: KernelVariant; steps?: number; log: (line: string) => void },
+  o: { full: boolean; kernels: KernelVariant; steps?: number; profile?: boolean; log: (line: string) => void },
 ): Promise<TuneBenchResult> {
   const { log } = o;
-  const gpu = new Gpu(handle.device, { kernels: o.kernels });
+  // recorded through the profiler's stand-in device only when profiling, so the timed steps run on the device itself
+  const profiler = o.profile ? new GpuProfiler(handle.device) : null;
+  const gpu = new Gpu(profiler?.device ?? handle.device, { kernels: o.kernels });
   const kernels = `${gpu.kernels}${gpu.subgroups && gpu.kernels === 'gpu' ? ' + subgroups' : ''}`;
   const V = 65;
   // --full: the Tutorial GPT (the default model and batch); quick: a 2-layer, 128-wide model
@@ -109,6 +135,12 @@ export async function tuneBench(
     byRole: Object.fromEntries(ROLES.map((r) => [r, tableBytes(m.model.allocation, r)])) as Record<BufferRole, number>,
     trainable: m.trainable,
   }));
+  if (profiler) {
+    for (const [i, m] of modes.entries()) {
+      const timed = await profiler.profile(gpu, () => m.step(steps + 1));
+      rows[i]!.profile = timed && groupByKernel(timed);
+    }
+  }
   for (const m of [full, tuned, preferred]) m.destroy();
 
   const peft = loraTrainableLine(lora);
@@ -119,6 +151,14 @@ export async function tuneBench(
   for (const r of rows) log(`| ${r.mode} | ${r.msPerStep.toFixed(1)} | ${mib(r.gpuBytes)} | ${r.trainable.toLocaleString('en-US')} |`);
   log('\nGPU memory by role (MiB): state / saved activations / scratch / views');
   for (const r of rows) log(`  ${r.mode}: ${ROLES.map((role) => mib(r.byRole[role])).join(' / ')}`);
+  if (profiler && !profiler.supported) log(`\n${NO_TIMESTAMPS}`);
+  for (const r of rows) {
+    if (!r.profile) continue;
+    log(`\nGPU time of one step by kernel group, ${r.mode} (each dispatch timed on its own: ${r.profile.totalMs.toFixed(0)} ms in all)`);
+    for (const g of r.profile.groups.slice(0, 10)) {
+      log(`  ${g.group}: ${g.ms.toFixed(0)} ms (${(100 * g.share).toFixed(1)}%, ${g.dispatches} dispatches)`);
+    }
+  }
   const [f, l] = rows as [TuneBenchRow, TuneBenchRow];
   const ratio = { msPerStep: l.msPerStep / f.msPerStep, gpuBytes: l.gpuBytes / f.gpuBytes };
   log(`\nLoRA / full fine-tune: ms/step ${ratio.msPerStep.toFixed(2)}, GPU memory ${ratio.gpuBytes.toFixed(3)} (${mib(f.gpuBytes - l.gpuBytes)} MiB less).`);
