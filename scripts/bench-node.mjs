@@ -4,6 +4,7 @@
 //   npm run bench:plan                      the step plan of one reference training step (recorded, not run)
 //   npm run bench:node [-- --full]          kernels and a training step with per-kernel GPU time, on the
 //                                           Vulkan driver VK_ICD_FILENAMES names (or the system's)
+//   npm run bench:tune [-- --full]          LoRA, full fine-tune and a DPO step: ms/step and GPU memory
 //   npm run bench:node -- --bundle DIR      a self-contained folder for a machine without npm:
 //                                           DIR/bench-node.mjs, DIR/dist/<platform>/dawn.node, DIR/README.md
 //
