@@ -6,6 +6,7 @@ import { bitsPerChar, perplexity } from '../model/inspect';
 import { useGpu } from './gpuStore';
 import { useConfigOk, formatMiB } from './ModelPanel';
 import { useData } from './stores/data';
+import { useFineTune } from './stores/finetune';
 import { useTraining } from './stores/training';
 import { downsample, smooth, trainingSeries } from './training/series';
 
@@ -36,7 +37,9 @@ export function TrainingControls() {
   const ready = useGpu((s) => s.phase === 'ready');
   const hasCorpus = useData((s) => s.corpus !== null);
   const configOk = useConfigOk();
-  const canStart = ready && hasCorpus && configOk && !t.busy;
+  // While DPO trains the open run (Fine-tune tab), ordinary training waits.
+  const dpoRunning = useFineTune((s) => !!s.dpoRun?.running && s.dpoRun.runId === t.loaded?.runId);
+  const canStart = ready && hasCorpus && configOk && !t.busy && !dpoRunning;
   const running = t.state === 'running';
   const primary = running ? 'Pause' : t.state === 'paused' || t.state === 'error' ? 'Resume' : 'Start';
   const eta = t.msPerStep && t.maxSteps > t.step ? ((t.maxSteps - t.step) * t.msPerStep) / 1000 : NaN;
@@ -55,7 +58,7 @@ export function TrainingControls() {
           Reset <kbd>R</kbd>
         </button>
         <span className="tag" data-testid="train-state">
-          {t.busy ? 'working…' : t.state}
+          {t.busy ? 'working…' : dpoRunning ? 'DPO training (Fine-tune tab)' : t.state}
         </span>
       </div>
       {t.loaded && t.state === 'done' && (
