@@ -4,7 +4,7 @@
 // a PEFT-format adapter file out and back in (same predictions), a merge into
 // a new run, the fine-tune reopened after a reload, and DPO on preference
 // pairs (all weights and LoRA), whose accuracy and reward margin rise from
-// where they start (loss ln 2, margin 0).
+// where they start (loss ln 2, margin 0), and a DPO run stopped midway.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { DpoStats, EngineEvent, EngineReply, EngineRequest, PreferencePair } from '../../src/engine/protocol';
@@ -243,6 +243,23 @@ describe('fine-tuning through the engine', () => {
         const baseId = runs.runs.find((r) => r.name === 'Base')!.id;
         loaded(await request(page, { kind: 'resume', id: baseId, text: TEXT }));
       }
+
+      // Stop: the run ends after the step in flight, saved with the steps it took.
+      await events(page);
+      loaded(await request(page, { kind: 'startDpo', pairs, beta: 0.1, learningRate: 1e-3, steps: 500, target: 'all' }));
+      await page.waitForFunction(() => window.__events!.filter((e) => e.kind === 'dpoStep').length >= 2, null, { timeout: 120_000, polling: 50 });
+      expect(await request(page, { kind: 'stopDpo' })).toEqual({ kind: 'ok' });
+      await page.waitForFunction(() => window.__events!.some((e) => e.kind === 'dpoDone'), null, { timeout: 120_000, polling: 100 });
+      const stopped = (await events(page)).find((e) => e.kind === 'dpoDone');
+      if (stopped?.kind !== 'dpoDone') throw new Error('no dpoDone after stop');
+      expect(stopped.stopped).toBe(true);
+      expect(stopped.history.length).toBeGreaterThanOrEqual(2);
+      expect(stopped.history.length).toBeLessThan(20);
+      const after = await request(page, { kind: 'listRuns' });
+      if (after.kind !== 'runs') throw new Error(JSON.stringify(after));
+      expect(after.runs[0]).toMatchObject({ fineTune: { kind: 'dpo' } });
+      // Training works again once DPO has stopped.
+      expect(await request(page, { kind: 'train', action: 'step', steps: 1 })).toEqual({ kind: 'ok' });
       expect(s.pageErrors).toEqual([]);
     } finally {
       await s.close();
