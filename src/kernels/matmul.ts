@@ -2,6 +2,7 @@ import code from '../../shaders/matmul.wgsl?raw';
 import reduceCode from '../../shaders/matmul_reduce.wgsl?raw';
 import matvecCode from '../../shaders/matvec.wgsl?raw';
 import cpuCode from '../../shaders/matmul_cpu.wgsl?raw';
+import thinCpuCode from '../../shaders/matmul_thin_cpu.wgsl?raw';
 import { type Gpu, type Binding, type Recorder, grid } from '../gpu/runtime';
 
 /** The shape of one product: C (M, N) = op(A) (M, K) op(B) (K, N). */
@@ -237,13 +238,21 @@ export function matmul(gpu: Gpu, recorder: Recorder, args: MatmulArgs): void {
   });
 }
 
+/** The widest side of a product that the CPU variant computes without tiles (LoRA's rank-r products). */
+export const THIN_CPU_SIDE = 16;
+
+/** Whether the CPU variant takes the tile-free kernel for this product (a side of at most THIN_CPU_SIDE). */
+export const thinOnCpu = (shape: MatmulShape) => Math.min(shape.M, shape.N, shape.K) <= THIN_CPU_SIDE;
+
 /**
- * The CPU-adapter variant (shaders/matmul_cpu.wgsl): every product, M = 1
- * included, in one dispatch of 64-invocation workgroups; scratch is not used.
+ * The CPU-adapter variant: every product, M = 1 included, in one dispatch of
+ * 64-invocation workgroups (shaders/matmul_cpu.wgsl's 64 x 64 tiles, or for a
+ * thin product shaders/matmul_thin_cpu.wgsl's dot products); scratch is not used.
  */
 function matmulCpu(gpu: Gpu, recorder: Recorder, args: MatmulArgs): void {
   const { M, N, K } = args;
-  const pipeline = gpu.pipeline(cpuCode, {
+  const thin = thinOnCpu(args);
+  const pipeline = gpu.pipeline(thin ? thinCpuCode : cpuCode, {
     constants: {
       TRANS_A: args.transA ? 1 : 0,
       TRANS_B: args.transB ? 1 : 0,
@@ -256,8 +265,8 @@ function matmulCpu(gpu: Gpu, recorder: Recorder, args: MatmulArgs): void {
   gpu.dispatch(recorder, pipeline, {
     params: [M, N, K],
     buffers: [args.out, args.a, args.b, args.bias || zeros, args.residual || zeros],
-    workgroups: [Math.ceil(N / 64), Math.ceil(M / 64)],
-    kernel: 'matmul_cpu',
+    workgroups: thin ? grid(Math.ceil((M * Math.ceil(N / 4)) / 64)) : [Math.ceil(N / 64), Math.ceil(M / 64)],
+    kernel: thin ? 'matmul_thin_cpu' : 'matmul_cpu',
     workgroupSize: 64,
     flops: matmulFlops(M, N, K),
     bytes: matmulBytes(args),

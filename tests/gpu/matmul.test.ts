@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Binding, DispatchRecord, Gpu } from '../../src/gpu/runtime';
 import {
-  matmul, matmulPlan, matmulScratchFloats, TARGET_WORKGROUPS, TILE_128x32, TILE_128x64, TILE_64x64,
+  matmul, matmulPlan, matmulScratchFloats, TARGET_WORKGROUPS, thinOnCpu, TILE_128x32, TILE_128x64, TILE_64x64,
   type MatmulArgs, type MatmulTile,
 } from '../../src/kernels/matmul';
 import { compare, report } from '../reference/compare';
@@ -225,7 +225,7 @@ describe('matmul plan at the reference shapes (B*T = 4096, C = 192, V = 65)', ()
 
 describe('matmul: the CPU-adapter variant (one 64-invocation dispatch per product)', () => {
   const cases: Case[] = [
-    ...([[1, 1, 1], [17, 33, 65], [3, 130, 7]] as const).flatMap(([M, N, K]) => LAYOUTS.map((l) => ({ M, N, K, ...l }))),
+    ...([[1, 1, 1], [17, 33, 65], [3, 130, 7], [70, 37, 19], [33, 18, 17]] as const).flatMap(([M, N, K]) => LAYOUTS.map((l) => ({ M, N, K, ...l }))),
     { M: 70, N: 36, K: 44, transB: true, bias: true, residual: true },
     { M: 19, N: 33, K: 21, residual: true, accumulate: true },
     { M: 1, N: 70, K: 33, transB: true, bias: true, residual: true },
@@ -235,7 +235,32 @@ describe('matmul: the CPU-adapter variant (one 64-invocation dispatch per produc
   for (const c of cases) {
     it(name({ ...c, variant: 'cpu' }), async () => {
       const d = await check({ ...c, variant: 'cpu' });
-      expect(d.map((x) => x.kernel)).toEqual(['matmul_cpu']);
+      expect(d.map((x) => x.kernel)).toEqual([thinOnCpu(c) ? 'matmul_thin_cpu' : 'matmul_cpu']);
+    });
+  }
+});
+
+describe('matmul: thin products on the CPU-adapter variant (LoRA rank r: no tiles, one dot product per 4 outputs)', () => {
+  // The adapter's products for N rows, IN -> OUT features, rank r: x A^T, xa B^T, dB, dxa, dA, dX.
+  const lora = (N: number, IN: number, OUT: number, r: number): Case[] => [
+    { M: N, N: r, K: IN, transB: true },
+    { M: N, N: OUT, K: r, transB: true, accumulate: true },
+    { M: OUT, N: r, K: N, transA: true },
+    { M: N, N: r, K: OUT },
+    { M: r, N: IN, K: N, transA: true, accumulate: true },
+    { M: N, N: IN, K: r, accumulate: true },
+  ];
+  const cases: Case[] = [
+    ...lora(70, 24, 72, 3),
+    ...lora(37, 19, 45, 16),
+    { M: 5, N: 7, K: 300, transB: true, bias: true, residual: true, ranges: true },
+    { M: 1000, N: 1, K: 3, bias: true },
+  ];
+  for (const c of cases) {
+    it(name({ ...c, variant: 'cpu' }), async () => {
+      expect(thinOnCpu(c)).toBe(true);
+      const d = await check({ ...c, variant: 'cpu' });
+      expect(d.map((x) => x.kernel)).toEqual(['matmul_thin_cpu']);
     });
   }
 });
