@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { NumberInput } from './NumberInput';
 import { PRESETS, type ModelShape, type TrainConfig } from '../model/config';
 import { memoryEstimate, paramCount, validateConfig, type ConfigProblem } from '../model/validate';
 import { useGpu } from './gpuStore';
@@ -51,49 +51,6 @@ function formatCount(n: number): string {
 
 export function formatMiB(bytes: number): string {
   return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(2)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
-}
-
-/** A number input that keeps what the person typed until it parses. */
-function NumberInput({
-  id,
-  value,
-  step,
-  onValue,
-  invalid,
-  disabled = false,
-}: {
-  id: string;
-  value: number;
-  step?: number;
-  onValue: (v: number) => void;
-  invalid: boolean;
-  disabled?: boolean;
-}) {
-  const [draft, setDraft] = useState<string | null>(null);
-  const text = draft ?? String(value);
-  const parsed = Number(text);
-  const bad = draft !== null && (text.trim() === '' || !Number.isFinite(parsed));
-  return (
-    <>
-      <input
-        id={id}
-        type="number"
-        step={step ?? 1}
-        value={text}
-        aria-invalid={invalid || bad}
-        disabled={disabled}
-        onChange={(e) => {
-          const t = e.target.value;
-          setDraft(t);
-          const x = Number(t);
-          if (t.trim() !== '' && Number.isFinite(x)) onValue(x);
-        }}
-        onBlur={() => setDraft(null)}
-        data-testid={`field-${id}`}
-      />
-      {bad && <span className="field-problem">Enter a number.</span>}
-    </>
-  );
 }
 
 function Problems({ problems, field }: { problems: ConfigProblem[]; field: string }) {
@@ -161,7 +118,7 @@ export function ModelConfigPanel() {
         {MODEL_NUMBERS.map((f) => (
           <div className="field" key={f.key}>
             <label htmlFor={f.key}>{f.label}</label>
-            <NumberInput id={f.key} value={model[f.key]} step={f.step} invalid={problems.some((p) => p.field === f.key)} onValue={(v) => setModel({ [f.key]: v })} />
+            <NumberInput id={f.key} testId={`field-${f.key}`} value={model[f.key]} step={f.step ?? 1} invalid={problems.some((p) => p.field === f.key)} onValue={(v) => setModel({ [f.key]: v })} />
             <Problems problems={problems} field={f.key} />
           </div>
         ))}
@@ -198,8 +155,9 @@ export function ModelConfigPanel() {
                 <label htmlFor={f.key}>{f.label}</label>
                 <NumberInput
                   id={f.key}
+                  testId={`field-${f.key}`}
                   value={train[f.key]}
-                  step={f.step}
+                  step={f.step ?? 1}
                   invalid={problems.some((p) => p.field === f.key)}
                   disabled={scheduleOnly}
                   onValue={(v) => setTrain({ [f.key]: v })}

@@ -7,9 +7,10 @@
 // where they start (loss ln 2, margin 0), and a DPO run stopped midway.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import type { DpoStats, EngineEvent, EngineReply, EngineRequest, PreferencePair } from '../../src/engine/protocol';
+import type { DpoStats, EngineReply, PreferencePair } from '../../src/engine/protocol';
 import type { ModelShape, TrainConfig } from '../../src/model/config';
 import { DEFAULT_TRAIN } from '../../src/model/config';
+import { events, openEngine, request } from './engine';
 import { launch, stopServer } from './harness';
 
 afterAll(stopServer);
@@ -27,34 +28,6 @@ const MODEL: ModelShape = { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, dropo
 const TRAIN: TrainConfig = { ...DEFAULT_TRAIN, batchSize: 4, maxSteps: 30, learningRate: 1e-2, warmupSteps: 0, evalInterval: 10, evalIters: 2, checkpointInterval: 0, seed: 7 };
 const LORA = { r: 4, alpha: 8, modules: ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'] as ('attn.c_attn' | 'attn.c_proj' | 'mlp.c_fc' | 'mlp.c_proj')[] };
 
-declare global {
-  interface Window {
-    __EngineClient?: new () => { request(r: EngineRequest, t?: Transferable[]): Promise<EngineReply>; on(l: (e: EngineEvent) => void): () => void };
-    __engine?: InstanceType<NonNullable<Window['__EngineClient']>>;
-    __events?: EngineEvent[];
-    __bytes?: ArrayBuffer;
-  }
-}
-
-async function openEngine(page: Page, url: string): Promise<void> {
-  await page.goto(`${url}?test`);
-  await page.waitForFunction(() => !!window.__EngineClient, null, { timeout: 60_000 });
-  await page.evaluate(() => {
-    const engine = new window.__EngineClient!();
-    window.__engine = engine;
-    window.__events = [];
-    engine.on((e) => window.__events!.push(e));
-  });
-  expect((await request(page, { kind: 'init' })).kind).toBe('ready');
-}
-
-function request(page: Page, r: EngineRequest): Promise<EngineReply> {
-  return page.evaluate((req) => window.__engine!.request(req), r);
-}
-
-async function events(page: Page): Promise<EngineEvent[]> {
-  return page.evaluate(() => window.__events!.splice(0));
-}
 
 /** Train the open run to its last step; its evaluations. */
 async function trainToEnd(page: Page): Promise<{ step: number; valLoss: number }[]> {

@@ -5,9 +5,10 @@
 // lost GPU device.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import type { EngineEvent, EngineReply, EngineRequest } from '../../src/engine/protocol';
+import type { EngineEvent, EngineReply } from '../../src/engine/protocol';
 import type { ModelShape, TrainConfig } from '../../src/model/config';
 import { DEFAULT_TRAIN } from '../../src/model/config';
+import { events, openEngine, request } from './engine';
 import { launch, stopServer } from './harness';
 
 afterAll(stopServer);
@@ -33,35 +34,6 @@ const TRAIN: TrainConfig = {
   seed: 1234,
 };
 
-declare global {
-  interface Window {
-    __EngineClient?: new () => { request(r: EngineRequest, t?: Transferable[]): Promise<EngineReply>; on(l: (e: EngineEvent) => void): () => void };
-    __engine?: InstanceType<NonNullable<Window['__EngineClient']>>;
-    __events?: EngineEvent[];
-    __bytes?: ArrayBuffer;
-  }
-}
-
-async function openEngine(page: Page, url: string): Promise<void> {
-  await page.goto(`${url}?test`);
-  await page.waitForFunction(() => !!window.__EngineClient, null, { timeout: 60_000 });
-  await page.evaluate(() => {
-    const engine = new window.__EngineClient!();
-    window.__engine = engine;
-    window.__events = [];
-    engine.on((e) => window.__events!.push(e));
-  });
-  const ready = await request(page, { kind: 'init' });
-  expect(ready.kind).toBe('ready');
-}
-
-function request(page: Page, r: EngineRequest): Promise<EngineReply> {
-  return page.evaluate((req) => window.__engine!.request(req), r);
-}
-
-async function events(page: Page): Promise<EngineEvent[]> {
-  return page.evaluate(() => window.__events!.splice(0));
-}
 
 async function waitForEvent(page: Page, kind: EngineEvent['kind'], timeout = 300_000): Promise<void> {
   await page.waitForFunction((k) => window.__events!.some((e) => e.kind === k), kind, { timeout, polling: 100 });

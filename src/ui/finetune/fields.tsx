@@ -1,52 +1,13 @@
 // Small form pieces shared by the fine-tuning sections.
-import { useState } from 'react';
+import type { ComponentProps } from 'react';
+import { NumberInput } from '../NumberInput';
 
 /** A labelled number input that keeps what the person typed until it parses. */
-export function NumField({
-  label,
-  value,
-  onValue,
-  testId,
-  step,
-  min,
-  max,
-  invalid = false,
-  disabled = false,
-}: {
-  label: string;
-  value: number;
-  onValue: (v: number) => void;
-  testId: string;
-  step?: number | 'any';
-  min?: number;
-  max?: number;
-  invalid?: boolean;
-  disabled?: boolean;
-}) {
-  const [draft, setDraft] = useState<string | null>(null);
-  const text = draft ?? String(value);
-  const bad = draft !== null && (text.trim() === '' || !Number.isFinite(Number(text)));
+export function NumField({ label, step, ...input }: { label: string } & Omit<ComponentProps<typeof NumberInput>, 'id'>) {
   return (
     <label className="field">
       <span>{label}</span>
-      <input
-        type="number"
-        step={step ?? 'any'}
-        min={min}
-        max={max}
-        value={text}
-        disabled={disabled}
-        aria-invalid={invalid || bad}
-        onChange={(e) => {
-          const t = e.target.value;
-          setDraft(t);
-          const x = Number(t);
-          if (t.trim() !== '' && Number.isFinite(x)) onValue(x);
-        }}
-        onBlur={() => setDraft(null)}
-        data-testid={testId}
-      />
-      {bad && <span className="field-problem">Enter a number.</span>}
+      <NumberInput step={step ?? 'any'} {...input} />
     </label>
   );
 }
