@@ -15,7 +15,7 @@ import { configFromJson, importSafetensors } from '../../src/model/layout';
 import { importAdapter, mergeAdapters } from '../../src/model/lora';
 import { readSafetensors } from '../../src/model/safetensors';
 import { pairBatch } from '../reference/dpo';
-import { loadDpoFixture, loadLoraFixture } from '../reference/fineTuneFixtures';
+import { loadDpoFixture, loadLoraFixture, stateDictTensor } from '../reference/fineTuneFixtures';
 import { adamInit, adamwStep, clipGradNorm, type Tensors } from '../reference/gpt';
 import { loraGptBackward, loraGptForward } from '../reference/lora';
 import { checkFinal, checkLosses, checkRelMax, type Check } from '../reference/oracle';
@@ -73,7 +73,7 @@ describe.each(VARIANTS)('GPU DPO vs PyTorch (dpo-relu), %s kernels', (variant) =
     checks.push(checkRelMax('rewards_chosen', rewardsC, fx.rewardsChosen));
     checks.push(checkRelMax('rewards_rejected', rewardsR, fx.rewardsRejected));
     for (const [n, want] of fx.final) {
-      const t = layout.byName.get(n)!;
+      const t = layout.byName.get(stateDictTensor(fx.config, n))!;
       checks.push(checkFinal(`final.${n}`, params.subarray(t.offset, t.offset + t.size), want, fx.init.get(n)!));
     }
     report(`[gpu oracle, ${variant}] dpo-relu (K=${K}, P=${P}, T=${T}, beta=${o.beta})`, checks);

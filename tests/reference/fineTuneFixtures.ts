@@ -128,3 +128,11 @@ export function loadDpoFixture(): DpoFixture {
     final: prefixed('final.'), optimizer: JSON.parse(exp.metadata.optimizer),
   };
 }
+
+/**
+ * The tensor a state_dict name reads in our model: with tied weights PyTorch
+ * lists lm_head.weight as an alias of the token embedding.
+ */
+export function stateDictTensor(cfg: RefConfig, name: string): string {
+  return cfg.tieWeights && name === 'lm_head.weight' ? 'transformer.wte.weight' : name;
+}

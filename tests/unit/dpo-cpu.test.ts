@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { adamInit, adamwStep, clipGradNorm, gptBackward, gptForward, type RefConfig, type Tensors } from '../reference/gpt';
 import { gradcheck, gradReport } from '../reference/gradcheck';
 import { dpoLoss, dpoObjective, logSigmoid, pairBatch, sequenceLogProbs, type SequenceBatch } from '../reference/dpo';
-import { loadDpoFixture } from '../reference/fineTuneFixtures';
+import { loadDpoFixture, stateDictTensor } from '../reference/fineTuneFixtures';
 import { loraGptBackward, loraGptForward, loraName, moduleDims } from '../reference/lora';
 import { checkFinal, checkLosses, checkRelMax, type Check } from '../reference/oracle';
 import { randInts, randn, rng } from '../reference/random';
@@ -150,7 +150,7 @@ describe('float64 DPO reference vs PyTorch (dpo-relu)', () => {
     checks.push(checkRelMax('grad_norms', norms, fx.gradNorms));
     checks.push(checkRelMax('rewards_chosen', rewardsC, fx.rewardsChosen));
     checks.push(checkRelMax('rewards_rejected', rewardsR, fx.rewardsRejected));
-    for (const [n, want] of fx.final) checks.push(checkFinal(`final.${n}`, policy.get(n)!, want, fx.init.get(n)!));
+    for (const [n, want] of fx.final) checks.push(checkFinal(`final.${n}`, policy.get(stateDictTensor(cfg, n))!, want, fx.init.get(n)!));
     console.log(`[cpu oracle] dpo-relu (K=${K}, P=${P}, T=${T}, beta=${beta})\n${checks.map((c) => `  ${c.line}`).join('\n')}`);
     expect(checks.filter((c) => !c.ok).map((c) => c.line)).toEqual([]);
     expect(checks.length).toBe(3 + fx.grad0.size + 4 + fx.final.size);
