@@ -8,7 +8,9 @@
 // Storage that is blocked or full never stops training: save() reports a
 // sentence instead of throwing, and a full disk names the runs to delete.
 import type { ModelConfig, TrainConfig } from '../model/config';
-import type { EvalStats, FineTuneInfo, LossPoint } from './protocol';
+import type { EvalStats, FineTuneInfo, LossPoint, RunIdentity, RunSummary } from './protocol';
+
+export type { RunIdentity, RunSummary };
 
 export const CHECKPOINT_VERSION = 1;
 /** Loss-history points kept per series; older points are thinned, never the latest. */
@@ -24,17 +26,6 @@ export interface CorpusIdentity {
 
 export type HistoryPoint = LossPoint;
 export type EvalPoint = EvalStats;
-
-/** Who a run is: kept with every checkpoint of it. */
-export interface RunIdentity {
-  id: string;
-  /** A name for people; renamed at will. */
-  name: string;
-  /** The preset the run started from, as its label ('' for a custom setup). */
-  preset: string;
-  createdAt: number;
-  notes: string;
-}
 
 export interface RunCheckpoint {
   version: number;
@@ -115,26 +106,6 @@ export function appendThinned<T>(history: T[], point: T, max = MAX_HISTORY): T[]
 }
 
 export type SaveResult = { saved: true } | { saved: false; message: string };
-
-/** What the runs table shows of a run: everything but the weights and the corpus text. */
-export interface RunSummary extends RunIdentity {
-  corpusName: string;
-  builtIn: boolean;
-  model: ModelConfig;
-  train: TrainConfig;
-  step: number;
-  savedAt: number;
-  wallMs: number;
-  tokensPerSec: number;
-  trainLoss: number | null;
-  valLoss: number | null;
-  /** Bytes the run takes in storage (weights, moments, corpus text, curves), about. */
-  bytes: number;
-  /** For a fine-tune: its kind and the run it started from. */
-  fineTune?: { kind: FineTuneInfo['kind']; baseRunName: string; baseRunId: string };
-  lossHistory: HistoryPoint[];
-  evalHistory: EvalPoint[];
-}
 
 /** The id of the record written before runs had ids. */
 export const LEGACY_ID = 'current';

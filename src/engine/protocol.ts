@@ -8,9 +8,6 @@ import type { GpuFailure, GpuInfo } from '../gpu/device';
 import type { GroupTime } from '../gpu/profiler';
 import type { KernelVariant } from '../gpu/runtime';
 import type { ModelConfig, ModelShape, TrainConfig } from '../model/config';
-import type { RunSummary } from './checkpointStore';
-
-export type { RunSummary };
 import type { SamplingSettings, TokenDistribution } from '../model/sampling';
 import type { MemoryEstimate } from '../model/validate';
 import type { LoraConfig } from '../model/lora';
@@ -61,6 +58,37 @@ export interface LossPoint {
 }
 
 /** A stored run, for the runs table and the resume offer (built-in corpora are saved by name: pass their text to open it). */
+/** Who a run is: kept with every checkpoint of it. */
+export interface RunIdentity {
+  id: string;
+  /** A name for people; renamed at will. */
+  name: string;
+  /** The preset the run started from, as its label ('' for a custom setup). */
+  preset: string;
+  createdAt: number;
+  notes: string;
+}
+
+/** What the runs table shows of a run: everything but the weights and the corpus text. */
+export interface RunSummary extends RunIdentity {
+  corpusName: string;
+  builtIn: boolean;
+  model: ModelConfig;
+  train: TrainConfig;
+  step: number;
+  savedAt: number;
+  wallMs: number;
+  tokensPerSec: number;
+  trainLoss: number | null;
+  valLoss: number | null;
+  /** Bytes the run takes in storage (weights, moments, corpus text, curves), about. */
+  bytes: number;
+  /** For a fine-tune: its kind and the run it started from. */
+  fineTune?: { kind: FineTuneInfo['kind']; baseRunName: string; baseRunId: string };
+  lossHistory: LossPoint[];
+  evalHistory: EvalStats[];
+}
+
 export type SavedRunSummary = RunSummary;
 
 /** Fault injection for tests: destroy the GPU device, or act as if the browser blocked storage. */

@@ -12,7 +12,12 @@
 //            partial column sums of the LayerNorm and bias gradients)
 //   views    what the attention views read back (probabilities of a prompt,
 //            each layer's at a 256-byte-aligned promptLayerFloats stride)
+//   probes   the inspection and fine-tuning side buffers: the logit lens and
+//            the probe's readback, the per-tensor health sums, and a DPO
+//            step's masks, log-probabilities and statistics
 //
+// Tensors and activation widths come from the model description
+// (./description.ts), alignment from ./layout.ts.
 // The analytic minimum (minimumFloats) is what any implementation of this
 // training step must hold: params, grads, m and v (packed, no padding) and the
 // activations backward needs with attention recomputed rather than stored (a
@@ -21,13 +26,16 @@
 import { gradNormScratchFloats } from '../kernels/adamw';
 import { attentionRowFloats } from '../kernels/attention';
 import { biasBackwardScratchFloats } from '../kernels/biasBackward';
+import { DPO_STATS } from '../kernels/dpo';
 import { layerNormBackwardScratchFloats } from '../kernels/layerNorm';
 import { matmulScratchFloats } from '../kernels/matmul';
+import { healthTable } from '../kernels/tensorHealth';
 import type { ModelConfig } from './config';
-import { GPU_ALIGN_FLOATS, paramLayout, type ParamLayout } from './layout';
+import { blockDims, describeParams, finalNormStats, savedBlockActivations } from './description';
+import { alignUp, GPU_ALIGN_FLOATS, paramLayout, type ParamLayout } from './layout';
 import { LORA_MODULES, type LoraLayout } from './lora';
 
-export type BufferRole = 'state' | 'saved' | 'scratch' | 'views';
+export type BufferRole = 'state' | 'saved' | 'scratch' | 'views' | 'probes';
 
 export interface BufferSpec {
   /** Key the model fetches it by, e.g. 'params', 'h0.qkv'. */
@@ -51,7 +59,7 @@ export const READOUT_NORM_FLOAT = GPU_ALIGN_FLOATS;
  * always writes its gain and bias gradients, so they land in two aligned
  * slots that nothing reads (the base has no gradients or AdamW state).
  */
-export const frozenSinkFloats = (C: number) => 2 * Math.ceil(C / GPU_ALIGN_FLOATS) * GPU_ALIGN_FLOATS;
+export const frozenSinkFloats = (C: number) => 2 * alignUp(C);
 
 /**
  * The buffers of one model, in allocation order. With LoRA adapters (./lora.ts)
@@ -61,6 +69,7 @@ export const frozenSinkFloats = (C: number) => 2 * Math.ceil(C / GPU_ALIGN_FLOAT
  */
 export function allocationTable(config: ModelConfig, batchSize: number, lora?: LoraLayout | null): AllocationTable {
   const { nLayer: L, nHead: NH, nEmbd: C, blockSize: T, vocabSize: V, dropout } = config;
+  const dims = blockDims(config);
   const B = batchSize;
   const BT = B * T;
   const drop = dropout > 0;
@@ -89,29 +98,20 @@ export function allocationTable(config: ModelConfig, batchSize: number, lora?: L
   add('saved', 'tokens', BT); // (BT) i32
   add('saved', 'targets', BT); // (BT) i32
   add('saved', 'encoded', BT * C); // (BT, C) the residual stream entering layer 0 (after dropout)
+  const acts = savedBlockActivations(config);
   for (let l = 0; l < L; l++) {
     const h = `h${l}`;
-    add('saved', `${h}.ln1`, BT * C); // (BT, C)
-    add('saved', `${h}.ln1 mean`, BT);
-    add('saved', `${h}.ln1 rstd`, BT);
-    add('saved', `${h}.qkv`, BT * 3 * C); // (BT, 3C)
-    add('saved', `${h}.lse`, attentionRowFloats(B, T, NH)); // (B, NH, T) attention logsumexp
-    add('saved', `${h}.atty`, BT * C); // (BT, C)
-    add('saved', `${h}.res2`, BT * C); // (BT, C)
-    add('saved', `${h}.ln2`, BT * C); // (BT, C)
-    add('saved', `${h}.ln2 mean`, BT);
-    add('saved', `${h}.ln2 rstd`, BT);
-    add('saved', `${h}.fch`, BT * 4 * C); // (BT, 4C)
-    add('saved', `${h}.fch act`, BT * 4 * C); // (BT, 4C)
-    add('saved', `${h}.res3`, BT * C); // (BT, C)
+    for (const a of acts) {
+      add('saved', `${h}.${a.name}`, BT * a.width); // (BT, width)
+      if (a.name === 'qkv') add('saved', `${h}.lse`, attentionRowFloats(B, T, NH)); // (B, NH, T) attention logsumexp
+    }
     for (const module of LORA_MODULES) {
       const ad = lora?.adapters[l][module];
       if (ad) add('saved', `${h}.${module} xa`, BT * ad.r); // (BT, r) s x A^T
     }
   }
   add('saved', 'ln_f', BT * C); // (BT, C)
-  add('saved', 'ln_f mean', BT);
-  add('saved', 'ln_f rstd', BT);
+  for (const stat of finalNormStats(config)) add('saved', stat, BT); // (BT)
   add('saved', 'logits', BT * V); // (BT, V)
   add('saved', 'losses', BT); // (BT)
 
@@ -120,19 +120,37 @@ export function allocationTable(config: ModelConfig, batchSize: number, lora?: L
   add('scratch', 'proj | d ln', BT * C); // (BT, C) forward: the embeddings before dropout, projections before the residual add; backward: d(LayerNorm output), d atty
   if (drop) add('scratch', 'dropped | d dropout', BT * C); // (BT, C) forward: a dropped branch; backward: the gradient through a dropout
   add('scratch', 'd residual', BT * C); // (BT, C)
-  add('scratch', 'd fch act | dqkv', BT * 4 * C); // (BT, 4C) MLP backward: d(fch after the activation); attention backward: dqkv (BT, 3C)
-  add('scratch', 'd fch', BT * 4 * C); // (BT, 4C)
+  add('scratch', 'd fch act | dqkv', BT * Math.max(dims.mlpHidden, dims.qkv)); // MLP backward: d(fch after the activation) (BT, hidden); attention backward: dqkv (BT, qkv)
+  add('scratch', 'd fch', BT * dims.mlpIn); // (BT, mlpIn)
   add('scratch', 'dlogits', BT * V); // (BT, V)
   add('scratch', 'attention delta', attentionRowFloats(B, T, NH)); // (B, NH, T) attention backward row sums
   // partial column sums of the LayerNorm and bias gradients (per block of rows), shared by every call
-  add('scratch', 'column sums', Math.max(layerNormBackwardScratchFloats(BT, C), ...[C, 3 * C, 4 * C].map((n) => biasBackwardScratchFloats(BT, n))));
+  const biasWidths = describeParams(config).filter((t) => t.shape.length === 1).map((t) => t.shape[0]!);
+  add('scratch', 'column sums', Math.max(layerNormBackwardScratchFloats(BT, C), ...biasWidths.map((n) => biasBackwardScratchFloats(BT, n))));
   if (lora) add('scratch', 'lora dxa', BT * lora.lora.r); // (BT, r) s dY B
   // split-K partial products of the weight gradients dW (out, in) += dY^T X (K = BT), the largest of them;
   // a buffer of its own (the products read their operands while writing it)
   const dW = (out: number, inp: number) => matmulScratchFloats({ M: out, N: inp, K: BT, transA: true });
-  add('scratch', 'matmul scratch', Math.max(dW(3 * C, C), dW(C, C), dW(4 * C, C), dW(C, 4 * C), dW(V, C)));
+  const products = describeParams(config).filter((t) => t.shape.length === 2 && t.role !== 'positionEmbedding');
+  add('scratch', 'matmul scratch', Math.max(...products.map((t) => dW(t.shape[0]!, t.shape[1]!))));
 
   add('views', 'prompt readback', L * promptLayerFloats(config) + V); // (L, NH, T, T) probabilities, aligned per layer + (V) last logits
+
+  // The logit lens (L, blockSize, V) at 256-byte-aligned layer strides and the probe's readback: lens, attention, losses.
+  add('probes', 'logit lens', L * lensLayerFloats(config));
+  add('probes', 'probe readback', L * T * V + L * NH * T * T + T);
+  // Per-tensor health: (tensors, 4) sums, (chunks, 4) partials and the chunk table (trained weights only).
+  if (!lora) {
+    const health = healthTable(layout.tensors.map((t) => ({ offset: t.gpuOffset, size: t.size })));
+    add('probes', 'health sums', 4 * health.nTensors);
+    add('probes', 'health partials', 4 * health.nChunks);
+    add('probes', 'health chunks', health.chunks.length);
+    add('probes', 'health first chunks', health.firstChunk.length);
+  }
+  // A DPO step over S = B sequences: the response mask (S, T), log-probs, the reference's, rewards, d log-probs, statistics.
+  add('probes', 'dpo mask', BT);
+  for (const name of ['dpo logp', 'dpo reference', 'dpo rewards', 'dpo dlogp']) add('probes', name, B);
+  add('probes', 'dpo stats', DPO_STATS.count);
 
   return { layout, batchSize, buffers, byName: new Map(buffers.map((b) => [b.name, b])) };
 }
@@ -144,8 +162,11 @@ export function allocationTable(config: ModelConfig, batchSize: number, lora?: L
  */
 export function promptLayerFloats(config: ModelConfig): number {
   const { nHead: NH, blockSize: T } = config;
-  return Math.ceil((NH * T * T) / GPU_ALIGN_FLOATS) * GPU_ALIGN_FLOATS;
+  return alignUp(NH * T * T);
 }
+
+/** Floats between two layers' logits (blockSize, V) in the logit lens: each layer's range starts 256-byte aligned. */
+export const lensLayerFloats = (config: ModelConfig): number => alignUp(config.blockSize * config.vocabSize);
 
 /** Bytes the runtime allocates for a buffer of `floats` (Gpu.buffer: at least 16, a multiple of 4). */
 export const bufferBytes = (floats: number) => Math.max(16, 4 * Math.ceil(floats));
@@ -163,19 +184,11 @@ export function tableBytes(table: AllocationTable, role?: BufferRole): number {
 export function minimumFloats(config: ModelConfig, batchSize: number, paramCount: number): number {
   const { nLayer: L, nHead: NH, nEmbd: C, blockSize: T, vocabSize: V } = config;
   const BT = batchSize * T;
-  const perLayer =
-    BT * C + 2 * BT + // ln1 (BT, C), mean, rstd
-    BT * 3 * C + // qkv (BT, 3C)
-    batchSize * NH * T + // attention logsumexp (B, NH, T)
-    BT * C + // atty (BT, C)
-    BT * C + // res2 (BT, C)
-    BT * C + 2 * BT + // ln2 (BT, C), mean, rstd
-    2 * BT * 4 * C + // fch before and after the activation (BT, 4C)
-    BT * C; // res3 (BT, C)
+  const perLayer = savedBlockActivations(config).reduce((s, a) => s + BT * a.width, 0) + batchSize * NH * T; // + attention logsumexp (B, NH, T)
   const outer =
     2 * BT + // tokens, targets
     BT * C + // encoded (BT, C)
-    BT * C + 2 * BT + // ln_f (BT, C), mean, rstd
+    BT * C + finalNormStats(config).length * BT + // ln_f (BT, C) and its statistics
     BT * V + // logits (BT, V)
     BT; // per-row losses
   return 4 * paramCount + L * perLayer + outer;

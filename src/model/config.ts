@@ -5,7 +5,11 @@ import type { Activation } from '../kernels/activation';
 
 export type { Activation };
 
-/** nanoGPT's GPTConfig. vocabSize comes from the corpus, not from presets. */
+/**
+ * nanoGPT's GPTConfig, plus the block it is built from. vocabSize comes from
+ * the corpus, not from presets. The LLaMA-style block (./description.ts) has
+ * no biases and no learned positions; it ignores `bias` and `activation`.
+ */
 export interface ModelConfig {
   nLayer: number;
   nHead: number;
@@ -16,7 +20,21 @@ export interface ModelConfig {
   bias: boolean;
   tieWeights: boolean;
   activation: Activation;
+  /** 'gpt2' (the default) or 'llama': RMSNorm, rotary positions, SwiGLU, grouped-query attention. */
+  block?: BlockKind;
+  /** LLaMA: key/value heads (dividing nHead; nHead when absent). */
+  nKvHead?: number;
+  /** LLaMA: the MLP's intermediate size (8C/3 rounded up to a multiple of 8 when absent). */
+  ffnHidden?: number;
+  /** LLaMA: the rotary base (10000 when absent). */
+  ropeTheta?: number;
 }
+
+export type BlockKind = 'gpt2' | 'llama';
+
+/** LLaMA's RMSNorm epsilon and default rotary base (Hugging Face's LlamaConfig defaults for small models). */
+export const RMS_NORM_EPS = 1e-5;
+export const DEFAULT_ROPE_THETA = 10000;
 
 export interface TrainConfig {
   batchSize: number;

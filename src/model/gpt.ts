@@ -63,7 +63,7 @@ import { embeddingBackward, embeddingForward } from '../kernels/embedding';
 import { layerNormBackward, layerNormForward } from '../kernels/layerNorm';
 import { matmul } from '../kernels/matmul';
 import { healthTable, tensorHealth, type HealthTable } from '../kernels/tensorHealth';
-import { allocationTable, frozenSinkFloats, promptLayerFloats, READOUT_NORM_FLOAT, type AllocationTable } from './allocation';
+import { allocationTable, frozenSinkFloats, lensLayerFloats, promptLayerFloats, READOUT_NORM_FLOAT, type AllocationTable } from './allocation';
 import { blockForward, type BlockActivations, type BlockLora, type BlockWeights } from './block';
 import type { ModelConfig } from './config';
 import { GptDecoder, type WeightRange } from './decoder';
@@ -226,8 +226,9 @@ export class GptModel {
   private readonly sumScratch: GPUBuffer; // partial column sums of the LayerNorm and bias gradients
   private readonly mmScratch: GPUBuffer; // split-K partial products of the weight gradients (matmulScratchFloats)
   private readonly promptOut: GPUBuffer; // (L, NH, T, T) probabilities at promptLayerFloats strides, then (V) logits
-  private lensOut: GPUBuffer | null = null; // (L, blockSize, V) logit lens, allocated on the first probe
-  private health: { table: HealthTable; out: GPUBuffer; partial: GPUBuffer; chunks: GPUBuffer; firstChunk: GPUBuffer } | null = null;
+  private readonly lensOut: GPUBuffer; // (L, blockSize, V) logit lens at lensLayerFloats strides
+  private readonly probeOut: GPUBuffer; // the probe's readback: lens (L, T, V), attention (L, NH, T, T), losses (T - 1)
+  private readonly health: { table: HealthTable; out: GPUBuffer; partial: GPUBuffer; chunks: GPUBuffer; firstChunk: GPUBuffer } | null;
 
   private readonly staging: GPUBuffer[] = []; // free MAP_READ buffers of READBACK_BYTES
   private readonly decoders = new Set<GptDecoder>(); // live, disposed with the model
@@ -287,6 +288,20 @@ export class GptModel {
     this.sumScratch = b('column sums');
     this.mmScratch = b('matmul scratch');
     this.promptOut = b('prompt readback');
+    this.lensOut = b('logit lens');
+    this.probeOut = b('probe readback');
+    this.dpo = {
+      mask: b('dpo mask'), logp: b('dpo logp'), reference: b('dpo reference'), stats: b('dpo stats'), rewards: b('dpo rewards'), dlogp: b('dpo dlogp'),
+    };
+    const healthSums = opt('health sums');
+    if (healthSums) {
+      const table = healthTable(this.layout.tensors.map((t) => ({ offset: t.gpuOffset, size: t.size })));
+      this.health = { table, out: healthSums, partial: b('health partials'), chunks: b('health chunks'), firstChunk: b('health first chunks') };
+      this.gpu.write(this.health.chunks, table.chunks);
+      this.gpu.write(this.health.firstChunk, table.firstChunk);
+    } else {
+      this.health = null;
+    }
 
     this.writeState({
       params: options.params ?? initParams(this.layout, options.seed ?? 1337),
@@ -434,15 +449,14 @@ export class GptModel {
     if (T < 1 || T > blockSize) throw new Error(`A prompt must hold 1 to ${blockSize} tokens, got ${T}.`);
     for (const id of ids) if (!(id >= 0 && id < V)) throw new Error(`Token id ${id} is outside the vocabulary (0..${V - 1}).`);
     const { gpu } = this;
-    const stride = Math.ceil((blockSize * V * 4) / 256) * 256; // bytes per layer of lens logits, bindable offsets
-    if (!this.lensOut) this.lensOut = this.alloc(L * stride, 'logit lens (L, T, V)');
+    const stride = 4 * lensLayerFloats(this.config); // bytes per layer of lens logits, bindable offsets
     const lens = this.lensOut;
     gpu.write(this.tokens, ids);
     if (T > 1) gpu.write(this.targets, ids.subarray(1));
     const lensFloats = L * T * V;
     const attFloats = L * NH * T * T;
     const lossFloats = T - 1;
-    const out = gpu.buffer(4 * (lensFloats + attFloats + Math.max(1, lossFloats)), 'probe readback');
+    const out = this.probeOut;
     const encoder = gpu.device.createCommandEncoder({ label: 'probe' });
     const pass = encoder.beginComputePass({ label: 'probe' });
     this.recordForward(pass, 1, T, 0, true);
@@ -467,17 +481,13 @@ export class GptModel {
       encoder.copyBufferToBuffer(probs.buffer, probs.offset, out, 4 * (lensFloats + l * NH * T * T), probs.size);
     }
     gpu.device.queue.submit([encoder.finish()]);
-    try {
-      const all = new Float32Array(await gpu.read(out, 0, 4 * (lensFloats + attFloats + lossFloats)));
-      return {
-        T,
-        lens: all.slice(0, lensFloats),
-        att: all.slice(lensFloats, lensFloats + attFloats),
-        losses: all.slice(lensFloats + attFloats),
-      };
-    } finally {
-      gpu.destroy(out);
-    }
+    const all = new Float32Array(await gpu.read(out, 0, 4 * (lensFloats + attFloats + lossFloats)));
+    return {
+      T,
+      lens: all.slice(0, lensFloats),
+      att: all.slice(lensFloats, lensFloats + attFloats),
+      losses: all.slice(lensFloats + attFloats),
+    };
   }
 
   /**
@@ -489,19 +499,7 @@ export class GptModel {
    */
   private recordHealth(): Promise<Float32Array> {
     const { gpu, layout } = this;
-    if (!this.m || !this.v) throw new Error('Per-tensor health covers models that train all their weights; this one trains LoRA adapters on a frozen base.');
-    if (!this.health) {
-      const table = healthTable(layout.tensors.map((t) => ({ offset: t.gpuOffset, size: t.size })));
-      this.health = {
-        table,
-        out: this.alloc(16 * table.nTensors, 'tensor health (tensors, 4)'),
-        partial: this.alloc(16 * table.nChunks, 'tensor health partials'),
-        chunks: this.alloc(table.chunks.byteLength, 'tensor health chunks'),
-        firstChunk: this.alloc(table.firstChunk.byteLength, 'tensor health first chunks'),
-      };
-      gpu.write(this.health.chunks, table.chunks);
-      gpu.write(this.health.firstChunk, table.firstChunk);
-    }
+    if (!this.m || !this.v || !this.health) throw new Error('Per-tensor health covers models that train all their weights; this one trains LoRA adapters on a frozen base.');
     const hb = this.health;
     const encoder = gpu.device.createCommandEncoder({ label: 'tensor health' });
     tensorHealth(gpu, encoder, {
@@ -745,7 +743,7 @@ export class GptModel {
    */
   loraStrength = 1;
   private loraState: LoraBuffers | null = null;
-  private dpo: DpoBuffers | null = null;
+  private readonly dpo: DpoBuffers;
 
   /** The adapters, their AdamW moments (flat adapter layout) and the step count. */
   async readAdapters(): Promise<{ adapters: Float32Array; m: Float32Array; v: Float32Array; step: number }> {
@@ -775,7 +773,7 @@ export class GptModel {
   async sequenceLogProbs(batch: SequenceBatch, strength = this.loraStrength): Promise<Float32Array> {
     const S = this.batchSize;
     const T = this.config.blockSize;
-    const d = this.dpoBuffers();
+    const d = this.dpo;
     this.writeSequences(batch, d);
     const encoder = this.gpu.device.createCommandEncoder({ label: 'sequence log-probs' });
     const pass = encoder.beginComputePass({ label: 'sequence log-probs' });
@@ -802,7 +800,7 @@ export class GptModel {
     if (!Number.isInteger(P) || P < 1) throw new Error(`A DPO step needs an even batch of sequences (chosen then rejected), got ${S}.`);
     if (reference.length !== S) throw new Error(`The reference log-probabilities must hold ${S} values, got ${reference.length}.`);
     const update = opts.update ?? true;
-    const d = this.dpoBuffers();
+    const d = this.dpo;
     this.writeSequences(batch, d);
     this.gpu.write(d.reference, reference);
     this.gpu.write(this.hyper, hyperFloats(hyper));
@@ -882,18 +880,6 @@ export class GptModel {
     const n = this.lora!.total;
     gradNorm(this.gpu, pass, { norm: this.norm, grads: st.grads, n, scratch: this.normScratch });
     adamw(this.gpu, pass, { params: st.params, grads: st.grads, m: st.m, v: st.v, hyper: this.hyper, norm: this.norm, offset: 0, count: n, decay: true });
-  }
-
-  private dpoBuffers(): DpoBuffers {
-    if (!this.dpo) {
-      const S = this.batchSize;
-      const BT = S * this.config.blockSize;
-      this.dpo = {
-        mask: this.alloc(4 * BT, 'dpo mask (S, T)'), logp: this.alloc(4 * S, 'dpo logp (S)'), reference: this.alloc(4 * S, 'dpo reference logp (S)'),
-        stats: this.alloc(4 * DPO_STATS.count, 'dpo stats'), rewards: this.alloc(4 * S, 'dpo rewards (S)'), dlogp: this.alloc(4 * S, 'dpo dlogp (S)'),
-      };
-    }
-    return this.dpo;
   }
 
   private writeSequences(batch: SequenceBatch, d: DpoBuffers): void {

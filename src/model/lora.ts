@@ -7,9 +7,7 @@
 // One flat adapter buffer holds every A and B, each tensor at a 256-byte
 // aligned offset (64 floats) so kernels bind ranges of it; gradients and the
 // AdamW moments share the layout, as the base model's flat state does.
-// Files use PEFT's saved names and shapes
-// (`base_model.model.transformer.h.{l}.attn.c_attn.lora_A.weight` (r, in),
-// `...lora_B.weight` (out, r)) with PEFT's LoraConfig in the metadata.
+// Files use PEFT's saved names and shapes (./adapterFiles.ts).
 //
 // loraForward / loraBackward record an adapter's products beside the frozen
 // base's matmul: two thin matmuls and a scale each way.
@@ -18,10 +16,9 @@ import type { Binding, Gpu, Recorder } from '../gpu/runtime';
 import { scale } from '../kernels/elementwise';
 import { matmul, matmulScratchFloats, type MatmulShape } from '../kernels/matmul';
 import type { ModelConfig } from './config';
-import { ARCHITECTURE_KEY, architectureToJson, configToJson } from './layout';
+import { paramCount } from './description';
+import { alignUp } from './layout';
 import { SeededRng } from './sampling';
-import { readSafetensors, writeSafetensors, nonFiniteTensors, type SafetensorsFile } from './safetensors';
-import { paramCount } from './validate';
 
 export const LORA_MODULES = ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'] as const;
 export type LoraModule = (typeof LORA_MODULES)[number];
@@ -99,9 +96,6 @@ export interface LoraLayout {
   count: number;
 }
 
-const ALIGN = 64;
-const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
-
 export function loraLayout(model: ModelConfig, lora: LoraConfig): LoraLayout {
   const problems = validateLoraConfig(lora);
   if (problems.length) throw new Error(problems.join(' '));
@@ -116,9 +110,9 @@ export function loraLayout(model: ModelConfig, lora: LoraConfig): LoraLayout {
       if (!lora.modules.includes(module)) continue;
       const { IN, OUT } = moduleDims(model, module);
       const A: LoraTensor = { name: peftName(l, module, 'A'), layer: l, module, which: 'A', shape: [r, IN], offset, size: r * IN };
-      offset = align(offset + A.size);
+      offset = alignUp(offset + A.size);
       const B: LoraTensor = { name: peftName(l, module, 'B'), layer: l, module, which: 'B', shape: [OUT, r], offset, size: OUT * r };
-      offset = align(offset + B.size);
+      offset = alignUp(offset + B.size);
       tensors.push(A, B);
       count += A.size + B.size;
       adapters[l][module] = { r, IN, OUT, A, B };
@@ -151,91 +145,6 @@ export function initLora(layout: LoraLayout, seed: number): Float32Array {
     for (let i = 0; i < t.size; i++) out[t.offset + i] = (2 * rng.next() - 1) * bound;
   }
   return out;
-}
-
-// ---------------------------------------------------------------- files (PEFT format)
-
-/** PEFT's LoraConfig fields kept in the file's `adapter_config` metadata. */
-function adapterConfigJson(lora: LoraConfig): string {
-  return JSON.stringify({
-    peft_type: 'LORA',
-    task_type: 'CAUSAL_LM',
-    r: lora.r,
-    lora_alpha: lora.alpha,
-    lora_dropout: 0,
-    // Full module paths, so attn.c_proj and mlp.c_proj stay apart (PEFT matches them as suffixes).
-    target_modules: [...lora.modules],
-    bias: 'none',
-    fan_in_fan_out: false,
-    init_lora_weights: true,
-    inference_mode: true,
-  });
-}
-
-/** The adapter as a safetensors file: PEFT's names and shapes, PEFT's LoraConfig as `adapter_config`, the base's config. */
-export function exportAdapter(layout: LoraLayout, flat: Float32Array, vocab: string[]): Uint8Array {
-  const tensors = layout.tensors.map((t) => [t.name, { shape: [...t.shape], data: flat.slice(t.offset, t.offset + t.size) }] as [string, { shape: number[]; data: Float32Array }]);
-  return writeSafetensors(tensors, {
-    format: 'pt',
-    adapter_config: adapterConfigJson(layout.lora),
-    base_model_config: configToJson(layout.model),
-    [ARCHITECTURE_KEY]: architectureToJson(layout.model),
-    vocab: JSON.stringify(vocab),
-  });
-}
-
-export interface ImportedAdapter {
-  layout: LoraLayout;
-  /** (layout.total) the adapters in the flat layout */
-  flat: Float32Array;
-}
-
-/**
- * Read a PEFT LoRA safetensors file onto a base model of config `model`: the
- * adapters present decide the modules and rank (every layer must carry the
- * same set), lora_alpha comes from `adapter_config` (else alpha = r, scale 1).
- * Anything that does not fit the base is refused with a sentence.
- */
-export function importAdapter(input: Uint8Array | ArrayBuffer | SafetensorsFile, model: ModelConfig): ImportedAdapter {
-  const file = 'tensors' in input ? input : readSafetensors(input);
-  const bad = nonFiniteTensors(file);
-  if (bad.length) throw new Error(`The adapter file has non-finite values in ${bad.slice(0, 3).join(', ')}.`);
-  const pattern = /^base_model\.model\.transformer\.h\.(\d+)\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.lora_([AB])\.weight$/;
-  const found = new Map<string, { l: number; module: LoraModule; which: 'A' | 'B' }>();
-  for (const name of file.tensors.keys()) {
-    const m = pattern.exec(name);
-    if (!m) {
-      if (name.includes('lora_')) throw new Error(`The adapter tensor "${name}" does not name a Linear layer of this model (expected attn.c_attn, attn.c_proj, mlp.c_fc or mlp.c_proj).`);
-      continue;
-    }
-    found.set(name, { l: Number(m[1]), module: m[2] as LoraModule, which: m[3] as 'A' | 'B' });
-  }
-  if (found.size === 0) throw new Error('The file holds no LoRA adapters (no tensor named like base_model.model.transformer.h.0.attn.c_attn.lora_A.weight).');
-  const modules = LORA_MODULES.filter((mod) => [...found.values()].some((f) => f.module === mod));
-  for (const f of found.values()) {
-    if (f.l >= model.nLayer) throw new Error(`The adapter adapts layer ${f.l}, but the base model has layers 0 to ${model.nLayer - 1} only.`);
-  }
-  const first = file.tensors.get(peftName(0, modules[0], 'A'));
-  if (!first || first.shape.length !== 2) throw new Error(`The adapter lacks ${peftName(0, modules[0], 'A')}; every layer must carry the same adapted modules.`);
-  const r = first.shape[0];
-  let alpha = r;
-  if (file.metadata.adapter_config) {
-    const cfg = JSON.parse(file.metadata.adapter_config) as { r?: number; lora_alpha?: number };
-    if (typeof cfg.lora_alpha === 'number') alpha = cfg.lora_alpha;
-    if (typeof cfg.r === 'number' && cfg.r !== r) throw new Error(`The adapter_config says r = ${cfg.r}, but the tensors have rank ${r}.`);
-  }
-  const layout = loraLayout(model, { r, alpha, modules });
-  const flat = new Float32Array(layout.total);
-  for (const t of layout.tensors) {
-    const got = file.tensors.get(t.name);
-    if (!got) throw new Error(`The adapter lacks ${t.name}; every layer must carry the same adapted modules.`);
-    if (got.shape.length !== 2 || got.shape[0] !== t.shape[0] || got.shape[1] !== t.shape[1]) {
-      throw new Error(`${t.name} has shape [${got.shape.join(', ')}], but this base model needs [${t.shape.join(', ')}].`);
-    }
-    flat.set(got.data, t.offset);
-  }
-  if (found.size !== layout.tensors.length) throw new Error('The adapter adapts different modules in different layers; this app needs the same set in every layer.');
-  return { layout, flat };
 }
 
 // ---------------------------------------------------------------- GPU: the adapter's products

@@ -9,6 +9,9 @@
 import { MAX_HEAD_SIZE } from '../kernels/attention';
 import { allocationTable, bufferBytes, minimumFloats, tableBytes } from './allocation';
 import type { ModelConfig, ModelShape, TrainConfig } from './config';
+import { paramCount } from './description';
+
+export { paramCount };
 
 export interface MemoryEstimate {
   /** Bytes the model allocates on the GPU for training (the sum of ./allocation.ts's table). */
@@ -59,30 +62,6 @@ export const CAPS = {
 
 /** Vocabulary size assumed for a shape whose corpus is not known yet. */
 const ASSUMED_VOCAB = 256;
-
-/** Per-layer parameter tensors: [name, numel] (nanoGPT's Block). */
-function blockTensorSizes(C: number, bias: boolean): number[] {
-  const b = bias ? 1 : 0;
-  return [
-    C, b * C, // ln_1 weight, bias
-    3 * C * C, b * 3 * C, // attn.c_attn
-    C * C, b * C, // attn.c_proj
-    C, b * C, // ln_2
-    4 * C * C, b * 4 * C, // mlp.c_fc
-    C * 4 * C, b * C, // mlp.c_proj
-  ];
-}
-
-/** sum(p.numel() for p in model.parameters()) of nanoGPT's GPT (tied lm_head counted once). */
-export function paramCount(config: ModelConfig): number {
-  const { nLayer: L, nEmbd: C, blockSize: T, vocabSize: V, bias, tieWeights } = config;
-  const wte = V * C; // (V, C)
-  const wpe = T * C; // (T, C)
-  const block = blockTensorSizes(C, bias).reduce((a, b) => a + b, 0);
-  const lnf = C + (bias ? C : 0);
-  const lmHead = tieWeights ? 0 : V * C; // (V, C), no bias in nanoGPT
-  return wte + wpe + L * block + lnf + lmHead;
-}
 
 /** What a training run of this config with batch B allocates on the GPU: the model's allocation table, summed. */
 export function memoryEstimate(config: ModelConfig, batchSize: number): MemoryEstimate {

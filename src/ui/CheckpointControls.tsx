@@ -6,7 +6,7 @@ import { useCheckpoints } from './stores/checkpoints';
 import { useData } from './stores/data';
 import { useTraining } from './stores/training';
 import { useSetup } from './stores/setup';
-import { nanoGptComputes } from '../model/layout';
+import { nanoGptComputes } from '../model/files';
 
 function clock(at: number): string {
   return new Date(at).toLocaleTimeString('en-GB');

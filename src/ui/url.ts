@@ -43,6 +43,10 @@ const MODEL_FIELDS: Record<keyof ModelShape, Field> = {
   bias: bool,
   tieWeights: bool,
   activation: { kind: 'enum', values: ['relu', 'gelu'] },
+  block: { kind: 'enum', values: ['gpt2', 'llama'] },
+  nKvHead: int(1, 64),
+  ffnHidden: int(1, 16384),
+  ropeTheta: float(1, 1e7),
 };
 
 const TRAIN_FIELDS: Record<keyof TrainConfig, Field> = {

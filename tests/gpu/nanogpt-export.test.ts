@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelConfig } from '../../src/model/config';
 import { GptModel } from '../../src/model/gpt';
-import { exportSafetensors, initParams, paramLayout } from '../../src/model/layout';
+import { exportSafetensors } from '../../src/model/files';
+import { initParams, paramLayout } from '../../src/model/layout';
 import { readSafetensors } from '../../src/model/safetensors';
 import { gptForward, type RefConfig, type Tensors } from '../reference/gpt';
 import { checkRelMax } from '../reference/oracle';

@@ -5,7 +5,7 @@
 // kernel variant (CPU-shaped, GPU-shaped with workgroup-memory and with subgroup reductions).
 import { describe, expect, it } from 'vitest';
 import { GptModel } from '../../src/model/gpt';
-import { importSafetensors } from '../../src/model/layout';
+import { importSafetensors } from '../../src/model/files';
 import { FIXTURES, checkFinal, checkLosses, checkRelMax, loadFixture, type Check } from '../reference/oracle';
 import { checked, testGpu, VARIANTS, withVariant } from './context';
 

@@ -11,8 +11,9 @@
 //     the full forward and in the decoder.
 import { describe, expect, it } from 'vitest';
 import { GptModel, type SequenceBatch } from '../../src/model/gpt';
-import { configFromJson, importSafetensors } from '../../src/model/layout';
-import { importAdapter, mergeAdapters } from '../../src/model/lora';
+import { importAdapter } from '../../src/model/adapterFiles';
+import { configFromJson, importSafetensors } from '../../src/model/files';
+import { mergeAdapters } from '../../src/model/lora';
 import { readSafetensors } from '../../src/model/safetensors';
 import { pairBatch } from '../reference/dpo';
 import { loadDpoFixture, loadLoraFixture, stateDictTensor } from '../reference/fineTuneFixtures';

@@ -1,11 +1,15 @@
-// Imports point down: ui -> engine -> model -> kernels -> gpu. Every import of
-// every source file is read and checked against the layer it lives in.
+// Imports point down: gpu -> kernels -> model -> data -> engine -> ui -> the
+// entry point (src/main.tsx). Every import of every source file is read; each
+// folder of src/ must have a layer, no file imports from a layer above its
+// own, and no chain of imports (type-only ones included) comes back to where
+// it started.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const SRC = resolve(__dirname, '../../src');
-const ORDER = ['gpu', 'kernels', 'model', 'engine', 'ui'];
+/** Lowest first. A file directly under src/ (the entry point) is the top layer. */
+export const LAYERS = ['gpu', 'kernels', 'model', 'data', 'engine', 'ui', '.'];
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -14,25 +18,124 @@ function files(dir: string): string[] {
   });
 }
 
-/** The top-level folder under src/ a path belongs to. */
-const layerOf = (path: string) => relative(SRC, path).split(/[\\/]/)[0]!;
+/** The top-level folder under src/ a path belongs to ('.' for files directly under src/). */
+const layerOf = (path: string) => {
+  const parts = relative(SRC, path).split(/[\\/]/);
+  return parts.length === 1 ? '.' : parts[0]!;
+};
+
+/** The source file an import specifier names, or null for an asset (`?raw`, `?url`, `.css`) or a path outside src/ (shaders). */
+function resolveImport(from: string, spec: string): string | null {
+  if (spec.includes('?') || spec.endsWith('.css')) return null;
+  const base = resolve(from, '..', spec);
+  if (!base.startsWith(SRC)) return null;
+  for (const candidate of [base, `${base}.ts`, `${base}.tsx`, join(base, 'index.ts')]) {
+    try {
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // try the next form
+    }
+  }
+  throw new Error(`${relative(SRC, from)} imports ${spec}, which is no source file`);
+}
+
+/** Every relative import of every source file, type-only and re-exports included. */
+function importGraph(): Map<string, string[]> {
+  const graph = new Map<string, string[]>();
+  for (const file of files(SRC)) {
+    const text = readFileSync(file, 'utf8');
+    const targets = [...text.matchAll(/^\s*(?:import|export)\b[^;]*?from\s+'(\.[^']+)'/gms), ...text.matchAll(/^\s*import\s+'(\.[^']+)'/gm)]
+      .map((m) => resolveImport(file, m[1]!))
+      .filter((t): t is string => t !== null);
+    graph.set(file, [...new Set(targets)]);
+  }
+  return graph;
+}
+
+/** The cycles of a directed graph, one per strongly connected component of two or more files (or a file importing itself). */
+export function findCycles(graph: Map<string, string[]>): string[][] {
+  // Tarjan's algorithm, iterative.
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const onStack = new Set<string>();
+  const stack: string[] = [];
+  const components: string[][] = [];
+  let next = 0;
+  for (const root of graph.keys()) {
+    if (index.has(root)) continue;
+    const work: [string, number][] = [[root, 0]];
+    index.set(root, next);
+    low.set(root, next++);
+    stack.push(root);
+    onStack.add(root);
+    while (work.length) {
+      const frame = work[work.length - 1]!;
+      const [node, i] = frame;
+      const edges = graph.get(node) ?? [];
+      if (i < edges.length) {
+        frame[1]++;
+        const to = edges[i]!;
+        if (!index.has(to)) {
+          index.set(to, next);
+          low.set(to, next++);
+          stack.push(to);
+          onStack.add(to);
+          work.push([to, 0]);
+        } else if (onStack.has(to)) {
+          low.set(node, Math.min(low.get(node)!, index.get(to)!));
+        }
+        continue;
+      }
+      work.pop();
+      if (work.length) {
+        const parent = work[work.length - 1]![0];
+        low.set(parent, Math.min(low.get(parent)!, low.get(node)!));
+      }
+      if (low.get(node) === index.get(node)) {
+        const component: string[] = [];
+        let member: string;
+        do {
+          member = stack.pop()!;
+          onStack.delete(member);
+          component.push(member);
+        } while (member !== node);
+        if (component.length > 1 || (graph.get(node) ?? []).includes(node)) components.push(component.reverse());
+      }
+    }
+  }
+  return components;
+}
 
 describe('layering', () => {
+  const graph = importGraph();
+
+  it('every folder of src/ has a layer', () => {
+    const folders = readdirSync(SRC).filter((n) => statSync(join(SRC, n)).isDirectory());
+    expect(folders.filter((f) => !LAYERS.includes(f))).toEqual([]);
+  });
+
   it('no file imports from a layer above its own', () => {
     const upward: string[] = [];
     let checked = 0;
-    for (const file of files(SRC)) {
-      const own = ORDER.indexOf(layerOf(file));
-      if (own < 0) continue;
-      for (const m of readFileSync(file, 'utf8').matchAll(/^\s*(?:import|export)[^'"]*from\s+'(\.[^']+)'/gm)) {
-        const target = resolve(file, '..', m[1]!);
-        if (!target.startsWith(SRC)) continue;
+    for (const [file, targets] of graph) {
+      const own = LAYERS.indexOf(layerOf(file));
+      for (const target of targets) {
         checked++;
-        const layer = ORDER.indexOf(layerOf(target));
-        if (layer > own) upward.push(`${relative(SRC, file)} imports ${m[1]}`);
+        if (LAYERS.indexOf(layerOf(target)) > own) upward.push(`${relative(SRC, file)} imports ${relative(SRC, target)}`);
       }
     }
     expect(checked).toBeGreaterThan(100);
     expect(upward).toEqual([]);
+  });
+
+  it('no import cycle', () => {
+    const cycles = findCycles(graph).map((c) => c.map((f) => relative(SRC, f)).join(' -> '));
+    expect(cycles).toEqual([]);
+  });
+
+  it('the cycle finder finds a cycle and a self-import, and passes a tree', () => {
+    const g = new Map([['a', ['b']], ['b', ['c']], ['c', ['a', 'd']], ['d', []], ['e', ['e']]]);
+    expect(findCycles(g).map((c) => c.sort().join(''))).toEqual(['abc', 'e']);
+    expect(findCycles(new Map([['a', ['b', 'c']], ['b', ['c']], ['c', []]]))).toEqual([]);
   });
 });

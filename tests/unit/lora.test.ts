@@ -3,10 +3,11 @@
 // lora-gelu fixture's adapters written by PEFT's naming.
 import { describe, expect, it } from 'vitest';
 import type { ModelConfig } from '../../src/model/config';
-import { ARCHITECTURE_KEY, configFromJson } from '../../src/model/layout';
+import { ARCHITECTURE_KEY, configFromJson } from '../../src/model/files';
 import {
-  LORA_MODULES, exportAdapter, importAdapter, initLora, loraLayout, loraScale, loraTrainableLine, peftTrainableLine, validateLoraConfig,
+  LORA_MODULES, initLora, loraLayout, loraScale, loraTrainableLine, peftTrainableLine, validateLoraConfig,
 } from '../../src/model/lora';
+import { exportAdapter, importAdapter } from '../../src/model/adapterFiles';
 import { readSafetensors, writeSafetensors } from '../../src/model/safetensors';
 import { paramCount } from '../../src/model/validate';
 import { loadLoraFixture } from '../reference/fineTuneFixtures';

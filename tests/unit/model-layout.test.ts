@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL, type ModelConfig } from '../../src/model/config';
-import { exportSafetensors, GPU_ALIGN_FLOATS, gpuToPacked, importSafetensors, initParams, packedToGpu, paramLayout } from '../../src/model/layout';
+import { exportSafetensors, importSafetensors } from '../../src/model/files';
+import { GPU_ALIGN_FLOATS, gpuToPacked, initParams, packedToGpu, paramLayout } from '../../src/model/layout';
 import { readSafetensors, writeSafetensors } from '../../src/model/safetensors';
 import { paramCount } from '../../src/model/validate';
 
