@@ -1,6 +1,7 @@
 // The GPU GPT (src/model/gpt.ts) as the engine's model, KV-cache decoder
 // included (GptModel.decoder(), src/model/decoder.ts): the generator decodes one
-// row per token while the context fits in blockSize.
+// row per token while the context fits in blockSize. GptModel has every
+// optional capability of EngineModel (LoRA strength, DPO, the probe).
 import type { Gpu } from '../gpu/runtime';
 import { GptModel } from '../model/gpt';
 import type { ParamLayout } from '../model/layout';

@@ -4,9 +4,8 @@
 // such snapshots taken at every evaluation (bounded: older ones thinned), and
 // its storage in IndexedDB beside the saved run.
 import { headScores, inductionProbe, inductionScores, topK } from '../model/inspect';
-import type { ProbeResult } from '../model/gpt';
 import { appendThinned } from './checkpointStore';
-import type { EngineModel } from './model';
+import type { ProbingModel } from './model';
 import { LENS_TOP, type Insights } from './protocol';
 import type { Serial } from './serial';
 
@@ -19,13 +18,6 @@ export const SAMPLE_PROMPT = 8;
 export const MAX_SNAPSHOTS = 48;
 /** Seed of the induction probe's random characters (the same probe at every snapshot). */
 const INDUCTION_SEED = 0x1d0c7;
-
-/** A model the inspection can run on: the GPU GPT has probe(). */
-export type ProbingModel = EngineModel & { probe(ids: Int32Array): Promise<ProbeResult> };
-
-export function canProbe(model: EngineModel): model is ProbingModel {
-  return typeof (model as Partial<ProbingModel>).probe === 'function';
-}
 
 /** Bytes one snapshot holds (its typed arrays and strings). */
 export function snapshotBytes(s: Insights): number {

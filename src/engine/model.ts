@@ -1,6 +1,9 @@
 // What the engine needs from a trainable model, whatever computes it. The GPU
 // GPT (src/model/gpt.ts) is wrapped to this shape by gpuModel.ts; tests drive
-// the trainer with a small CPU model of the same shape.
+// the trainer with a small CPU model of the same shape. The required members
+// serve training, evaluation and the views; the optional ones are capabilities
+// a model may lack (LoRA strength, DPO, the inspection probe), and the engine
+// asks for them by name, never by class.
 import type { ModelConfig } from '../model/config';
 
 // A batch (x, y: (B*T) inputs and next-token targets) and one step's AdamW
@@ -10,9 +13,9 @@ export type { StepHyper } from '../model/schedule';
 import type { TokenBatch as Batch } from '../model/gpt';
 import type { StepHyper } from '../model/schedule';
 import type { Decoder } from '../model/decoder';
-import type { AdapterState } from '../model/gpt';
+import type { AdapterState, DpoStepResult, ProbeResult, SequenceBatch } from '../model/gpt';
 
-export type { Decoder, AdapterState };
+export type { Decoder, AdapterState, DpoStepResult, ProbeResult, SequenceBatch };
 
 export interface StepReadback {
   loss: number;
@@ -68,4 +71,41 @@ export interface EngineModel {
   /** Resolves when all submitted GPU work is done. */
   finish(): Promise<void>;
   destroy(): void;
+
+  // ---------------------------------------------------------------- optional capabilities
+
+  /**
+   * A LoRA model's adapter strength in prompts, sampling, attention views and
+   * evaluation: 0 = the base model, 1 = fully adapted (training uses 1).
+   */
+  loraStrength?: number;
+  /**
+   * The inspection probe on one sequence (1 <= T <= blockSize): the logit lens
+   * (L, T, V), attention probabilities (L, NH, T, T) and per-position losses (T-1).
+   */
+  probe?(ids: Int32Array): Promise<ProbeResult>;
+  /**
+   * Masked log-probabilities (batchSize) of a batch of sequences at adapter
+   * strength `strength` (default: loraStrength); forward only.
+   */
+  sequenceLogProbs?(batch: SequenceBatch, strength?: number): Promise<Float32Array>;
+  /**
+   * One DPO step on batchSize sequences (chosen 0..P-1, then rejected) against
+   * the reference's log-probs: with `update: false`, the statistics and
+   * gradients without an update.
+   */
+  dpoStep?(batch: SequenceBatch, reference: Float32Array, hyper: StepHyper, beta: number, opts?: { update?: boolean }): Promise<DpoStepResult>;
+}
+
+/** A model with the inspection probe. */
+export type ProbingModel = EngineModel & Required<Pick<EngineModel, 'probe'>>;
+/** A model DPO can train: a DPO step and sequence log-probabilities. */
+export type DpoModel = EngineModel & Required<Pick<EngineModel, 'dpoStep' | 'sequenceLogProbs'>>;
+
+export function canProbe(model: EngineModel): model is ProbingModel {
+  return typeof model.probe === 'function';
+}
+
+export function canDpo(model: EngineModel): model is DpoModel {
+  return typeof model.dpoStep === 'function' && typeof model.sequenceLogProbs === 'function';
 }

@@ -1,0 +1,59 @@
+// The engine's state, shared by every request handler: the GPU device, the
+// open run and what works on it (training, a generation, a DPO job), the one
+// queue all GPU work takes turns on (Serial), and the stores of runs and of
+// their inspection timelines. The worker holds one Engine; handlers (router.ts)
+// receive it.
+import { CheckpointStore } from './checkpointStore';
+import type { Generation } from './generator';
+import { Timeline, TimelineStore } from './insights';
+import { Device, deviceLost } from './jobs/device';
+import type { EngineEvent, EngineReply } from './protocol';
+import type { Run } from './runs';
+import { Serial } from './serial';
+
+/** A DPO loop in progress; `stop` asks it to end after the step in flight. */
+export interface DpoJob {
+  stop: boolean;
+}
+
+export const NOT_LOADED: EngineReply = { kind: 'error', message: 'Load a corpus and a model first.' };
+
+const DPO_BUSY: EngineReply = { kind: 'error', message: 'DPO is training this run: stop it (or let it finish) first.' };
+
+export class Engine {
+  readonly serial = new Serial();
+  readonly device: Device;
+  /** Saved runs; replaced by one without storage when a test blocks it. */
+  store: CheckpointStore;
+  /** The inspection timeline of the open run, saved beside its checkpoints. */
+  readonly timeline = new Timeline();
+  readonly timelineStore: TimelineStore;
+  /** The open run, or null before any is loaded. */
+  run: Run | null = null;
+  /** The generation in progress, if any. */
+  generation: Generation | null = null;
+  dpoJob: DpoJob | null = null;
+
+  constructor(
+    readonly emit: (event: EngineEvent) => void,
+    env: { gpu: GPU | undefined; indexedDB: IDBFactory | null },
+  ) {
+    this.device = new Device(env.gpu, {
+      onLost: (message) => deviceLost(this, message),
+      onError: (message) => emit({ kind: 'gpuError', message }),
+    });
+    this.store = new CheckpointStore(env.indexedDB);
+    this.timelineStore = new TimelineStore(env.indexedDB);
+  }
+
+  /** The refusal while DPO trains the open run, or null when none does. */
+  dpoBusy(): EngineReply | null {
+    return this.dpoJob ? DPO_BUSY : null;
+  }
+
+  /** A new timeline for a new run (the page's view cleared too). */
+  clearTimeline(): void {
+    this.timeline.clear();
+    this.emit({ kind: 'timeline', snapshots: [] });
+  }
+}

@@ -1,0 +1,307 @@
+// The run manager: what a run is in the engine (a model on a corpus with its
+// trainer), building one from text and configs, naming it, opening it (fresh,
+// from storage, or made from the open run), and the stored runs' lifecycle
+// over checkpointStore.ts: list, rename, delete, resume.
+import type { ModelConfig, ModelShape, TrainConfig } from '../model/config';
+import { splitCorpus } from '../model/data';
+import { vocabularyProblem } from '../model/dpo';
+import { initParams, paramLayout, type ParamLayout } from '../model/layout';
+import { initLora, loraLayout, type LoraLayout } from '../model/lora';
+import { CharTokenizer } from '../model/tokenizer';
+import { memoryEstimate, validateConfig } from '../model/validate';
+import type { CorpusIdentity, RunIdentity } from './checkpointStore';
+import type { Engine } from './engine';
+import { createGpuModel } from './gpuModel';
+import { runKey } from './insights';
+import { snapshotAt } from './jobs/insights';
+import type { EngineReply, EngineRequest, FineTuneInfo } from './protocol';
+import { Trainer } from './trainer';
+
+type Request<K extends EngineRequest['kind']> = Extract<EngineRequest, { kind: K }>;
+type Loaded = Extract<EngineReply, { kind: 'loaded' }>;
+
+const BUILT_IN_CORPORA = new Set(['moby-dick', 'names']);
+
+export interface Run {
+  config: ModelConfig;
+  layout: ParamLayout;
+  tokenizer: CharTokenizer;
+  trainer: Trainer;
+  initialParams: Float32Array;
+  /** LoRA runs: the adapter layout and the adapters the run started from (the base is frozen). */
+  lora: LoraLayout | null;
+  initialAdapters: Float32Array | null;
+  /** Adapter strength in the views (sampling, attention, inspection). */
+  strength: number;
+}
+
+/** A run just built, with the sizes of its token splits. */
+export interface BuiltRun {
+  run: Run;
+  trainTokens: number;
+  valTokens: number;
+}
+
+/** How a run is built beyond its text and configs (fine-tunes and forks of the open run). */
+export interface BuildOptions {
+  /** The vocabulary to keep (a fine-tune reads with its base's); default: the text's characters. */
+  vocab?: string[];
+  /** Starting weights (packed); default: a fresh initialisation from the seed. */
+  params?: Float32Array;
+  /** The token splits to reuse (a fork of the open run on the same corpus). */
+  splits?: { train: Int32Array; val: Int32Array };
+  lora?: { layout: LoraLayout; adapters: Float32Array };
+  fineTune?: FineTuneInfo;
+}
+
+/** A new run's identity: a fresh id, and a name not yet taken ("Tiny on Moby Dick 2"). */
+export async function newIdentity(engine: Engine, base: string, preset: string): Promise<RunIdentity> {
+  const taken = new Set((await engine.store.list()).map((r) => r.name));
+  let name = base;
+  for (let n = 2; taken.has(name); n++) name = `${base} ${n}`;
+  const id = `run-${Date.now().toString(36)}-${Math.floor(Math.random() * 36 ** 4).toString(36)}`;
+  return { id, name, preset, createdAt: Date.now(), notes: '' };
+}
+
+/** "tiny-on-moby-dick-2": a run's name as part of a file name. */
+export function fileStem(name: string): string {
+  const stem = name
+    .normalize('NFKD')
+    .replace(/[^\w\s-]/g, '')
+    .trim()
+    .toLowerCase()
+    .replace(/[\s_-]+/g, '-')
+    .slice(0, 60);
+  return stem || 'run';
+}
+
+export function corpusIdentity(name: string, text: string, builtIn?: boolean): CorpusIdentity {
+  const b = builtIn ?? BUILT_IN_CORPORA.has(name);
+  return b ? { name, builtIn: b } : { name, builtIn: b, text };
+}
+
+export function sameVocab(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((ch, i) => ch === b[i]);
+}
+
+/** A model config's shape: everything but the vocabulary size (which comes from the text). */
+export function shapeOf(config: ModelConfig): ModelShape {
+  const { vocabSize: _v, ...shape } = config;
+  void _v;
+  return shape;
+}
+
+function shapeProblems(engine: Engine, config: ModelConfig, train: TrainConfig): string[] {
+  const limits = engine.device.info?.limits ?? {};
+  return validateConfig(config, train, {
+    maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+    maxBufferSize: limits.maxBufferSize,
+  }).map((p) => p.message);
+}
+
+/** Close the open run: generation stopped, training paused, its model freed. */
+async function stopRun(engine: Engine): Promise<void> {
+  engine.generation?.stop();
+  const run = engine.run;
+  if (!run) return;
+  await run.trainer.action('pause');
+  run.trainer.model.destroy();
+  engine.run = null;
+}
+
+/** Build a run from text and configs (closing the open one); a list of sentences when it cannot be built. */
+export async function buildRun(
+  engine: Engine,
+  identity: RunIdentity,
+  corpus: CorpusIdentity,
+  text: string,
+  shape: ModelShape,
+  train: TrainConfig,
+  opts: BuildOptions = {},
+): Promise<BuiltRun | { problems: string[] }> {
+  const g = await engine.device.ensure();
+  engine.device.lost = false;
+  const tokenizer = opts.vocab ? new CharTokenizer(opts.vocab) : CharTokenizer.fromText(text);
+  const config: ModelConfig = { ...shape, vocabSize: tokenizer.size };
+  const problems = shapeProblems(engine, config, train);
+  if (problems.length) return { problems };
+  let splits = opts.splits;
+  if (!splits) {
+    const unknown = opts.vocab ? vocabularyProblem(text, opts.vocab) : null;
+    if (unknown) return { problems: [unknown] };
+    try {
+      splits = splitCorpus(tokenizer.encode(text).ids, config.blockSize);
+    } catch (e) {
+      return { problems: [(e as Error).message] };
+    }
+  }
+  await stopRun(engine);
+  const layout = paramLayout(config);
+  const initialParams = opts.params ?? initParams(layout, train.seed);
+  const model = createGpuModel(g, layout, train.batchSize, initialParams, opts.lora);
+  const trainer = new Trainer(
+    model,
+    { run: identity, corpus, vocab: tokenizer.vocab, train, trainTokens: splits.train, valTokens: splits.val, ...(opts.fineTune ? { fineTune: opts.fineTune } : {}) },
+    engine.serial,
+    {
+      emit: engine.emit,
+      save: async (r) => {
+        const saved = await engine.store.save(r);
+        if (saved.saved) await engine.timelineStore.save(runKey(r), engine.timeline.upTo(r.step));
+        return saved;
+      },
+      afterEval: (stats) => snapshotAt(engine, stats.step),
+    },
+  );
+  const lora = opts.lora ?? null;
+  return {
+    run: { config, layout, tokenizer, trainer, initialParams, lora: lora?.layout ?? null, initialAdapters: lora?.adapters ?? null, strength: 1 },
+    trainTokens: splits.train.length,
+    valTokens: splits.val.length,
+  };
+}
+
+/** The page's view of an opened run. */
+export function loadedReply(r: Run, trainTokens: number, valTokens: number): Loaded {
+  const t = r.trainer;
+  return {
+    kind: 'loaded',
+    config: r.config,
+    vocab: r.tokenizer.vocab,
+    paramCount: r.layout.total,
+    memory: memoryEstimate(r.config, t.setup.train.batchSize),
+    trainTokens,
+    valTokens,
+    runId: t.setup.run.id,
+    runName: t.setup.run.name,
+    step: t.step,
+    train: t.setup.train,
+    lossHistory: t.lossHistory.slice(),
+    evalHistory: t.evalHistory.slice(),
+    ...(t.setup.fineTune ? { fineTune: t.setup.fineTune } : {}),
+    ...(r.lora ? { loraStrength: r.strength } : {}),
+    // A fine-tune's own text (the page may not have it open); built-in corpora the page has.
+    ...(t.setup.fineTune && !t.setup.corpus.builtIn ? { corpusText: t.setup.corpus.text } : {}),
+  };
+}
+
+/** A new run made from the open one is opened: its first evaluation and checkpoint, its events. */
+export async function openNewRun(engine: Engine, built: BuiltRun, opts: { evaluate: boolean }): Promise<EngineReply> {
+  const run = (engine.run = built.run);
+  engine.clearTimeline();
+  const t = run.trainer;
+  t.emitHistory();
+  if (opts.evaluate) await t.evaluate();
+  // Stored at once: a fine-tune survives a reload before it trains.
+  await t.checkpoint();
+  engine.emit({ kind: 'trainState', state: t.state, step: t.step, maxSteps: t.setup.train.maxSteps });
+  return loadedReply(run, built.trainTokens, built.valTokens);
+}
+
+/** A fork of the open run on its own corpus and splits, with other weights or adapters. */
+export async function forkRun(
+  engine: Engine,
+  base: Run,
+  name: string,
+  preset: string,
+  opts: Omit<BuildOptions, 'vocab' | 'splits'>,
+  evaluate: boolean,
+): Promise<EngineReply> {
+  const t = base.trainer;
+  const identity = await newIdentity(engine, name, preset);
+  const built = await buildRun(engine, identity, t.setup.corpus, '', shapeOf(base.config), t.setup.train, {
+    ...opts,
+    vocab: base.tokenizer.vocab,
+    splits: { train: t.setup.trainTokens, val: t.setup.valTokens },
+  });
+  if ('problems' in built) return { kind: 'invalid', problems: built.problems };
+  return openNewRun(engine, built, { evaluate });
+}
+
+// ---------------------------------------------------------------- requests
+
+/** A new run on a corpus, from a fresh initialisation. */
+export async function load(engine: Engine, request: Request<'load'>): Promise<EngineReply> {
+  const busy = engine.dpoBusy();
+  if (busy) return busy;
+  const corpus = corpusIdentity(request.corpusName, request.text, request.builtIn);
+  const identity = await newIdentity(engine, request.runName || `Run on ${request.corpusName}`, request.preset ?? '');
+  const built = await buildRun(engine, identity, corpus, request.text, request.model, request.train);
+  if ('problems' in built) return { kind: 'invalid', problems: built.problems };
+  const run = (engine.run = built.run);
+  engine.clearTimeline();
+  await run.trainer.snapshot();
+  run.trainer.emitHistory();
+  engine.emit({ kind: 'trainState', state: 'ready', step: 0, maxSteps: request.train.maxSteps });
+  return loadedReply(run, built.trainTokens, built.valTokens);
+}
+
+export async function savedRun(engine: Engine): Promise<EngineReply> {
+  const [latest] = await engine.store.list();
+  return { kind: 'savedRun', run: latest ?? null };
+}
+
+export async function listRuns(engine: Engine): Promise<EngineReply> {
+  return { kind: 'runs', runs: await engine.store.list(), openId: engine.run?.trainer.setup.run.id ?? null };
+}
+
+export async function runCorpus(engine: Engine, request: Request<'runCorpus'>): Promise<EngineReply> {
+  const saved = await engine.store.load(request.id);
+  if (!saved) return { kind: 'error', message: 'That run is not stored in this browser (any more).' };
+  return { kind: 'runCorpus', name: saved.corpus.name, builtIn: saved.corpus.builtIn, text: saved.corpus.text };
+}
+
+export async function renameRun(engine: Engine, request: Request<'renameRun'>): Promise<EngineReply> {
+  const name = request.name.trim().slice(0, 120);
+  if (!name) return { kind: 'error', message: 'A run needs a name: type at least one character.' };
+  const patch = request.notes === undefined ? { name } : { name, notes: request.notes.slice(0, 4000) };
+  const run = engine.run;
+  if (run && run.trainer.setup.run.id === request.id) run.trainer.setup = { ...run.trainer.setup, run: { ...run.trainer.setup.run, ...patch } };
+  if (!(await engine.store.update(request.id, patch)) && engine.run?.trainer.setup.run.id !== request.id) {
+    return { kind: 'error', message: 'That run is no longer stored in this browser.' };
+  }
+  return { kind: 'ok' };
+}
+
+/** Open a stored run (the latest without an id) where its last checkpoint left it. */
+export async function resume(engine: Engine, request: Request<'resume'>): Promise<EngineReply> {
+  const store = engine.store;
+  const saved = request.id ? await store.load(request.id) : await store.latest();
+  if (!saved) return { kind: 'error', message: 'That run is not stored in this browser (any more), so it cannot be opened.' };
+  const text = saved.corpus.builtIn ? request.text : saved.corpus.text;
+  if (!text) return { kind: 'error', message: `The saved run trained on the built-in corpus "${saved.corpus.name}": pass its text to resume.` };
+  const ft = saved.fineTune;
+  // A fine-tune reads its text with its base's vocabulary; any other run's vocabulary is its text's.
+  if (ft ? vocabularyProblem(text, saved.vocab) : !sameVocab(CharTokenizer.fromText(text).vocab, saved.vocab)) {
+    return { kind: 'error', message: 'The corpus text is not the one the saved run trained on (its characters differ), so the run cannot be resumed.' };
+  }
+  let opts: BuildOptions = {};
+  if (ft) {
+    const layout = ft.lora && ft.info.lora ? loraLayout(saved.model, ft.info.lora) : null;
+    opts = { vocab: saved.vocab, params: saved.params, fineTune: ft.info, ...(layout ? { lora: { layout, adapters: initLora(layout, saved.train.seed) } } : {}) };
+  }
+  const busy = engine.dpoBusy();
+  if (busy) return busy;
+  const built = await buildRun(engine, saved.run!, saved.corpus, text, shapeOf(saved.model), saved.train, opts);
+  if ('problems' in built) return { kind: 'invalid', problems: built.problems };
+  const run = (engine.run = built.run);
+  const t = run.trainer;
+  await engine.serial.run(() => t.restore(saved));
+  engine.emit({ kind: 'trainState', state: t.state, step: t.step, maxSteps: t.setup.train.maxSteps });
+  t.emitHistory();
+  engine.timeline.replace((await engine.timelineStore.load(runKey(saved))).filter((x) => x.step <= t.step));
+  engine.emit({ kind: 'timeline', snapshots: engine.timeline.snapshots.slice() });
+  return { ...loadedReply(run, built.trainTokens, built.valTokens), ...(saved.corpus.builtIn ? {} : { corpusText: text }) };
+}
+
+/** Delete a stored run (the latest without an id) and its timeline; never the open one. */
+export async function discardSavedRun(engine: Engine, request: Request<'discardSavedRun'>): Promise<EngineReply> {
+  const id = request.id ?? (await engine.store.list())[0]?.id;
+  if (!id) return { kind: 'ok' };
+  if (engine.run && engine.run.trainer.setup.run.id === id) {
+    return { kind: 'error', message: 'This run is open: start or open another run before deleting it.' };
+  }
+  await engine.store.remove(id);
+  await engine.timelineStore.remove(id);
+  return { kind: 'ok' };
+}
