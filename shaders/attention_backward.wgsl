@@ -8,9 +8,16 @@
 //     dP[t, t2] = m[t, t2] * dout[t] . v[t2]
 //     dS[t, t2] = P * (dP - D[t]) / sqrt(HS)
 //     dq[t]     = sum_t2 dS[t, t2] k[t2]                              -> dqkv q part (overwrite)
-//   keys: one workgroup per (b, h, key tile of TILE rows t2), after queries:
-//     dk[t2]    = sum_{t >= t2} dS[t, t2] q[t]                        -> dqkv k part (overwrite)
-//     dv[t2]    = sum_{t >= t2} m[t, t2] P[t, t2] dout[t]             -> dqkv v part (overwrite)
+//   keys: one workgroup per (b, key/value head g, key tile of TILE rows t2), after queries:
+//     dk[t2]    = sum_{h in group g} sum_{t >= t2} dS_h[t, t2] q_h[t]        -> dqkv k part (overwrite)
+//     dv[t2]    = sum_{h in group g} sum_{t >= t2} m P_h[t, t2] dout_h[t]    -> dqkv v part (overwrite)
+//
+// qkv and dqkv (B, T, W = C + 2 KV HS): q heads | k heads | v heads (W = 3C
+// when KV = NH); query head h reads key/value head g = h / (NH / KV)
+// (grouped-query attention). The keys pass walks its group's NH / KV query
+// heads one after the other, in order, so each dk / dv element still has one
+// writer summing in a fixed order (no atomics); with KV = NH it is exactly
+// the multi-head pass, B * NH * ceil(T / TILE) workgroups.
 //
 // D = rowsum(dP * P) equals dout . out (out already carries the dropout), the
 // FlashAttention-2 preprocess; the queries pass computes it for its own rows
@@ -36,10 +43,10 @@
 // zero-padded, so head sizes 5 or 7 need no special case) with an odd stride
 // of KS vec4 so lanes reading different rows at the same channel hit different banks.
 //
-// Dispatch (each pass): B * NH * ceil(T / TILE) workgroups folded into (x, y)
-// by grid(); wg = wg.y * num_workgroups.x + wg.x, bounds-checked.
-// Bindings: 0 params {B, T, C, NH, threshold, salt, scale: f32}, 1 dqkv (B,T,3C),
-//           2 delta (B,NH,T), 3 lse (B,NH,T), 4 dout (B,T,C), 5 qkv (B,T,3C),
+// Dispatch: queries B * NH * ceil(T / TILE), keys B * KV * ceil(T / TILE)
+// workgroups folded into (x, y) by grid(); wg = wg.y * num_workgroups.x + wg.x, bounds-checked.
+// Bindings: 0 params {B, T, C, NH, threshold, salt, scale: f32, KV}, 1 dqkv (B,T,W),
+//           2 delta (B,NH,T), 3 lse (B,NH,T), 4 dout (B,T,C), 5 qkv (B,T,W),
 //           6 seed (u32[1]; read only with DROPOUT), 7 out (B,T,C; queries only).
 // Overrides: HS (head size), TILE (16, 8 or 4, by head size to fit 16 KiB of
 // workgroup memory; see attentionTile), DROPOUT.
@@ -52,7 +59,12 @@ override LANES: u32 = 64u / TILE;                     // lanes per row
 override H4: u32 = (HS + 3u) / 4u;                   // vec4 groups of channels per row
 override KS: u32 = H4 | 1u;                           // odd row stride (vec4) in workgroup memory
 
-struct Params { B: u32, T: u32, C: u32, NH: u32, threshold: u32, salt: u32, scale: f32 }
+struct Params { B: u32, T: u32, C: u32, NH: u32, threshold: u32, salt: u32, scale: f32, KV: u32 }
+
+// Row width of qkv, and the channel offsets of query head h's key and value head.
+fn rowWidth() -> u32 { return p.C + 2u * p.KV * HS; }
+fn keyOffset(h: u32) -> u32 { return p.C + h / (p.NH / p.KV) * HS; }
+fn valueOffset(h: u32) -> u32 { return p.C + (p.KV + h / (p.NH / p.KV)) * HS; }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> dqkv: array<f32>;
@@ -89,7 +101,7 @@ fn stageQG(li: u32, b: u32, h: u32, row0: u32) {
     var q = vec4<f32>(0.0);
     var g = vec4<f32>(0.0);
     if (row0 + i < p.T) {
-      let qb = (b * p.T + row0 + i) * 3u * p.C + h * HS + d;
+      let qb = (b * p.T + row0 + i) * rowWidth() + h * HS + d;
       let gb = (b * p.T + row0 + i) * p.C + h * HS + d;
       for (var k = 0u; k < 4u; k++) {
         if (d + k < HS) {
@@ -103,7 +115,7 @@ fn stageQG(li: u32, b: u32, h: u32, row0: u32) {
   }
 }
 
-// Stage keys and values of rows row0..row0+TILE-1, head h, into ks / vs; rows >= T as zeros.
+// Stage keys and values of rows row0..row0+TILE-1 seen by query head h into ks / vs; rows >= T as zeros.
 fn stageKV(li: u32, b: u32, h: u32, row0: u32) {
   for (var e = li; e < TILE * H4; e += WG) {
     let i = e / H4;
@@ -111,11 +123,11 @@ fn stageKV(li: u32, b: u32, h: u32, row0: u32) {
     var kx = vec4<f32>(0.0);
     var vx = vec4<f32>(0.0);
     if (row0 + i < p.T) {
-      let base = (b * p.T + row0 + i) * 3u * p.C + p.C + h * HS + d;
+      let row = (b * p.T + row0 + i) * rowWidth() + d;
       for (var k = 0u; k < 4u; k++) {
         if (d + k < HS) {
-          kx[k] = qkv[base + k];
-          vx[k] = qkv[base + p.C + k];
+          kx[k] = qkv[row + keyOffset(h) + k];
+          vx[k] = qkv[row + valueOffset(h) + k];
         }
       }
     }
@@ -201,7 +213,7 @@ fn queries(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
     }
   }
   if (valid) {
-    let o = (b * T + t) * 3u * p.C + h * HS;
+    let o = (b * T + t) * rowWidth() + h * HS;
     for (var a = 0u; a < NA; a++) {
       let c = lane + a * LANES;
       for (var k = 0u; k < 4u; k++) {
@@ -217,11 +229,12 @@ fn keys(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let T = p.T;
   let nk = (T + TILE - 1u) / TILE;
   let w = wg.y * nwg.x + wg.x;
-  if (w >= p.B * p.NH * nk) { return; }
+  if (w >= p.B * p.KV * nk) { return; }
   let kt = w % nk;                                    // heaviest (first) key tile first
-  let bh = w / nk;                                    // b * NH + h
-  let h = bh % p.NH;
-  let b = bh / p.NH;
+  let bg = w / nk;                                    // b * KV + g
+  let group = p.NH / p.KV;                            // query heads per key/value head
+  let h0 = (bg % p.KV) * group;                       // the group's first query head
+  let b = bg / p.KV;
   let r = li / LANES;
   let lane = li % LANES;
   let t2 = kt * TILE + r;                             // key position (>= T: padding, not written)
@@ -229,61 +242,64 @@ fn keys(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   var key = 0u;
   if (DROPOUT) { key = dropoutKey(seed[0], p.salt); }
 
-  stageKV(li, b, h, kt * TILE);
+  stageKV(li, b, h0, kt * TILE);
   var dk: array<vec4<f32>, NA>;
   var dv: array<vec4<f32>, NA>;
-  for (var qt = kt; qt < nk; qt++) {
-    workgroupBarrier();                               // the previous tile's readers are done
-    stageQG(li, b, h, qt * TILE);
-    if (li < TILE) {
-      let t = qt * TILE + li;
-      var l = 0.0;
-      var D = 0.0;
-      if (t < T) {
-        l = lse[bh * T + t];
-        D = delta[bh * T + t];
-      }
-      ls[li] = l;
-      dd[li] = D;
-    }
-    workgroupBarrier();
-    for (var i = lane; i < TILE; i += LANES) {
-      let t = qt * TILE + i;
-      var ds = 0.0;
-      var pm = 0.0;
-      if (t2 <= t && t < T) {
-        let pr = exp(dotQK(i, r) * scale - ls[i]);
-        var m = 1.0;
-        if (DROPOUT) { m = dropFactor(key, (bh * T + t) * T + t2); }
-        ds = pr * (m * dotGV(i, r) - dd[i]) * scale;
-        pm = m * pr;
-      }
-      dss[r * TILE + i] = ds;
-      pss[r * TILE + i] = pm;
-    }
-    workgroupBarrier();
-    for (var a = 0u; a < NA; a++) {
-      let c = lane + a * LANES;
-      if (c < H4) {
-        var sk = vec4<f32>(0.0);
-        var sv = vec4<f32>(0.0);
-        for (var i = 0u; i < TILE; i++) {
-          sk += dss[r * TILE + i] * qs[i * KS + c];
-          sv += pss[r * TILE + i] * gs[i * KS + c];
+  for (var h = h0; h < h0 + group; h++) {          // the group's query heads, in order (deterministic sums)
+    let bh = b * p.NH + h;
+    for (var qt = kt; qt < nk; qt++) {
+      workgroupBarrier();                               // the previous tile's readers are done
+      stageQG(li, b, h, qt * TILE);
+      if (li < TILE) {
+        let t = qt * TILE + li;
+        var l = 0.0;
+        var D = 0.0;
+        if (t < T) {
+          l = lse[bh * T + t];
+          D = delta[bh * T + t];
         }
-        dk[a] += sk;
-        dv[a] += sv;
+        ls[li] = l;
+        dd[li] = D;
+      }
+      workgroupBarrier();
+      for (var i = lane; i < TILE; i += LANES) {
+        let t = qt * TILE + i;
+        var ds = 0.0;
+        var pm = 0.0;
+        if (t2 <= t && t < T) {
+          let pr = exp(dotQK(i, r) * scale - ls[i]);
+          var m = 1.0;
+          if (DROPOUT) { m = dropFactor(key, (bh * T + t) * T + t2); }
+          ds = pr * (m * dotGV(i, r) - dd[i]) * scale;
+          pm = m * pr;
+        }
+        dss[r * TILE + i] = ds;
+        pss[r * TILE + i] = pm;
+      }
+      workgroupBarrier();
+      for (var a = 0u; a < NA; a++) {
+        let c = lane + a * LANES;
+        if (c < H4) {
+          var sk = vec4<f32>(0.0);
+          var sv = vec4<f32>(0.0);
+          for (var i = 0u; i < TILE; i++) {
+            sk += dss[r * TILE + i] * qs[i * KS + c];
+            sv += pss[r * TILE + i] * gs[i * KS + c];
+          }
+          dk[a] += sk;
+          dv[a] += sv;
+        }
       }
     }
   }
   if (t2 < T) {
-    let o = (b * T + t2) * 3u * p.C + p.C + h * HS;
+    let o = (b * T + t2) * rowWidth();
     for (var a = 0u; a < NA; a++) {
       let c = lane + a * LANES;
       for (var k = 0u; k < 4u; k++) {
         if (c < H4 && c * 4u + k < HS) {
-          dqkv[o + c * 4u + k] = dk[a][k];
-          dqkv[o + p.C + c * 4u + k] = dv[a][k];
+          dqkv[o + keyOffset(h0) + c * 4u + k] = dk[a][k];
+          dqkv[o + valueOffset(h0) + c * 4u + k] = dv[a][k];
         }
       }
     }

@@ -6,7 +6,10 @@
 //   out[b, t, h*HS + d] = sum_t2 keep(i) * scale * exp(s[t,t2] - lse) * v[b, t2, h*HS + d]
 //   PROBS only: att[b, h, t, t2] = exp(s[t, t2] - lse), 0 for t2 > t  -> att (B, NH, T, T)
 //
-// qkv (B, T, 3C): q | k | v along the last dim, head h at channels h*HS..(h+1)*HS of each.
+// qkv (B, T, W = C + 2 KV HS): q heads | k heads | v heads along the last dim
+// (W = 3C when KV = NH); query head h at channels h*HS.., its key and value
+// head g = h / (NH / KV) (grouped-query attention: KV divides NH) at
+// C + g*HS.. and C + (KV + g)*HS.. .
 //
 // Work mapping: one workgroup of 64 invocations per (b, h, query tile of TILE
 // rows); TILE rows x LANES = 64 / TILE lanes per row. The workgroup stages its
@@ -40,8 +43,8 @@
 //
 // Dispatch: B * NH * ceil(T / TILE) workgroups folded into (x, y) by grid();
 // wg = wg.y * num_workgroups.x + wg.x, bounds-checked.
-// Bindings: 0 params {B, T, C, NH, threshold, salt, scale: f32}, 1 out (B,T,C),
-//           2 lse (B,NH,T), 3 qkv (B,T,3C), 4 seed (u32[1]; read only with DROPOUT),
+// Bindings: 0 params {B, T, C, NH, threshold, salt, scale: f32, KV}, 1 out (B,T,C),
+//           2 lse (B,NH,T), 3 qkv (B,T,W), 4 seed (u32[1]; read only with DROPOUT),
 //           5 att (B,NH,T,T; written only with PROBS, else any small buffer).
 // Overrides: HS (head size), TILE (16, 8 or 4: rows of a tile, chosen by the
 // head size to fit 16 KiB of workgroup memory; see attentionTile), DROPOUT, PROBS.
@@ -55,7 +58,12 @@ override LANES: u32 = 64u / TILE;                     // lanes per row
 override H4: u32 = (HS + 3u) / 4u;                   // vec4 groups of channels per row
 override KS: u32 = H4 | 1u;                           // odd row stride (vec4) in workgroup memory
 
-struct Params { B: u32, T: u32, C: u32, NH: u32, threshold: u32, salt: u32, scale: f32 }
+struct Params { B: u32, T: u32, C: u32, NH: u32, threshold: u32, salt: u32, scale: f32, KV: u32 }
+
+// Row width of qkv, and the channel offsets of query head h's key and value head.
+fn rowWidth() -> u32 { return p.C + 2u * p.KV * HS; }
+fn keyOffset(h: u32) -> u32 { return p.C + h / (p.NH / p.KV) * HS; }
+fn valueOffset(h: u32) -> u32 { return p.C + (p.KV + h / (p.NH / p.KV)) * HS; }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
@@ -80,7 +88,7 @@ fn stageQ(li: u32, b: u32, h: u32, row0: u32) {
     let i = e / H4;
     let c = e % H4;
     var x = vec4<f32>(0.0);
-    if (row0 + i < p.T) { x = load4((b * p.T + row0 + i) * 3u * p.C + h * HS, c * 4u); }
+    if (row0 + i < p.T) { x = load4((b * p.T + row0 + i) * rowWidth() + h * HS, c * 4u); }
     qs[i * KS + c] = x;
   }
 }
@@ -94,7 +102,7 @@ fn load4(base: u32, d: u32) -> vec4<f32> {
   return x;
 }
 
-// Stage the keys (and, withV, the values) of rows row0..row0+TILE-1, head h; rows >= T as zeros.
+// Stage the keys (and, withV, the values) of rows row0..row0+TILE-1 seen by query head h; rows >= T as zeros.
 fn stageKV(li: u32, b: u32, h: u32, row0: u32, withV: bool) {
   for (var e = li; e < TILE * H4; e += WG) {
     let i = e / H4;
@@ -102,9 +110,9 @@ fn stageKV(li: u32, b: u32, h: u32, row0: u32, withV: bool) {
     var k = vec4<f32>(0.0);
     var v = vec4<f32>(0.0);
     if (row0 + i < p.T) {
-      let base = (b * p.T + row0 + i) * 3u * p.C + h * HS;
-      k = load4(base + p.C, c * 4u);
-      if (withV) { v = load4(base + 2u * p.C, c * 4u); }
+      let base = (b * p.T + row0 + i) * rowWidth();
+      k = load4(base + keyOffset(h), c * 4u);
+      if (withV) { v = load4(base + valueOffset(h), c * 4u); }
     }
     ks[i * KS + c] = k;
     vs[i * KS + c] = v;

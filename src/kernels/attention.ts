@@ -10,9 +10,19 @@ const backwardCode = withDropoutHash(backwardSource);
 export interface AttentionShape {
   B: number;
   T: number;
+  /** query width NH * hs (the output's width) */
   C: number;
+  /** query heads */
   NH: number;
+  /**
+   * key/value heads (grouped-query attention: KV divides NH, query head h
+   * reads key/value head h / (NH / KV)); NH when absent (multi-head attention)
+   */
+  KV?: number;
 }
+
+/** Width of a qkv row: C + 2 KV hs (3C with KV = NH). */
+export const qkvWidth = ({ C, NH, KV = NH }: Pick<AttentionShape, 'C' | 'NH' | 'KV'>) => C + 2 * KV * (C / NH);
 
 /**
  * Dropout on the attention probabilities (nanoGPT's attn_dropout): the mask of
@@ -34,7 +44,7 @@ export interface AttentionForwardArgs extends AttentionShape {
   out: Binding;
   /** (B, NH, T) logsumexp of each query row's scores, saved for backward */
   lse: Binding;
-  /** (B, T, 3C): q | k | v, head h at channels h*hs..(h+1)*hs of each */
+  /** (B, T, qkvWidth): q heads | k heads | v heads, head h at channels h*hs..(h+1)*hs of each part */
   qkv: Binding;
   /** out = (mask * att / (1 - p)) v */
   dropout?: AttentionDropout | null;
@@ -46,13 +56,13 @@ export interface AttentionForwardArgs extends AttentionShape {
 }
 
 export interface AttentionBackwardArgs extends AttentionShape {
-  /** (B, T, 3C), overwritten */
+  /** (B, T, qkvWidth), overwritten */
   dqkv: Binding;
   /** (B, NH, T) scratch: the row sums D = dout . out, written and read within this call */
   delta: Binding;
   /** (B, T, C) */
   dout: Binding;
-  /** (B, T, 3C), the forward's input */
+  /** (B, T, qkvWidth), the forward's input */
   qkv: Binding;
   /** (B, T, C), the forward's output */
   out: Binding;
@@ -66,8 +76,11 @@ export interface AttentionBackwardArgs extends AttentionShape {
 export const MAX_HEAD_SIZE = 128;
 
 /** Checks the head size (C / NH) the kernels support. */
-function checkHeads({ C, NH }: AttentionShape): void {
+function checkHeads({ C, NH, KV = NH }: AttentionShape): void {
   if (C % NH !== 0) throw new Error(`Embedding width ${C} is not divisible by the number of heads ${NH}.`);
+  if (!Number.isInteger(KV) || KV < 1 || NH % KV !== 0) {
+    throw new Error(`The number of key/value heads ${KV} must divide the number of attention heads ${NH}.`);
+  }
   const hs = C / NH;
   if (hs > MAX_HEAD_SIZE) {
     throw new Error(`Head size ${hs} (= ${C} / ${NH}) is larger than ${MAX_HEAD_SIZE}; use more heads or a narrower model.`);
@@ -92,15 +105,17 @@ export function attentionTile(hs: number): number {
 }
 
 /** The uniform fields, override constants and the seed binding for a shape and an optional dropout spec. */
-function variant(gpu: Gpu, { B, T, C, NH }: AttentionShape, dropout: AttentionDropout | null | undefined) {
+function variant(gpu: Gpu, { B, T, C, NH, KV = NH }: AttentionShape, dropout: AttentionDropout | null | undefined) {
   const on = !!dropout && dropout.p > 0;
   const params = on
-    ? packParams([B, T, C, NH, dropoutThreshold(dropout.p), dropout.salt, { f32: dropoutScale(dropout.p) }])
-    : packParams([B, T, C, NH, 0, 0, { f32: 1 }]);
+    ? packParams([B, T, C, NH, dropoutThreshold(dropout.p), dropout.salt, { f32: dropoutScale(dropout.p) }, KV])
+    : packParams([B, T, C, NH, 0, 0, { f32: 1 }, KV]);
   const hs = C / NH;
   const tile = attentionTile(hs);
   const constants = { HS: hs, TILE: tile, DROPOUT: on ? 1 : 0 };
-  return { params, constants, seed: on ? dropout.seed : gpu.zeros(), tile, workgroups: B * NH * Math.ceil(T / tile) };
+  const tiles = Math.ceil(T / tile);
+  // the forward and the queries pass: one workgroup per (b, query head, tile); the keys pass per (b, key/value head, tile)
+  return { params, constants, seed: on ? dropout.seed : gpu.zeros(), tile, workgroups: B * NH * tiles, keyWorkgroups: B * KV * tiles };
 }
 
 /** Floats of the (B, NH, T) logsumexp the forward saves, and of the backward's `delta` scratch. */
@@ -138,7 +153,7 @@ export function attentionForward(gpu: Gpu, encoder: Recorder, args: AttentionFor
     // q.k and p.v (2 hs each), the online softmax (about 5); the views add q.k and exp again
     flops: pairs * (4 * hs + 5) + (want ? pairs * (2 * hs + 2) : 0),
     // q, k, v read; out and lse written (and the probabilities, if asked)
-    bytes: 4 * (B * T * 3 * C + B * T * C + B * NH * T + (want ? B * NH * T * T : 0)),
+    bytes: 4 * (B * T * qkvWidth(args) + B * T * C + B * NH * T + (want ? B * NH * T * T : 0)),
   });
 }
 
@@ -150,8 +165,9 @@ export function attentionForward(gpu: Gpu, encoder: Recorder, args: AttentionFor
 export function attentionBackward(gpu: Gpu, encoder: Recorder, args: AttentionBackwardArgs): void {
   const { B, T, C, NH } = args;
   checkHeads(args);
-  const { params, constants, seed, workgroups } = variant(gpu, args, args.dropout);
+  const { params, constants, seed, workgroups, keyWorkgroups } = variant(gpu, args, args.dropout);
   const hs = C / NH;
+  const W = qkvWidth(args);
   const pairs = B * NH * causalPairs(T);
   const rows = B * NH * T;
   const shared = [args.dqkv, args.delta, args.lse, args.dout, args.qkv, seed];
@@ -164,18 +180,18 @@ export function attentionBackward(gpu: Gpu, encoder: Recorder, args: AttentionBa
     // D (2 hs per row); per pair q.k, dout.v, dS k (2 hs each) and the softmax gradient (about 6)
     flops: rows * 2 * hs + pairs * (6 * hs + 6),
     // q, k, v, dout, out, lse read; dq and D written
-    bytes: 4 * (B * T * 3 * C + 2 * B * T * C + rows + B * T * C + rows),
+    bytes: 4 * (B * T * W + 2 * B * T * C + rows + B * T * C + rows),
   });
   gpu.dispatch(encoder, gpu.pipeline(backwardCode, { entryPoint: 'keys', constants }), {
     params,
     buffers: shared,
-    workgroups: grid(workgroups),
+    workgroups: grid(keyWorkgroups),
     kernel: 'attention_backward_dkdv',
     workgroupSize: 64,
     // per pair q.k, dout.v, dS q, m P dout (2 hs each) and the softmax gradient (about 6)
     flops: pairs * (8 * hs + 6),
     // q, k, v, dout, lse, D read; dk and dv written
-    bytes: 4 * (B * T * 3 * C + B * T * C + 2 * rows + 2 * B * T * C),
+    bytes: 4 * (B * T * W + B * T * C + 2 * rows + (W - C) * B * T),
   });
 }
 
@@ -186,23 +202,25 @@ export interface AttentionDecodeArgs {
   probs: Binding;
   /** (C) the new position's query */
   q: Binding;
-  /** (Tmax, C) cached keys and values, positions 0..t-1 filled (this position's included) */
+  /** (Tmax, KV * hs) cached keys and values, positions 0..t-1 filled (this position's included) */
   kCache: Binding;
   vCache: Binding;
   /** cached positions, including this one (1 <= t <= Tmax) */
   t: number;
   C: number;
   NH: number;
+  /** key/value heads (grouped-query attention); NH when absent */
+  KV?: number;
   Tmax: number;
 }
 
 /** Record one generation step of attention: the newest position attending over the KV cache, all heads. */
 export function attentionDecode(gpu: Gpu, encoder: Recorder, args: AttentionDecodeArgs): void {
-  const { t, C, NH, Tmax } = args;
-  checkHeads({ B: 1, T: t, C, NH });
+  const { t, C, NH, Tmax, KV = NH } = args;
+  checkHeads({ B: 1, T: t, C, NH, KV });
   if (t < 1 || t > Tmax) throw new Error(`attentionDecode: ${t} cached positions do not fit a cache of ${Tmax}.`);
   gpu.dispatch(encoder, gpu.pipeline(decodeCode), {
-    params: [t, C, NH, Tmax],
+    params: [t, C, NH, Tmax, KV],
     buffers: [args.out, args.probs, args.q, args.kCache, args.vCache],
     workgroups: Math.ceil(C / 64),
     kernel: 'attention_decode',
@@ -210,6 +228,6 @@ export function attentionDecode(gpu: Gpu, encoder: Recorder, args: AttentionDeco
     // per head and cached position: q.k (2 hs), softmax (about 5), p v (2 hs)
     flops: t * (4 * C + 5 * NH),
     // read q (C) and t cached keys and values; write out (C) and the probabilities (NH, Tmax)
-    bytes: 4 * (2 * C + 2 * t * C + NH * Tmax),
+    bytes: 4 * (2 * C + 2 * t * KV * (C / NH) + NH * Tmax),
   });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { attentionBackward, attentionDecode, attentionForward, attentionRowFloats, attentionTile } from '../../src/kernels/attention';
+import { attentionBackward, attentionDecode, attentionForward, attentionRowFloats, attentionTile, qkvWidth } from '../../src/kernels/attention';
 import { dropoutMaskCpu } from '../../src/kernels/dropout';
 import type { Gpu } from '../../src/gpu/runtime';
 import { attentionBackwardRef, attentionForwardRef, type AttentionDropoutRef } from '../reference/attention';
@@ -37,6 +37,17 @@ const DROPOUT_SHAPES: Array<[number, number, number, number, number]> = [
   [1, 17, 14, 2, 0.3], // head size 7
 ];
 
+// Grouped-query attention (B, T, C, NH, p, KV): query head h reads key/value
+// head h / (NH / KV); the keys pass sums dk / dv over the group's query heads.
+const GQA_SHAPES: Array<[number, number, number, number, number, number]> = [
+  [2, 7, 32, 4, 0, 2], // head size 8, the llama-gqa fixture's heads
+  [3, 19, 32, 4, 0, 1], // one key/value head for all four, two query tiles
+  [2, 11, 24, 4, 0, 2], // head size 6: not a multiple of four
+  [1, 21, 24, 4, 0, 1], // head size 6, one key/value head
+  [1, 13, 192, 6, 0, 3], // head size 32, groups of 2
+  [2, 9, 32, 4, 0.3, 2], // with dropout on the probabilities
+];
+
 interface Run {
   out: Float32Array;
   lse: Float32Array;
@@ -52,9 +63,10 @@ async function runAttention(
   gpu: Gpu,
   qkv: Float32Array,
   dout: Float32Array,
-  { B, T, C, NH }: { B: number; T: number; C: number; NH: number },
+  { B, T, C, NH, KV = NH }: { B: number; T: number; C: number; NH: number; KV?: number },
   drop: { p: number; salt: number; seed: number } | null,
 ): Promise<Run> {
+  const W = qkvWidth({ C, NH, KV });
   return checked(gpu, async () => {
     const seedBuf = gpu.upload(Uint32Array.of(drop ? drop.seed >>> 0 : 0));
     const dropout = drop ? { p: drop.p, salt: drop.salt, seed: seedBuf } : undefined;
@@ -62,7 +74,7 @@ async function runAttention(
     const out = poisoned(gpu, B * T * C);
     const lse = poisoned(gpu, rows);
     const delta = poisoned(gpu, rows);
-    const dqkv = poisoned(gpu, B * T * 3 * C);
+    const dqkv = poisoned(gpu, B * T * W);
     const out2 = poisoned(gpu, B * T * C);
     const lse2 = poisoned(gpu, rows);
     const probs = poisoned(gpu, B * NH * T * T);
@@ -70,15 +82,15 @@ async function runAttention(
     const doutBuf = gpu.upload(dout);
     gpu.submit((enc) => {
       const pass = enc.beginComputePass();
-      attentionForward(gpu, pass, { out, lse, qkv: qkvBuf, B, T, C, NH, dropout });
-      attentionBackward(gpu, pass, { dqkv, delta, dout: doutBuf, qkv: qkvBuf, out, lse, B, T, C, NH, dropout });
-      attentionForward(gpu, pass, { out: out2, lse: lse2, qkv: qkvBuf, probs, B, T, C, NH, dropout });
+      attentionForward(gpu, pass, { out, lse, qkv: qkvBuf, B, T, C, NH, KV, dropout });
+      attentionBackward(gpu, pass, { dqkv, delta, dout: doutBuf, qkv: qkvBuf, out, lse, B, T, C, NH, KV, dropout });
+      attentionForward(gpu, pass, { out: out2, lse: lse2, qkv: qkvBuf, probs, B, T, C, NH, KV, dropout });
       pass.end();
     });
     const result = {
       out: await gpu.readF32(out, B * T * C),
       lse: await gpu.readF32(lse, rows),
-      dqkv: await gpu.readF32(dqkv, B * T * 3 * C),
+      dqkv: await gpu.readF32(dqkv, B * T * W),
       probs: await gpu.readF32(probs, B * NH * T * T),
       outWithProbs: await gpu.readF32(out2, B * T * C),
       lseWithProbs: await gpu.readF32(lse2, rows),
@@ -89,17 +101,19 @@ async function runAttention(
 }
 
 describe('attention kernels vs float64 reference', () => {
-  const cases: Array<[number, number, number, number, number]> = [
+  const cases: Array<[number, number, number, number, number, number?]> = [
     ...SHAPES.map(([B, T, C, NH]): [number, number, number, number, number] => [B, T, C, NH, 0]),
     ...DROPOUT_SHAPES,
+    ...GQA_SHAPES,
   ];
-  for (const [B, T, C, NH, p] of cases) {
-    const name = `B=${B} T=${T} C=${C} NH=${NH} (hs ${C / NH}, tile ${attentionTile(C / NH)})${p > 0 ? ` dropout ${p}` : ''}`;
+  for (const [B, T, C, NH, p, KV = NH] of cases) {
+    const gqa = KV !== NH ? ` KV=${KV}` : '';
+    const name = `B=${B} T=${T} C=${C} NH=${NH}${gqa} (hs ${C / NH}, tile ${attentionTile(C / NH)})${p > 0 ? ` dropout ${p}` : ''}`;
     it(`forward + backward ${name}`, async () => {
       const { gpu } = await testGpu();
-      const shape = { B, T, C, NH };
-      const seed = B * 1009 + T * 31 + C * 7 + NH;
-      const qkv = randn(B * T * 3 * C, seed, 1.5);
+      const shape = { B, T, C, NH, KV };
+      const seed = B * 1009 + T * 31 + C * 7 + NH + 5 * (NH - KV);
+      const qkv = randn(B * T * qkvWidth(shape), seed, 1.5);
       const dout = randn(B * T * C, seed + 1);
       const dropSeed = 0x9e3779b1 + seed;
       const salt = 5 + T;
@@ -160,6 +174,25 @@ describe('attention kernels vs float64 reference', () => {
     expect(Buffer.from(a.dqkv.buffer).equals(Buffer.from(b.dqkv.buffer))).toBe(true);
   });
 
+  it('is deterministic with grouped-query attention (dk / dv summed over a group in a fixed order)', async () => {
+    const { gpu } = await testGpu();
+    const shape = { B: 2, T: 23, C: 32, NH: 4, KV: 1 };
+    const qkv = randn(2 * 23 * qkvWidth(shape), 13, 1.5);
+    const dout = randn(2 * 23 * 32, 14);
+    const a = await runAttention(gpu, qkv, dout, shape, null);
+    const b = await runAttention(gpu, qkv, dout, shape, null);
+    expect(Buffer.from(a.dqkv.buffer).equals(Buffer.from(b.dqkv.buffer))).toBe(true);
+  });
+
+  it('refuses key/value heads that do not divide the heads, with a sentence', async () => {
+    const { gpu } = await testGpu();
+    const buf = gpu.upload(new Float32Array(64));
+    expect(() => gpu.submit((enc) => attentionForward(gpu, enc, { out: buf, lse: buf, qkv: buf, B: 1, T: 1, C: 8, NH: 4, KV: 3 }))).toThrow(
+      /key\/value heads 3 must divide the number of attention heads 4/,
+    );
+    gpu.destroy(buf);
+  });
+
   it('keeps extreme scores finite (one-hot rows, no NaN from the mask)', async () => {
     const { gpu } = await testGpu();
     const [B, T, C, NH] = [1, 20, 16, 2];
@@ -181,42 +214,47 @@ describe('attention kernels vs float64 reference', () => {
 
   // Generation: the newest position over a KV cache must match the last row of the full forward.
   // (T, C, NH, Tmax)
-  const DECODE: Array<[number, number, number, number]> = [
+  // (T, C, NH, Tmax, KV)
+  const DECODE: Array<[number, number, number, number, number?]> = [
     [1, 4, 1, 1],
     [7, 12, 3, 16],
     [33, 64, 2, 40],
     [128, 192, 6, 128],
     [300, 200, 2, 320], // head size 100, more positions than invocations
+    [9, 32, 4, 16, 2], // grouped-query attention: caches (Tmax, KV * hs)
+    [17, 24, 4, 20, 1], // head size 6, one key/value head
   ];
-  for (const [T, C, NH, Tmax] of DECODE) {
-    it(`decode one position over a KV cache: t=${T} C=${C} NH=${NH} Tmax=${Tmax}`, async () => {
+  for (const [T, C, NH, Tmax, KV = NH] of DECODE) {
+    it(`decode one position over a KV cache: t=${T} C=${C} NH=${NH}${KV !== NH ? ` KV=${KV}` : ''} Tmax=${Tmax}`, async () => {
       const { gpu } = await testGpu();
-      const qkv = randn(T * 3 * C, T * 13 + C, 1.5);
-      const q = qkv.slice((T - 1) * 3 * C, (T - 1) * 3 * C + C);
+      const W = qkvWidth({ C, NH, KV });
+      const KVC = W - C; // k and v widths together
+      const qkv = randn(T * W, T * 13 + C + KV, 1.5);
+      const q = qkv.slice((T - 1) * W, (T - 1) * W + C);
       // Cache rows past t hold stale values that must be ignored.
-      const kCache = randn(Tmax * C, T + 1, 100);
-      const vCache = randn(Tmax * C, T + 2, 100);
+      const kCache = randn(Tmax * (KVC / 2), T + 1, 100);
+      const vCache = randn(Tmax * (KVC / 2), T + 2, 100);
       for (let t = 0; t < T; t++) {
-        kCache.set(qkv.subarray(t * 3 * C + C, t * 3 * C + 2 * C), t * C);
-        vCache.set(qkv.subarray(t * 3 * C + 2 * C, t * 3 * C + 3 * C), t * C);
+        kCache.set(qkv.subarray(t * W + C, t * W + C + KVC / 2), (t * KVC) / 2);
+        vCache.set(qkv.subarray(t * W + C + KVC / 2, (t + 1) * W), (t * KVC) / 2);
       }
       const got = await checked(gpu, async () => {
         const out = poisoned(gpu, C);
         const probs = poisoned(gpu, NH * Tmax);
         const bufs = [gpu.upload(q), gpu.upload(kCache), gpu.upload(vCache)];
         gpu.submit((enc) =>
-          attentionDecode(gpu, enc, { out, probs, q: bufs[0], kCache: bufs[1], vCache: bufs[2], t: T, C, NH, Tmax }),
+          attentionDecode(gpu, enc, { out, probs, q: bufs[0], kCache: bufs[1], vCache: bufs[2], t: T, C, NH, KV, Tmax }),
         );
         const r = { out: await gpu.readF32(out, C), probs: await gpu.readF32(probs, NH * Tmax) };
         for (const buf of [out, probs, ...bufs]) gpu.destroy(buf);
         return r;
       });
-      const full = attentionForwardRef(qkv, { B: 1, T, C, NH });
+      const full = attentionForwardRef(qkv, { B: 1, T, C, NH, KV });
       const wantOut = full.out.slice((T - 1) * C);
       const wantProbs = new Float64Array(NH * Tmax);
       for (let h = 0; h < NH; h++)
         for (let t2 = 0; t2 < T; t2++) wantProbs[h * Tmax + t2] = full.att[(h * T + T - 1) * T + t2];
-      const name = `t=${T} C=${C} NH=${NH} Tmax=${Tmax}`;
+      const name = `t=${T} C=${C} NH=${NH} KV=${KV} Tmax=${Tmax}`;
       const cmpOut = compare(got.out, wantOut, OUT_TOL.atol, OUT_TOL.rtol);
       const cmpProbs = compare(got.probs, wantProbs, ATT_TOL.atol, ATT_TOL.rtol);
       console.log(report(cmpOut, `decode out ${name}`));

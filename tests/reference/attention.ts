@@ -1,7 +1,9 @@
 // float64 CPU reference for causal multi-head self-attention (llm.c's
 // attention_forward / attention_backward), plain loops.
 //
-// qkv (B, T, 3C): q | k | v along the last dim; head h uses channels h*hs..(h+1)*hs.
+// qkv (B, T, C + 2 KV hs): q heads | k heads | v heads along the last dim
+// (3C when KV = NH); query head h uses channels h*hs..(h+1)*hs and, with
+// grouped-query attention (KV dividing NH), key/value head h / (NH / KV).
 // Optional dropout on the probabilities (nanoGPT's attn_dropout) takes its mask
 // from the caller: out = (mask * att / (1 - p)) v, att returned before dropout.
 
@@ -10,6 +12,16 @@ export interface AttentionShape {
   T: number;
   C: number;
   NH: number;
+  /** key/value heads (grouped-query attention); NH when absent */
+  KV?: number;
+}
+
+/** Row width of qkv and the offsets of query head h's key and value channels. */
+function layout(C: number, NH: number, KV = NH) {
+  const hs = C / NH;
+  const W = C + 2 * KV * hs;
+  const group = NH / KV;
+  return { hs, W, k: (h: number) => C + Math.floor(h / group) * hs, v: (h: number) => C + KV * hs + Math.floor(h / group) * hs };
 }
 
 export interface AttentionDropoutRef {
@@ -25,8 +37,8 @@ const dropFactor = (drop: AttentionDropoutRef | undefined, i: number) => (drop ?
  * out (B, T, C), att (B, NH, T, T) probabilities (exactly 0 above the diagonal;
  * before dropout) and lse (B, NH, T), the logsumexp of each row's scores.
  */
-export function attentionForwardRef(qkv: ArrayLike<number>, { B, T, C, NH }: AttentionShape, drop?: AttentionDropoutRef) {
-  const hs = C / NH;
+export function attentionForwardRef(qkv: ArrayLike<number>, { B, T, C, NH, KV }: AttentionShape, drop?: AttentionDropoutRef) {
+  const { hs, W, k: kOff, v: vOff } = layout(C, NH, KV);
   const scale = 1 / Math.sqrt(hs);
   const out = new Float64Array(B * T * C);
   const att = new Float64Array(B * NH * T * T);
@@ -35,10 +47,10 @@ export function attentionForwardRef(qkv: ArrayLike<number>, { B, T, C, NH }: Att
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < NH; h++) {
       for (let t = 0; t < T; t++) {
-        const q = (b * T + t) * 3 * C + h * hs;
+        const q = (b * T + t) * W + h * hs;
         let max = -Infinity;
         for (let t2 = 0; t2 <= t; t2++) {
-          const k = (b * T + t2) * 3 * C + C + h * hs;
+          const k = (b * T + t2) * W + kOff(h);
           let s = 0;
           for (let d = 0; d < hs; d++) s += qkv[q + d] * qkv[k + d];
           row[t2] = s * scale;
@@ -54,7 +66,7 @@ export function attentionForwardRef(qkv: ArrayLike<number>, { B, T, C, NH }: Att
         lse[(b * NH + h) * T + t] = max + Math.log(sum);
         const o = (b * T + t) * C + h * hs;
         for (let t2 = 0; t2 <= t; t2++) {
-          const v = (b * T + t2) * 3 * C + 2 * C + h * hs;
+          const v = (b * T + t2) * W + vOff(h);
           const p = att[a + t2] * dropFactor(drop, a + t2);
           for (let d = 0; d < hs; d++) out[o + d] += p * qkv[v + d];
         }
@@ -64,28 +76,28 @@ export function attentionForwardRef(qkv: ArrayLike<number>, { B, T, C, NH }: Att
   return { out, att, lse };
 }
 
-/** dqkv (B, T, 3C) from dout (B, T, C), given the forward's inputs, probabilities and dropout mask. */
+/** dqkv (B, T, C + 2 KV hs) from dout (B, T, C), given the forward's inputs, probabilities and dropout mask. */
 export function attentionBackwardRef(
   dout: ArrayLike<number>,
   qkv: ArrayLike<number>,
   att: ArrayLike<number>,
-  { B, T, C, NH }: AttentionShape,
+  { B, T, C, NH, KV }: AttentionShape,
   drop?: AttentionDropoutRef,
 ): Float64Array {
-  const hs = C / NH;
+  const { hs, W, k: kOff, v: vOff } = layout(C, NH, KV);
   const scale = 1 / Math.sqrt(hs);
-  const dqkv = new Float64Array(B * T * 3 * C);
+  const dqkv = new Float64Array(B * T * W);
   const dp = new Float64Array(T);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < NH; h++) {
       for (let t = 0; t < T; t++) {
         const a = ((b * NH + h) * T + t) * T;
         const o = (b * T + t) * C + h * hs;
-        const q = (b * T + t) * 3 * C + h * hs;
+        const q = (b * T + t) * W + h * hs;
         // out = (m * att) @ v with m = mask / (1 - p): dv += m * att * dout, datt = m * (dout . v)
         let dot = 0;
         for (let t2 = 0; t2 <= t; t2++) {
-          const v = (b * T + t2) * 3 * C + 2 * C + h * hs;
+          const v = (b * T + t2) * W + vOff(h);
           const m = dropFactor(drop, a + t2);
           let s = 0;
           for (let d = 0; d < hs; d++) {
@@ -98,7 +110,7 @@ export function attentionBackwardRef(
         // softmax backward, then scores = scale * q . k
         for (let t2 = 0; t2 <= t; t2++) {
           const ds = att[a + t2] * (dp[t2] - dot) * scale;
-          const k = (b * T + t2) * 3 * C + C + h * hs;
+          const k = (b * T + t2) * W + kOff(h);
           for (let d = 0; d < hs; d++) {
             dqkv[q + d] += ds * qkv[k + d];
             dqkv[k + d] += ds * qkv[q + d];

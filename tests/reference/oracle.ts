@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { readSafetensors } from '../../src/model/safetensors';
 import type { RefConfig, Tensors } from './gpt';
+import { parseLlamaConfig, type LlamaRefConfig } from './llama';
 
 export const ORACLE_DIR = resolve(__dirname, '../../../shared/data/oracle');
 export const FIXTURES = ['relu-untied', 'gelu-tied'] as const;
@@ -154,4 +155,10 @@ export function checkLosses(label: string, got: ArrayLike<number>, want: ArrayLi
   }
   const ok = finite && got.length === want.length && d <= TOL.lossAbs;
   return { ok, maxDiff: d, line: `${label.padEnd(44)} maxdiff ${d.toExponential(2)}${ok ? '' : '  FAIL'}` };
+}
+
+/** The LLaMA-style fixture (llama-gqa): the same files, its `config` a Hugging Face LlamaConfig. */
+export function loadLlamaFixture(name: string): Omit<Fixture, 'config'> & { config: LlamaRefConfig } {
+  const fx = loadFixture(name);
+  return { ...fx, config: parseLlamaConfig(readSafetensors(fx.initBytes).metadata.config) };
 }
