@@ -129,7 +129,7 @@ async function keyboardChecks(page: Page) {
   console.log(`[e2e a11y] loss chart as text: ${text}`);
   expect(text).toContain(`step ${STEPS}: train ${train.toFixed(4)}`);
   expect(text).toContain(`validation ${val.toFixed(4)} at step ${STEPS}`);
-  const surface = page.getByTestId('loss-chart').locator('svg.recharts-surface').first();
+  const surface = page.getByTestId('loss-chart').locator('svg[role="application"]');
   await surface.focus();
   await page.keyboard.press('ArrowRight');
   const tooltip = page.getByTestId('loss-chart').locator('.recharts-tooltip-wrapper');
