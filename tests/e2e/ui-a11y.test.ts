@@ -230,4 +230,20 @@ describe('accessibility and phone layout', () => {
       await s.close();
     }
   });
+
+  it('has no axe violation on the page shown without WebGPU', async () => {
+    const s = await launch({ initScript: 'delete Navigator.prototype.gpu; Object.defineProperty(navigator, "gpu", { value: undefined });' });
+    try {
+      await s.page.goto(s.url);
+      await s.page.getByTestId('no-webgpu').waitFor({ timeout: 60_000 });
+      for (const scheme of SCHEMES) {
+        await s.page.emulateMedia({ colorScheme: scheme });
+        const violations = await runAxe(s.page);
+        for (const v of violations) console.log(`[e2e a11y] no-WebGPU page, ${scheme}: ${v.id} (${v.impact}, ${v.nodes.length} nodes) ${v.help}`);
+        expect(violations.map((v) => v.id)).toEqual([]);
+      }
+    } finally {
+      await s.close();
+    }
+  });
 });
