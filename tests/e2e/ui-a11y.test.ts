@@ -149,10 +149,10 @@ async function reducedMotionChecks(page: Page) {
 
   const generate = async () => {
     await page.getByTestId('tab-sample').click();
-    await page.getByTestId('sample-max').fill('600');
+    await page.getByTestId('sample-max').fill('800');
     await page.getByTestId('sample-generate').click();
     const output = page.getByTestId('sample-output');
-    await expect.poll(() => output.getAttribute('data-chars'), { timeout: 120_000 }).toBe('600');
+    await expect.poll(() => output.getAttribute('data-chars'), { timeout: 120_000 }).toBe('800');
     await expect.poll(() => output.getAttribute('data-running'), { timeout: 60_000 }).toBe('false');
     return output.evaluate((el) => ({ top: el.scrollTop, height: el.scrollHeight, client: el.clientHeight }));
   };
@@ -160,7 +160,7 @@ async function reducedMotionChecks(page: Page) {
   const still = await generate();
   await page.emulateMedia({ reducedMotion: 'no-preference' });
   const moving = await generate();
-  console.log(`[e2e a11y] output box after 600 characters: scrollTop ${still.top} under reduced motion, ${moving.top} without (scrollHeight ${moving.height}, clientHeight ${moving.client})`);
+  console.log(`[e2e a11y] output box after 800 characters: scrollTop ${still.top} under reduced motion, ${moving.top} without (scrollHeight ${moving.height}, clientHeight ${moving.client})`);
   expect(moving.height).toBeGreaterThan(moving.client);
   expect(moving.top + moving.client).toBeGreaterThanOrEqual(moving.height - 2);
   expect(still.top).toBe(0);
