@@ -62,10 +62,22 @@ function SurprisalView({ s, vocab }: { s: Insights; vocab: (id: number) => strin
   return (
     <div data-testid="surprisal">
       <h3>Surprisal</h3>
-      <p className="token-info" data-testid="surprisal-info" data-prob={p ?? undefined} data-pos={hover ?? undefined}>
+      <p className="token-info" aria-live="polite" data-testid="surprisal-info" data-prob={p ?? undefined} data-pos={hover ?? undefined}>
         {info}
       </p>
-      <pre className="generated surprisal-text" tabIndex={0} role="region" aria-label="Text coloured by surprisal" onMouseLeave={() => setHover(null)}>
+      <pre
+        className="generated surprisal-text"
+        tabIndex={0}
+        role="region"
+        aria-label="Text coloured by surprisal: left and right arrows read each character"
+        onMouseLeave={() => setHover(null)}
+        onKeyDown={(e) => {
+          const step = { ArrowRight: 1, ArrowLeft: -1 }[e.key];
+          if (!step || s.T < 2) return;
+          e.preventDefault();
+          setHover(Math.max(1, Math.min(s.T - 1, (hover ?? 0) + step)));
+        }}
+      >
         {s.tokens.map((ch, t) => (
           <span
             key={t}
@@ -98,10 +110,22 @@ function LensGrid({ s, vocab }: { s: Insights; vocab: (id: number) => string }) 
   return (
     <div data-testid="lens">
       <h3>Logit lens</h3>
-      <p className="token-info" data-testid="lens-info">
+      <p className="token-info" aria-live="polite" data-testid="lens-info">
         {info}
       </p>
-      <div className="lens-scroll" tabIndex={0} role="region" aria-label="Logit lens table">
+      <div
+        className="lens-scroll"
+        tabIndex={0}
+        role="region"
+        aria-label="Logit lens table: arrows read each cell"
+        onKeyDown={(e) => {
+          const move = { ArrowRight: [0, 1], ArrowLeft: [0, -1], ArrowDown: [1, 0], ArrowUp: [-1, 0] }[e.key];
+          if (!move) return;
+          e.preventDefault();
+          const at = hover ?? { l: s.nLayer - 1, t: -move[1] };
+          setHover({ l: Math.max(0, Math.min(s.nLayer - 1, at.l + move[0])), t: Math.max(0, Math.min(s.T - 1, at.t + move[1])) });
+        }}
+      >
         <table className="lens" onMouseLeave={() => setHover(null)}>
           <thead>
             <tr>

@@ -119,6 +119,20 @@ async function keyboardChecks(page: Page) {
   await expect.poll(() => info.textContent()).toContain(`largest weights: ${tok(row[0].k)} (${row[0].k}) ${row[0].w.toFixed(3)}`);
   console.log(`[e2e a11y] focused query read as text: ${await info.textContent()}`);
 
+  // Surprisal and the logit lens: arrows read what hovering shows.
+  await page.getByTestId('tab-insights').click();
+  await page.getByRole('region', { name: /Text coloured by surprisal/ }).focus();
+  for (let i = 0; i < 5; i++) await page.keyboard.press('ArrowRight');
+  const surprisal = page.getByTestId('surprisal-info');
+  await expect.poll(() => surprisal.getAttribute('data-pos')).toBe('5');
+  const bits = Number(await page.getByTestId('surprisal-char-5').getAttribute('data-bits'));
+  expect(await surprisal.textContent()).toContain(`p = ${(2 ** -bits).toFixed(4)}`);
+  await page.getByRole('region', { name: /Logit lens table/ }).focus();
+  for (const key of ['ArrowRight', 'ArrowRight', 'ArrowRight']) await page.keyboard.press(key);
+  const lensCell = page.getByTestId('lens-cell-1-2');
+  const lensProb = Number(await lensCell.getAttribute('data-prob'));
+  await expect.poll(() => page.getByTestId('lens-info').textContent()).toContain(`${JSON.stringify(await lensCell.getAttribute('data-char'))} ${(100 * lensProb).toFixed(1)}%`);
+
   // The loss chart: its latest values as text, and its points one by one with the arrows.
   await page.getByTestId('tab-train').click();
   const points = page.getByTestId('chart-points');
