@@ -145,6 +145,17 @@ export function App() {
 
   if (phase === 'unavailable' && failure) return <NoWebGpu reason={failure.reason} message={failure.message} />;
 
+  // The tab list as WAI-ARIA's tabs pattern: one tab stop, arrows, Home and End move between tabs.
+  const onTabKey = (e: React.KeyboardEvent<HTMLDivElement>) => {
+    const i = TABS.findIndex((t) => t.id === tab);
+    const next = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: TABS.length - 1 }[e.key];
+    if (next === undefined) return;
+    e.preventDefault();
+    const id = TABS[(next + TABS.length) % TABS.length].id;
+    setTab(id);
+    document.getElementById(`tab-${id}`)?.focus();
+  };
+
   const copyLink = async () => {
     const url = `${location.origin}${location.pathname}${currentQuery()}`;
     try {
@@ -167,41 +178,55 @@ export function App() {
           {copied ? 'Link copied' : 'Copy link to this setup'}
         </button>
       </header>
-      <Notices />
-      <RunBanners />
-      <nav className="tabs" role="tablist" aria-label="Panels">
-        {TABS.map((t, i) => (
-          <button key={t.id} role="tab" aria-selected={tab === t.id} className={tab === t.id ? 'tab active' : 'tab'} onClick={() => setTab(t.id)} data-testid={`tab-${t.id}`}>
-            {t.label} <kbd>{i + 1}</kbd>
-          </button>
-        ))}
+      <nav aria-label="Panels">
+        <div className="tabs" role="tablist" aria-label="Panels" onKeyDown={onTabKey}>
+          {TABS.map((t, i) => (
+            <button
+              key={t.id}
+              id={`tab-${t.id}`}
+              role="tab"
+              aria-selected={tab === t.id}
+              aria-controls="tabpanel"
+              tabIndex={tab === t.id ? 0 : -1}
+              className={tab === t.id ? 'tab active' : 'tab'}
+              onClick={() => setTab(t.id)}
+              data-testid={`tab-${t.id}`}
+            >
+              {t.label} <kbd aria-hidden="true">{i + 1}</kbd>
+            </button>
+          ))}
+        </div>
       </nav>
       <div className="layout">
-        <main role="tabpanel">
-          {tab === 'data' && <DatasetPanel />}
-          {tab === 'tokenizer' && (
-            <Suspense fallback={<p className="panel">Loading the tokenizers…</p>}>
-              <TokenizerPanel />
-            </Suspense>
-          )}
-          {tab === 'train' && (
-            <div className="train-layout">
-              <div>
-                <ModelConfigPanel />
-                <BenchmarkPanel />
+        <main>
+          <Notices />
+          <RunBanners />
+          <div role="tabpanel" id="tabpanel" aria-labelledby={`tab-${tab}`}>
+            {tab === 'data' && <DatasetPanel />}
+            {tab === 'tokenizer' && (
+              <Suspense fallback={<p className="panel">Loading the tokenizers…</p>}>
+                <TokenizerPanel />
+              </Suspense>
+            )}
+            {tab === 'train' && (
+              <div className="train-layout">
+                <div>
+                  <ModelConfigPanel />
+                  <BenchmarkPanel />
+                </div>
+                <div>
+                  <TrainingControls />
+                  <LossChart />
+                  <CheckpointControls />
+                </div>
               </div>
-              <div>
-                <TrainingControls />
-                <LossChart />
-                <CheckpointControls />
-              </div>
-            </div>
-          )}
-          {tab === 'attention' && <AttentionPanel />}
-          {tab === 'sample' && <SamplingPanel />}
-          {tab === 'insights' && <InsightsPanel />}
-          {tab === 'runs' && <RunsPanel onNavigate={setTab} />}
-          {tab === 'finetune' && <FineTunePanel />}
+            )}
+            {tab === 'attention' && <AttentionPanel />}
+            {tab === 'sample' && <SamplingPanel />}
+            {tab === 'insights' && <InsightsPanel />}
+            {tab === 'runs' && <RunsPanel onNavigate={setTab} />}
+            {tab === 'finetune' && <FineTunePanel />}
+          </div>
         </main>
         <aside>
           <TrainingSummary />

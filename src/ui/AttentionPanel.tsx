@@ -23,12 +23,23 @@ const STOPS = [
   [253, 231, 37],
 ];
 
-export function colour(x: number): string {
+function rgb(x: number): number[] {
   const t = Math.max(0, Math.min(1, x)) * (STOPS.length - 1);
   const i = Math.min(STOPS.length - 2, Math.floor(t));
   const f = t - i;
-  const c = STOPS[i].map((a, j) => Math.round(a + (STOPS[i + 1][j] - a) * f));
+  return STOPS[i].map((a, j) => Math.round(a + (STOPS[i + 1][j] - a) * f));
+}
+
+export function colour(x: number): string {
+  const c = rgb(x);
   return `rgb(${c[0]},${c[1]},${c[2]})`;
+}
+
+/** Black or white, whichever contrasts more with colour(x) (WCAG relative luminance): at least 4.5:1 on every viridis shade. */
+export function textOn(x: number): string {
+  const [r, g, b] = rgb(x).map((v) => (v / 255 <= 0.03928 ? v / 255 / 12.92 : ((v / 255 + 0.055) / 1.055) ** 2.4));
+  const lum = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  return (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) ? '#000' : '#fff';
 }
 
 function matrixOf(maps: AttentionMaps, layer: number, head: number): number[][] {
@@ -86,10 +97,12 @@ export function AttentionCanvas({ maps, layer, head }: { maps: AttentionMaps; la
     }
   });
 
-  const onMove = (e: React.MouseEvent<HTMLCanvasElement>) => {
+  // Pointer (mouse, pen, a tap on a touch screen): the canvas may be drawn smaller than its size on a narrow screen.
+  const onPoint = (e: React.PointerEvent<HTMLCanvasElement>) => {
     const r = e.currentTarget.getBoundingClientRect();
-    const x = e.clientX - r.left - LABEL;
-    const y = e.clientY - r.top - LABEL;
+    const scale = r.width > 0 ? size / r.width : 1;
+    const x = (e.clientX - r.left) * scale - LABEL;
+    const y = (e.clientY - r.top) * scale - LABEL;
     const k = Math.floor(x / cell);
     const q = Math.floor(y / cell);
     if (y >= 0 && q < T && x < 0) setHover({ q, k: null });
@@ -97,33 +110,65 @@ export function AttentionCanvas({ maps, layer, head }: { maps: AttentionMaps; la
     else if (q >= 0 && q < T && k >= 0 && k < T) setHover({ q, k: k <= q ? k : null });
     else setHover(null);
   };
+  // Keyboard: arrows move through the causal cells (up/down: query rows, left/right: keys), Home/End jump
+  // to the row's first key / the diagonal, Escape reads the whole row.
+  const onKey = (e: React.KeyboardEvent<HTMLCanvasElement>) => {
+    const at = hover ?? { q: 0, k: null };
+    const k = at.k ?? -1;
+    const moves: Record<string, () => { q: number; k: number | null }> = {
+      ArrowDown: () => ({ q: Math.min(T - 1, at.q + 1), k: at.k === null ? null : Math.min(at.q + 1, Math.max(0, k)) }),
+      ArrowUp: () => ({ q: Math.max(0, at.q - 1), k: at.k === null ? null : Math.min(at.q - 1, k) }),
+      ArrowRight: () => ({ q: at.q, k: Math.min(at.q, k + 1) }),
+      ArrowLeft: () => ({ q: at.q, k: k <= 0 ? null : k - 1 }),
+      Home: () => ({ q: at.q, k: 0 }),
+      End: () => ({ q: at.q, k: at.q }),
+      Escape: () => ({ q: at.q, k: null }),
+    };
+    const move = moves[e.key];
+    if (!move) return;
+    e.preventDefault();
+    const next = move();
+    setHover({ q: Math.max(0, next.q), k: next.k === null ? null : Math.max(0, next.k) });
+  };
 
   const rowSums = matrix.map((row) => Number(row.reduce((a, b) => a + b, 0).toFixed(5)));
+  const rowText = (q: number) =>
+    matrix[q]
+      .slice(0, q + 1)
+      .map((w, k) => ({ w, k }))
+      .sort((a, b) => b.w - a.w)
+      .slice(0, 5)
+      .map(({ w, k }) => `${JSON.stringify(maps.tokens[k])} (${k}) ${w.toFixed(3)}`)
+      .join(', ');
   const info = hover
     ? hover.k === null
-      ? `Query ${JSON.stringify(maps.tokens[hover.q])} (position ${hover.q}) attends to the ${hover.q + 1} tokens up to itself.`
+      ? `Query ${JSON.stringify(maps.tokens[hover.q])} (position ${hover.q}) attends to the ${hover.q + 1} tokens up to itself; largest weights: ${rowText(hover.q)}.`
       : `Query ${JSON.stringify(maps.tokens[hover.q])} (${hover.q}) → key ${JSON.stringify(maps.tokens[hover.k])} (${hover.k}): weight ${matrix[hover.q][hover.k].toFixed(4)}`
-    : 'Hover a cell for its weight, or a token to highlight its row.';
+    : 'Hover or tap a cell for its weight, or a token to read its row. With the keyboard: focus the map, then arrows, Home, End, Escape.';
 
   return (
     <div className="attention-main">
-      <p className="token-info" data-testid="attention-info">
+      <p className="token-info" aria-live="polite" data-testid="attention-info" data-q={hover?.q} data-k={hover?.k ?? undefined}>
         {info}
       </p>
       <div className="row">
         <canvas
           ref={ref}
-          style={{ width: size, height: size }}
-          onMouseMove={onMove}
-          onMouseLeave={() => setHover(null)}
+          style={{ width: size }}
+          tabIndex={0}
+          role="img"
+          onPointerMove={onPoint}
+          onPointerDown={onPoint}
+          onPointerLeave={(e) => e.pointerType === 'mouse' && setHover(null)}
+          onKeyDown={onKey}
           data-testid="attention-canvas"
           data-layer={layer}
           data-head={head}
           data-t={T}
           data-row-sums={JSON.stringify(rowSums)}
-          aria-label={`Attention of layer ${layer + 1}, head ${head + 1}: rows are queries, columns keys`}
+          aria-label={`Attention of layer ${layer + 1}, head ${head + 1} on ${JSON.stringify(maps.tokens.join(''))}: rows are queries, columns keys. Use the arrow keys to read the weights.`}
         />
-        <div className="legend" aria-label="Colour scale">
+        <div className="legend" role="img" aria-label="Colour scale: from 0 (dark purple) to 1 (yellow)">
           <span>1</span>
           <div className="legend-bar" style={{ background: `linear-gradient(to top, ${STOPS.map((c) => `rgb(${c.join(',')})`).join(',')})` }} />
           <span>0</span>
@@ -149,7 +194,7 @@ export function Thumbnail({ maps, layer, head, active, onPick }: { maps: Attenti
   }, [maps, layer, head]);
   return (
     <button className={active ? 'thumb active' : 'thumb'} onClick={onPick} aria-label={`Layer ${layer + 1}, head ${head + 1}`} data-testid={`thumb-${layer}-${head}`}>
-      <canvas ref={ref} width={64} height={64} />
+      <canvas ref={ref} width={64} height={64} aria-hidden="true" />
     </button>
   );
 }

@@ -9,6 +9,7 @@ import { BENCHMARK_STEPS, useBenchmark } from './stores/benchmark';
 import { useData } from './stores/data';
 import { useTraining } from './stores/training';
 import { formatEta } from './TrainingPanel';
+import { TOOLTIP_STYLE } from './chartStyle';
 
 /** Elapsed time and ETA of the running benchmark, redrawn twice a second. */
 function BenchmarkProgress({ startedAt, expectedMs }: { startedAt: number; expectedMs: number | null }) {
@@ -49,7 +50,7 @@ function KernelTimes({ kernels, note }: { kernels: KernelGroupTime[] | null; not
             <CartesianGrid strokeDasharray="3 3" stroke="var(--border)" />
             <XAxis type="number" unit="%" stroke="var(--muted)" />
             <YAxis type="category" dataKey="group" width={190} stroke="var(--muted)" interval={0} tick={{ fontSize: 12 }} />
-            <Tooltip contentStyle={{ background: 'var(--panel)', border: '1px solid var(--border)' }} formatter={(v) => `${v}% of the step`} />
+            <Tooltip {...TOOLTIP_STYLE} formatter={(v) => `${v}% of the step`} />
             <Bar dataKey="share" name="share of the step" fill="var(--accent)" isAnimationActive={false} />
           </BarChart>
         </ResponsiveContainer>

@@ -121,7 +121,7 @@ export function DatasetPanel() {
                   {corpus.stats.trainChars.toLocaleString('en-US')} / {corpus.stats.valChars.toLocaleString('en-US')} characters (90% / 10%)
                 </dd>
               </dl>
-              <p className="vocab" aria-label="Vocabulary">
+              <p className="vocab" tabIndex={0} role="region" aria-label="Vocabulary">
                 {corpus.stats.vocab.slice(0, 400).map((ch) => (
                   <span key={ch} title={`U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`}>
                     {showWhitespace(ch).replace('\n', '')}
@@ -129,7 +129,7 @@ export function DatasetPanel() {
                 ))}
                 {corpus.stats.vocab.length > 400 && <span>…</span>}
               </p>
-              <pre className="preview" data-testid="corpus-preview">
+              <pre className="preview" tabIndex={0} role="region" aria-label="Corpus preview" data-testid="corpus-preview">
                 {corpus.text.slice(0, PREVIEW_CHARS)}
                 {corpus.text.length > PREVIEW_CHARS && '…'}
               </pre>

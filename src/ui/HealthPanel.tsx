@@ -1,6 +1,7 @@
 import { CartesianGrid, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { HEALTH_INTERVAL, type HealthStats } from '../engine/protocol';
 import { useInsights } from './stores/insights';
+import { TOOLTIP_STYLE } from './chartStyle';
 
 /** The common rule of thumb for ||lr * update|| / ||w|| per step. */
 const RULE_OF_THUMB = 1e-3;
@@ -34,7 +35,7 @@ function SmallChart({ history, idx, field, title, reference }: { history: Health
           <CartesianGrid strokeDasharray="3 3" stroke="var(--border)" />
           <XAxis dataKey="step" type="number" domain={['dataMin', 'dataMax']} stroke="var(--muted)" fontSize={10} />
           <YAxis scale="log" domain={['auto', 'auto']} allowDataOverflow stroke="var(--muted)" width={44} fontSize={10} tickFormatter={tick} />
-          <Tooltip contentStyle={{ background: 'var(--panel)', border: '1px solid var(--border)', fontSize: 11 }} formatter={(v) => (typeof v === 'number' ? v.toExponential(2) : String(v))} />
+          <Tooltip {...TOOLTIP_STYLE} contentStyle={{ ...TOOLTIP_STYLE.contentStyle, fontSize: 11 }} formatter={(v) => (typeof v === 'number' ? v.toExponential(2) : String(v))} />
           {reference !== undefined && <ReferenceLine y={reference} stroke="var(--val)" strokeDasharray="4 2" label={{ value: '1e-3', fontSize: 10, fill: 'var(--muted)' }} />}
           {idx.map((i, k) => (
             <Line key={i} dataKey={shortName(names[i])} stroke={COLOURS[k % COLOURS.length]} dot={false} isAnimationActive={false} connectNulls />

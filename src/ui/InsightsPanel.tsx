@@ -4,12 +4,13 @@ import { useShallow } from 'zustand/react/shallow';
 import { MAX_SNAPSHOTS, snapshotBytes } from '../engine/insights';
 import { LENS_TOP, type Insights } from '../engine/protocol';
 import { headBadges } from '../model/inspect';
-import { AttentionCanvas, colour, Thumbnail } from './AttentionPanel';
+import { AttentionCanvas, colour, textOn, Thumbnail } from './AttentionPanel';
 import { HealthPanel } from './HealthPanel';
 import { useInsights, shownInsights } from './stores/insights';
 import { useInspect, type AttentionMaps } from './stores/inspect';
 import { useTraining } from './stores/training';
 import { showWhitespace } from './tokenizer/spans';
+import { TOOLTIP_STYLE, legendText } from './chartStyle';
 
 const MEASURES = ['previous', 'first', 'self', 'induction'] as const;
 const MEASURE_LABEL = { previous: 'previous token', first: 'first token', self: 'self', induction: 'induction' } as const;
@@ -25,9 +26,9 @@ function formatKiB(bytes: number): string {
   return bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
 }
 
-/** White (no surprise) to red (8 bits or more). */
+/** White (no surprise) to red (8 bits or more), at most 60% opaque so that the text on it stays readable. */
 function surpriseColour(bits: number): string {
-  return `rgba(224, 49, 49, ${Math.max(0, Math.min(1, bits / 8)).toFixed(3)})`;
+  return `rgba(224, 49, 49, ${(0.6 * Math.max(0, Math.min(1, bits / 8))).toFixed(3)})`;
 }
 
 function topList(vocab: (id: number) => string, ids: ArrayLike<number>, probs: ArrayLike<number>, from: number, n: number): string {
@@ -61,10 +62,22 @@ function SurprisalView({ s, vocab }: { s: Insights; vocab: (id: number) => strin
   return (
     <div data-testid="surprisal">
       <h3>Surprisal</h3>
-      <p className="token-info" data-testid="surprisal-info" data-prob={p ?? undefined} data-pos={hover ?? undefined}>
+      <p className="token-info" aria-live="polite" data-testid="surprisal-info" data-prob={p ?? undefined} data-pos={hover ?? undefined}>
         {info}
       </p>
-      <pre className="generated surprisal-text" onMouseLeave={() => setHover(null)}>
+      <pre
+        className="generated surprisal-text"
+        tabIndex={0}
+        role="region"
+        aria-label="Text coloured by surprisal: left and right arrows read each character"
+        onMouseLeave={() => setHover(null)}
+        onKeyDown={(e) => {
+          const step = { ArrowRight: 1, ArrowLeft: -1 }[e.key];
+          if (!step || s.T < 2) return;
+          e.preventDefault();
+          setHover(Math.max(1, Math.min(s.T - 1, (hover ?? 0) + step)));
+        }}
+      >
         {s.tokens.map((ch, t) => (
           <span
             key={t}
@@ -97,14 +110,26 @@ function LensGrid({ s, vocab }: { s: Insights; vocab: (id: number) => string }) 
   return (
     <div data-testid="lens">
       <h3>Logit lens</h3>
-      <p className="token-info" data-testid="lens-info">
+      <p className="token-info" aria-live="polite" data-testid="lens-info">
         {info}
       </p>
-      <div className="lens-scroll">
+      <div
+        className="lens-scroll"
+        tabIndex={0}
+        role="region"
+        aria-label="Logit lens table: arrows read each cell"
+        onKeyDown={(e) => {
+          const move = { ArrowRight: [0, 1], ArrowLeft: [0, -1], ArrowDown: [1, 0], ArrowUp: [-1, 0] }[e.key];
+          if (!move) return;
+          e.preventDefault();
+          const at = hover ?? { l: s.nLayer - 1, t: -move[1] };
+          setHover({ l: Math.max(0, Math.min(s.nLayer - 1, at.l + move[0])), t: Math.max(0, Math.min(s.T - 1, at.t + move[1])) });
+        }}
+      >
         <table className="lens" onMouseLeave={() => setHover(null)}>
           <thead>
             <tr>
-              <th />
+              <td />
               {s.tokens.map((ch, t) => (
                 <th key={t}>{show(ch)}</th>
               ))}
@@ -123,7 +148,7 @@ function LensGrid({ s, vocab }: { s: Insights; vocab: (id: number) => string }) 
                       data-testid={`lens-cell-${l}-${t}`}
                       data-char={vocab(id)}
                       data-prob={p}
-                      style={{ background: colour(p), color: p > 0.6 ? '#000' : '#fff' }}
+                      style={{ background: colour(p), color: textOn(p) }}
                       onMouseEnter={() => setHover({ l, t })}
                     >
                       {show(vocab(id))}
@@ -159,7 +184,7 @@ function HeadRoles({ s }: { s: Insights }) {
         <table className="heads">
           <thead>
             <tr>
-              <th />
+              <td />
               {Array.from({ length: s.nHead }, (_, h) => (
                 <th key={h}>head {h + 1}</th>
               ))}
@@ -243,8 +268,8 @@ function HeadScoreChart({ timeline, step }: { timeline: Insights[]; step: number
           <CartesianGrid strokeDasharray="3 3" stroke="var(--border)" />
           <XAxis dataKey="step" type="number" domain={['dataMin', 'dataMax']} stroke="var(--muted)" />
           <YAxis domain={[0, 1]} stroke="var(--muted)" width={40} />
-          <Tooltip contentStyle={{ background: 'var(--panel)', border: '1px solid var(--border)' }} formatter={(v) => (typeof v === 'number' ? v.toFixed(3) : String(v))} />
-          <Legend />
+          <Tooltip {...TOOLTIP_STYLE} formatter={(v) => (typeof v === 'number' ? v.toFixed(3) : String(v))} />
+          <Legend formatter={legendText} />
           {step !== null && <ReferenceLine x={step} stroke="var(--muted)" strokeDasharray="4 2" />}
           {keys.map((k, i) => (
             <Line key={k} dataKey={k} stroke={HEAD_COLOURS[i % HEAD_COLOURS.length]} dot={{ r: 2 }} isAnimationActive={false} connectNulls />
@@ -338,7 +363,7 @@ export function InsightsPanel() {
           <LensGrid s={shown} vocab={vocab} />
           <HeadRoles s={shown} />
           <h3>Greedy sample</h3>
-          <pre className="generated sample-short" data-testid="insights-sample">
+          <pre className="generated sample-short" tabIndex={0} role="region" aria-label="Greedy sample" data-testid="insights-sample">
             <span className="prompt-text">{shown.samplePrompt}</span>
             {shown.sample}
           </pre>

@@ -9,9 +9,11 @@ const TITLES: Record<GpuFailure, string> = {
 /** Shown instead of the playground when WebGPU cannot be used: what is wrong and what to do. */
 export function NoWebGpu({ reason, message }: { reason: GpuFailure; message: string }) {
   return (
-    <main className="no-webgpu" data-testid="no-webgpu" data-reason={reason} role="alert">
-      <h1>{TITLES[reason]}</h1>
-      <p>{message}</p>
+    <main className="no-webgpu" data-testid="no-webgpu" data-reason={reason}>
+      <div role="alert">
+        <h1>{TITLES[reason]}</h1>
+        <p>{message}</p>
+      </div>
       <p>
         The playground trains a small GPT on your own graphics card with WebGPU compute shaders, so it cannot run
         without one. Your text never leaves this page either way.

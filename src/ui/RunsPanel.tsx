@@ -10,6 +10,7 @@ import { formatEta } from './TrainingPanel';
 import { useRuns, xOf, type CompareAxis } from './stores/runs';
 import { useCheckpoints } from './stores/checkpoints';
 import { useTraining } from './stores/training';
+import { TOOLTIP_STYLE, legendText } from './chartStyle';
 
 const COLOURS = ['#3b5bdb', '#e8590c', '#2b8a3e', '#ae3ec9', '#c92a2a', '#1098ad', '#f08c00', '#5c940d'];
 
@@ -65,8 +66,8 @@ function CompareChart({ runs, axis }: { runs: RunSummary[]; axis: CompareAxis })
           <CartesianGrid strokeDasharray="3 3" stroke="var(--border)" />
           <XAxis dataKey="x" type="number" domain={['dataMin', 'dataMax']} stroke="var(--muted)" allowDuplicatedCategory={false} />
           <YAxis domain={['auto', 'auto']} stroke="var(--muted)" width={48} tickFormatter={(v: number) => v.toFixed(2)} />
-          <Tooltip contentStyle={{ background: 'var(--panel)', border: '1px solid var(--border)' }} formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} />
-          <Legend />
+          <Tooltip {...TOOLTIP_STYLE} formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} />
+          <Legend formatter={legendText} />
           {series.map(({ run, train }, i) => (
             <Line key={`${run.id}-t`} data={train} dataKey="y" name={`${run.name} (train)`} stroke={COLOURS[i % COLOURS.length]} dot={false} isAnimationActive={false} />
           ))}
@@ -210,7 +211,7 @@ export function RunsPanel({ onNavigate }: { onNavigate: (tab: 'train') => void }
       {runs.length === 0 ? (
         <p className="tag">No runs yet: every run you train is kept here, with its checkpoint, until you delete it.</p>
       ) : (
-        <div className="table-scroll">
+        <div className="table-scroll" tabIndex={0} role="region" aria-label="Stored runs">
           <table className="runs" data-testid="runs-table">
             <thead>
               <tr>
@@ -225,7 +226,9 @@ export function RunsPanel({ onNavigate }: { onNavigate: (tab: 'train') => void }
                 <th>tokens/s</th>
                 <th>saved</th>
                 <th>size</th>
-                <th />
+                <th>
+                  <span className="sr-only">actions</span>
+                </th>
               </tr>
             </thead>
             <tbody>

@@ -7,6 +7,7 @@ import { useTraining } from './stores/training';
 import { showWhitespace } from './tokenizer/spans';
 import { formatEta } from './TrainingPanel';
 import { LoraStrength } from './finetune/LoraStrength';
+import { useReducedMotion } from './chartStyle';
 
 /** Background for a generated character: red at 1% or less, green at certainty (log scale). */
 function probColour(p: number): string {
@@ -39,12 +40,14 @@ export function SamplingPanel() {
   const { generate, stopGenerate } = useInspect((s) => s.actions);
   const [prompt, setPrompt] = useState('');
   const output = useRef<HTMLPreElement>(null);
-  // Follow the stream unless the person has scrolled up to read.
+  // Follow the stream unless the person has scrolled up to read, or asks for reduced motion
+  // (then the box stays where it is and the person scrolls).
   const following = useRef(true);
+  const still = useReducedMotion();
   useLayoutEffect(() => {
     const el = output.current;
-    if (el && following.current) el.scrollTop = el.scrollHeight;
-  }, [generation.chars.length]);
+    if (el && following.current && !still) el.scrollTop = el.scrollHeight;
+  }, [generation.chars.length, still]);
   useEffect(() => {
     if (generation.chars.length === 0) following.current = true;
   }, [generation.chars.length]);
@@ -112,6 +115,9 @@ export function SamplingPanel() {
           <pre
             ref={output}
             className="generated"
+            tabIndex={0}
+            role="region"
+            aria-label="Generated text"
             onScroll={(e) => {
               const el = e.currentTarget;
               following.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
@@ -119,7 +125,7 @@ export function SamplingPanel() {
             data-testid="sample-output"
             data-chars={generation.chars.length}
             data-running={generation.running}
-            data-following={following.current}
+            data-following={following.current && !still}
           >
             <span className="prompt-text">{generation.prompt}</span>
             {generation.chars.map((c, i) => (

@@ -128,7 +128,7 @@ const TokenView = memo(function TokenView({ name, spans, whitespace }: { name: V
             ? `${unknown} character${unknown > 1 ? 's are' : ' is'} outside the model's vocabulary (marked).`
             : 'Hover a token.'}
       </p>
-      <div className="tokens" onMouseLeave={() => setHover(null)}>
+      <div className="tokens" tabIndex={0} role="region" aria-label={`${TITLES[name]} tokens`} onMouseLeave={() => setHover(null)}>
         {shown.map((s, i) => (
           <span
             key={i}
@@ -141,7 +141,7 @@ const TokenView = memo(function TokenView({ name, spans, whitespace }: { name: V
         ))}
         {spans.length > MAX_SPANS && <span className="tag"> … {spans.length - MAX_SPANS} more</span>}
       </div>
-      <div className="ids" aria-label={`${TITLES[name]} ids`}>
+      <div className="ids" tabIndex={0} role="region" aria-label={`${TITLES[name]} ids`}>
         {shown.map((s, i) => (
           <span key={i} className={s.ids.some((id) => hoveredIds.has(id)) ? 'id hit' : 'id'} onMouseEnter={() => setHover(i)}>
             {s.ids.map((id) => (id < 0 ? '?' : id)).join(' ')}

@@ -9,6 +9,7 @@ import { useData } from './stores/data';
 import { useFineTune } from './stores/finetune';
 import { useTraining } from './stores/training';
 import { downsample, smooth, trainingSeries } from './training/series';
+import { TOOLTIP_STYLE, legendText } from './chartStyle';
 
 /** Most points drawn per line, however long the run. */
 export const MAX_CHART_POINTS = 1000;
@@ -240,12 +241,12 @@ export function LossChart() {
           <p className="tag empty-chart">The curves appear here once training starts.</p>
         ) : (
           <ResponsiveContainer width="100%" height={280}>
-            <LineChart data={data.points} margin={{ top: 8, right: 16, bottom: 4, left: 0 }}>
+            <LineChart data={data.points} margin={{ top: 8, right: 16, bottom: 4, left: 0 }} title={`${METRIC[metric].label} per step`} desc="Focus the chart and use the left and right arrows to read each point.">
               <CartesianGrid strokeDasharray="3 3" stroke="var(--border)" />
               <XAxis dataKey="step" type="number" domain={['dataMin', 'dataMax']} stroke="var(--muted)" />
               <YAxis scale={logScale ? 'log' : 'auto'} domain={['auto', 'auto']} stroke="var(--muted)" allowDataOverflow width={48} tickFormatter={formatTick} />
-              <Tooltip contentStyle={{ background: 'var(--panel)', border: '1px solid var(--border)' }} formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} />
-              <Legend />
+              <Tooltip {...TOOLTIP_STYLE} formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} />
+              <Legend formatter={legendText} />
               <Line dataKey="raw" name="train (raw)" stroke="var(--accent)" strokeOpacity={0.25} dot={false} isAnimationActive={false} connectNulls />
               <Line dataKey="loss" name="train" stroke="var(--accent)" strokeWidth={2} dot={false} isAnimationActive={false} connectNulls />
               <Line dataKey="val" name="validation" stroke="var(--val)" strokeWidth={2} dot={{ r: 3 }} isAnimationActive={false} connectNulls />
@@ -253,6 +254,23 @@ export function LossChart() {
           </ResponsiveContainer>
         )}
       </div>
+      <ChartLatest data={data} metric={metric} />
     </section>
+  );
+}
+
+/** The chart's latest values as text, for screen readers and anyone who wants the numbers. */
+function ChartLatest({ data, metric }: { data: ChartData; metric: ChartMetric }) {
+  if (data.lastStep === null || data.trainLoss === null) return null;
+  const { label, of } = METRIC[metric];
+  const smoothed = [...data.points].reverse().find((p) => p.loss !== undefined)?.loss;
+  const lastVal = [...data.points].reverse().find((p) => p.val !== undefined);
+  const digits = metric === 'perplexity' ? 3 : 4;
+  return (
+    <p className="tag" data-testid="chart-latest" data-step={data.lastStep}>
+      Latest {label.toLowerCase()} at step {data.lastStep}: train {of(data.trainLoss).toFixed(digits)}
+      {smoothed !== undefined && ` (smoothed ${smoothed.toFixed(digits)})`}
+      {lastVal?.val !== undefined ? `, validation ${lastVal.val.toFixed(digits)} at step ${lastVal.step}.` : ', no validation yet.'}
+    </p>
   );
 }

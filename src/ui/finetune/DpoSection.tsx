@@ -13,6 +13,7 @@ import { DPO_LR, dpoEta, dpoProblems, pairsVocabularyProblem, useFineTune, type 
 import { useTraining } from '../stores/training';
 import { showWhitespace } from '../tokenizer/spans';
 import { NumField } from './fields';
+import { TOOLTIP_STYLE, legendText } from '../chartStyle';
 
 const show = (text: string) => (text ? showWhitespace(text) : '(empty)');
 
@@ -42,13 +43,13 @@ function Candidates() {
       <div className="beside">
         <figure>
           <figcaption>A</figcaption>
-          <pre className="generated small" data-testid="dpo-candidate-a">
+          <pre className="generated small" tabIndex={0} role="region" aria-label="Continuation A" data-testid="dpo-candidate-a">
             {candidates.a}
           </pre>
         </figure>
         <figure>
           <figcaption>B</figcaption>
-          <pre className="generated small" data-testid="dpo-candidate-b">
+          <pre className="generated small" tabIndex={0} role="region" aria-label="Continuation B" data-testid="dpo-candidate-b">
             {candidates.b}
           </pre>
         </figure>
@@ -186,7 +187,7 @@ function PairList() {
           No pairs yet.
         </p>
       ) : (
-        <div className="table-scroll">
+        <div className="table-scroll" tabIndex={0} role="region" aria-label="Preference pairs">
           <table className="runs pairs" data-testid="dpo-pairs" data-count={pairs.length}>
             <thead>
               <tr>
@@ -248,8 +249,8 @@ function DpoCharts({ history }: { history: DpoStats[] }) {
             <CartesianGrid strokeDasharray="3 3" stroke="var(--border)" />
             <XAxis dataKey="step" type="number" domain={['dataMin', 'dataMax']} stroke="var(--muted)" />
             <YAxis domain={[0, 'auto']} stroke="var(--muted)" width={48} tickFormatter={(v: number) => v.toFixed(2)} />
-            <Tooltip contentStyle={{ background: 'var(--panel)', border: '1px solid var(--border)' }} formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} />
-            <Legend />
+            <Tooltip {...TOOLTIP_STYLE} formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} />
+            <Legend formatter={legendText} />
             <Line dataKey="loss" name="loss" stroke="var(--accent)" strokeWidth={2} dot={false} isAnimationActive={false} />
             <Line dataKey="accuracy" name="accuracy" stroke="var(--ok)" strokeWidth={2} dot={false} isAnimationActive={false} />
           </LineChart>
@@ -262,8 +263,8 @@ function DpoCharts({ history }: { history: DpoStats[] }) {
             <CartesianGrid strokeDasharray="3 3" stroke="var(--border)" />
             <XAxis dataKey="step" type="number" domain={['dataMin', 'dataMax']} stroke="var(--muted)" />
             <YAxis domain={['auto', 'auto']} stroke="var(--muted)" width={48} tickFormatter={(v: number) => v.toFixed(2)} />
-            <Tooltip contentStyle={{ background: 'var(--panel)', border: '1px solid var(--border)' }} formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} />
-            <Legend />
+            <Tooltip {...TOOLTIP_STYLE} formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} />
+            <Legend formatter={legendText} />
             <Line dataKey="rewardChosen" name="chosen" stroke="var(--val)" strokeWidth={2} dot={false} isAnimationActive={false} />
             <Line dataKey="rewardRejected" name="rejected" stroke="var(--bad)" strokeWidth={2} dot={false} isAnimationActive={false} />
             <Line dataKey="margin" name="margin" stroke="var(--accent)" strokeWidth={2} dot={false} isAnimationActive={false} />
@@ -393,13 +394,13 @@ function DpoRun() {
           <div className="beside">
             <figure>
               <figcaption>Before (the reference)</figcaption>
-              <pre className="generated small" data-testid="dpo-before" data-ready={compare.before !== null}>
+              <pre className="generated small" tabIndex={0} role="region" aria-label="Before DPO" data-testid="dpo-before" data-ready={compare.before !== null}>
                 {compare.before ?? '…'}
               </pre>
             </figure>
             <figure>
               <figcaption>After DPO</figcaption>
-              <pre className="generated small" data-testid="dpo-after" data-ready={compare.after !== null}>
+              <pre className="generated small" tabIndex={0} role="region" aria-label="After DPO" data-testid="dpo-after" data-ready={compare.after !== null}>
                 {compare.after ?? (running ? 'Sampled when the run ends.' : '…')}
               </pre>
             </figure>

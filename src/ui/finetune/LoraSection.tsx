@@ -15,6 +15,7 @@ import { useTraining } from '../stores/training';
 import { downsample, trainingSeries } from '../training/series';
 import { NumField } from './fields';
 import { LoraStrength } from './LoraStrength';
+import { TOOLTIP_STYLE, legendText } from '../chartStyle';
 
 const TARGETS: { id: LoraTarget; label: string }[] = [
   { id: 'names', label: 'First names (built in)' },
@@ -62,8 +63,8 @@ function CurveChart({ title, points, domain, testId }: { title: string; points: 
             <CartesianGrid strokeDasharray="3 3" stroke="var(--border)" />
             <XAxis dataKey="step" type="number" domain={['dataMin', 'dataMax']} stroke="var(--muted)" />
             <YAxis domain={domain ?? ['auto', 'auto']} stroke="var(--muted)" allowDataOverflow width={48} tickFormatter={formatTick} />
-            <Tooltip contentStyle={{ background: 'var(--panel)', border: '1px solid var(--border)' }} formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} />
-            <Legend />
+            <Tooltip {...TOOLTIP_STYLE} formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} />
+            <Legend formatter={legendText} />
             <Line dataKey="train" name="train" stroke="var(--accent)" strokeWidth={2} dot={false} isAnimationActive={false} connectNulls />
             <Line dataKey="val" name="validation" stroke="var(--val)" strokeWidth={2} dot={{ r: 3 }} isAnimationActive={false} connectNulls />
           </LineChart>
