@@ -6,7 +6,7 @@
 import { acquireGpu, GpuUnavailableError, kernelVariantFor, type GpuInfo } from '../gpu/device';
 import { GpuProfiler, groupTimes, NO_TIMESTAMPS } from '../gpu/profiler';
 import { Gpu, type KernelVariant } from '../gpu/runtime';
-import type { ModelConfig, ModelShape, TrainConfig } from '../model/config';
+import { BUILTIN_CORPUS_IDS, type ModelConfig, type ModelShape, type TrainConfig } from '../model/config';
 import { BatchSampler, splitCorpus } from '../model/data';
 import { exportSafetensors, importSafetensors, initParams, nanoGptComputes, paramLayout, type ParamLayout } from '../model/layout';
 import { nonFiniteTensors, readSafetensors } from '../model/safetensors';
@@ -28,7 +28,7 @@ import { Trainer } from './trainer';
 
 declare const self: DedicatedWorkerGlobalScope;
 
-const BUILT_IN_CORPORA = new Set(['moby-dick', 'names']);
+const BUILT_IN_CORPORA = new Set<string>(BUILTIN_CORPUS_IDS);
 
 interface Run {
   config: ModelConfig;
