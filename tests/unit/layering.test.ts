@@ -1,11 +1,12 @@
-// Imports point down: ui -> engine -> model -> kernels -> gpu. Every import of
+// Imports point down: ui -> engine -> model -> tokenizer -> kernels -> gpu (the
+// tokenizer is pure data code: it imports nothing above it, and no DOM). Every import of
 // every source file is read and checked against the layer it lives in.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const SRC = resolve(__dirname, '../../src');
-const ORDER = ['gpu', 'kernels', 'model', 'engine', 'ui'];
+const ORDER = ['gpu', 'kernels', 'tokenizer', 'model', 'engine', 'ui'];
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -34,5 +35,17 @@ describe('layering', () => {
     }
     expect(checked).toBeGreaterThan(100);
     expect(upward).toEqual([]);
+  });
+
+  it('the tokenizer touches no DOM', () => {
+    const dom: string[] = [];
+    for (const file of files(join(SRC, 'tokenizer'))) {
+      const code = readFileSync(file, 'utf8').replace(/\/\/.*$/gm, '');
+      for (const name of ['document', 'window', 'self', 'postMessage', 'localStorage', 'indexedDB']) {
+        if (new RegExp(`\\b${name}\\b`).test(code)) dom.push(`${relative(SRC, file)} uses ${name}`);
+      }
+    }
+    expect(files(join(SRC, 'tokenizer')).length).toBeGreaterThan(3);
+    expect(dom).toEqual([]);
   });
 });
