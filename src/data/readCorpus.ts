@@ -15,7 +15,16 @@ export interface BuiltinCorpus {
   urls: string[];
 }
 
+/** Served from public/data/ (the app's own origin), relative to the page like every other asset. */
+const tinyShakespeareUrl = `${import.meta.env.BASE_URL}data/tinyshakespeare.txt`;
+
 export const BUILTIN_CORPORA: BuiltinCorpus[] = [
+  {
+    id: 'tiny-shakespeare',
+    label: 'Tiny Shakespeare',
+    description: "Karpathy's char-rnn corpus: 40,000 lines of Shakespeare's plays (about 1.1 MB, 65 distinct characters, public domain).",
+    urls: [tinyShakespeareUrl],
+  },
   {
     id: 'moby-dick',
     label: 'Moby Dick',

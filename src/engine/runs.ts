@@ -2,7 +2,7 @@
 // trainer), building one from text and configs, naming it, opening it (fresh,
 // from storage, or made from the open run), and the stored runs' lifecycle
 // over checkpointStore.ts: list, rename, delete, resume.
-import type { ModelConfig, ModelShape, TrainConfig } from '../model/config';
+import { BUILTIN_CORPUS_IDS, type ModelConfig, type ModelShape, type TrainConfig } from '../model/config';
 import { splitCorpus } from '../model/data';
 import { vocabularyProblem } from '../model/dpo';
 import { initParams, paramLayout, type ParamLayout } from '../model/layout';
@@ -20,7 +20,7 @@ import { Trainer } from './trainer';
 type Request<K extends EngineRequest['kind']> = Extract<EngineRequest, { kind: K }>;
 type Loaded = Extract<EngineReply, { kind: 'loaded' }>;
 
-const BUILT_IN_CORPORA = new Set(['moby-dick', 'names']);
+const BUILT_IN_CORPORA = new Set<string>(BUILTIN_CORPUS_IDS);
 
 export interface Run {
   config: ModelConfig;

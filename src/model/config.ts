@@ -94,7 +94,10 @@ export const DEFAULT_TRAIN: TrainConfig = {
   checkpointInterval: 100,
 };
 
-export type CorpusId = 'moby-dick' | 'names';
+/** The built-in corpora, served from the app's own origin. */
+export const BUILTIN_CORPUS_IDS = ['tiny-shakespeare', 'moby-dick', 'names'] as const;
+
+export type CorpusId = (typeof BUILTIN_CORPUS_IDS)[number];
 
 export type PresetId = 'tutorial' | 'nanogpt-char' | 'tiny' | 'names';
 
@@ -123,8 +126,7 @@ export const PRESETS: Preset[] = [
       'The tutorial reports a training loss near 1.38 on Tiny Shakespeare.',
     model: { ...DEFAULT_MODEL },
     train: { ...DEFAULT_TRAIN },
-    corpus: 'moby-dick',
-    publishedOn: "Tiny Shakespeare's input.txt",
+    corpus: 'tiny-shakespeare',
   },
   {
     id: 'nanogpt-char',
@@ -150,8 +152,7 @@ export const PRESETS: Preset[] = [
       evalIters: 200,
       checkpointInterval: 250,
     },
-    corpus: 'moby-dick',
-    publishedOn: "Tiny Shakespeare's input.txt",
+    corpus: 'tiny-shakespeare',
   },
   {
     id: 'tiny',

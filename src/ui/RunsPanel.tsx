@@ -6,6 +6,7 @@ import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, X
 import { formatBytes } from '../data/corpus';
 import type { RunSummary } from '../engine/protocol';
 import { useGpu } from './gpuStore';
+import { bitsPerChar } from '../model/inspect';
 import { formatEta } from './TrainingPanel';
 import { useRuns, xOf, type CompareAxis } from './stores/runs';
 import { useCheckpoints } from './stores/checkpoints';
@@ -136,6 +137,9 @@ function RunRow({ run, open, onOpened }: { run: RunSummary; open: boolean; onOpe
       <td className="num">{run.step.toLocaleString('en-US')}</td>
       <td className="num">{loss(run.trainLoss)}</td>
       <td className="num">{loss(run.valLoss)}</td>
+      <td className="num" data-testid="run-val-bpc" data-value={run.valLoss === null ? undefined : bitsPerChar(run.valLoss)}>
+        {run.valLoss === null ? '–' : bitsPerChar(run.valLoss).toFixed(3)}
+      </td>
       <td className="num">{run.wallMs > 0 ? formatEta(run.wallMs / 1000) : '–'}</td>
       <td className="num">{run.tokensPerSec > 0 ? Math.round(run.tokensPerSec).toLocaleString('en-US') : '–'}</td>
       <td>{when(run.savedAt)}</td>
@@ -222,6 +226,7 @@ export function RunsPanel({ onNavigate }: { onNavigate: (tab: 'train') => void }
                 <th>steps</th>
                 <th>train loss</th>
                 <th>val loss</th>
+                <th title="Validation loss in bits per character: loss / ln 2 for a character-level model">val bits/char</th>
                 <th>wall time</th>
                 <th>tokens/s</th>
                 <th>saved</th>

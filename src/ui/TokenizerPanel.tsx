@@ -1,18 +1,22 @@
 import { memo, useEffect, useMemo, useState } from 'react';
 import { useData, validationText } from './stores/data';
-import { BPE_NAMES, loadBpe, type BpeEncoder, type BpeName } from './tokenizer/bpe';
+import { useBpe } from './stores/bpe';
+import { BpeSection } from './tokenizer/BpeSection';
+import { Compression } from './tokenizer/Compression';
+import { BPE_NAMES, loadBpe, type BpeEncoder, type BpeName } from './tokenizer/openai';
 import { charSpans, codePointCount, groupBpeTokens, hexBytes, showWhitespace, type TokenSpan } from './tokenizer/spans';
 
 /** Most spans drawn per view; counts always cover the whole text. */
 const MAX_SPANS = 3000;
 const PALETTE = 10;
 
-type ViewName = 'char' | BpeName;
+type ViewName = 'char' | BpeName | 'bpe';
 
 const TITLES: Record<ViewName, string> = {
   char: 'Our model: characters',
   cl100k_base: 'cl100k_base (GPT-4)',
   o200k_base: 'o200k_base (GPT-4o)',
+  bpe: 'Your BPE',
 };
 
 /** The same text through our character tokenizer and two BPE encodings, side by side. */
@@ -22,6 +26,7 @@ export function TokenizerPanel() {
   const [whitespace, setWhitespace] = useState(true);
   const [encoders, setEncoders] = useState<Partial<Record<BpeName, BpeEncoder>>>({});
   const [loadError, setLoadError] = useState<string | null>(null);
+  const ours = useBpe((s) => s.encoder);
 
   useEffect(() => {
     let live = true;
@@ -55,8 +60,12 @@ export function TokenizerPanel() {
       const ids = enc.encode(value);
       out.push({ name, spans: groupBpeTokens(value, ids, enc.tokenBytes), tokens: ids.length });
     }
+    if (ours) {
+      const ids = ours.encode(value);
+      out.push({ name: 'bpe', spans: groupBpeTokens(value, ids, (id) => ours.tokenBytes(id)), tokens: ids.length });
+    }
     return out;
-  }, [value, corpus, encoders, chars]);
+  }, [value, corpus, encoders, chars, ours]);
 
   return (
     <section className="panel" aria-label="Tokenizer" data-testid="tokenizer-panel">
@@ -102,7 +111,9 @@ export function TokenizerPanel() {
         </tbody>
       </table>
       {loadError && <p className="bad">{loadError}</p>}
+      {corpus && <Compression corpus={corpus} openai={encoders} ours={ours} />}
       {!corpus && <p className="tag">Load a corpus to see our character tokens.</p>}
+      <BpeSection />
       <div className="token-views">
         {views.map((v) =>
           v.spans ? <TokenView key={v.name} name={v.name} spans={v.spans} whitespace={whitespace} /> : null,

@@ -3,7 +3,7 @@
 // bad or hostile value falls back to the preset's with a notice, never throws,
 // and nothing is sized from a link before the whole config passes validation.
 import type { SamplingSettings } from '../engine/protocol';
-import { PRESET_ALIASES, PRESETS, type CorpusId, type ModelShape, type Preset, type TrainConfig } from '../model/config';
+import { BUILTIN_CORPUS_IDS, PRESET_ALIASES, PRESETS, type CorpusId, type ModelShape, type Preset, type TrainConfig } from '../model/config';
 import { validateConfig } from '../model/validate';
 
 const validateMessages = (model: ModelShape, train: TrainConfig): string[] => validateConfig(model, train).map((p) => p.message);
@@ -179,7 +179,7 @@ export function parseSetup(
   }
   const corpusParam = params.get('corpus');
   let corpus: CorpusId = preset.corpus;
-  if (corpusParam === 'moby-dick' || corpusParam === 'names') corpus = corpusParam;
+  if ((BUILTIN_CORPUS_IDS as readonly string[]).includes(corpusParam ?? '')) corpus = corpusParam as CorpusId;
   else if (corpusParam !== null) notices.push(`Unknown corpus "${clip(corpusParam)}" in the link; using ${preset.corpus}.`);
 
   let model = readFields(params, MODEL_FIELDS, preset.model, notices);

@@ -13,11 +13,18 @@ async function clean(s: Session) {
 }
 
 describe('dataset panel', () => {
-  it('loads Moby Dick from our own origin, rejects empty and binary uploads, keeps the previous corpus', async () => {
+  it('loads Tiny Shakespeare and Moby Dick from our own origin, rejects empty and binary uploads, keeps the previous corpus', async () => {
     const s = await launch();
     try {
+      // The default preset (Tutorial GPT) trains on the built-in Tiny Shakespeare.
       await s.page.goto(s.url);
       const name = s.page.getByTestId('corpus-name');
+      await expect.poll(() => name.textContent(), { timeout: 60_000 }).toBe('Tiny Shakespeare');
+      expect(Number(await s.page.getByTestId('corpus-chars').getAttribute('data-chars'))).toBe(1_115_394);
+      expect(Number(await s.page.getByTestId('corpus-vocab').getAttribute('data-vocab'))).toBe(65);
+      expect(await s.page.getByTestId('corpus-preview').textContent()).toMatch(/^First Citizen:/);
+
+      await s.page.getByTestId('corpus-builtin-moby-dick').click();
       await expect.poll(() => name.textContent(), { timeout: 60_000 }).toBe('Moby Dick');
       const chars = Number(await s.page.getByTestId('corpus-chars').getAttribute('data-chars'));
       const vocab = Number(await s.page.getByTestId('corpus-vocab').getAttribute('data-vocab'));
@@ -82,7 +89,7 @@ describe('dataset panel', () => {
   it('reads a 24 MB upload in a worker with a progress bar while the page stays responsive', async () => {
     const s = await launch();
     try {
-      await s.page.goto(s.url);
+      await s.page.goto(s.url + '?preset=tiny');
       const name = s.page.getByTestId('corpus-name');
       await expect.poll(() => name.textContent(), { timeout: 60_000 }).toBe('Moby Dick');
       const line = 'It was the best of times, it was the worst of times; éà ✓\n';

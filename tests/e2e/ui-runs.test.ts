@@ -110,6 +110,14 @@ describe('runs, presets and exports', () => {
       expect(new URL(page.url()).searchParams.get('corpus')).toBeNull();
       expect(await table(page)).toEqual({ 'Tiny (changed) on Moby Dick': 10, 'Names on First names': 1 });
       expect(await row(page, 'Names on First names').locator('td').nth(3).textContent()).toBe('First names');
+      // Every run shows its validation loss in bits per character beside it (loss / ln 2 for characters).
+      for (const name of ['Tiny (changed) on Moby Dick', 'Names on First names']) {
+        const cells = row(page, name).locator('td');
+        const val = Number(await cells.nth(6).textContent());
+        expect(val).toBeGreaterThan(0);
+        expect(Number(await cells.nth(7).textContent())).toBeCloseTo(val / Math.LN2, 2);
+        expect(Number(await row(page, name).getByTestId('run-val-bpc').getAttribute('data-value'))).toBeCloseTo(val / Math.LN2, 2);
+      }
 
       // After a reload both runs are there; the first opens at its step with its whole curve.
       await page.reload();

@@ -17,7 +17,7 @@ describe('tokenizer panel', () => {
     console.log(`[e2e] js-tiktoken in Node: cl100k_base ${want.cl100k_base}, o200k_base ${want.o200k_base}`);
     const s = await launch();
     try {
-      await s.page.goto(s.url);
+      await s.page.goto(s.url + '?preset=tiny');
       await s.page.getByTestId('corpus-name').waitFor({ timeout: 60_000 });
       // The BPE tables are not fetched before the tokenizer view is shown.
       const early = s.context.pages()[0];

@@ -1,5 +1,5 @@
-// Imports point down: gpu -> kernels -> model -> data -> engine -> ui -> the
-// entry point (src/main.tsx). Every import of every source file is read; each
+// Imports point down: gpu -> kernels -> tokenizer -> model -> data -> engine ->
+// ui -> the entry point (src/main.tsx). The tokenizer is pure data code: no DOM. Every import of every source file is read; each
 // folder of src/ must have a layer, no file imports from a layer above its
 // own, and no chain of imports (type-only ones included) comes back to where
 // it started.
@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 
 const SRC = resolve(__dirname, '../../src');
 /** Lowest first. A file directly under src/ (the entry point) is the top layer. */
-export const LAYERS = ['gpu', 'kernels', 'model', 'data', 'engine', 'ui', '.'];
+export const LAYERS = ['gpu', 'kernels', 'tokenizer', 'model', 'data', 'engine', 'ui', '.'];
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -142,5 +142,17 @@ describe('layering', () => {
     const g = new Map([['a', ['b']], ['b', ['c']], ['c', ['a', 'd']], ['d', []], ['e', ['e']]]);
     expect(findCycles(g).map((c) => c.sort().join(''))).toEqual(['abc', 'e']);
     expect(findCycles(new Map([['a', ['b', 'c']], ['b', ['c']], ['c', []]]))).toEqual([]);
+  });
+
+  it('the tokenizer touches no DOM', () => {
+    const dom: string[] = [];
+    for (const file of files(join(SRC, 'tokenizer'))) {
+      const code = readFileSync(file, 'utf8').replace(/\/\/.*$/gm, '');
+      for (const name of ['document', 'window', 'self', 'postMessage', 'localStorage', 'indexedDB']) {
+        if (new RegExp(`\\b${name}\\b`).test(code)) dom.push(`${relative(SRC, file)} uses ${name}`);
+      }
+    }
+    expect(files(join(SRC, 'tokenizer')).length).toBeGreaterThan(3);
+    expect(dom).toEqual([]);
   });
 });

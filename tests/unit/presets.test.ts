@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { PRESETS } from '../../src/model/config';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { BUILTIN_CORPUS_IDS, PRESETS } from '../../src/model/config';
+import { checkCorpusBytes } from '../../src/data/corpus';
+import { BUILTIN_CORPORA } from '../../src/data/readCorpus';
 import { paramCount, validateConfig } from '../../src/model/validate';
 
 const byId = (id: string) => PRESETS.find((p) => p.id === id)!;
@@ -35,10 +40,28 @@ describe('presets say what they are', () => {
     expect(p.description).toMatch(/1\.38/);
   });
 
-  it('every preset selects a corpus; the Shakespeare ones say the text they were measured on', () => {
+  it('every preset selects a built-in corpus; the Shakespeare ones train on the built-in Tiny Shakespeare', () => {
     expect(byId('names').corpus).toBe('names');
     expect(byId('tiny').corpus).toBe('moby-dick');
-    for (const id of ['tutorial', 'nanogpt-char']) expect(byId(id).publishedOn).toMatch(/Tiny Shakespeare's input\.txt/);
+    for (const id of ['tutorial', 'nanogpt-char']) {
+      expect(byId(id).corpus).toBe('tiny-shakespeare');
+      expect(byId(id).publishedOn).toBeUndefined();
+    }
+    for (const p of PRESETS) expect(BUILTIN_CORPUS_IDS).toContain(p.corpus);
     for (const p of PRESETS) expect(validateConfig({ ...p.model, vocabSize: 65 }, p.train)).toEqual([]);
+  });
+});
+
+describe('Tiny Shakespeare is built in', () => {
+  it('ships the char-rnn input.txt unchanged, served from the app\'s own origin', () => {
+    const shipped = readFileSync(resolve(__dirname, '../../public/data/tinyshakespeare.txt'));
+    const original = readFileSync(resolve(__dirname, '../../../shared/data/tinyshakespeare/input.txt'));
+    expect(createHash('sha256').update(shipped).digest('hex')).toBe('86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed');
+    expect(shipped.equals(original)).toBe(true);
+    const r = checkCorpusBytes('Tiny Shakespeare', new Uint8Array(shipped), 257);
+    expect(r.ok && [r.stats.chars, r.stats.vocab.length, r.stats.trainChars, r.stats.valChars]).toEqual([1115394, 65, 1003854, 111540]);
+    const entry = BUILTIN_CORPORA.find((c) => c.id === 'tiny-shakespeare')!;
+    expect(entry.label).toBe('Tiny Shakespeare');
+    expect(entry.urls).toEqual(['/data/tinyshakespeare.txt']);
   });
 });

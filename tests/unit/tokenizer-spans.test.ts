@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CharTokenizer } from '../../src/model/tokenizer';
-import { loadBpe } from '../../src/ui/tokenizer/bpe';
+import { loadBpe } from '../../src/ui/tokenizer/openai';
 import { charSpans, codePointCount, groupBpeTokens, showWhitespace } from '../../src/ui/tokenizer/spans';
 
 const TEXT = 'Call me Ishmael. 👨‍👩‍👧 café (e\u0301) 漢字テスト 🇫🇷\tend\n';

@@ -9,7 +9,7 @@ const tiny = PRESETS.find((p) => p.id === 'tiny')!;
 describe('setup in the query string', () => {
   it('an empty query gives the first preset, its corpus and default sampling, without notices', () => {
     const s = parseSetup('');
-    expect(s).toEqual({ preset: 'tutorial', corpus: 'moby-dick', model: baby.model, train: baby.train, sampling: DEFAULT_SAMPLING, notices: [] });
+    expect(s).toEqual({ preset: 'tutorial', corpus: 'tiny-shakespeare', model: baby.model, train: baby.train, sampling: DEFAULT_SAMPLING, notices: [] });
   });
 
   it('round-trips a changed setup through the link', () => {
@@ -44,7 +44,7 @@ describe('setup in the query string', () => {
   it('unknown preset or corpus fall back with a notice', () => {
     const s = parseSetup('?preset=huge&corpus=/etc/passwd');
     expect(s.preset).toBe('tutorial');
-    expect(s.corpus).toBe('moby-dick');
+    expect(s.corpus).toBe('tiny-shakespeare');
     expect(s.notices).toHaveLength(2);
   });
 

@@ -5,18 +5,16 @@ import { create } from 'zustand';
 import type { EngineEvent, SavedRunSummary } from '../../engine/protocol';
 import { formatBytes } from '../../data/corpus';
 import { builtinCorpus } from '../../data/readCorpus';
-import type { CorpusId } from '../../model/config';
+import { BUILTIN_CORPUS_IDS, type CorpusId } from '../../model/config';
 import { buildBundle } from '../../engine/nanogptBundle';
 import { useGpu } from '../gpuStore';
 import { useData } from './data';
 import { useSetup } from './setup';
 import { useTraining } from './training';
 
-const BUILTIN_IDS: CorpusId[] = ['moby-dick', 'names'];
-
 /** The built-in corpus a saved run names (by label or id), if any. */
 export function builtinIdFor(corpusName: string): CorpusId | null {
-  for (const id of BUILTIN_IDS) if (id === corpusName || builtinCorpus(id).label === corpusName) return id;
+  for (const id of BUILTIN_CORPUS_IDS) if (id === corpusName || builtinCorpus(id).label === corpusName) return id;
   return null;
 }
 

@@ -1,4 +1,4 @@
-// The two OpenAI encodings, loaded on first use only: their rank tables are
+// The two OpenAI encodings (cl100k_base, o200k_base), loaded on first use only: their rank tables are
 // megabytes, so they stay out of the first paint.
 import type { Tiktoken } from 'js-tiktoken/lite';
 
