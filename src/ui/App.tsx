@@ -17,7 +17,7 @@ import { useGpu } from './gpuStore';
 import { typing } from './keys';
 import { handleCheckpointEvent, useCheckpoints } from './stores/checkpoints';
 import { handleFineTuneEvent } from './stores/finetune';
-import { useData } from './stores/data';
+import { loadStartCorpus, useData } from './stores/data';
 import { handleInsightsEvent } from './stores/insights';
 import { handleInspectEvent, useInspect } from './stores/inspect';
 import { currentQuery, useSetup } from './stores/setup';
@@ -140,7 +140,7 @@ export function App() {
 
   useEffect(() => {
     const { corpus, loading } = useData.getState();
-    if (!corpus && !loading) void useData.getState().actions.loadBuiltin(useSetup.getState().corpus);
+    if (!corpus && !loading) void loadStartCorpus();
   }, []);
 
   if (phase === 'unavailable' && failure) return <NoWebGpu reason={failure.reason} message={failure.message} />;
