@@ -21,10 +21,11 @@ import { Generation } from './generator';
 import { canProbe, inspectModel, PROBE_CHARS, runKey, Timeline, TimelineStore } from './insights';
 import { createGpuModel } from './gpuModel';
 import type { EngineModel } from './model';
-import type { DpoStats, EngineEvent, EngineReply, EngineRequest, FineTuneInfo, FromWorker, ToWorker } from './protocol';
+import type { DpoStats, ToyExample, EngineEvent, EngineReply, EngineRequest, FineTuneInfo, FromWorker, ToWorker } from './protocol';
 import { runSelfCheck } from './selfCheck';
 import { Serial } from './serial';
 import { Trainer } from './trainer';
+import { toyAccuracy } from './toyEval';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -53,6 +54,8 @@ interface BuildOptions {
   splits?: { train: Int32Array; val: Int32Array };
   lora?: { layout: LoraLayout; adapters: Float32Array };
   fineTune?: FineTuneInfo;
+  /** A toy task's held-out examples, scored at every evaluation. */
+  toyEval?: ToyExample[];
 }
 
 let gpu: Gpu | null = null;
@@ -187,7 +190,7 @@ async function buildRun(
   const layout = paramLayout(config);
   const initialParams = opts.params ?? initParams(layout, train.seed);
   const model = createGpuModel(g, layout, train.batchSize, initialParams, opts.lora);
-  const trainer = new Trainer(
+  const trainer: Trainer = new Trainer(
     model,
     { run: identity, corpus, vocab: tokenizer.vocab, train, trainTokens: splits.train, valTokens: splits.val, ...(opts.fineTune ? { fineTune: opts.fineTune } : {}) },
     serial,
@@ -199,6 +202,7 @@ async function buildRun(
         return saved;
       },
       afterEval: (stats) => snapshotAt(stats.step),
+      ...(opts.toyEval?.length ? { toyAccuracy: () => toyAccuracy(trainer.model, serial, tokenizer, opts.toyEval!) } : {}),
     },
   );
   const lora = opts.lora ?? null;
@@ -266,7 +270,7 @@ async function handle(request: EngineRequest): Promise<EngineReply> {
       if (dpoJob) return { kind: 'error', message: DPO_BUSY };
       const corpus = corpusIdentity(request.corpusName, request.text, request.builtIn);
       const identity = await newIdentity(request.runName || `Run on ${request.corpusName}`, request.preset ?? '');
-      const built = await buildRun(identity, corpus, request.text, request.model, request.train);
+      const built = await buildRun(identity, corpus, request.text, request.model, request.train, { toyEval: request.toyEval });
       if ('problems' in built) return { kind: 'invalid', problems: built.problems };
       run = built.run;
       timeline.clear();

@@ -17,6 +17,7 @@ import { useGpu } from './gpuStore';
 import { typing } from './keys';
 import { handleCheckpointEvent, useCheckpoints } from './stores/checkpoints';
 import { handleFineTuneEvent } from './stores/finetune';
+import { ToyAccuracyChart } from './training/ToyAccuracyChart';
 import { loadStartCorpus, useData } from './stores/data';
 import { handleInsightsEvent } from './stores/insights';
 import { handleInspectEvent, useInspect } from './stores/inspect';
@@ -193,6 +194,7 @@ export function App() {
               <div>
                 <TrainingControls />
                 <LossChart />
+                <ToyAccuracyChart />
                 <CheckpointControls />
               </div>
             </div>
