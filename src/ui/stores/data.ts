@@ -110,7 +110,8 @@ export async function choosePreset(id: PresetId): Promise<void> {
     await actions.loadToy(preset.toy);
     return;
   }
-  const own = corpus !== null && corpus.source !== 'builtin';
+  // A toy task is not the person's own text: a preset without one goes back to its built-in corpus.
+  const own = corpus !== null && corpus.source !== 'builtin' && corpus.source !== 'toy';
   if (own && preset.publishedOn) return;
   if (corpus?.builtin === preset.corpus && !own) return;
   await actions.loadBuiltin(preset.corpus);
