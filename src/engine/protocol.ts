@@ -47,6 +47,24 @@ export interface EvalStats {
   step: number;
   trainLoss: number;
   valLoss: number;
+  /** Runs on a toy task: greedy completions of held-out examples (src/engine/toyEval.ts). */
+  toy?: ToyAccuracy;
+}
+
+/** One toy-task example: the model is given the prompt and should complete the answer. */
+export interface ToyExample {
+  prompt: string;
+  answer: string;
+}
+
+/** Accuracy of greedy completions of held-out toy-task examples at one evaluation. */
+export interface ToyAccuracy {
+  /** Fraction of examples whose whole answer was decoded exactly. */
+  exact: number;
+  /** Fraction of answer characters decoded right (repeat: the second-half accuracy). */
+  perChar: number;
+  /** Examples scored. */
+  examples: number;
 }
 
 /** One point of the training-loss curve. */
@@ -203,7 +221,8 @@ export type EngineRequest =
   | { kind: 'init'; kernels?: KernelVariant }
   | { kind: 'selfCheck'; M: number; N: number; K: number; seed: number }
   /** A new run (a new id: no stored run is replaced); `runName` and `preset` name it. */
-  | { kind: 'load'; corpusName: string; text: string; model: ModelShape; train: TrainConfig; builtIn?: boolean; runName?: string; preset?: string }
+  /** toyEval: a toy task's held-out examples, completed greedily at every evaluation. */
+  | { kind: 'load'; corpusName: string; text: string; model: ModelShape; train: TrainConfig; builtIn?: boolean; runName?: string; preset?: string; toyEval?: ToyExample[] }
   /** The run saved last in this browser, if any. */
   | { kind: 'savedRun' }
   /** Open a stored run (the last saved without `id`) paused at its step; `text` is required for a built-in corpus. */

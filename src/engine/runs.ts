@@ -14,7 +14,8 @@ import type { Engine } from './engine';
 import { createGpuModel } from './gpuModel';
 import { runKey } from './insights';
 import { snapshotAt } from './jobs/insights';
-import type { EngineReply, EngineRequest, FineTuneInfo } from './protocol';
+import type { EngineReply, EngineRequest, FineTuneInfo, ToyExample } from './protocol';
+import { toyAccuracy } from './toyEval';
 import { Trainer } from './trainer';
 
 type Request<K extends EngineRequest['kind']> = Extract<EngineRequest, { kind: K }>;
@@ -52,6 +53,8 @@ export interface BuildOptions {
   splits?: { train: Int32Array; val: Int32Array };
   lora?: { layout: LoraLayout; adapters: Float32Array };
   fineTune?: FineTuneInfo;
+  /** A toy task's held-out examples, scored at every evaluation. */
+  toyEval?: ToyExample[];
 }
 
 /** A new run's identity: a fresh id, and a name not yet taken ("Tiny on Moby Dick 2"). */
@@ -139,7 +142,7 @@ export async function buildRun(
   const layout = paramLayout(config);
   const initialParams = opts.params ?? initParams(layout, train.seed);
   const model = createGpuModel(g, layout, train.batchSize, initialParams, opts.lora);
-  const trainer = new Trainer(
+  const trainer: Trainer = new Trainer(
     model,
     { run: identity, corpus, vocab: tokenizer.vocab, train, trainTokens: splits.train, valTokens: splits.val, ...(opts.fineTune ? { fineTune: opts.fineTune } : {}) },
     engine.serial,
@@ -151,6 +154,7 @@ export async function buildRun(
         return saved;
       },
       afterEval: (stats) => snapshotAt(engine, stats.step),
+      ...(opts.toyEval?.length ? { toyAccuracy: () => toyAccuracy(trainer.model, engine.serial, tokenizer, opts.toyEval!) } : {}),
     },
   );
   const lora = opts.lora ?? null;
@@ -226,7 +230,7 @@ export async function load(engine: Engine, request: Request<'load'>): Promise<En
   if (busy) return busy;
   const corpus = corpusIdentity(request.corpusName, request.text, request.builtIn);
   const identity = await newIdentity(engine, request.runName || `Run on ${request.corpusName}`, request.preset ?? '');
-  const built = await buildRun(engine, identity, corpus, request.text, request.model, request.train);
+  const built = await buildRun(engine, identity, corpus, request.text, request.model, request.train, { toyEval: request.toyEval });
   if ('problems' in built) return { kind: 'invalid', problems: built.problems };
   const run = (engine.run = built.run);
   engine.clearTimeline();

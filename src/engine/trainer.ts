@@ -22,6 +22,8 @@ export interface TrainerHooks {
   save(run: RunCheckpoint): Promise<SaveResult>;
   /** Runs after every finite evaluation, weights at that step (the inspection timeline's snapshot). */
   afterEval?(stats: EvalStats): Promise<void>;
+  /** Runs on a toy task: the held-out accuracy at an evaluation (weights drained). */
+  toyAccuracy?(): Promise<EvalStats['toy'] | null>;
 }
 
 export interface TrainerSetup {
@@ -442,7 +444,8 @@ export class Trainer {
       await this.nonFinite(this.step, `The evaluation at step ${this.step} gave a non-finite loss.`);
       return null;
     }
-    const stats = { step: this.step, trainLoss, valLoss };
+    const toy = this.hooks.toyAccuracy ? await this.guard(this.hooks.toyAccuracy()) : null;
+    const stats: EvalStats = { step: this.step, trainLoss, valLoss, ...(toy ? { toy } : {}) };
     this.evalHistory = appendThinned(this.evalHistory.filter((p) => p.step !== this.step), stats);
     this.hooks.emit({ kind: 'eval', stats });
     if (this.hooks.afterEval) await this.guard(this.hooks.afterEval(stats));

@@ -2,6 +2,7 @@
 // override the defaults (nanoGPT's config style).
 
 import type { Activation } from '../kernels/activation';
+import type { ToyTaskSpec } from '../data/toyTasks';
 
 export type { Activation };
 
@@ -99,7 +100,7 @@ export const BUILTIN_CORPUS_IDS = ['tiny-shakespeare', 'moby-dick', 'names'] as 
 
 export type CorpusId = (typeof BUILTIN_CORPUS_IDS)[number];
 
-export type PresetId = 'tutorial' | 'nanogpt-char' | 'tiny' | 'names';
+export type PresetId = 'tutorial' | 'nanogpt-char' | 'tiny' | 'names' | 'induction';
 
 export interface Preset {
   id: PresetId;
@@ -107,8 +108,10 @@ export interface Preset {
   description: string;
   model: ModelShape;
   train: TrainConfig;
-  /** The built-in corpus the preset selects. */
+  /** The built-in corpus the preset selects (the link's corpus when the preset trains on a toy task). */
   corpus: CorpusId;
+  /** A toy task the preset trains on instead of a built-in corpus (generated from its seed). */
+  toy?: ToyTaskSpec;
   /**
    * The text a preset's published losses were measured on, when it is not
    * built in: the preset then keeps a text the person loaded themselves.
@@ -169,6 +172,18 @@ export const PRESETS: Preset[] = [
     model: { ...DEFAULT_MODEL, nLayer: 3, nHead: 4, nEmbd: 64, blockSize: 16, dropout: 0 },
     train: { ...DEFAULT_TRAIN, batchSize: 32, maxSteps: 1000, learningRate: 1e-3, evalInterval: 100, evalIters: 5, checkpointInterval: 100 },
     corpus: 'names',
+  },
+  {
+    id: 'induction',
+    label: 'Induction (2 layers, attention-heavy)',
+    description:
+      'Where induction heads form: 2 layers, 4 heads, 64 wide, context 32, trained on the Repeat toy task (12 random letters of 16, ' +
+      'written twice). The second copy can only be predicted by finding the earlier occurrence of the current letter and copying ' +
+      'the one after it; its accuracy on held-out strings is plotted with the loss.',
+    model: { ...DEFAULT_MODEL, nLayer: 2, nHead: 4, nEmbd: 64, blockSize: 32, dropout: 0 },
+    train: { ...DEFAULT_TRAIN, batchSize: 16, maxSteps: 400, learningRate: 3e-3, evalInterval: 50, evalIters: 4, checkpointInterval: 100 },
+    corpus: 'moby-dick',
+    toy: { kind: 'repeat', length: 12, alphabet: 16, reversedDigits: false, examples: 4000, seed: 1 },
   },
 ];
 

@@ -17,6 +17,7 @@ import { useGpu } from './gpuStore';
 import { typing } from './keys';
 import { handleCheckpointEvent, useCheckpoints } from './stores/checkpoints';
 import { handleFineTuneEvent } from './stores/finetune';
+import { ToyAccuracyChart } from './training/ToyAccuracyChart';
 import { useData } from './stores/data';
 import { handleInsightsEvent } from './stores/insights';
 import { handleInspectEvent, useInspect } from './stores/inspect';
@@ -217,6 +218,7 @@ export function App() {
                 <div>
                   <TrainingControls />
                   <LossChart />
+                  <ToyAccuracyChart />
                   <CheckpointControls />
                 </div>
               </div>

@@ -3,6 +3,7 @@ import { BUILTIN_CORPORA } from '../data/readCorpus';
 import { CORPUS_LIMITS, formatBytes } from '../data/corpus';
 import { useData } from './stores/data';
 import { showWhitespace } from './tokenizer/spans';
+import { ToyTaskForm } from './ToyTaskForm';
 
 const PREVIEW_CHARS = 1200;
 
@@ -45,6 +46,7 @@ export function DatasetPanel() {
               </button>
             ))}
           </div>
+          <ToyTaskForm />
           <h3>Your own text</h3>
           <div
             className={dragging ? 'dropzone dragging' : 'dropzone'}

@@ -53,7 +53,7 @@ export function erf(x: number): number {
 // ---------------------------------------------------------------- layers
 
 /** out (BT, C) = wte[x] + wpe[t] */
-function encoderForward(out: Float64Array, x: Int32Array, wte: Float64Array, wpe: Float64Array, BT: number, T: number, C: number) {
+export function encoderForward(out: Float64Array, x: Int32Array, wte: Float64Array, wpe: Float64Array, BT: number, T: number, C: number) {
   for (let i = 0; i < BT; i++) {
     const t = i % T;
     for (let c = 0; c < C; c++) out[i * C + c] = wte[x[i] * C + c] + wpe[t * C + c];
@@ -71,7 +71,7 @@ function encoderBackward(dwte: Float64Array, dwpe: Float64Array, dout: Float64Ar
 }
 
 /** out (N, C) = (inp - mean) * rstd * w + b, biased variance */
-function layerNormForward(
+export function layerNormForward(
   out: Float64Array, mean: Float64Array, rstd: Float64Array,
   inp: Float64Array, w: Float64Array, b: Float64Array | null, N: number, C: number,
 ) {
@@ -115,7 +115,7 @@ function layerNormBackward(
 }
 
 /** out (N, OUT) = inp (N, IN) W^T + b, W (OUT, IN) as PyTorch's Linear */
-function linearForward(out: Float64Array, inp: Float64Array, W: Float64Array, b: Float64Array | null, N: number, IN: number, OUT: number) {
+export function linearForward(out: Float64Array, inp: Float64Array, W: Float64Array, b: Float64Array | null, N: number, IN: number, OUT: number) {
   for (let n = 0; n < N; n++) {
     for (let o = 0; o < OUT; o++) {
       let s = b ? b[o] : 0;
@@ -145,7 +145,7 @@ function linearBackward(
 export const attentionDropoutSalt = (l: number) => 65536 + l;
 
 /** Causal self-attention: qkv (B, T, 3C) -> out (B, T, C), att (B, NH, T, T) before dropout; drop = mask / (1 - p) or null */
-function attentionForward(
+export function attentionForward(
   out: Float64Array, att: Float64Array, qkv: Float64Array, B: number, T: number, C: number, NH: number, drop: Float64Array | null,
 ) {
   const hs = C / NH;
@@ -222,7 +222,7 @@ function attentionBackward(
   }
 }
 
-function activationForward(out: Float64Array, inp: Float64Array, kind: 'relu' | 'gelu') {
+export function activationForward(out: Float64Array, inp: Float64Array, kind: 'relu' | 'gelu') {
   for (let i = 0; i < inp.length; i++) {
     const x = inp[i];
     out[i] = kind === 'relu' ? Math.max(x, 0) : 0.5 * x * (1 + erf(x / Math.SQRT2));
@@ -294,7 +294,7 @@ function p(P: Tensors, name: string): Float64Array {
   return t;
 }
 
-const lmHeadName = (cfg: RefConfig) => (cfg.tieWeights ? 'transformer.wte.weight' : 'lm_head.weight');
+export const lmHeadName = (cfg: RefConfig) => (cfg.tieWeights ? 'transformer.wte.weight' : 'lm_head.weight');
 
 export function gptForward(
   cfg: RefConfig, P: Tensors, x: Int32Array, y: Int32Array | null, B: number, T: number, drop?: Dropout,

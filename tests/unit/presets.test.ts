@@ -6,6 +6,7 @@ import { BUILTIN_CORPUS_IDS, PRESETS } from '../../src/model/config';
 import { checkCorpusBytes } from '../../src/data/corpus';
 import { BUILTIN_CORPORA } from '../../src/data/readCorpus';
 import { paramCount, validateConfig } from '../../src/model/validate';
+import { longestToyLine, toyTask } from '../../src/data/toyTasks';
 
 const byId = (id: string) => PRESETS.find((p) => p.id === id)!;
 
@@ -49,6 +50,22 @@ describe('presets say what they are', () => {
     }
     for (const p of PRESETS) expect(BUILTIN_CORPUS_IDS).toContain(p.corpus);
     for (const p of PRESETS) expect(validateConfig({ ...p.model, vocabSize: 65 }, p.train)).toEqual([]);
+  });
+
+  it('Induction trains a 2-layer attention model on the repeat task, whose lines fit its context', () => {
+    const p = byId('induction');
+    expect(p.label).toBe('Induction (2 layers, attention-heavy)');
+    expect(p.model).toMatchObject({ nLayer: 2, nHead: 4, dropout: 0 });
+    expect(p.train.learningRate).toBeGreaterThanOrEqual(1e-3);
+    expect(p.train.learningRate).toBeLessThanOrEqual(3e-3);
+    expect(p.toy?.kind).toBe('repeat');
+    // Two copies and the newline before them fit one window.
+    expect(longestToyLine(p.toy!) + 1).toBeLessThanOrEqual(p.model.blockSize);
+    const made = toyTask(p.toy!, p.model.blockSize);
+    expect('problem' in made).toBe(false);
+    if ('problem' in made) return;
+    expect(new Set(made.text).size).toBe(p.toy!.alphabet + 1); // the letters and the newline
+    expect(validateConfig({ ...p.model, vocabSize: p.toy!.alphabet + 1 }, p.train)).toEqual([]);
   });
 });
 

@@ -5,13 +5,16 @@ import type { CorpusId, PresetId } from '../../model/config';
 import { CharTokenizer } from '../../model/tokenizer';
 import { minCorpusChars, type CorpusCheck, type CorpusStats } from '../../data/corpus';
 import { builtinCorpus, fetchBuiltin, readCorpus } from '../../data/readCorpus';
+import { toyTask, type ToyTaskData, type ToyTaskSpec } from '../../data/toyTasks';
 import { presetById } from '../url';
 import { useSetup } from './setup';
 
 export interface Corpus {
   name: string;
-  source: 'builtin' | 'file' | 'paste';
+  source: 'builtin' | 'file' | 'paste' | 'toy';
   builtin?: CorpusId;
+  /** A toy task's spec and held-out examples (source 'toy'). */
+  toy?: ToyTaskData;
   text: string;
   stats: CorpusStats;
   tokenizer: CharTokenizer;
@@ -27,12 +30,14 @@ interface DataState {
     loadBuiltin: (id: CorpusId) => Promise<void>;
     loadFile: (file: File) => Promise<void>;
     loadText: (text: string, name?: string) => Promise<void>;
+    /** Generate a toy task's corpus from its spec (checked against the model's context). */
+    loadToy: (spec: ToyTaskSpec) => Promise<void>;
     dismissError: () => void;
   };
 }
 
 export const useData = create<DataState>((set, get) => {
-  async function check(name: string, blob: Blob, source: Corpus['source'], builtin?: CorpusId): Promise<void> {
+  async function check(name: string, blob: Blob, source: Corpus['source'], builtin?: CorpusId, toy?: ToyTaskData): Promise<void> {
     if (get().loading) return;
     set({ loading: { name, done: 0, total: blob.size }, error: null });
     const minChars = minCorpusChars(useSetup.getState().model.blockSize);
@@ -47,7 +52,7 @@ export const useData = create<DataState>((set, get) => {
       return;
     }
     const tokenizer = new CharTokenizer(result.stats.vocab);
-    set({ loading: null, error: null, corpus: { name, source, builtin, text: result.text, stats: result.stats, tokenizer } });
+    set({ loading: null, error: null, corpus: { name, source, builtin, toy, text: result.text, stats: result.stats, tokenizer } });
     if (builtin) useSetup.getState().actions.setCorpus(builtin);
   }
 
@@ -71,6 +76,15 @@ export const useData = create<DataState>((set, get) => {
       },
       loadFile: (file) => check(file.name || 'The file', file, 'file'),
       loadText: (text, name = 'The pasted text') => check(name, new Blob([text], { type: 'text/plain' }), 'paste'),
+      async loadToy(spec) {
+        if (get().loading) return;
+        const made = toyTask(spec, useSetup.getState().model.blockSize);
+        if ('problem' in made) {
+          set({ error: made.problem });
+          return;
+        }
+        await check(made.name, new Blob([made.text], { type: 'text/plain' }), 'toy', undefined, made);
+      },
       dismissError: () => set({ error: null }),
     },
   };
@@ -91,8 +105,22 @@ export async function choosePreset(id: PresetId): Promise<void> {
   if (!preset) return;
   useSetup.getState().actions.applyPreset(preset.id);
   const { corpus, actions } = useData.getState();
-  const own = corpus !== null && corpus.source !== 'builtin';
+  if (preset.toy) {
+    if (corpus?.toy && JSON.stringify(corpus.toy.spec) === JSON.stringify(preset.toy)) return;
+    await actions.loadToy(preset.toy);
+    return;
+  }
+  // A toy task is not the person's own text: a preset without one goes back to its built-in corpus.
+  const own = corpus !== null && corpus.source !== 'builtin' && corpus.source !== 'toy';
   if (own && preset.publishedOn) return;
   if (corpus?.builtin === preset.corpus && !own) return;
   await actions.loadBuiltin(preset.corpus);
+}
+
+/** The corpus a page opens with: the setup's preset's toy task, else its built-in corpus. */
+export async function loadStartCorpus(): Promise<void> {
+  const { preset, corpus } = useSetup.getState();
+  const toy = presetById(preset)?.toy;
+  if (toy) await useData.getState().actions.loadToy(toy);
+  else await useData.getState().actions.loadBuiltin(corpus);
 }

@@ -121,6 +121,7 @@ export const useTraining = create<TrainingState>((set, get) => ({
         builtIn: corpus.source === 'builtin',
         runName: `${label}${changed ? ' (changed)' : ''} on ${corpus.name}`,
         preset: preset?.label ?? '',
+        ...(corpus.toy ? { toyEval: corpus.toy.heldOut } : {}),
       });
       set({ busy: false });
       if (reply.kind === 'loaded') {
