@@ -15,23 +15,9 @@
 //   brackets  (()())|T       prompt: up to '|'               answer: T when balanced, F when not
 import { SeededRng } from '../model/sampling';
 
-export type ToyTaskKind = 'repeat' | 'copy' | 'reverse' | 'sort' | 'add' | 'brackets';
+import type { ToyTaskKind, ToyTaskSpec } from '../model/config';
 
-export interface ToyTaskSpec {
-  kind: ToyTaskKind;
-  /**
-   * String length (repeat, copy, reverse, sort); the most digits of an operand
-   * (add); the longest bracket string (brackets, even lengths 2..length).
-   */
-  length: number;
-  /** Distinct symbols, the first letters a, b, c, ... (repeat, copy, reverse, sort). */
-  alphabet: number;
-  /** add: numbers written least significant digit first. */
-  reversedDigits: boolean;
-  /** Training examples in the corpus text. */
-  examples: number;
-  seed: number;
-}
+export type { ToyTaskKind, ToyTaskSpec };
 
 export interface ToyExample {
   prompt: string;

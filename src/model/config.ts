@@ -2,7 +2,6 @@
 // override the defaults (nanoGPT's config style).
 
 import type { Activation } from '../kernels/activation';
-import type { ToyTaskSpec } from '../data/toyTasks';
 
 export type { Activation };
 
@@ -189,3 +188,23 @@ export const PRESETS: Preset[] = [
 
 /** Preset ids of older links, read as today's presets. */
 export const PRESET_ALIASES: Record<string, PresetId> = { baby: 'tutorial' };
+
+/** A toy task's generator settings (src/data/toyTasks.ts makes the text). */
+export type ToyTaskKind = 'repeat' | 'copy' | 'reverse' | 'sort' | 'add' | 'brackets';
+
+export interface ToyTaskSpec {
+  kind: ToyTaskKind;
+  /**
+   * String length (repeat, copy, reverse, sort); the most digits of an operand
+   * (add); the longest bracket string (brackets, even lengths 2..length).
+   */
+  length: number;
+  /** Distinct symbols, the first letters a, b, c, ... (repeat, copy, reverse, sort). */
+  alphabet: number;
+  /** add: numbers written least significant digit first. */
+  reversedDigits: boolean;
+  /** Training examples in the corpus text. */
+  examples: number;
+  seed: number;
+}
+
