@@ -20,6 +20,9 @@ struct Params { BT: u32, T: u32, C: u32 }
 @group(0) @binding(3) var<storage, read> wte: array<f32>;
 @group(0) @binding(4) var<storage, read> wpe: array<f32>;
 
+// false: token embeddings only (rotary models have no learned positions; wpe is then not read)
+override POSITIONS: bool = true;
+
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
@@ -29,5 +32,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let c = i % p.C;
   let t = row % p.T;
   let v = u32(tokens[row]);
-  out[i] = wte[v * p.C + c] + wpe[t * p.C + c];
+  var e = wte[v * p.C + c];
+  if (POSITIONS) { e += wpe[t * p.C + c]; }
+  out[i] = e;
 }

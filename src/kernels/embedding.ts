@@ -9,8 +9,8 @@ export interface EmbeddingForwardArgs {
   tokens: Binding;
   /** (V, C) token embeddings */
   wte: Binding;
-  /** (>= T, C) position embeddings; row t is used for position t = row % T */
-  wpe: Binding;
+  /** (>= T, C) position embeddings; row t is used for position t = row % T; null: none (rotary models) */
+  wpe: Binding | null;
   B: number;
   T: number;
   C: number;
@@ -19,8 +19,8 @@ export interface EmbeddingForwardArgs {
 export interface EmbeddingBackwardArgs {
   /** (V, C), accumulated */
   dwte: Binding;
-  /** (T, C), accumulated */
-  dwpe: Binding;
+  /** (T, C), accumulated; null: no position embeddings */
+  dwpe: Binding | null;
   /** (B*T, C) */
   dout: Binding;
   /** (B*T) i32 */
@@ -34,9 +34,9 @@ export interface EmbeddingBackwardArgs {
 /** Record out[b, t] = wte[tokens[b, t]] + wpe[t]. */
 export function embeddingForward(gpu: Gpu, encoder: Recorder, args: EmbeddingForwardArgs): void {
   const { B, T, C } = args;
-  gpu.dispatch(encoder, gpu.pipeline(forwardCode), {
+  gpu.dispatch(encoder, gpu.pipeline(forwardCode, { constants: { POSITIONS: args.wpe ? 1 : 0 } }), {
     params: [B * T, T, C],
-    buffers: [args.out, args.tokens, args.wte, args.wpe],
+    buffers: [args.out, args.tokens, args.wte, args.wpe ?? args.wte],
     workgroups: grid(Math.ceil((B * T * C) / 256)),
     kernel: 'embedding_forward',
     workgroupSize: 256,
@@ -64,6 +64,7 @@ export function embeddingBackward(gpu: Gpu, encoder: Recorder, args: EmbeddingBa
     flops: B * T * C,
     bytes: 4 * (B * T * C + B * T + 2 * V * C),
   });
+  if (!args.dwpe) return;
   gpu.dispatch(encoder, gpu.pipeline(backwardCode, { entryPoint: 'wpe' }), {
     params,
     buffers: [args.dwpe, args.dout],

@@ -29,6 +29,7 @@ import { biasBackwardScratchFloats } from '../kernels/biasBackward';
 import { DPO_STATS } from '../kernels/dpo';
 import { layerNormBackwardScratchFloats } from '../kernels/layerNorm';
 import { matmulScratchFloats } from '../kernels/matmul';
+import { rmsNormBackwardScratchFloats } from '../kernels/rmsNorm';
 import { healthTable } from '../kernels/tensorHealth';
 import type { ModelConfig } from './config';
 import { blockDims, describeParams, finalNormStats, savedBlockActivations } from './description';
@@ -126,7 +127,7 @@ export function allocationTable(config: ModelConfig, batchSize: number, lora?: L
   add('scratch', 'attention delta', attentionRowFloats(B, T, NH)); // (B, NH, T) attention backward row sums
   // partial column sums of the LayerNorm and bias gradients (per block of rows), shared by every call
   const biasWidths = describeParams(config).filter((t) => t.shape.length === 1).map((t) => t.shape[0]!);
-  add('scratch', 'column sums', Math.max(layerNormBackwardScratchFloats(BT, C), ...biasWidths.map((n) => biasBackwardScratchFloats(BT, n))));
+  add('scratch', 'column sums', Math.max(layerNormBackwardScratchFloats(BT, C), rmsNormBackwardScratchFloats(BT, C), ...biasWidths.map((n) => biasBackwardScratchFloats(BT, n))));
   if (lora) add('scratch', 'lora dxa', BT * lora.lora.r); // (BT, r) s dY B
   // split-K partial products of the weight gradients dW (out, in) += dY^T X (K = BT), the largest of them;
   // a buffer of its own (the products read their operands while writing it)

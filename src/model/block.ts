@@ -39,13 +39,13 @@ export interface BlockWeights {
 /** The block's outputs, what training saves for backward. */
 export interface BlockActivations {
   ln1: Binding; // (N, C)
-  ln1Mean: Binding; // (N)
+  ln1Mean: Binding | null; // (N) LayerNorm only
   ln1Rstd: Binding; // (N)
   qkv: Binding; // (N, 3C)
   atty: Binding; // (N, C)
   res2: Binding; // (N, C)
   ln2: Binding; // (N, C)
-  ln2Mean: Binding; // (N)
+  ln2Mean: Binding | null; // (N) LayerNorm only
   ln2Rstd: Binding; // (N)
   fch: Binding; // (N, 4C)
   fcha: Binding; // (N, 4C)
@@ -105,7 +105,7 @@ export function blockForward(gpu: Gpu, rec: Recorder, args: BlockForwardArgs): v
   const { inp, acts: a, w, proj, N, C, dropout } = args;
   // Without dropout the projections add the residual in their epilogue (no separate add pass).
   const fused = !dropout || dropout.p === 0;
-  layerNormForward(gpu, rec, { out: a.ln1, mean: a.ln1Mean, rstd: a.ln1Rstd, inp, weight: w.ln1w, bias: w.ln1b, N, C });
+  layerNormForward(gpu, rec, { out: a.ln1, mean: a.ln1Mean!, rstd: a.ln1Rstd, inp, weight: w.ln1w, bias: w.ln1b, N, C });
   matmul(gpu, rec, { site: 'attn.c_attn', out: a.qkv, a: a.ln1, b: w.attnW, bias: w.attnB, M: N, N: 3 * C, K: C, transB: true }); // (N, 3C)
   adapt(gpu, rec, args.lora, 'attn.c_attn', a.ln1, a.qkv, N, C, 3 * C);
   args.attend(rec);
@@ -113,7 +113,7 @@ export function blockForward(gpu: Gpu, rec: Recorder, args: BlockForwardArgs): v
   else matmul(gpu, rec, { site: 'attn.c_proj', out: proj, a: a.atty, b: w.projW, bias: w.projB, M: N, N: C, K: C, transB: true }); // (N, C)
   adapt(gpu, rec, args.lora, 'attn.c_proj', a.atty, fused ? a.res2 : proj, N, C, C);
   if (!fused) residualAdd(gpu, rec, a.res2, inp, proj, N * C, dropout, 0);
-  layerNormForward(gpu, rec, { out: a.ln2, mean: a.ln2Mean, rstd: a.ln2Rstd, inp: a.res2, weight: w.ln2w, bias: w.ln2b, N, C });
+  layerNormForward(gpu, rec, { out: a.ln2, mean: a.ln2Mean!, rstd: a.ln2Rstd, inp: a.res2, weight: w.ln2w, bias: w.ln2b, N, C });
   matmul(gpu, rec, { site: 'mlp.c_fc', out: a.fch, a: a.ln2, b: w.fcW, bias: w.fcB, M: N, N: 4 * C, K: C, transB: true }); // (N, 4C)
   adapt(gpu, rec, args.lora, 'mlp.c_fc', a.ln2, a.fch, N, C, 4 * C);
   activationForward(gpu, rec, { out: a.fcha, inp: a.fch, n: N * 4 * C, kind: args.activation });

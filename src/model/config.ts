@@ -28,6 +28,8 @@ export interface ModelConfig {
   ffnHidden?: number;
   /** LLaMA: the rotary base (10000 when absent). */
   ropeTheta?: number;
+  /** LLaMA: RMSNorm's epsilon (1e-5 when absent). */
+  rmsNormEps?: number;
 }
 
 export type BlockKind = 'gpt2' | 'llama';

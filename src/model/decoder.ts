@@ -24,8 +24,11 @@ import { attentionDecode } from '../kernels/attention';
 import { add } from '../kernels/elementwise';
 import { layerNormForward } from '../kernels/layerNorm';
 import { matmul } from '../kernels/matmul';
-import { blockForward, type BlockActivations, type BlockLora } from './block';
-import type { ModelConfig } from './config';
+import { rmsNormForward } from '../kernels/rmsNorm';
+import { blockForward, type BlockActivations, type BlockLora, type BlockWeights } from './block';
+import { DEFAULT_ROPE_THETA, RMS_NORM_EPS, type ModelConfig } from './config';
+import { blockDims, blockKind, blockWeightNames, lmHeadName, roleName } from './description';
+import { llamaBlockForward, type LlamaShape } from './llamaBlock';
 
 /** Incremental decoding with a key/value cache, when the model offers one. */
 export interface Decoder {
@@ -71,6 +74,8 @@ export class GptDecoder implements Decoder {
   private readonly fcha: GPUBuffer; // (4C)
   private readonly logitsBuf: GPUBuffer; // (V)
   private readonly caches: LayerCache[] = [];
+  /** The LLaMA block's shape for one row, or null (GPT-2 block). */
+  private readonly llama: LlamaShape | null;
   private readonly staging: GPUBuffer[] = []; // free MAP_READ buffers of V floats
 
   constructor(
@@ -82,6 +87,10 @@ export class GptDecoder implements Decoder {
     private readonly lora: (l: number) => BlockLora | null = () => null,
   ) {
     const { nLayer: L, nHead: NH, nEmbd: C, blockSize: T, vocabSize: V } = config;
+    const dims = blockDims(config);
+    this.llama = blockKind(config) === 'llama'
+      ? { ...dims, T: 1, theta: config.ropeTheta ?? DEFAULT_ROPE_THETA, eps: config.rmsNormEps ?? RMS_NORM_EPS }
+      : null;
     const f = (floats: number, label: string) => {
       const b = gpu.buffer(4 * floats, `decoder ${label}`);
       this.owned.push(b);
@@ -94,14 +103,15 @@ export class GptDecoder implements Decoder {
     this.ln = f(C, 'layernorm');
     this.mean = f(1, 'ln mean');
     this.rstd = f(1, 'ln rstd');
-    this.qkv = f(3 * C, 'qkv');
+    this.qkv = f(dims.qkv, 'qkv');
     this.atty = f(C, 'atty');
     this.probs = f(NH * T, 'att probs');
     this.proj = f(C, 'proj');
-    this.fch = f(4 * C, 'fch');
-    this.fcha = f(4 * C, 'fch act');
+    this.fch = f(dims.mlpIn, 'fch');
+    this.fcha = f(dims.mlpHidden, 'fch act');
     this.logitsBuf = f(V, 'logits');
-    for (let l = 0; l < L; l++) this.caches.push({ k: f(T * C, `h${l} k cache`), v: f(T * C, `h${l} v cache`) });
+    const kvRow = dims.KV * dims.D;
+    for (let l = 0; l < L; l++) this.caches.push({ k: f(T * kvRow, `h${l} k cache`), v: f(T * kvRow, `h${l} v cache`) });
   }
 
   /** Positions filled so far (pushes submitted). */
@@ -167,44 +177,48 @@ export class GptDecoder implements Decoder {
     };
     const opt = (name: string) => this.weight(name);
     const row = 4 * C;
-    const wte = w('transformer.wte.weight');
-    const wpe = w('transformer.wpe.weight');
-
-    enc.copyBufferToBuffer(wte.buffer, wte.offset + id * row, this.tok, 0, row);
-    enc.copyBufferToBuffer(wpe.buffer, wpe.offset + t * row, this.pos, 0, row);
-    add(gpu, enc, { out: this.x, a: this.tok, b: this.pos, n: C }); // (C)
+    const wte = w(roleName(config, 'tokenEmbedding')!);
+    const wpeName = roleName(config, 'positionEmbedding');
+    if (wpeName) {
+      const wpe = w(wpeName);
+      enc.copyBufferToBuffer(wte.buffer, wte.offset + id * row, this.tok, 0, row);
+      enc.copyBufferToBuffer(wpe.buffer, wpe.offset + t * row, this.pos, 0, row);
+      add(gpu, enc, { out: this.x, a: this.tok, b: this.pos, n: C }); // (C)
+    } else {
+      enc.copyBufferToBuffer(wte.buffer, wte.offset + id * row, this.x, 0, row); // rotary models: the token row alone
+    }
 
     // One row: ln_1, ln_2 (and later ln_f) share a buffer, as do their statistics.
     const acts: BlockActivations = {
       ln1: this.ln, ln1Mean: this.mean, ln1Rstd: this.rstd, qkv: this.qkv, atty: this.atty, res2: this.res,
       ln2: this.ln, ln2Mean: this.mean, ln2Rstd: this.rstd, fch: this.fch, fcha: this.fcha, out: this.x,
     };
+    const KV = this.llama?.KV ?? NH;
+    const kvRow = 4 * KV * (C / NH); // bytes of one position's keys (or values)
     for (let l = 0; l < L; l++) {
-      const h = `transformer.h.${l}`;
+      const names = blockWeightNames(config, l);
+      const req = (n: string | undefined) => w(n!);
+      const get = (n: string | undefined) => (n === undefined ? null : opt(n));
+      const weights: BlockWeights = {
+        ln1w: req(names.ln1w), ln1b: get(names.ln1b), attnW: req(names.attnW), attnB: get(names.attnB),
+        projW: req(names.projW), projB: get(names.projB), ln2w: req(names.ln2w), ln2b: get(names.ln2b),
+        fcW: req(names.fcW), fcB: get(names.fcB), mprojW: req(names.mprojW), mprojB: get(names.mprojB),
+      };
       const cache = this.caches[l];
-      blockForward(gpu, enc, {
-        inp: this.x, acts, proj: this.proj, N: 1, C, activation: config.activation, dropout: null, lora: this.lora(l),
-        w: {
-          ln1w: w(`${h}.ln_1.weight`), ln1b: opt(`${h}.ln_1.bias`),
-          attnW: w(`${h}.attn.c_attn.weight`), attnB: opt(`${h}.attn.c_attn.bias`),
-          projW: w(`${h}.attn.c_proj.weight`), projB: opt(`${h}.attn.c_proj.bias`),
-          ln2w: w(`${h}.ln_2.weight`), ln2b: opt(`${h}.ln_2.bias`),
-          fcW: w(`${h}.mlp.c_fc.weight`), fcB: opt(`${h}.mlp.c_fc.bias`),
-          mprojW: w(`${h}.mlp.c_proj.weight`), mprojB: opt(`${h}.mlp.c_proj.bias`),
-        },
-        attend: () => {
-          enc.copyBufferToBuffer(this.qkv, row, cache.k, t * row, row);
-          enc.copyBufferToBuffer(this.qkv, 2 * row, cache.v, t * row, row);
-          // q is the first C floats of qkv; the kernel reads only those.
-          attentionDecode(gpu, enc, { out: this.atty, probs: this.probs, q: this.qkv, kCache: cache.k, vCache: cache.v, t: t + 1, C, NH, Tmax: T }); // (C)
-        },
-      });
+      // q heads | k heads | v heads: this position's keys and values join the cache, then the query attends over it.
+      const attend = () => {
+        enc.copyBufferToBuffer(this.qkv, row, cache.k, t * kvRow, kvRow);
+        enc.copyBufferToBuffer(this.qkv, row + kvRow, cache.v, t * kvRow, kvRow);
+        // q is the first C floats of qkv; the kernel reads only those.
+        attentionDecode(gpu, enc, { out: this.atty, probs: this.probs, q: this.qkv, kCache: cache.k, vCache: cache.v, t: t + 1, C, NH, KV, Tmax: T }); // (C)
+      };
+      if (this.llama) llamaBlockForward(gpu, enc, { inp: this.x, acts, w: weights, N: 1, shape: this.llama, pos0: t, attend });
+      else blockForward(gpu, enc, { inp: this.x, acts, w: weights, proj: this.proj, N: 1, C, activation: config.activation, dropout: null, lora: this.lora(l), attend });
     }
-    layerNormForward(gpu, enc, {
-      out: this.ln, mean: this.mean, rstd: this.rstd, inp: this.x,
-      weight: w('transformer.ln_f.weight'), bias: opt('transformer.ln_f.bias'), N: 1, C,
-    });
-    const head = w(config.tieWeights ? 'transformer.wte.weight' : 'lm_head.weight');
+    const normF = w(roleName(config, 'normF')!);
+    if (this.llama) rmsNormForward(gpu, enc, { out: this.ln, rstd: this.rstd, inp: this.x, weight: normF, N: 1, C, eps: this.llama.eps });
+    else layerNormForward(gpu, enc, { out: this.ln, mean: this.mean, rstd: this.rstd, inp: this.x, weight: normF, bias: this.weight(roleName(config, 'normFBias') ?? ''), N: 1, C });
+    const head = w(lmHeadName(config));
     matmul(gpu, enc, { site: 'lm_head', out: this.logitsBuf, a: this.ln, b: head, M: 1, N: V, K: C, transB: true }); // (V)
   }
 

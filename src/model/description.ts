@@ -192,3 +192,15 @@ export function savedBlockActivations(c: ModelConfig): Array<{ name: string; wid
 
 /** The final norm's saved statistics: mean and rstd (LayerNorm) or rstd alone (RMSNorm). */
 export const finalNormStats = (c: ModelConfig): string[] => (blockKind(c) === 'llama' ? ['ln_f rstd'] : ['ln_f mean', 'ln_f rstd']);
+
+/** The block weights a block's code reads, by its field names, and the role each holds. */
+export const BLOCK_WEIGHT_ROLES = {
+  ln1w: 'norm1', ln1b: 'norm1Bias', attnW: 'qkv', attnB: 'qkvBias', projW: 'attnOut', projB: 'attnOutBias',
+  ln2w: 'norm2', ln2b: 'norm2Bias', fcW: 'mlpIn', fcB: 'mlpInBias', mprojW: 'mlpOut', mprojB: 'mlpOutBias',
+} as const satisfies Record<string, ParamRole>;
+
+/** Layer l's tensor names by block field (undefined: the block has none, e.g. a bias). */
+export function blockWeightNames(c: ModelConfig, l: number): Record<keyof typeof BLOCK_WEIGHT_ROLES, string | undefined> {
+  const byRole = new Map(describeParams(c).filter((t) => t.layer === l).map((t) => [t.role, t.name]));
+  return Object.fromEntries(Object.entries(BLOCK_WEIGHT_ROLES).map(([k, role]) => [k, byRole.get(role)])) as Record<keyof typeof BLOCK_WEIGHT_ROLES, string | undefined>;
+}

@@ -61,11 +61,14 @@ import { DPO_STATS, dpoLoss, sequenceLogProbs, sequenceLogProbsBackward } from '
 import { dropoutBackward, dropoutForward } from '../kernels/dropout';
 import { embeddingBackward, embeddingForward } from '../kernels/embedding';
 import { layerNormBackward, layerNormForward } from '../kernels/layerNorm';
+import { rmsNormBackward, rmsNormForward } from '../kernels/rmsNorm';
 import { matmul } from '../kernels/matmul';
 import { healthTable, tensorHealth, type HealthTable } from '../kernels/tensorHealth';
 import { allocationTable, frozenSinkFloats, lensLayerFloats, promptLayerFloats, READOUT_NORM_FLOAT, type AllocationTable } from './allocation';
 import { blockForward, type BlockActivations, type BlockLora, type BlockWeights } from './block';
-import type { ModelConfig } from './config';
+import { DEFAULT_ROPE_THETA, RMS_NORM_EPS, type ModelConfig } from './config';
+import { blockDims, blockKind, blockWeightNames, lmHeadName, roleName } from './description';
+import { llamaBlockBackward, llamaBlockForward, type LlamaShape } from './llamaBlock';
 import { GptDecoder, type WeightRange } from './decoder';
 import { gpuToPacked, initParams, packedToGpu, type ParamLayout, type ParamTensor } from './layout';
 import { loraBackward, loraScale, LORA_MODULES, type LoraLayout } from './lora';
@@ -207,7 +210,9 @@ export class GptModel {
   private readonly encoded: GPUBuffer; // (BT, C) the residual stream entering layer 0
   private readonly layers: LayerActs[] = [];
   private readonly lnf: GPUBuffer; // (BT, C)
-  private readonly lnfMean: GPUBuffer; // (BT)
+  private readonly lnfMean: GPUBuffer | null; // (BT) LayerNorm only
+  /** The LLaMA block's shape (rotary, RMSNorm); null for the GPT-2 block. */
+  private readonly llama: LlamaShape | null;
   private readonly lnfRstd: GPUBuffer; // (BT)
   private readonly logitsBuf: GPUBuffer; // (BT, V)
   private readonly losses: GPUBuffer; // (BT)
@@ -241,6 +246,10 @@ export class GptModel {
   ) {
     const { nLayer: L } = config;
     this.lora = options.lora?.layout ?? null;
+    this.llama = blockKind(config) === 'llama'
+      ? { ...blockDims(config), T: config.blockSize, theta: config.ropeTheta ?? DEFAULT_ROPE_THETA, eps: config.rmsNormEps ?? RMS_NORM_EPS }
+      : null;
+    if (this.llama && this.lora) throw new Error('LoRA adapters run on the GPT-2 block only so far; this model is LLaMA-style.');
     this.allocation = allocationTable(config, batchSize, this.lora);
     this.layout = this.allocation.layout;
     this.paramCount = this.layout.total;
@@ -264,16 +273,17 @@ export class GptModel {
     this.encoded = b('encoded');
     for (let l = 0; l < L; l++) {
       const h = (n: string) => b(`h${l}.${n}`);
+      const hOpt = (n: string) => opt(`h${l}.${n}`);
       this.layers.push({
-        ln1: h('ln1'), ln1Mean: h('ln1 mean'), ln1Rstd: h('ln1 rstd'), qkv: h('qkv'), lse: h('lse'), atty: h('atty'),
-        res2: h('res2'), ln2: h('ln2'), ln2Mean: h('ln2 mean'), ln2Rstd: h('ln2 rstd'), fch: h('fch'), fcha: h('fch act'), out: h('res3'),
+        ln1: h('ln1'), ln1Mean: hOpt('ln1 mean'), ln1Rstd: h('ln1 rstd'), qkv: h('qkv'), lse: h('lse'), atty: h('atty'),
+        res2: h('res2'), ln2: h('ln2'), ln2Mean: hOpt('ln2 mean'), ln2Rstd: h('ln2 rstd'), fch: h('fch'), fcha: h('fch act'), out: h('res3'),
       });
       this.w.push(this.blockRanges(this.params, l));
       this.dw.push(this.blockRanges(this.grads, l));
     }
     if (this.lora) this.loraState = this.loraBuffers(this.lora, options.lora!.adapters, b);
     this.lnf = b('ln_f');
-    this.lnfMean = b('ln_f mean');
+    this.lnfMean = opt('ln_f mean');
     this.lnfRstd = b('ln_f rstd');
     this.logitsBuf = b('logits');
     this.losses = b('losses');
@@ -462,10 +472,7 @@ export class GptModel {
     this.recordForward(pass, 1, T, 0, true);
     for (let l = 0; l < L; l++) {
       // ln_f of block l's output into the ln_f scratch (free after the forward), then lm_head into layer l's slot.
-      layerNormForward(gpu, pass, {
-        out: this.lnf, mean: this.lnfMean, rstd: this.lnfRstd, inp: this.layers[l].out,
-        weight: this.p('transformer.ln_f.weight'), bias: this.range(this.params, 'transformer.ln_f.bias'), N: T, C,
-      });
+      this.finalNormForward(pass, this.layers[l].out, T);
       const slot = { buffer: lens, offset: l * stride, size: T * V * 4 };
       matmul(gpu, pass, { site: 'lens', out: slot, a: this.lnf, b: this.lmHead(this.params), M: T, N: V, K: C, transB: true }); // (T, V)
     }
@@ -576,31 +583,36 @@ export class GptModel {
     return t ? { buffer: flat, offset: 4 * t.gpuOffset, size: 4 * t.size } : null;
   }
 
-  private p(name: string): WeightRange {
-    return this.range(this.params, name)!;
-  }
-
-  private g(name: string): WeightRange {
-    return this.range(this.grads, name)!;
-  }
-
   private blockRanges(flat: GPUBuffer, l: number): BlockWeights {
-    const h = `transformer.h.${l}`;
-    const opt = (n: string) => this.range(flat, `${h}.${n}`);
-    const req = (n: string) => this.range(flat, `${h}.${n}`)!;
+    const names = blockWeightNames(this.config, l);
+    const get = (n: string | undefined) => (n === undefined ? null : this.range(flat, n));
     return {
-      ln1w: req('ln_1.weight'), ln1b: opt('ln_1.bias'),
-      attnW: req('attn.c_attn.weight'), attnB: opt('attn.c_attn.bias'),
-      projW: req('attn.c_proj.weight'), projB: opt('attn.c_proj.bias'),
-      ln2w: req('ln_2.weight'), ln2b: opt('ln_2.bias'),
-      fcW: req('mlp.c_fc.weight'), fcB: opt('mlp.c_fc.bias'),
-      mprojW: req('mlp.c_proj.weight'), mprojB: opt('mlp.c_proj.bias'),
+      ln1w: get(names.ln1w)!, ln1b: get(names.ln1b),
+      attnW: get(names.attnW)!, attnB: get(names.attnB),
+      projW: get(names.projW)!, projB: get(names.projB),
+      ln2w: get(names.ln2w)!, ln2b: get(names.ln2b),
+      fcW: get(names.fcW)!, fcB: get(names.fcB),
+      mprojW: get(names.mprojW)!, mprojB: get(names.mprojB),
     };
+  }
+
+  /** A named role's range (embeddings, final norm), or null when the model has none. */
+  private roleRange(flat: GPUBuffer, role: Parameters<typeof roleName>[1]): WeightRange | null {
+    const name = roleName(this.config, role);
+    return name === undefined ? null : this.range(flat, name);
+  }
+
+  /** The final norm of `inp` (N rows) into ln_f: LayerNorm (GPT-2) or RMSNorm (LLaMA). */
+  private finalNormForward(pass: Recorder, inp: Binding, N: number): void {
+    const C = this.config.nEmbd;
+    const weight = this.roleRange(this.params, 'normF')!;
+    if (this.llama) rmsNormForward(this.gpu, pass, { out: this.lnf, rstd: this.lnfRstd, inp, weight, N, C, eps: this.llama.eps });
+    else layerNormForward(this.gpu, pass, { out: this.lnf, mean: this.lnfMean!, rstd: this.lnfRstd, inp, weight, bias: this.roleRange(this.params, 'normFBias'), N, C });
   }
 
   /** lm_head's range in a flat state buffer: wte's when the weights are tied. */
   private lmHead(flat: GPUBuffer): WeightRange {
-    return this.range(flat, this.config.tieWeights ? 'transformer.wte.weight' : 'lm_head.weight')!;
+    return this.range(flat, lmHeadName(this.config))!;
   }
 
   /** Layer l's attention probabilities (NH, T, T) of a prompt forward: a 256-byte-aligned range of the prompt readback. */
@@ -623,11 +635,23 @@ export class GptModel {
     const seed = this.seed;
 
     const embedded = drop ? this.proj : this.encoded; // (BT, C)
-    embeddingForward(gpu, pass, { out: embedded, tokens: this.tokens, wte: this.p('transformer.wte.weight'), wpe: this.p('transformer.wpe.weight'), B, T, C });
+    const wpe = this.roleRange(this.params, 'positionEmbedding');
+    embeddingForward(gpu, pass, { out: embedded, tokens: this.tokens, wte: this.roleRange(this.params, 'tokenEmbedding')!, wpe, B, T, C });
     if (drop) dropoutForward(gpu, pass, { out: this.encoded, inp: embedded, n: BT * C, p, salt: 0, seed });
     let resid: Binding = this.encoded; // (BT, C)
     for (let l = 0; l < L; l++) {
       const a = this.layers[l];
+      if (this.llama) {
+        llamaBlockForward(gpu, pass, {
+          inp: resid, acts: a, w: this.w[l], N: BT, shape: { ...this.llama, T },
+          attend: (rec) =>
+            attentionForward(gpu, rec, {
+              out: a.atty, lse: a.lse, qkv: a.qkv, B, T, C, NH, KV: this.llama!.KV, probs: probs ? this.promptProbs(l, T) : null,
+            }), // (BT, C)
+        });
+        resid = a.out;
+        continue;
+      }
       blockForward(gpu, pass, {
         inp: resid, acts: a, w: this.w[l], proj: this.proj, N: BT, C, activation: this.config.activation,
         attend: (rec) =>
@@ -639,10 +663,7 @@ export class GptModel {
       });
       resid = a.out;
     }
-    layerNormForward(gpu, pass, {
-      out: this.lnf, mean: this.lnfMean, rstd: this.lnfRstd, inp: resid,
-      weight: this.p('transformer.ln_f.weight'), bias: this.range(this.params, 'transformer.ln_f.bias'), N: BT, C,
-    });
+    this.finalNormForward(pass, resid, BT);
     matmul(gpu, pass, { site: 'lm_head', out: this.logitsBuf, a: this.lnf, b: this.lmHead(this.params), M: BT, N: V, K: C, transB: true }); // (BT, V)
   }
 
@@ -663,16 +684,30 @@ export class GptModel {
     matmul(gpu, pass, { site: 'lm_head', out: this.dC, a: this.dlogits, b: this.lmHead(this.params), M: BT, N: C, K: V }); // dlnf (BT, C)
     if (!this.lora) matmul(gpu, pass, { site: 'lm_head', out: this.lmHead(this.grads), a: this.dlogits, b: this.lnf, M: V, N: C, K: BT, transA: true, accumulate: true, scratch: this.mmScratch }); // (V, C)
     const lastResid = L > 0 ? this.layers[L - 1].out : this.encoded;
-    layerNormBackward(gpu, pass, {
-      dinp: this.dres, dweight: this.g('transformer.ln_f.weight'), dbias: this.range(this.grads, 'transformer.ln_f.bias'), scratch: this.sumScratch,
-      dout: this.dC, inp: lastResid, weight: this.p('transformer.ln_f.weight'), mean: this.lnfMean, rstd: this.lnfRstd, N: BT, C, overwrite: true,
-    }); // the first write of d residual in the step: overwrites it
+    const normF = { dweight: this.roleRange(this.grads, 'normF')!, weight: this.roleRange(this.params, 'normF')! };
+    if (this.llama) {
+      rmsNormBackward(gpu, pass, { dinp: this.dres, ...normF, scratch: this.sumScratch, dout: this.dC, inp: lastResid, rstd: this.lnfRstd, N: BT, C, overwrite: true });
+    } else {
+      layerNormBackward(gpu, pass, {
+        dinp: this.dres, ...normF, dbias: this.roleRange(this.grads, 'normFBias'), scratch: this.sumScratch,
+        dout: this.dC, inp: lastResid, mean: this.lnfMean!, rstd: this.lnfRstd, N: BT, C, overwrite: true,
+      });
+    } // the first write of d residual in the step: overwrites it
 
     for (let l = L - 1; l >= 0; l--) {
       const a = this.layers[l];
       const w = this.w[l];
       const dw = this.dw[l];
       const residIn = l > 0 ? this.layers[l - 1].out : this.encoded;
+      if (this.llama) {
+        llamaBlockBackward(gpu, pass, {
+          dres: this.dres, inp: residIn, acts: a, w, dw, N: BT, shape: { ...this.llama, T }, dC: this.dC, dHidden: this.d4a, dIn: this.d4b,
+          sumScratch: this.sumScratch, mmScratch: this.mmScratch,
+          attendBackward: (rec, dqkv, datty) =>
+            attentionBackward(gpu, rec, { dqkv, delta: this.attDelta, dout: datty, qkv: a.qkv, out: a.atty, lse: a.lse, B, T, C, NH, KV: this.llama!.KV }),
+        });
+        continue;
+      }
       // res3 = res2 + dropout(mlp(ln2(res2))): dres already holds d res3, which is also part of d res2.
       const dmlp = this.throughDropout(pass, BT * C, p, 2 + 2 * l); // (BT, C)
       matmul(gpu, pass, { site: 'mlp.c_proj', out: this.d4a, a: dmlp, b: w.mprojW, M: BT, N: 4 * C, K: C }); // (BT, 4C)
@@ -685,7 +720,7 @@ export class GptModel {
       if (!this.lora) matmul(gpu, pass, { site: 'mlp.c_fc', out: dw.fcW, a: this.d4b, b: a.ln2, M: 4 * C, N: C, K: BT, transA: true, accumulate: true, scratch: this.mmScratch }); // (4C, C)
       if (dw.fcB && !this.lora) biasBackward(gpu, pass, { dbias: dw.fcB, scratch: this.sumScratch, dout: this.d4b, M: BT, N: 4 * C });
       layerNormBackward(gpu, pass, {
-        dinp: this.dres, dweight: dw.ln2w, dbias: dw.ln2b, scratch: this.sumScratch, dout: this.dC, inp: a.res2, weight: w.ln2w, mean: a.ln2Mean, rstd: a.ln2Rstd, N: BT, C,
+        dinp: this.dres, dweight: dw.ln2w, dbias: dw.ln2b, scratch: this.sumScratch, dout: this.dC, inp: a.res2, weight: w.ln2w, mean: a.ln2Mean!, rstd: a.ln2Rstd, N: BT, C,
       });
       // res2 = residIn + dropout(attn(ln1(residIn))): dres now holds d res2.
       const dattn = this.throughDropout(pass, BT * C, p, 1 + 2 * l); // (BT, C)
@@ -701,13 +736,13 @@ export class GptModel {
       if (!this.lora) matmul(gpu, pass, { site: 'attn.c_attn', out: dw.attnW, a: this.dqkv, b: a.ln1, M: 3 * C, N: C, K: BT, transA: true, accumulate: true, scratch: this.mmScratch }); // (3C, C)
       if (dw.attnB && !this.lora) biasBackward(gpu, pass, { dbias: dw.attnB, scratch: this.sumScratch, dout: this.dqkv, M: BT, N: 3 * C });
       layerNormBackward(gpu, pass, {
-        dinp: this.dres, dweight: dw.ln1w, dbias: dw.ln1b, scratch: this.sumScratch, dout: this.dC, inp: residIn, weight: w.ln1w, mean: a.ln1Mean, rstd: a.ln1Rstd, N: BT, C,
+        dinp: this.dres, dweight: dw.ln1w, dbias: dw.ln1b, scratch: this.sumScratch, dout: this.dC, inp: residIn, weight: w.ln1w, mean: a.ln1Mean!, rstd: a.ln1Rstd, N: BT, C,
       });
     }
     // resid0 = dropout(wte[x] + wpe[t])
     const demb = this.throughDropout(pass, BT * C, p, 0);
     if (!this.lora) embeddingBackward(gpu, pass, {
-      dwte: this.g('transformer.wte.weight'), dwpe: this.g('transformer.wpe.weight'), dout: demb, tokens: this.tokens, B, T, C, V,
+      dwte: this.roleRange(this.grads, 'tokenEmbedding')!, dwpe: this.roleRange(this.grads, 'positionEmbedding'), dout: demb, tokens: this.tokens, B, T, C, V,
     });
   }
 

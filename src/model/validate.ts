@@ -165,6 +165,28 @@ export function validateConfig(model: ModelShape | ModelConfig, train: TrainConf
     p.push({ field: 'activation', message: `The activation must be "relu" or "gelu", got ${String(model.activation)}.` });
   }
 
+  // The LLaMA-style block.
+  let okBlock = true;
+  if (model.block !== undefined && model.block !== 'gpt2' && model.block !== 'llama') {
+    p.push({ field: 'block', message: `The block must be "gpt2" or "llama", got ${String(model.block)}.` });
+    okBlock = false;
+  }
+  if (model.block === 'llama') {
+    const kv = model.nKvHead ?? model.nHead;
+    if (checkInt(p, 'nKvHead', 'The number of key/value heads', kv, 1, CAPS.nHead) && okH && model.nHead % kv !== 0) {
+      p.push({ field: 'nKvHead', message: `The key/value heads (${kv}) must divide the query heads (${model.nHead}): each key/value head serves a group of query heads.` });
+      okBlock = false;
+    }
+    if (okH && okC && model.nEmbd % model.nHead === 0 && (model.nEmbd / model.nHead) % 2 !== 0) {
+      p.push({ field: 'nHead', message: `Rotary embeddings need an even head size; ${model.nEmbd} / ${model.nHead} = ${model.nEmbd / model.nHead}.` });
+      okBlock = false;
+    }
+    if (model.ffnHidden !== undefined && !checkInt(p, 'ffnHidden', 'The MLP intermediate size', model.ffnHidden, 1, 4 * CAPS.nEmbd)) okBlock = false;
+    if (model.ropeTheta !== undefined) checkReal(p, 'ropeTheta', 'The rotary base (rope_theta)', model.ropeTheta, { min: 1, max: 1e9 });
+    if (model.rmsNormEps !== undefined) checkReal(p, 'rmsNormEps', 'RMSNorm epsilon', model.rmsNormEps, { min: 0, max: 1e-2, minOpen: true });
+    if (model.dropout !== 0) p.push({ field: 'dropout', message: 'The LLaMA-style block trains without dropout: set dropout to 0.' });
+  }
+
   // Training.
   const okB = checkInt(p, 'batchSize', 'The batch size', train.batchSize, 1, CAPS.batchSize);
   checkInt(p, 'maxSteps', 'The number of training steps', train.maxSteps, 1, CAPS.maxSteps);
@@ -185,7 +207,7 @@ export function validateConfig(model: ModelShape | ModelConfig, train: TrainConf
   checkInt(p, 'checkpointInterval', 'The checkpoint interval', train.checkpointInterval, 0, CAPS.checkpointInterval);
 
   // Memory: only once every factor is a sane integer, so no product can blow up.
-  if (okL && okH && okC && okT && okV && okB) {
+  if (okL && okH && okC && okT && okV && okB && okBlock) {
     const config: ModelConfig = { ...(model as ModelShape), vocabSize: hasVocab ? (model as ModelConfig).vocabSize : ASSUMED_VOCAB };
     const V = config.vocabSize;
     const C = config.nEmbd;

@@ -47,6 +47,7 @@ const MODEL_FIELDS: Record<keyof ModelShape, Field> = {
   nKvHead: int(1, 64),
   ffnHidden: int(1, 16384),
   ropeTheta: float(1, 1e7),
+  rmsNormEps: float(0, 1e-2),
 };
 
 const TRAIN_FIELDS: Record<keyof TrainConfig, Field> = {

@@ -1,0 +1,104 @@
+// One LLaMA-style block (Hugging Face's LlamaDecoderLayer), forward and
+// backward as a pair, over N = B*T rows:
+//
+//   ln1  = rmsnorm(inp) * input_layernorm                  (N, C)     rstd (N) saved
+//   qkv  = rope(ln1 qkv_proj^T)                            (N, (H + 2KV) D)  q | k | v, q and k rotated
+//   atty = attend(qkv)                                     (N, C)     grouped-query causal attention (the caller's)
+//   res2 = inp + atty o_proj^T                             (N, C)     residual in the matmul epilogue
+//   ln2  = rmsnorm(res2) * post_attention_layernorm        (N, C)
+//   fch  = ln2 gate_up_proj^T                              (N, 2I)    gate | up
+//   fcha = silu(gate) * up                                 (N, I)
+//   out  = res2 + fcha down_proj^T                         (N, C)
+//
+// No biases, no dropout, no learned positions. The backward reads the saved
+// activations and accumulates every weight gradient (llm.c's convention);
+// `dres` holds d(out) on entry and d(inp) on exit.
+
+import type { Binding, Gpu, Recorder } from '../gpu/runtime';
+import { matmul } from '../kernels/matmul';
+import { ropeBackward, ropeForward } from '../kernels/rope';
+import { rmsNormBackward, rmsNormForward } from '../kernels/rmsNorm';
+import { swigluBackward, swigluForward } from '../kernels/swiglu';
+import type { BlockActivations, BlockWeights } from './block';
+import type { BlockDims } from './description';
+
+/** The rotary and norm settings of a LLaMA block. */
+export interface LlamaShape extends BlockDims {
+  /** rows per sequence (positions 0..T-1) */
+  T: number;
+  theta: number;
+  eps: number;
+}
+
+export interface LlamaForwardArgs {
+  inp: Binding;
+  acts: BlockActivations;
+  w: BlockWeights;
+  N: number;
+  shape: LlamaShape;
+  /** Position of row 0 (the key/value-cache decoder's position; 0 in training). */
+  pos0?: number;
+  /** Record atty (N, C) from qkv: causal grouped-query attention. */
+  attend: (rec: Recorder) => void;
+}
+
+export function llamaBlockForward(gpu: Gpu, rec: Recorder, args: LlamaForwardArgs): void {
+  const { inp, acts: a, w, N, shape: s } = args;
+  const { C } = s;
+  const I = s.mlpHidden;
+  rmsNormForward(gpu, rec, { out: a.ln1, rstd: a.ln1Rstd, inp, weight: w.ln1w, N, C, eps: s.eps });
+  matmul(gpu, rec, { site: 'attn.c_attn', out: a.qkv, a: a.ln1, b: w.attnW, M: N, N: s.qkv, K: C, transB: true }); // (N, (H + 2KV) D)
+  ropeForward(gpu, rec, { qkv: a.qkv, N, T: s.T, H: s.H, KV: s.KV, D: s.D, pos0: args.pos0 ?? 0, theta: s.theta });
+  args.attend(rec);
+  matmul(gpu, rec, { site: 'attn.c_proj', out: a.res2, a: a.atty, b: w.projW, residual: inp, M: N, N: C, K: s.H * s.D, transB: true }); // (N, C)
+  rmsNormForward(gpu, rec, { out: a.ln2, rstd: a.ln2Rstd, inp: a.res2, weight: w.ln2w, N, C, eps: s.eps });
+  matmul(gpu, rec, { site: 'mlp.c_fc', out: a.fch, a: a.ln2, b: w.fcW, M: N, N: 2 * I, K: C, transB: true }); // (N, 2I)
+  swigluForward(gpu, rec, { out: a.fcha, inp: a.fch, N, I });
+  matmul(gpu, rec, { site: 'mlp.c_proj', out: a.out, a: a.fcha, b: w.mprojW, residual: a.res2, M: N, N: C, K: I, transB: true }); // (N, C)
+}
+
+export interface LlamaBackwardArgs {
+  /** (N, C) d(out) on entry, d(inp) on exit */
+  dres: Binding;
+  /** the block's input (N, C) */
+  inp: Binding;
+  acts: BlockActivations;
+  w: BlockWeights;
+  /** weight gradients (accumulated) */
+  dw: BlockWeights;
+  N: number;
+  shape: LlamaShape;
+  /** (N, C) scratch */
+  dC: Binding;
+  /** (N, max(I, qkv)) scratch: d fcha, then dqkv */
+  dHidden: Binding;
+  /** (N, 2I) scratch: d fch */
+  dIn: Binding;
+  /** the norms' partial column sums */
+  sumScratch: Binding;
+  /** split-K partial products of the weight gradients */
+  mmScratch: Binding;
+  /** Record dqkv (into dHidden) from d atty (dC): the attention backward. */
+  attendBackward: (rec: Recorder, dqkv: Binding, datty: Binding) => void;
+}
+
+export function llamaBlockBackward(gpu: Gpu, rec: Recorder, args: LlamaBackwardArgs): void {
+  const { dres, inp, acts: a, w, dw, N, shape: s, dC, dHidden, dIn, sumScratch, mmScratch } = args;
+  const { C } = s;
+  const I = s.mlpHidden;
+  // out = res2 + fcha down^T: dres is d out and part of d res2.
+  matmul(gpu, rec, { site: 'mlp.c_proj', out: dHidden, a: dres, b: w.mprojW, M: N, N: I, K: C }); // d fcha (N, I)
+  matmul(gpu, rec, { site: 'mlp.c_proj', out: dw.mprojW, a: dres, b: a.fcha, M: C, N: I, K: N, transA: true, accumulate: true, scratch: mmScratch }); // (C, I)
+  swigluBackward(gpu, rec, { dinp: dIn, inp: a.fch, dout: dHidden, N, I }); // d fch (N, 2I)
+  matmul(gpu, rec, { site: 'mlp.c_fc', out: dC, a: dIn, b: w.fcW, M: N, N: C, K: 2 * I }); // d ln2 (N, C)
+  matmul(gpu, rec, { site: 'mlp.c_fc', out: dw.fcW, a: dIn, b: a.ln2, M: 2 * I, N: C, K: N, transA: true, accumulate: true, scratch: mmScratch }); // (2I, C)
+  rmsNormBackward(gpu, rec, { dinp: dres, dweight: dw.ln2w, scratch: sumScratch, dout: dC, inp: a.res2, weight: w.ln2w, rstd: a.ln2Rstd, N, C });
+  // res2 = inp + atty o^T: dres is now d res2.
+  matmul(gpu, rec, { site: 'attn.c_proj', out: dC, a: dres, b: w.projW, M: N, N: s.H * s.D, K: C }); // d atty (N, C)
+  matmul(gpu, rec, { site: 'attn.c_proj', out: dw.projW, a: dres, b: a.atty, M: C, N: s.H * s.D, K: N, transA: true, accumulate: true, scratch: mmScratch }); // (C, C)
+  args.attendBackward(rec, dHidden, dC); // dqkv (N, qkv), with respect to the rotated q and k
+  ropeBackward(gpu, rec, { qkv: dHidden, N, T: s.T, H: s.H, KV: s.KV, D: s.D, pos0: 0, theta: s.theta });
+  matmul(gpu, rec, { site: 'attn.c_attn', out: dC, a: dHidden, b: w.attnW, M: N, N: C, K: s.qkv }); // d ln1 (N, C)
+  matmul(gpu, rec, { site: 'attn.c_attn', out: dw.attnW, a: dHidden, b: a.ln1, M: s.qkv, N: C, K: N, transA: true, accumulate: true, scratch: mmScratch }); // (qkv, C)
+  rmsNormBackward(gpu, rec, { dinp: dres, dweight: dw.ln1w, scratch: sumScratch, dout: dC, inp, weight: w.ln1w, rstd: a.ln1Rstd, N, C });
+}
