@@ -18,6 +18,10 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** bench/node/main.ts exits with this when no adapter was offered. */
+const NO_ADAPTER = 3;
+/** Debian's Chromium ships SwiftShader's Vulkan driver; the tests use it (vitest.config.ts). */
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 /** Bundle bench/node/main.ts into outDir/bench-node.mjs; `webgpu` stays an import unless selfContained. */
 async function bundle(outDir, selfContained) {
@@ -91,7 +95,13 @@ async function main() {
   // Inside node_modules so that `webgpu` resolves from the bundle.
   const outDir = join(ROOT, 'node_modules/.cache/bench-node');
   const file = await bundle(outDir, false);
-  const run = spawnSync(process.execPath, [file, ...args], { cwd: ROOT, stdio: 'inherit' });
+  let run = spawnSync(process.execPath, [file, ...args], { cwd: ROOT, stdio: 'inherit' });
+  // No adapter from the system's Vulkan driver (none, or one Dawn rejects, such as Mesa's lavapipe):
+  // run on SwiftShader, the driver the tests use, when no driver was named.
+  if (run.status === NO_ADAPTER && !process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) {
+    console.log(`Trying SwiftShader (${SWIFTSHADER_ICD}), the Vulkan driver the tests use.`);
+    run = spawnSync(process.execPath, [file, ...args], { cwd: ROOT, stdio: 'inherit', env: { ...process.env, VK_ICD_FILENAMES: SWIFTSHADER_ICD } });
+  }
   rmSync(outDir, { recursive: true, force: true });
   return run.status ?? 1;
 }

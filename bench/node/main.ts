@@ -14,8 +14,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { create, globals } from 'webgpu';
-import { acquireGpu, adapterName, kernelVariantFor, type GpuHandle } from '../../src/gpu/device';
-import { referenceConfig, stepPlan } from './plan';
+import { acquireGpu, adapterName, GpuUnavailableError, kernelVariantFor, type GpuHandle } from '../../src/gpu/device';
+import { llamaReferenceConfig, referenceConfig, stepPlan } from './plan';
 import { nodeBench } from './bench';
 import { tuneBench } from './tune';
 
@@ -55,9 +55,20 @@ function parse(argv: string[]): Options {
 /** Keep the GPU instance reachable: if it is garbage-collected, Dawn tears down under the device. */
 let instance: GPU | null = null;
 
+/** Exit status when no adapter was offered: scripts/bench-node.mjs then retries on SwiftShader. */
+const NO_ADAPTER = 3;
+
 async function device(errors: string[]): Promise<GpuHandle> {
   instance = create([]) as unknown as GPU;
-  return acquireGpu(instance, { onError: (m) => errors.push(m), onLost: (m) => errors.push(m) });
+  try {
+    return await acquireGpu(instance, { onError: (m) => errors.push(m), onLost: (m) => errors.push(m) });
+  } catch (e) {
+    if (e instanceof GpuUnavailableError && e.reason === 'no-adapter') {
+      console.error(`No GPU adapter on the Vulkan driver ${process.env.VK_ICD_FILENAMES ? `VK_ICD_FILENAMES names (${process.env.VK_ICD_FILENAMES})` : 'the system offers'}.`);
+      process.exit(NO_ADAPTER);
+    }
+    throw e;
+  }
 }
 
 const stamp = () => new Date().toISOString().replace(/[:.]/g, '-');
@@ -75,11 +86,14 @@ async function main(): Promise<void> {
   const handle = await device(errors);
   const log = (line: string) => console.log(line);
   log(`adapter: ${adapterName(handle.info)}${handle.info.software ? ' (a software implementation: figures say nothing about a GPU)' : ''}`);
+  log(`Vulkan driver: ${process.env.VK_ICD_FILENAMES ?? "the system's (VK_ICD_FILENAMES unset)"}`);
   log(`features: ${[...handle.adapter.features].sort().join(', ') || 'none'}`);
   if (o.command === 'plan') {
     const { json, table } = await stepPlan(handle, referenceConfig(), log);
-    if (o.markdown) writeFileSync(o.markdown, `${table}\n`);
-    log(`\nwrote ${write(o.out, 'plan', json)}`);
+    log('');
+    const llama = await stepPlan(handle, llamaReferenceConfig(), log);
+    if (o.markdown) writeFileSync(o.markdown, `${table}\n\n${llama.table}\n`);
+    log(`\nwrote ${write(o.out, 'plan', { ...json, llama: llama.json })}`);
   } else if (o.command === 'tune') {
     const result = await tuneBench(handle, { full: o.full, kernels: kernelVariantFor(handle.info, o.variant), steps: o.steps, profile: o.profile, log });
     log(`\nwrote ${write(o.out, 'tune', { adapter: adapterName(handle.info), mode: o.full ? 'full' : 'quick', ...result })}`);

@@ -12,6 +12,15 @@ export function referenceConfig(): { model: ModelConfig; train: TrainConfig } {
   return { model: { ...DEFAULT_MODEL, vocabSize: 65 }, train: DEFAULT_TRAIN };
 }
 
+/**
+ * The LLaMA-style block at the reference's size: 6 layers, 6 query heads
+ * sharing 2 key/value heads, 192 wide, SwiGLU at 512 (8C/3), context 128,
+ * batch 32, no dropout (the block has none).
+ */
+export function llamaReferenceConfig(): { model: ModelConfig; train: TrainConfig } {
+  return { model: { ...DEFAULT_MODEL, vocabSize: 65, block: 'llama', nKvHead: 2, dropout: 0, bias: false }, train: DEFAULT_TRAIN };
+}
+
 export async function stepPlan(
   handle: GpuHandle,
   setup: { model: ModelConfig; train: TrainConfig },
@@ -26,9 +35,10 @@ export async function stepPlan(
   const { dispatches, commands } = await recorder.record(() => model.step(batch, stepHyper(train, 0)));
   model.destroy();
   const c = config;
-  const shape = { nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, blockSize: c.blockSize, batchSize: B, vocabSize: c.vocabSize, dropout: c.dropout, activation: c.activation, bias: c.bias, tieWeights: c.tieWeights };
+  const shape = { block: c.block ?? 'gpt2', nKvHead: c.nKvHead ?? c.nHead, nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, blockSize: c.blockSize, batchSize: B, vocabSize: c.vocabSize, dropout: c.dropout, activation: c.activation, bias: c.bias, tieWeights: c.tieWeights };
   const json = planJson({ ...shape, adapter: adapterName(handle.info) }, dispatches, commands);
-  const title = `Step plan: L${c.nLayer} H${c.nHead} C${c.nEmbd} T${c.blockSize} B${B} V${c.vocabSize}, dropout ${c.dropout} (recorded on ${adapterName(handle.info)})`;
+  const block = c.block === 'llama' ? `LLaMA block (KV ${c.nKvHead}), ` : 'GPT-2 block, ';
+  const title = `Step plan: ${block}L${c.nLayer} H${c.nHead} C${c.nEmbd} T${c.blockSize} B${B} V${c.vocabSize}, dropout ${c.dropout} (recorded on ${adapterName(handle.info)})`;
   const table = planTable(title, dispatches, commands);
   log(table);
   return { json, table };
