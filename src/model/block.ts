@@ -18,10 +18,11 @@
 // is last read by the first residual add.
 
 import type { Binding, Gpu, Recorder } from '../gpu/runtime';
-import { activationForward } from '../kernels/activation';
+import { activationBackward, activationForward } from '../kernels/activation';
+import { biasBackward } from '../kernels/biasBackward';
 import { dropoutForward } from '../kernels/dropout';
 import { add } from '../kernels/elementwise';
-import { layerNormForward } from '../kernels/layerNorm';
+import { layerNormBackward, layerNormForward } from '../kernels/layerNorm';
 import { matmul } from '../kernels/matmul';
 import type { Activation } from './config';
 import { loraForward, type LoraModule } from './lora';
@@ -121,6 +122,66 @@ export function blockForward(gpu: Gpu, rec: Recorder, args: BlockForwardArgs): v
   else matmul(gpu, rec, { site: 'mlp.c_proj', out: proj, a: a.fcha, b: w.mprojW, bias: w.mprojB, M: N, N: C, K: 4 * C, transB: true }); // (N, C)
   adapt(gpu, rec, args.lora, 'mlp.c_proj', a.fcha, fused ? a.out : proj, N, 4 * C, C);
   if (!fused) residualAdd(gpu, rec, a.out, a.res2, proj, N * C, dropout, 1);
+}
+
+export interface BlockBackwardArgs {
+  /** (N, C) d(out) on entry, d(inp) on exit */
+  dres: Binding;
+  /** (N, C) the block's input */
+  inp: Binding;
+  acts: BlockActivations;
+  w: BlockWeights;
+  /** Weight gradients, accumulated; under `frozen` only the LayerNorm ranges (a sink nothing reads). */
+  dw: BlockWeights;
+  /** The block's weights are a frozen parameter group: no weight or bias gradient products. */
+  frozen: boolean;
+  N: number;
+  C: number;
+  activation: Activation;
+  /** (N, C) scratch */
+  dC: Binding;
+  /** (N, max(4C, 3C)) scratch: d fch after the activation, then dqkv */
+  dHidden: Binding;
+  /** (N, 4C) scratch: d fch */
+  dIn: Binding;
+  sumScratch: Binding;
+  mmScratch: Binding;
+  /** d(branch) from dres through the branch's dropout (site 0 attention, 1 MLP), or dres itself without one. */
+  throughDropout: (rec: Recorder, site: 0 | 1) => Binding;
+  /** An adapted Linear's share: dinp += its input gradient, its adapter gradients written (nothing when not adapted). */
+  adapterBackward: (rec: Recorder, module: LoraModule, dout: Binding, inp: Binding, dinp: Binding) => void;
+  /** Record dqkv (into dHidden) from d atty (dC): the attention backward. */
+  attendBackward: (rec: Recorder, dqkv: Binding, datty: Binding) => void;
+}
+
+/** A Linear's backward: dinp = dout W (+ its adapter's share); dW += dout^T inp and the bias gradient unless the weights are frozen. */
+function linearBackward(
+  gpu: Gpu, rec: Recorder, args: BlockBackwardArgs, module: LoraModule,
+  l: { dinp: Binding; dout: Binding; inp: Binding; W: Binding; dW: Binding; dB: Binding | null; IN: number; OUT: number },
+): void {
+  const { N } = args;
+  matmul(gpu, rec, { site: module, out: l.dinp, a: l.dout, b: l.W, M: N, N: l.IN, K: l.OUT }); // (N, IN)
+  args.adapterBackward(rec, module, l.dout, l.inp, l.dinp);
+  if (args.frozen) return;
+  matmul(gpu, rec, { site: module, out: l.dW, a: l.dout, b: l.inp, M: l.OUT, N: l.IN, K: N, transA: true, accumulate: true, scratch: args.mmScratch }); // (OUT, IN)
+  if (l.dB) biasBackward(gpu, rec, { dbias: l.dB, scratch: args.sumScratch, dout: l.dout, M: N, N: l.OUT });
+}
+
+/** Record one block's backward, the pair of blockForward (no LoRA-specific branches: a frozen group and adapter hooks). */
+export function blockBackward(gpu: Gpu, rec: Recorder, args: BlockBackwardArgs): void {
+  const { dres, inp, acts: a, w, dw, N, C, dC, dHidden, dIn, sumScratch } = args;
+  // out = res2 + dropout(mlp(ln2(res2))): dres holds d out, which is also part of d res2.
+  const dmlp = args.throughDropout(rec, 1); // (N, C)
+  linearBackward(gpu, rec, args, 'mlp.c_proj', { dinp: dHidden, dout: dmlp, inp: a.fcha, W: w.mprojW, dW: dw.mprojW, dB: dw.mprojB, IN: 4 * C, OUT: C });
+  activationBackward(gpu, rec, { dinp: dIn, inp: a.fch, dout: dHidden, n: N * 4 * C, kind: args.activation });
+  linearBackward(gpu, rec, args, 'mlp.c_fc', { dinp: dC, dout: dIn, inp: a.ln2, W: w.fcW, dW: dw.fcW, dB: dw.fcB, IN: C, OUT: 4 * C }); // d ln2
+  layerNormBackward(gpu, rec, { dinp: dres, dweight: dw.ln2w, dbias: dw.ln2b, scratch: sumScratch, dout: dC, inp: a.res2, weight: w.ln2w, mean: a.ln2Mean!, rstd: a.ln2Rstd, N, C });
+  // res2 = inp + dropout(attn(ln1(inp))): dres now holds d res2.
+  const dattn = args.throughDropout(rec, 0); // (N, C)
+  linearBackward(gpu, rec, args, 'attn.c_proj', { dinp: dC, dout: dattn, inp: a.atty, W: w.projW, dW: dw.projW, dB: dw.projB, IN: C, OUT: C }); // d atty
+  args.attendBackward(rec, dHidden, dC); // dqkv (N, 3C)
+  linearBackward(gpu, rec, args, 'attn.c_attn', { dinp: dC, dout: dHidden, inp: a.ln1, W: w.attnW, dW: dw.attnW, dB: dw.attnB, IN: C, OUT: 3 * C }); // d ln1
+  layerNormBackward(gpu, rec, { dinp: dres, dweight: dw.ln1w, dbias: dw.ln1b, scratch: sumScratch, dout: dC, inp, weight: w.ln1w, mean: a.ln1Mean!, rstd: a.ln1Rstd, N, C });
 }
 
 /** out = resid + dropout(branch) */

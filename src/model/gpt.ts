@@ -52,10 +52,8 @@
 // buffer. evalLoss, inspect and forwardPrompt also record one pass each.
 
 import type { Binding, Gpu, Recorder } from '../gpu/runtime';
-import { activationBackward } from '../kernels/activation';
 import { adamw, gradNorm } from '../kernels/adamw';
 import { attentionBackward, attentionForward } from '../kernels/attention';
-import { biasBackward } from '../kernels/biasBackward';
 import { crossEntropyBackward, crossEntropyForward, meanLoss } from '../kernels/crossEntropy';
 import { DPO_STATS, dpoLoss, sequenceLogProbs, sequenceLogProbsBackward } from '../kernels/dpo';
 import { dropoutBackward, dropoutForward } from '../kernels/dropout';
@@ -65,7 +63,7 @@ import { rmsNormBackward, rmsNormForward } from '../kernels/rmsNorm';
 import { matmul } from '../kernels/matmul';
 import { healthTable, tensorHealth, type HealthTable } from '../kernels/tensorHealth';
 import { allocationTable, frozenSinkFloats, lensLayerFloats, promptLayerFloats, READOUT_NORM_FLOAT, type AllocationTable } from './allocation';
-import { blockForward, type BlockActivations, type BlockLora, type BlockWeights } from './block';
+import { blockBackward, blockForward, type BlockActivations, type BlockLora, type BlockWeights } from './block';
 import { DEFAULT_ROPE_THETA, RMS_NORM_EPS, type ModelConfig } from './config';
 import { blockDims, blockKind, blockWeightNames, lmHeadName, roleName } from './description';
 import { llamaBlockBackward, llamaBlockForward, type LlamaShape } from './llamaBlock';
@@ -224,8 +222,7 @@ export class GptModel {
   private readonly dDrop: GPUBuffer | null; // (BT, C) = projDrop: gradient through a dropout
   private readonly dlogits: GPUBuffer; // (BT, V)
   private readonly dres: GPUBuffer; // (BT, C) gradient of the residual stream
-  private readonly d4a: GPUBuffer; // (BT, 4C) d(fch after activation)
-  private readonly dqkv: GPUBuffer; // (BT, 3C) = the first 3C columns' worth of d4a (attention backward)
+  private readonly d4a: GPUBuffer; // (BT, hidden) d(fch after activation); dqkv (BT, qkv) in the attention backward
   private readonly d4b: GPUBuffer; // (BT, 4C) d fch
   private readonly attDelta: GPUBuffer; // (B, NH, T) attention backward row sums
   private readonly sumScratch: GPUBuffer; // partial column sums of the LayerNorm and bias gradients
@@ -292,7 +289,7 @@ export class GptModel {
     this.projDrop = this.dDrop = opt('dropped | d dropout');
     this.dlogits = b('dlogits');
     this.dres = b('d residual');
-    this.d4a = this.dqkv = b('d fch act | dqkv');
+    this.d4a = b('d fch act | dqkv'); // also dqkv in the attention backward
     this.d4b = b('d fch');
     this.attDelta = b('attention delta');
     this.sumScratch = b('column sums');
@@ -708,35 +705,13 @@ export class GptModel {
         });
         continue;
       }
-      // res3 = res2 + dropout(mlp(ln2(res2))): dres already holds d res3, which is also part of d res2.
-      const dmlp = this.throughDropout(pass, BT * C, p, 2 + 2 * l); // (BT, C)
-      matmul(gpu, pass, { site: 'mlp.c_proj', out: this.d4a, a: dmlp, b: w.mprojW, M: BT, N: 4 * C, K: C }); // (BT, 4C)
-      this.adapterBackward(pass, l, 'mlp.c_proj', dmlp, a.fcha, this.d4a, BT);
-      if (!this.lora) matmul(gpu, pass, { site: 'mlp.c_proj', out: dw.mprojW, a: dmlp, b: a.fcha, M: C, N: 4 * C, K: BT, transA: true, accumulate: true, scratch: this.mmScratch }); // (C, 4C)
-      if (dw.mprojB && !this.lora) biasBackward(gpu, pass, { dbias: dw.mprojB, scratch: this.sumScratch, dout: dmlp, M: BT, N: C });
-      activationBackward(gpu, pass, { dinp: this.d4b, inp: a.fch, dout: this.d4a, n: BT * 4 * C, kind: this.config.activation });
-      matmul(gpu, pass, { site: 'mlp.c_fc', out: this.dC, a: this.d4b, b: w.fcW, M: BT, N: C, K: 4 * C }); // d ln2 (BT, C)
-      this.adapterBackward(pass, l, 'mlp.c_fc', this.d4b, a.ln2, this.dC, BT);
-      if (!this.lora) matmul(gpu, pass, { site: 'mlp.c_fc', out: dw.fcW, a: this.d4b, b: a.ln2, M: 4 * C, N: C, K: BT, transA: true, accumulate: true, scratch: this.mmScratch }); // (4C, C)
-      if (dw.fcB && !this.lora) biasBackward(gpu, pass, { dbias: dw.fcB, scratch: this.sumScratch, dout: this.d4b, M: BT, N: 4 * C });
-      layerNormBackward(gpu, pass, {
-        dinp: this.dres, dweight: dw.ln2w, dbias: dw.ln2b, scratch: this.sumScratch, dout: this.dC, inp: a.res2, weight: w.ln2w, mean: a.ln2Mean!, rstd: a.ln2Rstd, N: BT, C,
-      });
-      // res2 = residIn + dropout(attn(ln1(residIn))): dres now holds d res2.
-      const dattn = this.throughDropout(pass, BT * C, p, 1 + 2 * l); // (BT, C)
-      matmul(gpu, pass, { site: 'attn.c_proj', out: this.dC, a: dattn, b: w.projW, M: BT, N: C, K: C }); // d atty (BT, C)
-      this.adapterBackward(pass, l, 'attn.c_proj', dattn, a.atty, this.dC, BT);
-      if (!this.lora) matmul(gpu, pass, { site: 'attn.c_proj', out: dw.projW, a: dattn, b: a.atty, M: C, N: C, K: BT, transA: true, accumulate: true, scratch: this.mmScratch }); // (C, C)
-      if (dw.projB && !this.lora) biasBackward(gpu, pass, { dbias: dw.projB, scratch: this.sumScratch, dout: dattn, M: BT, N: C });
-      attentionBackward(gpu, pass, {
-        dqkv: this.dqkv, delta: this.attDelta, dout: this.dC, qkv: a.qkv, out: a.atty, lse: a.lse, B, T, C, NH, dropout: this.attentionDropout(p, l),
-      }); // (BT, 3C)
-      matmul(gpu, pass, { site: 'attn.c_attn', out: this.dC, a: this.dqkv, b: w.attnW, M: BT, N: C, K: 3 * C }); // d ln1 (BT, C)
-      this.adapterBackward(pass, l, 'attn.c_attn', this.dqkv, a.ln1, this.dC, BT);
-      if (!this.lora) matmul(gpu, pass, { site: 'attn.c_attn', out: dw.attnW, a: this.dqkv, b: a.ln1, M: 3 * C, N: C, K: BT, transA: true, accumulate: true, scratch: this.mmScratch }); // (3C, C)
-      if (dw.attnB && !this.lora) biasBackward(gpu, pass, { dbias: dw.attnB, scratch: this.sumScratch, dout: this.dqkv, M: BT, N: 3 * C });
-      layerNormBackward(gpu, pass, {
-        dinp: this.dres, dweight: dw.ln1w, dbias: dw.ln1b, scratch: this.sumScratch, dout: this.dC, inp: residIn, weight: w.ln1w, mean: a.ln1Mean!, rstd: a.ln1Rstd, N: BT, C,
+      blockBackward(gpu, pass, {
+        dres: this.dres, inp: residIn, acts: a, w, dw, frozen: !!this.lora, N: BT, C, activation: this.config.activation,
+        dC: this.dC, dHidden: this.d4a, dIn: this.d4b, sumScratch: this.sumScratch, mmScratch: this.mmScratch,
+        throughDropout: (rec, site) => this.throughDropout(rec, BT * C, p, site === 0 ? 1 + 2 * l : 2 + 2 * l),
+        adapterBackward: (rec, module, dout, inp, dinp) => this.adapterBackward(rec, l, module, dout, inp, dinp, BT),
+        attendBackward: (rec, dqkv, datty) =>
+          attentionBackward(gpu, rec, { dqkv, delta: this.attDelta, dout: datty, qkv: a.qkv, out: a.atty, lse: a.lse, B, T, C, NH, dropout: this.attentionDropout(p, l) }), // (BT, 3C)
       });
     }
     // resid0 = dropout(wte[x] + wpe[t])
