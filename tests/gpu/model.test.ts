@@ -9,6 +9,8 @@ import { DEFAULT_TRAIN, type ModelConfig } from '../../src/model/config';
 import { ATTENTION_DROPOUT_SALT, GptModel, stepHyper } from '../../src/model/gpt';
 import { initParams, paramLayout, type ParamLayout } from '../../src/model/layout';
 import { memoryEstimate } from '../../src/model/validate';
+import { allocationTable, tableBytes } from '../../src/model/allocation';
+import { loraLayout } from '../../src/model/lora';
 import { attentionDropoutSalt, gptBackward, gptForward, type Dropout, type Tensors } from '../reference/gpt';
 import { randInts } from '../reference/random';
 import { checkRelMax, type Check } from '../reference/oracle';
@@ -232,6 +234,37 @@ describe('GPU GPT vs the float64 reference', () => {
       expect(after.bytes - before.bytes).toBe(est.totalBytes);
       expect(after.count - before.count).toBe(model.allocation.buffers.length);
       expect(model.liveBytes()).toBe(est.totalBytes); // no staging buffer before the first step
+      model.destroy();
+      expect(gpu.liveBuffers()).toEqual(before);
+    }
+  });
+
+  it('every buffer comes from the description-derived table, probes and fine-tuning buffers included, for both blocks and under LoRA', async () => {
+    const { gpu } = await testGpu();
+    const llama: ModelConfig = { ...base, block: 'llama', nKvHead: 1, dropout: 0, bias: false, ffnHidden: 24 };
+    const lora = loraLayout(base, { r: 2, alpha: 4, modules: ['attn.c_attn', 'mlp.c_proj'] });
+    gpu.zeros(); // the runtime's shared zero buffer (bound where an optional input is absent) is not the model's
+    for (const [cfg, adapters] of [[base, null], [llama, null], [base, lora]] as const) {
+      const before = gpu.liveBuffers();
+      const model = new GptModel(gpu, cfg, B, adapters ? { lora: { layout: adapters } } : {});
+      const table = allocationTable(cfg, B, adapters);
+      const built = gpu.liveBuffers();
+      expect(built.bytes - before.bytes).toBe(tableBytes(table));
+      expect(built.count - before.count).toBe(table.buffers.length);
+      const names = table.buffers.map((b) => b.name);
+      for (const n of ['logit lens', 'probe readback', 'dpo mask', 'dpo stats', ...(adapters ? ['lora params', 'h0.attn.c_attn xa'] : ['health sums'])]) expect(names).toContain(n);
+      if (cfg.block === 'llama') expect(names).not.toContain('h0.ln1 mean');
+      // The probe, a step with health readings and a DPO forward allocate nothing beyond the table.
+      await checked(gpu, async () => {
+        const ids = Int32Array.from({ length: cfg.blockSize }, (_, i) => i % cfg.vocabSize);
+        await model.probe(ids);
+        const data = batch(cfg, 5);
+        await model.step(data, { ...stepHyper({ ...DEFAULT_TRAIN, batchSize: B }, 0), health: true });
+        await model.sequenceLogProbs({ ...data, mask: new Float32Array(B * cfg.blockSize).fill(1) });
+      });
+      console.log(`[gpu model] ${cfg.block ?? 'gpt2'}${adapters ? ' + LoRA' : ''}: ${table.buffers.length} buffers, ${tableBytes(table)} bytes (probes ${tableBytes(table, 'probes')})`);
+      // The model holds the table and, beyond it, only the step's readback ring (one mapped buffer of the loss and grad norm, 260 bytes, kept for reuse).
+      expect(model.liveBytes() - tableBytes(table)).toBe(260);
       model.destroy();
       expect(gpu.liveBuffers()).toEqual(before);
     }
