@@ -151,6 +151,33 @@ describe('the LLaMA-style block in the app', () => {
       expect(await page.getByTestId('field-block').inputValue()).toBe('llama');
 
       await screenshot(page, 'ui-llama-imported');
+
+      // Fine-tune (of the imported run, one step on so it counts as trained): LoRA is disabled on the LLaMA block, with the reason.
+      await page.getByTestId('train-step').click();
+      await expect.poll(() => num(page, 'training-panel', 'data-step'), { timeout: 120_000 }).toBe(1);
+      await page.getByTestId('tab-finetune').click();
+      expect(await page.getByTestId('lora-llama').textContent()).toMatch(/GPT-2 block only so far/);
+      expect(await page.getByTestId('lora-start').isDisabled()).toBe(true);
+      if (await page.getByTestId('dpo-target-lora').count()) expect(await page.getByTestId('dpo-target-lora').isDisabled()).toBe(true);
+
+      // Runs: compare with the other block makes the GPT-2 run of nearly the same size; one step stores it,
+      // and the comparison overlays both.
+      await page.getByTestId('tab-runs').click();
+      const open = page.locator('[data-testid="run-row"][data-open="true"]');
+      await open.waitFor({ timeout: 60_000 });
+      const llamaParams = params;
+      await open.getByTestId('run-compare-block').click();
+      await expect.poll(() => page.getByTestId('runs-note').textContent(), { timeout: 120_000 }).toMatch(/A GPT-2-block run like/);
+      await page.getByTestId('tab-train').click();
+      expect(await page.getByTestId('field-block').inputValue()).toBe('gpt2');
+      const gptParams = await num(page, 'model-cost', 'data-params');
+      console.log(`[e2e llama] compare: LLaMA ${llamaParams} parameters, GPT-2 ${gptParams}`);
+      expect(Math.abs(gptParams - llamaParams) / llamaParams).toBeLessThan(0.05);
+      await page.getByTestId('train-step').click();
+      await expect.poll(() => attr(page, 'checkpoint-status', 'data-saved'), { timeout: 120_000 }).toBe('true');
+      await page.getByTestId('tab-runs').click();
+      await expect.poll(() => attr(page, 'compare-chart', 'data-series'), { timeout: 60_000 }).toBe('2');
+      await screenshot(page, 'ui-llama-compare');
       expect(s.pageErrors).toEqual([]);
       expect(s.foreignRequests).toEqual([]);
     } finally {

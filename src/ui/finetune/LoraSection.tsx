@@ -263,6 +263,11 @@ export function LoraSection() {
   return (
     <section className="panel" aria-label="LoRA fine-tune" data-testid="lora-panel">
       <h2>LoRA fine-tune</h2>
+      {llama && (
+        <p className="tag" data-testid="lora-llama">
+          {LORA_LLAMA}
+        </p>
+      )}
       {!trained ? (
         <p className="tag" data-testid="lora-needs-run">
           LoRA adapts a trained model: train a run on the Model &amp; training tab, or open one on the Runs tab, then come back here.
@@ -309,11 +314,6 @@ export function LoraSection() {
             <p className="tag" data-testid="lora-on-lora">
               The open run is a LoRA fine-tune already: merge it into a new run (below) to fine-tune that, or open its base on the Runs tab to start
               another fine-tune or import an adapter onto it.
-            </p>
-          )}
-          {llama && (
-            <p className="tag" data-testid="lora-llama">
-              {LORA_LLAMA}
             </p>
           )}
           <div className="row buttons">
