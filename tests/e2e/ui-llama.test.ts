@@ -152,6 +152,21 @@ describe('the LLaMA-style block in the app', () => {
 
       await screenshot(page, 'ui-llama-imported');
 
+      // Our own checkpoint file works for a LLaMA run: its metadata names the block, and it imports back as LLaMA.
+      const [own] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-weights').click()]);
+      expect(own.suggestedFilename()).toMatch(/\.checkpoint\.safetensors$/);
+      const ownFile = resolve(ARTIFACTS, own.suggestedFilename());
+      await own.saveAs(ownFile);
+      const ownBytes = readFileSync(ownFile);
+      const header = JSON.parse(ownBytes.subarray(8, 8 + Number(ownBytes.readBigUInt64LE(0))).toString('utf8'));
+      expect(header).toHaveProperty('model.embed_tokens.weight');
+      expect(header).toHaveProperty(['optimizer.m.model.embed_tokens.weight']);
+      expect(JSON.parse(header.__metadata__.playground_architecture)).toMatchObject({ block: 'llama', n_kv_head: 2, ffn_hidden: 128 });
+      await page.getByTestId('import-file').setInputFiles(ownFile);
+      await expect.poll(() => page.getByTestId('transfer-note').textContent(), { timeout: 120_000 }).toMatch(/^Imported .*\.checkpoint\.safetensors/);
+      expect(await page.getByTestId('field-block').inputValue()).toBe('llama');
+      expect((await greedy(page)).text).toBe(before.text);
+
       // Fine-tune (of the imported run, one step on so it counts as trained): LoRA is disabled on the LLaMA block, with the reason.
       await page.getByTestId('train-step').click();
       await expect.poll(() => num(page, 'training-panel', 'data-step'), { timeout: 120_000 }).toBe(1);
