@@ -57,6 +57,16 @@ describe('the LLaMA-style block in the app', () => {
       expect(await page.getByTestId('field-bias').isDisabled()).toBe(true);
       expect(await page.getByTestId('gpt2-only').textContent()).toMatch(/GPT-2 block only/);
       const params = await num(page, 'model-cost', 'data-params');
+      // The block is a field like the others, from the keyboard: GPT-2 enables activation and bias again.
+      await page.getByTestId('field-block').focus();
+      await page.keyboard.press('ArrowUp');
+      await expect.poll(() => page.getByTestId('field-block').inputValue()).toBe('gpt2');
+      expect(await page.getByTestId('field-activation').isDisabled()).toBe(false);
+      expect(await page.getByTestId('field-nKvHead').count()).toBe(0);
+      expect(await num(page, 'model-cost', 'data-params')).not.toBe(params);
+      await page.keyboard.press('ArrowDown');
+      await expect.poll(() => page.getByTestId('field-block').inputValue()).toBe('llama');
+      await expect.poll(() => num(page, 'model-cost', 'data-params')).toBe(params);
       await page.getByTestId('field-nKvHead').fill('4');
       await expect.poll(() => num(page, 'model-cost', 'data-params')).toBeGreaterThan(params);
       await page.getByTestId('field-nKvHead').fill('3');
