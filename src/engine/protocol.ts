@@ -244,9 +244,19 @@ export type EngineRequest =
   | { kind: 'setSampling'; sampling: SamplingSettings }
   | { kind: 'stopGenerate' }
   /** withOptimizer adds AdamW's moments and the step, so training continues exactly after an import. */
-  | { kind: 'exportCheckpoint'; withOptimizer?: boolean }
+  | { kind: 'exportCheckpoint'; withOptimizer?: boolean; /** A LLaMA run as Hugging Face's model.safetensors + config.json, zipped. */ huggingFace?: boolean }
   /** The file becomes a new run on this corpus (its characters must be the file's), with these training settings. */
-  | { kind: 'importCheckpoint'; bytes: ArrayBuffer; fileName: string; corpusName: string; text: string; builtIn?: boolean; train: TrainConfig }
+  | {
+      kind: 'importCheckpoint';
+      bytes: ArrayBuffer;
+      fileName: string;
+      corpusName: string;
+      text: string;
+      builtIn?: boolean;
+      train: TrainConfig;
+      /** A Hugging Face config.json picked with the safetensors file. */
+      configJson?: string;
+    }
   | { kind: 'benchmark'; steps: number }
   /** What the engine holds on the GPU now (the soak benchmark checks that nothing grows). */
   | { kind: 'stats' }

@@ -2,10 +2,10 @@
 // checkpoint, or ours with the AdamW moments; a LoRA run's adapters alone in
 // PEFT's layout), and files imported as new runs (a checkpoint on the page's
 // corpus, or an adapter onto the open base run).
-import { exportSafetensors, importSafetensors, nanoGptComputes } from '../model/files';
+import { exportSafetensors, nanoGptComputes } from '../model/files';
+import { hfZip, readModelFile } from './modelFiles';
 import { exportAdapter as adapterFile, importAdapter as readAdapterFile } from '../model/adapterFiles';
-import { mergeAdapters } from '../model/lora';
-import { nonFiniteTensors, readSafetensors } from '../model/safetensors';
+import { LORA_LLAMA, mergeAdapters } from '../model/lora';
 import { CharTokenizer } from '../model/tokenizer';
 import { NOT_LOADED, type Engine } from './engine';
 import { recover } from './jobs/device';
@@ -14,6 +14,9 @@ import type { EngineReply, EngineRequest } from './protocol';
 import { buildRun, corpusIdentity, fileStem, forkRun, loadedReply, newIdentity, sameVocab, shapeOf } from './runs';
 
 type Request<K extends EngineRequest['kind']> = Extract<EngineRequest, { kind: K }>;
+
+const NANOGPT_LLAMA = "nanoGPT's model.py has no LLaMA block (RMSNorm, rotary positions, SwiGLU): export this run for Hugging Face instead.";
+const HF_LLAMA_ONLY = 'The Hugging Face export writes LLaMA models (LlamaForCausalLM); this run uses the GPT-2 block: export it for nanoGPT instead.';
 
 const NANOGPT_ONLY =
   "nanoGPT's model.py always uses GELU and ties lm_head to the token embedding, so it would compute a different function with this model. Choose GELU and tied embeddings to export for nanoGPT.";
@@ -26,8 +29,9 @@ function ownBuffer(bytes: Uint8Array): ArrayBuffer {
 export async function exportCheckpoint(engine: Engine, request: Request<'exportCheckpoint'>): Promise<EngineReply> {
   const r = engine.run;
   if (!r) return NOT_LOADED;
-  if (!request.withOptimizer && !nanoGptComputes(r.config)) {
-    return { kind: 'error', message: NANOGPT_ONLY };
+  if (request.huggingFace && r.config.block !== 'llama') return { kind: 'error', message: HF_LLAMA_ONLY };
+  if (!request.withOptimizer && !request.huggingFace && !nanoGptComputes(r.config)) {
+    return { kind: 'error', message: r.config.block === 'llama' ? NANOGPT_LLAMA : NANOGPT_ONLY };
   }
   await recover(engine);
   const state = await engine.serial.run(() => r.trainer.model.readState());
@@ -35,6 +39,10 @@ export async function exportCheckpoint(engine: Engine, request: Request<'exportC
   const step = state.step ?? r.trainer.step;
   // A LoRA run exports its adapted model: the adapters merged into the base (which has no moments).
   const params = r.lora && state.lora ? mergeAdapters(r.layout, state.params, r.lora, state.lora.adapters, 1) : state.params;
+  if (request.huggingFace) {
+    const zip = hfZip(r.layout, params, r.tokenizer.vocab);
+    return { kind: 'exported', bytes: ownBuffer(zip), step, fileName: `${fileStem(r.trainer.setup.run.name)}-step${step}.hf.zip` };
+  }
   const adam = request.withOptimizer && !r.lora ? { m: state.m, v: state.v, step } : undefined;
   const bytes = exportSafetensors(r.layout, params, r.tokenizer.vocab, adam);
   const kind = request.withOptimizer ? 'checkpoint' : 'nanogpt';
@@ -47,10 +55,7 @@ export async function importCheckpoint(engine: Engine, request: Request<'importC
   if (busy) return busy;
   let imported;
   try {
-    const file = readSafetensors(request.bytes);
-    const bad = nonFiniteTensors(file);
-    if (bad.length) return { kind: 'error', message: `The file holds non-finite values in ${bad.slice(0, 3).join(', ')}${bad.length > 3 ? ' and more' : ''}; it cannot be loaded.` };
-    imported = importSafetensors(file);
+    imported = readModelFile(new Uint8Array(request.bytes), request.configJson);
   } catch (e) {
     return { kind: 'error', message: (e as Error).message };
   }
@@ -61,7 +66,7 @@ export async function importCheckpoint(engine: Engine, request: Request<'importC
       message: `This file was trained on a text with different characters (${imported.vocab.length}) from ${request.corpusName} (${tokenizer.size}), so its token ids would not match. Load the text it was trained on first.`,
     };
   }
-  const stem = request.fileName.replace(/\.safetensors$/i, '');
+  const stem = request.fileName.replace(/\.(safetensors|zip)$/i, '');
   const identity = await newIdentity(engine, `Imported ${stem}`, '');
   const corpus = corpusIdentity(request.corpusName, request.text, request.builtIn);
   const built = await buildRun(engine, identity, corpus, request.text, shapeOf(imported.layout.config), request.train);
@@ -106,6 +111,7 @@ export async function importAdapter(engine: Engine, request: Request<'importAdap
   if (!base) return NOT_LOADED;
   const busy = engine.dpoBusy();
   if (busy) return busy;
+  if (base.config.block === 'llama') return { kind: 'error', message: LORA_LLAMA };
   if (base.lora) return { kind: 'error', message: 'The open run has adapters of its own: open the base run (one without adapters) to import an adapter onto it.' };
   let imported;
   try {

@@ -101,7 +101,7 @@ export const BUILTIN_CORPUS_IDS = ['tiny-shakespeare', 'moby-dick', 'names'] as 
 
 export type CorpusId = (typeof BUILTIN_CORPUS_IDS)[number];
 
-export type PresetId = 'tutorial' | 'nanogpt-char' | 'tiny' | 'names' | 'induction';
+export type PresetId = 'tutorial' | 'nanogpt-char' | 'tiny' | 'llama-tiny' | 'names' | 'induction';
 
 export interface Preset {
   id: PresetId;
@@ -163,6 +163,17 @@ export const PRESETS: Preset[] = [
     label: 'Tiny (learns in a minute)',
     description: '2 layers, 2 heads, 48 wide, context 32, batch 8: visibly learns in under a minute even on a slow GPU.',
     model: { ...DEFAULT_MODEL, nLayer: 2, nHead: 2, nEmbd: 48, blockSize: 32, dropout: 0 },
+    train: { ...DEFAULT_TRAIN, batchSize: 8, maxSteps: 400, learningRate: 3e-3, evalInterval: 50, evalIters: 4, checkpointInterval: 50 },
+    corpus: 'moby-dick',
+  },
+  {
+    id: 'llama-tiny',
+    label: 'LLaMA-style (Tiny)',
+    description:
+      "The Tiny preset's size built from LLaMA's block: RMSNorm before attention and the MLP, rotary position embeddings on queries and keys " +
+      '(no learned positions), a SwiGLU MLP (intermediate size 8C/3 rounded up to 8: 128), grouped-query attention (4 query heads sharing 2 ' +
+      'key/value heads) and no biases. 2 layers, 48 wide, context 32, batch 8, dropout 0, 400 steps at 3e-3.',
+    model: { ...DEFAULT_MODEL, block: 'llama', nKvHead: 2, nLayer: 2, nHead: 4, nEmbd: 48, blockSize: 32, dropout: 0, bias: false },
     train: { ...DEFAULT_TRAIN, batchSize: 8, maxSteps: 400, learningRate: 3e-3, evalInterval: 50, evalIters: 4, checkpointInterval: 50 },
     corpus: 'moby-dick',
   },

@@ -6,7 +6,8 @@
 // `optimizer.m.<name>` / `optimizer.v.<name>` and metadata `step`.
 // The tensors and their names come from the model description.
 
-import { DEFAULT_TRAIN, type ModelConfig } from './config';
+import { DEFAULT_ROPE_THETA, DEFAULT_TRAIN, RMS_NORM_EPS, type ModelConfig } from './config';
+import { intermediateSize, roleName } from './description';
 import { paramLayout, type ParamLayout, type ParamTensor } from './layout';
 import { nonFiniteTensors, readSafetensors, writeSafetensors, type SafetensorsFile, type TensorData } from './safetensors';
 import { validateConfig } from './validate';
@@ -31,12 +32,22 @@ export function configToJson(c: ModelConfig): string {
 export const ARCHITECTURE_KEY = 'playground_architecture';
 
 export function architectureToJson(c: ModelConfig): string {
+  if (c.block === 'llama') {
+    return JSON.stringify({
+      block: 'llama',
+      tie_weights: c.tieWeights,
+      n_kv_head: c.nKvHead ?? c.nHead,
+      ffn_hidden: intermediateSize(c),
+      rope_theta: c.ropeTheta ?? DEFAULT_ROPE_THETA,
+      rms_norm_eps: c.rmsNormEps ?? RMS_NORM_EPS,
+    });
+  }
   return JSON.stringify({ activation: c.activation, tie_weights: c.tieWeights, layernorm_eps: 1e-5 });
 }
 
 /** True when nanoGPT's model.py computes the same function as this config (GELU, tied embeddings). */
-export function nanoGptComputes(c: Pick<ModelConfig, 'activation' | 'tieWeights'>): boolean {
-  return c.activation === 'gelu' && c.tieWeights;
+export function nanoGptComputes(c: Pick<ModelConfig, 'activation' | 'tieWeights' | 'block'>): boolean {
+  return c.block !== 'llama' && c.activation === 'gelu' && c.tieWeights;
 }
 
 /**
@@ -74,7 +85,21 @@ export function configFromJson(json: string, architecture?: string): ModelConfig
     tieWeights: pick('tie_weights', true),
     activation: pick('activation', 'gelu'),
   } as ModelConfig;
-  const eps = pick('layernorm_eps', undefined);
+  if (arch.block !== undefined && arch.block !== 'gpt2') {
+    if (arch.block !== 'llama') throw new Error(`The file's block "${String(arch.block)}" is not one this app runs (gpt2 or llama).`);
+    const num = (key: string, fallback: number): number => {
+      const v = arch[key] ?? fallback;
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`The file's "${ARCHITECTURE_KEY}" metadata needs a number "${key}".`);
+      return v;
+    };
+    config.block = 'llama';
+    config.activation = 'gelu';
+    config.nKvHead = num('n_kv_head', config.nHead);
+    config.ffnHidden = num('ffn_hidden', intermediateSize(config));
+    config.ropeTheta = num('rope_theta', DEFAULT_ROPE_THETA);
+    config.rmsNormEps = num('rms_norm_eps', RMS_NORM_EPS);
+  }
+  const eps = config.block === 'llama' ? undefined : pick('layernorm_eps', undefined);
   if (eps !== undefined && eps !== 1e-5) {
     throw new Error(`The file uses LayerNorm eps ${String(eps)}; this model uses 1e-5.`);
   }
@@ -98,7 +123,7 @@ const V_PREFIX = 'optimizer.v.';
 export function exportSafetensors(layout: ParamLayout, params: Float32Array, vocab: string[], adam?: AdamState): Uint8Array {
   const list: Array<[string, { shape: number[]; data: TensorData }]> = [];
   const slice = (flat: Float32Array, t: ParamTensor) => flat.subarray(t.offset, t.offset + t.size);
-  const wte = layout.byName.get('transformer.wte.weight')!;
+  const wte = layout.byName.get(roleName(layout.config, 'tokenEmbedding')!)!;
   for (const t of layout.tensors) list.push([t.name, { shape: t.shape, data: slice(params, t) }]);
   if (layout.config.tieWeights) list.push(['lm_head.weight', { shape: wte.shape, data: slice(params, wte) }]);
   if (adam) {
@@ -174,9 +199,9 @@ export function importSafetensors(input: Uint8Array | ArrayBuffer | SafetensorsF
   }
   const lmHead = file.tensors.get('lm_head.weight');
   if (config.tieWeights && lmHead) {
-    const wte = layout.byName.get('transformer.wte.weight')!;
+    const wte = layout.byName.get(roleName(config, 'tokenEmbedding')!)!;
     const same = lmHead.data.length === wte.size && lmHead.data.every((v, i) => Math.fround(v) === params[wte.offset + i]);
-    if (!same) throw new Error('The config ties lm_head.weight to transformer.wte.weight, but the file holds different values for them.');
+    if (!same) throw new Error(`The config ties lm_head.weight to ${wte.name}, but the file holds different values for them.`);
   }
   const hasM = [...file.tensors.keys()].some((n) => n.startsWith(M_PREFIX));
   const hasV = [...file.tensors.keys()].some((n) => n.startsWith(V_PREFIX));

@@ -32,9 +32,12 @@ export function CheckpointControls() {
   const setupModel = useSetup((s) => s.model);
   const model = loadedModel ?? setupModel;
   const forNanoGpt = nanoGptComputes(model);
+  const llama = model.block === 'llama';
   const whyNot = forNanoGpt
     ? null
-    : `nanoGPT's model.py always uses GELU and ties lm_head to the token embedding; this model uses ${model.activation === 'gelu' ? 'GELU' : 'ReLU'} and ${model.tieWeights ? 'tied' : 'separate'} embeddings, so nanoGPT would compute a different function. Choose GELU and tied embeddings to export for nanoGPT.`;
+    : llama
+      ? "nanoGPT's model.py has no LLaMA block (RMSNorm, rotary positions, SwiGLU, grouped-query attention), so it cannot load this model: export it for Hugging Face instead."
+      : `nanoGPT's model.py always uses GELU and ties lm_head to the token embedding; this model uses ${model.activation === 'gelu' ? 'GELU' : 'ReLU'} and ${model.tieWeights ? 'tied' : 'separate'} embeddings, so nanoGPT would compute a different function. Choose GELU and tied embeddings to export for nanoGPT.`;
 
   let status: string;
   if (!last) status = loaded ? 'No checkpoint yet: one is saved at each checkpoint interval and when training pauses.' : 'Checkpoints are saved in this browser while training.';
@@ -79,19 +82,30 @@ export function CheckpointControls() {
         >
           Continue on GPUs with nanoGPT…
         </button>
+        {llama && (
+          <button
+            onClick={() => void exportWeights(false, true)}
+            disabled={!canTransfer}
+            data-testid="export-hf"
+            title="<run>-step<N>.hf.zip: model.safetensors (LlamaForCausalLM's names, this vocabulary in its metadata) and config.json, for LlamaForCausalLM.from_pretrained"
+          >
+            Export for Hugging Face
+          </button>
+        )}
         <button onClick={() => picker.current?.click()} disabled={!canTransfer} data-testid="import-weights">
-          {transfer === 'import' ? 'Importing…' : 'Import .safetensors…'}
+          {transfer === 'import' ? 'Importing…' : 'Import model file…'}
         </button>
         <input
           ref={picker}
           type="file"
-          accept=".safetensors,application/octet-stream"
+          multiple
+          accept=".safetensors,.zip,.json,application/octet-stream,application/zip,application/json"
           hidden
           data-testid="import-file"
           onChange={(e) => {
-            const file = e.target.files?.[0];
+            const files = [...(e.target.files ?? [])];
             e.target.value = '';
-            if (file) void importWeights(file);
+            if (files.length) void importWeights(files);
           }}
         />
       </div>

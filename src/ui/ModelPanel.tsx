@@ -1,5 +1,6 @@
 import { NumberInput } from './NumberInput';
-import { PRESETS, type ModelShape, type TrainConfig } from '../model/config';
+import { DEFAULT_ROPE_THETA, PRESETS, type ModelShape, type TrainConfig } from '../model/config';
+import { intermediateSize } from '../model/description';
 import { memoryEstimate, paramCount, validateConfig, type ConfigProblem } from '../model/validate';
 import { useGpu } from './gpuStore';
 import { choosePreset, useData } from './stores/data';
@@ -73,12 +74,15 @@ export function ModelConfigPanel() {
     maxStorageBufferBindingSize: limits?.maxStorageBufferBindingSize,
     maxBufferSize: limits?.maxBufferSize,
   });
-  const shapeOk = !problems.some((p) => ['nLayer', 'nHead', 'nEmbd', 'blockSize', 'vocabSize', 'batchSize'].includes(p.field));
+  const shapeOk = !problems.some((p) => ['nLayer', 'nHead', 'nEmbd', 'blockSize', 'vocabSize', 'batchSize', 'block', 'nKvHead', 'ffnHidden'].includes(p.field));
   const config = { ...model, vocabSize: vocabSize ?? 256 };
   const params = shapeOk ? paramCount(config) : null;
   const memory = shapeOk ? memoryEstimate(config, train.batchSize) : null;
   const general = problems.filter((p) => p.field === 'memory' || p.field === 'vocabSize');
   const current = PRESETS.find((p) => p.id === preset);
+  const llama = model.block === 'llama';
+  const gpt2Only = llama ? 'GPT-2 block only: the LLaMA-style block uses SwiGLU and has no biases.' : null;
+  const defaultFfn = intermediateSize({ nEmbd: model.nEmbd });
 
   return (
     <section className="panel" aria-label="Model configuration" data-testid="config-panel">
@@ -115,6 +119,69 @@ export function ModelConfigPanel() {
         </p>
       ))}
       <div className="fields">
+        <div className="field">
+          <label htmlFor="block">Block</label>
+          <select
+            id="block"
+            value={model.block ?? 'gpt2'}
+            data-testid="field-block"
+            onChange={(e) => setModel(e.target.value === 'llama' ? { block: 'llama', dropout: 0 } : { block: 'gpt2' })}
+          >
+            <option value="gpt2">GPT-2 (LayerNorm, learned positions, MLP)</option>
+            <option value="llama">LLaMA (RMSNorm, rotary, SwiGLU, grouped-query attention)</option>
+          </select>
+          <Problems problems={problems} field="block" />
+        </div>
+        {llama && (
+          <>
+            <div className="field">
+              <label htmlFor="nKvHead">Key/value heads</label>
+              <NumberInput
+                id="nKvHead"
+                testId="field-nKvHead"
+                value={model.nKvHead ?? model.nHead}
+                invalid={problems.some((p) => p.field === 'nKvHead')}
+                onValue={(v) => setModel({ nKvHead: v })}
+              />
+              <span className="tag">Query heads share them in groups (grouped-query attention); equal to the heads for plain multi-head attention.</span>
+              <Problems problems={problems} field="nKvHead" />
+            </div>
+            <div className="field">
+              <label htmlFor="ffnHidden">MLP intermediate size</label>
+              <NumberInput
+                id="ffnHidden"
+                testId="field-ffnHidden"
+                value={model.ffnHidden ?? defaultFfn}
+                invalid={problems.some((p) => p.field === 'ffnHidden')}
+                onValue={(v) => setModel({ ffnHidden: v })}
+              />
+              <span className="tag" data-testid="ffn-default">
+                Default {defaultFfn}: 8 × width / 3 rounded up to a multiple of 8.
+                {model.ffnHidden !== undefined && model.ffnHidden !== defaultFfn && (
+                  <>
+                    {' '}
+                    <button type="button" onClick={() => setModel({ ffnHidden: undefined })} data-testid="ffn-reset">
+                      Use the default
+                    </button>
+                  </>
+                )}
+              </span>
+              <Problems problems={problems} field="ffnHidden" />
+            </div>
+            <div className="field">
+              <label htmlFor="ropeTheta">Rotary base (rope θ)</label>
+              <NumberInput
+                id="ropeTheta"
+                testId="field-ropeTheta"
+                value={model.ropeTheta ?? DEFAULT_ROPE_THETA}
+                step="any"
+                invalid={problems.some((p) => p.field === 'ropeTheta')}
+                onValue={(v) => setModel({ ropeTheta: v })}
+              />
+              <Problems problems={problems} field="ropeTheta" />
+            </div>
+          </>
+        )}
         {MODEL_NUMBERS.map((f) => (
           <div className="field" key={f.key}>
             <label htmlFor={f.key}>{f.label}</label>
@@ -124,13 +191,26 @@ export function ModelConfigPanel() {
         ))}
         <div className="field">
           <label htmlFor="activation">Activation</label>
-          <select id="activation" value={model.activation} onChange={(e) => setModel({ activation: e.target.value as 'relu' | 'gelu' })}>
+          <select
+            id="activation"
+            value={model.activation}
+            disabled={llama}
+            aria-describedby={llama ? 'gpt2-only' : undefined}
+            onChange={(e) => setModel({ activation: e.target.value as 'relu' | 'gelu' })}
+            data-testid="field-activation"
+          >
             <option value="relu">ReLU</option>
             <option value="gelu">GELU</option>
           </select>
+          {gpt2Only && (
+            <span className="tag" id="gpt2-only" data-testid="gpt2-only">
+              {gpt2Only}
+            </span>
+          )}
         </div>
         <label className="field check">
-          <input type="checkbox" checked={model.bias} onChange={(e) => setModel({ bias: e.target.checked })} /> Bias in linear layers and LayerNorm
+          <input type="checkbox" checked={llama ? false : model.bias} disabled={llama} onChange={(e) => setModel({ bias: e.target.checked })} data-testid="field-bias" /> Bias in
+          linear layers and LayerNorm
         </label>
         <label className="field check">
           <input type="checkbox" checked={model.tieWeights} onChange={(e) => setModel({ tieWeights: e.target.checked })} /> Tie input and output embeddings

@@ -161,6 +161,14 @@ function RunRow({ run, open, onOpened }: { run: RunSummary; open: boolean; onOpe
         <button onClick={() => void actions.duplicate(run.id).then((ok) => ok && onOpened('train'))} disabled={busy} data-testid="run-duplicate">
           Duplicate with changes
         </button>
+        <button
+          onClick={() => void actions.compareOtherBlock(run.id)}
+          disabled={busy}
+          data-testid="run-compare-block"
+          title={`A new run with the ${run.model.block === 'llama' ? 'GPT-2' : 'LLaMA'} block at nearly the same parameter count, overlaid with this one`}
+        >
+          Compare with the other block
+        </button>
         {confirming ? (
           <span role="alert">
             Delete “{run.name}” and its checkpoint?{' '}

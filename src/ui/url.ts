@@ -203,8 +203,9 @@ export function serializeSetup(setup: Setup): string {
   if (setup.corpus !== preset.corpus) params.set('corpus', setup.corpus);
   const put = <T extends object>(values: T, base: T, keyOf: (k: keyof T) => string = (k) => String(k)) => {
     for (const k of Object.keys(values) as (keyof T)[]) {
-      if (values[k] === base[k]) continue;
       const v = values[k];
+      // An absent optional field (a LLaMA field left at its default) keeps the preset's.
+      if (v === base[k] || v === undefined) continue;
       params.set(keyOf(k), typeof v === 'boolean' ? (v ? '1' : '0') : String(v));
     }
   };

@@ -7,6 +7,7 @@ import { checkCorpusBytes } from '../../src/data/corpus';
 import { BUILTIN_CORPORA } from '../../src/data/readCorpus';
 import { paramCount, validateConfig } from '../../src/model/validate';
 import { longestToyLine, toyTask } from '../../src/data/toyTasks';
+import { intermediateSize } from '../../src/model/description';
 
 const byId = (id: string) => PRESETS.find((p) => p.id === id)!;
 
@@ -66,6 +67,25 @@ describe('presets say what they are', () => {
     if ('problem' in made) return;
     expect(new Set(made.text).size).toBe(p.toy!.alphabet + 1); // the letters and the newline
     expect(validateConfig({ ...p.model, vocabSize: p.toy!.alphabet + 1 }, p.train)).toEqual([]);
+  });
+});
+
+describe('the LLaMA-style preset', () => {
+  it("is the Tiny preset's size with LLaMA's block, and says what that block is", () => {
+    const p = byId('llama-tiny');
+    const tiny = byId('tiny');
+    expect(p.label).toBe('LLaMA-style (Tiny)');
+    expect(p.model).toMatchObject({ block: 'llama', nLayer: 2, nHead: 4, nKvHead: 2, nEmbd: 48, blockSize: 32, dropout: 0 });
+    expect(p.train).toEqual(tiny.train);
+    expect(p.corpus).toBe(tiny.corpus);
+    for (const word of ['RMSNorm', 'rotary', 'SwiGLU', 'grouped-query']) expect(p.description).toContain(word);
+    // The default intermediate size it names: 8 * 48 / 3 = 128.
+    const c = { ...p.model, vocabSize: 65 };
+    expect(p.description).toContain(String(intermediateSize(c)));
+    expect(validateConfig(c, p.train)).toEqual([]);
+    // 4 query heads of 12 over 2 key/value heads: q is 48 wide, k and v 24 each; gate, up and down are 48 x 128.
+    const perLayer = 48 + 48 * (48 + 24 + 24) + 48 * 48 + 48 + 3 * 48 * 128;
+    expect(paramCount(c)).toBe(65 * 48 + 2 * perLayer + 48 + 48 * 65);
   });
 });
 

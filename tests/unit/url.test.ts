@@ -27,6 +27,34 @@ describe('setup in the query string', () => {
     expect(parseSetup(query)).toEqual({ ...setup, notices: [] });
   });
 
+  it('round-trips a LLaMA-style setup, from a GPT-2 preset and from the LLaMA preset', () => {
+    const llamaTiny = PRESETS.find((p) => p.id === 'llama-tiny')!;
+    const fromTiny = {
+      preset: 'tiny' as const,
+      corpus: 'moby-dick' as const,
+      model: { ...tiny.model, block: 'llama' as const, nHead: 4, nKvHead: 2, ffnHidden: 96, ropeTheta: 500, dropout: 0 },
+      train: tiny.train,
+      sampling: DEFAULT_SAMPLING,
+    };
+    const query = serializeSetup(fromTiny);
+    expect(query).toContain('block=llama');
+    expect(query).toContain('nKvHead=2');
+    expect(query).toContain('ffnHidden=96');
+    expect(query).toContain('ropeTheta=500');
+    expect(parseSetup(query)).toEqual({ ...fromTiny, notices: [] });
+    const changed = { ...fromTiny, preset: 'llama-tiny' as const, model: { ...llamaTiny.model, nKvHead: 1, ffnHidden: 64, nLayer: 3 } };
+    const q2 = serializeSetup(changed);
+    expect(q2).toBe('?preset=llama-tiny&nLayer=3&nKvHead=1&ffnHidden=64');
+    expect(parseSetup(q2)).toEqual({ ...changed, notices: [] });
+    // The LLaMA preset switched back to GPT-2 in the form.
+    const back = { ...changed, model: { ...llamaTiny.model, block: 'gpt2' as const } };
+    expect(parseSetup(serializeSetup(back))).toEqual({ ...back, notices: [] });
+    // A link with 3 key/value heads for 4 heads falls back to the preset, saying why.
+    const bad = parseSetup('?preset=llama-tiny&nKvHead=3');
+    expect(bad.model).toEqual(llamaTiny.model);
+    expect(bad.notices.join(' ')).toMatch(/key\/value heads \(3\) must divide/);
+  });
+
   it('only writes what differs from the preset', () => {
     expect(serializeSetup({ preset: 'names', corpus: 'names', model: names.model, train: names.train, sampling: DEFAULT_SAMPLING })).toBe(
       '?preset=names',

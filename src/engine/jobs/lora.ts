@@ -2,7 +2,7 @@
 // base frozen, adapters trained), the adapters' strength in the views, and
 // merging them into the base as a new run. Adapter files: runFiles.ts.
 import { vocabularyProblem } from '../../model/dpo';
-import { initLora, loraLayout, mergeAdapters, validateLoraConfig, type LoraConfig } from '../../model/lora';
+import { LORA_LLAMA, initLora, loraLayout, mergeAdapters, validateLoraConfig, type LoraConfig } from '../../model/lora';
 import { NOT_LOADED, type Engine } from '../engine';
 import type { EngineReply, EngineRequest } from '../protocol';
 import { buildRun, corpusIdentity, forkRun, newIdentity, openNewRun, shapeOf, type Run } from '../runs';
@@ -22,6 +22,7 @@ export async function startLora(engine: Engine, request: Request<'startLora'>): 
   const busy = engine.dpoBusy();
   if (busy) return busy;
   const base = engine.run;
+  if (base.config.block === 'llama') return { kind: 'error', message: LORA_LLAMA };
   const problems = loraProblems(base, request.lora);
   const unknown = vocabularyProblem(request.text, base.tokenizer.vocab, 'The target text');
   if (unknown) problems.push(unknown);

@@ -63,8 +63,10 @@ interface CheckpointState {
     resume: () => Promise<void>;
     discard: () => Promise<void>;
     /** withOptimizer (default) adds AdamW's state so an import continues exactly; off gives nanoGPT's plain state_dict. */
-    exportWeights: (withOptimizer?: boolean) => Promise<void>;
-    importWeights: (file: File) => Promise<void>;
+    /** huggingFace: a LLaMA run as model.safetensors + config.json in one zip. */
+    exportWeights: (withOptimizer?: boolean, huggingFace?: boolean) => Promise<void>;
+    /** One model file, or a Hugging Face model.safetensors with its config.json picked together. */
+    importWeights: (files: File | File[]) => Promise<void>;
     /** The zip that continues the open run with nanoGPT's train.py (after the person agreed the corpus goes into it). */
     exportCluster: () => Promise<void>;
   };
@@ -151,7 +153,7 @@ export const useCheckpoints = create<CheckpointState>((set, get) => ({
       const reply = await engine.request({ kind: 'discardSavedRun', id: run?.id });
       set({ resuming: false, offer: null, offerError: reply.kind === 'error' ? reply.message : null });
     },
-    async exportWeights(withOptimizer = true) {
+    async exportWeights(withOptimizer = true, huggingFace = false) {
       const engine = useGpu.getState().engine;
       if (!engine || get().transfer) return;
       set({ transfer: 'export', transferError: null, transferNote: null, transferHash: null });
@@ -163,7 +165,7 @@ export const useCheckpoints = create<CheckpointState>((set, get) => ({
         }
         // With AdamW's moments and the step an import continues training exactly; without them the
         // file holds exactly nanoGPT's state_dict keys, for load_state_dict(strict=True).
-        const reply = await engine.request({ kind: 'exportCheckpoint', withOptimizer });
+        const reply = await engine.request({ kind: 'exportCheckpoint', withOptimizer: withOptimizer && !huggingFace, huggingFace });
         if (reply.kind !== 'exported') {
           set({ transferError: reply.kind === 'error' ? reply.message : `The export failed (reply '${reply.kind}').` });
           return;
@@ -210,9 +212,12 @@ export const useCheckpoints = create<CheckpointState>((set, get) => ({
         set({ transfer: null });
       }
     },
-    async importWeights(file) {
+    async importWeights(picked) {
       const engine = useGpu.getState().engine;
       if (!engine || get().transfer) return;
+      const list = Array.isArray(picked) ? picked : [picked];
+      const jsonFile = list.length > 1 ? list.find((f) => /\.json$/i.test(f.name)) : undefined;
+      const file = list.find((f) => f !== jsonFile) ?? list[0]!;
       set({ transfer: 'import', transferError: null, transferNote: null, transferHash: null });
       try {
         if (!useData.getState().corpus) {
@@ -226,6 +231,19 @@ export const useCheckpoints = create<CheckpointState>((set, get) => ({
           set({ transferError: `${file.name} could not be read: ${(e as Error).message}` });
           return;
         }
+        let configJson: string | undefined;
+        if (list.length > 2 || (list.length === 2 && !jsonFile)) {
+          set({ transferError: 'Pick one model file, or a model.safetensors together with its config.json.' });
+          return;
+        }
+        if (jsonFile) {
+          try {
+            configJson = await jsonFile.text();
+          } catch (e) {
+            set({ transferError: `${jsonFile.name} could not be read: ${(e as Error).message}` });
+            return;
+          }
+        }
         const hash = await sha256(bytes);
         const corpus = useData.getState().corpus!;
         const reply = await engine.request(
@@ -237,6 +255,7 @@ export const useCheckpoints = create<CheckpointState>((set, get) => ({
             text: corpus.text,
             builtIn: corpus.source === 'builtin',
             train: useSetup.getState().train,
+            configJson,
           },
           [bytes],
         );

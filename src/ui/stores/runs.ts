@@ -6,6 +6,8 @@ import { useGpu } from '../gpuStore';
 import { builtinIdFor, openRun } from './checkpoints';
 import { useData } from './data';
 import { useSetup } from './setup';
+import { useTraining } from './training';
+import { otherBlockShape } from '../../model/otherBlock';
 
 export type CompareAxis = 'steps' | 'tokens' | 'time';
 
@@ -35,6 +37,8 @@ interface RunsState {
     remove: (id: string) => Promise<void>;
     open: (id: string) => Promise<boolean>;
     duplicate: (id: string) => Promise<boolean>;
+    /** A new run like this one with the other block (GPT-2 or LLaMA) at nearly its parameter count, compared with it. */
+    compareOtherBlock: (id: string) => Promise<boolean>;
   };
 }
 
@@ -57,7 +61,8 @@ export const useRuns = create<RunsState>((set, get) => ({
       if (!engine) return;
       const reply = await engine.request({ kind: 'listRuns' });
       if (reply.kind === 'runs') {
-        const ids = new Set(reply.runs.map((r) => r.id));
+        // The open run stays selected before its first checkpoint stores it.
+        const ids = new Set([...reply.runs.map((r) => r.id), ...(reply.openId ? [reply.openId] : [])]);
         set({ runs: reply.runs, openId: reply.openId, selected: get().selected.filter((id) => ids.has(id)) });
       }
       try {
@@ -134,6 +139,30 @@ export const useRuns = create<RunsState>((set, get) => ({
         void _d;
         setup.setTrain({ ...train, lrDecaySteps: undefined });
         set({ note: `The form holds the setup of "${run.name}": change what you like and press Start for a new run; "${run.name}" stays as it is.` });
+        return true;
+      } finally {
+        set({ busy: false });
+      }
+    },
+    async compareOtherBlock(id) {
+      const run = get().runs.find((r) => r.id === id);
+      if (!run || !(await get().actions.duplicate(id))) return false;
+      const { vocabSize, ...shape } = run.model;
+      const other = otherBlockShape(shape, vocabSize);
+      useSetup.getState().actions.setModel({ nKvHead: undefined, ffnHidden: undefined, ropeTheta: undefined, rmsNormEps: undefined, ...other });
+      set({ busy: true });
+      try {
+        if (!(await useTraining.getState().actions.load())) {
+          set({ error: `The matching run could not be made: ${useTraining.getState().problems.join(' ')}`, note: null });
+          return false;
+        }
+        const newId = useTraining.getState().loaded?.runId;
+        const name = other.block === 'llama' ? 'LLaMA' : 'GPT-2';
+        set({
+          selected: newId ? [id, newId] : [id],
+          note: `A ${name}-block run like "${run.name}" is open (same layers, heads, context, corpus and training; width ${other.nEmbd}${other.block === 'llama' ? `, MLP ${other.ffnHidden}` : ''}): press Train, and the comparison below overlays both from its first checkpoint.`,
+        });
+        await get().actions.refresh();
         return true;
       } finally {
         set({ busy: false });

@@ -1,0 +1,58 @@
+// Model files in and out beyond our own checkpoint: a LLaMA run as a Hugging
+// Face folder zipped (model.safetensors + config.json), and any file the
+// import accepts, told apart by its contents: a zip holding model.safetensors
+// (and config.json), a Hugging Face model.safetensors (its config in the
+// metadata, or config.json picked with it), or our own checkpoint file.
+import { strToU8, unzipSync, zipSync } from 'fflate';
+import { importSafetensors, ARCHITECTURE_KEY, type ImportedModel } from '../model/files';
+import { exportHfLlama, importHfLlama } from '../model/hfFiles';
+import type { ParamLayout } from '../model/layout';
+import { readSafetensors } from '../model/safetensors';
+
+/** One zip: model.safetensors (our vocabulary in its metadata) and config.json, Hugging Face's folder layout. */
+export function hfZip(layout: ParamLayout, params: Float32Array, vocab: string[]): Uint8Array {
+  const { safetensors, configJson } = exportHfLlama(layout, params, vocab);
+  return zipSync({ 'model.safetensors': safetensors, 'config.json': strToU8(configJson) }, { level: 0 });
+}
+
+const isZip = (b: Uint8Array) => b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b && b[2] === 0x03 && b[3] === 0x04;
+
+/** The file's base name inside a zip (a folder zipped whole keeps its folder in the names). */
+const baseName = (path: string) => path.slice(path.lastIndexOf('/') + 1);
+
+/**
+ * A model file as weights, vocabulary and (for our checkpoints) AdamW state.
+ * Throws a sentence for anything it cannot read, including a LLaMA file
+ * without a vocabulary.
+ */
+export function readModelFile(bytes: Uint8Array, configJson?: string): ImportedModel {
+  let weights = bytes;
+  let config = configJson;
+  if (isZip(bytes)) {
+    let files: Record<string, Uint8Array>;
+    try {
+      files = unzipSync(bytes);
+    } catch (e) {
+      throw new Error(`The zip could not be read: ${(e as Error).message}.`);
+    }
+    const find = (name: string) => Object.entries(files).find(([path]) => baseName(path) === name)?.[1];
+    const model = find('model.safetensors') ?? Object.entries(files).find(([path]) => path.endsWith('.safetensors'))?.[1];
+    if (!model) throw new Error('The zip holds no model.safetensors.');
+    weights = model;
+    const json = find('config.json');
+    if (json && config === undefined) config = new TextDecoder().decode(json);
+  }
+  const file = readSafetensors(weights);
+  const ours = file.metadata.format === 'nanogpt-state-dict' || file.metadata[ARCHITECTURE_KEY] !== undefined;
+  if (ours) return importSafetensors(file);
+  const hf = file.tensors.has('model.embed_tokens.weight') || config !== undefined;
+  if (!hf) return importSafetensors(file);
+  const imported = importHfLlama(file, config);
+  if (!imported.vocab) {
+    throw new Error(
+      'This LLaMA file has no vocabulary (the "vocab" metadata our export writes), so its token ids cannot be matched to characters. ' +
+        'Import a file exported from this app, whose model.safetensors keeps the vocabulary.',
+    );
+  }
+  return { layout: imported.layout, params: imported.params, vocab: imported.vocab, adam: null };
+}
