@@ -37,6 +37,20 @@ export interface BlockWeights {
   mprojW: Binding; mprojB: Binding | null;
 }
 
+/**
+ * One block's weight gradients (accumulated). A frozen parameter group has no
+ * gradients: its Linear weights and biases are null (no product is recorded)
+ * and its norm gains and biases point at a sink nothing reads.
+ */
+export interface BlockGrads {
+  ln1w: Binding; ln1b: Binding | null;
+  attnW: Binding | null; attnB: Binding | null;
+  projW: Binding | null; projB: Binding | null;
+  ln2w: Binding; ln2b: Binding | null;
+  fcW: Binding | null; fcB: Binding | null;
+  mprojW: Binding | null; mprojB: Binding | null;
+}
+
 /** The block's outputs, what training saves for backward. */
 export interface BlockActivations {
   ln1: Binding; // (N, C)
@@ -131,10 +145,8 @@ export interface BlockBackwardArgs {
   inp: Binding;
   acts: BlockActivations;
   w: BlockWeights;
-  /** Weight gradients, accumulated; under `frozen` only the LayerNorm ranges (a sink nothing reads). */
-  dw: BlockWeights;
-  /** The block's weights are a frozen parameter group: no weight or bias gradient products. */
-  frozen: boolean;
+  /** Weight gradients, accumulated (null ranges: a frozen group, no product). */
+  dw: BlockGrads;
   N: number;
   C: number;
   activation: Activation;
@@ -154,16 +166,22 @@ export interface BlockBackwardArgs {
   attendBackward: (rec: Recorder, dqkv: Binding, datty: Binding) => void;
 }
 
-/** A Linear's backward: dinp = dout W (+ its adapter's share); dW += dout^T inp and the bias gradient unless the weights are frozen. */
+/** dW (OUT, IN) += dout^T inp over N rows (split-K through mmScratch); nothing for a weight without gradient (frozen). */
+export function weightGrad(
+  gpu: Gpu, rec: Recorder, site: string, dW: Binding | null, dout: Binding, inp: Binding, OUT: number, IN: number, N: number, mmScratch: Binding,
+): void {
+  if (dW) matmul(gpu, rec, { site, out: dW, a: dout, b: inp, M: OUT, N: IN, K: N, transA: true, accumulate: true, scratch: mmScratch }); // (OUT, IN)
+}
+
+/** A Linear's backward: dinp = dout W (+ its adapter's share); dW += dout^T inp and the bias gradient where they have ranges. */
 function linearBackward(
   gpu: Gpu, rec: Recorder, args: BlockBackwardArgs, module: LoraModule,
-  l: { dinp: Binding; dout: Binding; inp: Binding; W: Binding; dW: Binding; dB: Binding | null; IN: number; OUT: number },
+  l: { dinp: Binding; dout: Binding; inp: Binding; W: Binding; dW: Binding | null; dB: Binding | null; IN: number; OUT: number },
 ): void {
   const { N } = args;
   matmul(gpu, rec, { site: module, out: l.dinp, a: l.dout, b: l.W, M: N, N: l.IN, K: l.OUT }); // (N, IN)
   args.adapterBackward(rec, module, l.dout, l.inp, l.dinp);
-  if (args.frozen) return;
-  matmul(gpu, rec, { site: module, out: l.dW, a: l.dout, b: l.inp, M: l.OUT, N: l.IN, K: N, transA: true, accumulate: true, scratch: args.mmScratch }); // (OUT, IN)
+  weightGrad(gpu, rec, module, l.dW, l.dout, l.inp, l.OUT, l.IN, N, args.mmScratch);
   if (l.dB) biasBackward(gpu, rec, { dbias: l.dB, scratch: args.sumScratch, dout: l.dout, M: N, N: l.OUT });
 }
 

@@ -22,12 +22,10 @@
 import type { Gpu } from '../gpu/runtime';
 import { attentionDecode } from '../kernels/attention';
 import { add } from '../kernels/elementwise';
-import { layerNormForward } from '../kernels/layerNorm';
-import { matmul } from '../kernels/matmul';
-import { rmsNormForward } from '../kernels/rmsNorm';
 import { blockForward, type BlockActivations, type BlockLora, type BlockWeights } from './block';
 import { DEFAULT_ROPE_THETA, RMS_NORM_EPS, type ModelConfig } from './config';
 import { blockDims, blockKind, blockWeightNames, lmHeadName, roleName } from './description';
+import { headForward } from './head';
 import { llamaBlockForward, type LlamaShape } from './llamaBlock';
 
 /** Incremental decoding with a key/value cache, when the model offers one. */
@@ -215,11 +213,11 @@ export class GptDecoder implements Decoder {
       if (this.llama) llamaBlockForward(gpu, enc, { inp: this.x, acts, w: weights, N: 1, shape: this.llama, pos0: t, attend });
       else blockForward(gpu, enc, { inp: this.x, acts, w: weights, proj: this.proj, N: 1, C, activation: config.activation, dropout: null, lora: this.lora(l), attend });
     }
-    const normF = w(roleName(config, 'normF')!);
-    if (this.llama) rmsNormForward(gpu, enc, { out: this.ln, rstd: this.rstd, inp: this.x, weight: normF, N: 1, C, eps: this.llama.eps });
-    else layerNormForward(gpu, enc, { out: this.ln, mean: this.mean, rstd: this.rstd, inp: this.x, weight: normF, bias: this.weight(roleName(config, 'normFBias') ?? ''), N: 1, C });
-    const head = w(lmHeadName(config));
-    matmul(gpu, enc, { site: 'lm_head', out: this.logitsBuf, a: this.ln, b: head, M: 1, N: V, K: C, transB: true }); // (V)
+    headForward(gpu, enc, {
+      logits: this.logitsBuf, inp: this.x, acts: { lnf: this.ln, mean: this.mean, rstd: this.rstd },
+      w: { normW: w(roleName(config, 'normF')!), normB: this.weight(roleName(config, 'normFBias') ?? ''), lmHead: w(lmHeadName(config)) },
+      shape: { N: 1, C, V, rmsEps: this.llama ? this.llama.eps : null },
+    }); // (V)
   }
 
   private takeStaging(): GPUBuffer {

@@ -19,7 +19,7 @@ import { matmul } from '../kernels/matmul';
 import { ropeBackward, ropeForward } from '../kernels/rope';
 import { rmsNormBackward, rmsNormForward } from '../kernels/rmsNorm';
 import { swigluBackward, swigluForward } from '../kernels/swiglu';
-import type { BlockActivations, BlockWeights } from './block';
+import { weightGrad, type BlockActivations, type BlockGrads, type BlockWeights } from './block';
 import type { BlockDims } from './description';
 
 /** The rotary and norm settings of a LLaMA block. */
@@ -64,8 +64,8 @@ export interface LlamaBackwardArgs {
   inp: Binding;
   acts: BlockActivations;
   w: BlockWeights;
-  /** weight gradients (accumulated) */
-  dw: BlockWeights;
+  /** weight gradients (accumulated; null ranges: a frozen group) */
+  dw: BlockGrads;
   N: number;
   shape: LlamaShape;
   /** (N, C) scratch */
@@ -88,17 +88,17 @@ export function llamaBlockBackward(gpu: Gpu, rec: Recorder, args: LlamaBackwardA
   const I = s.mlpHidden;
   // out = res2 + fcha down^T: dres is d out and part of d res2.
   matmul(gpu, rec, { site: 'mlp.c_proj', out: dHidden, a: dres, b: w.mprojW, M: N, N: I, K: C }); // d fcha (N, I)
-  matmul(gpu, rec, { site: 'mlp.c_proj', out: dw.mprojW, a: dres, b: a.fcha, M: C, N: I, K: N, transA: true, accumulate: true, scratch: mmScratch }); // (C, I)
+  weightGrad(gpu, rec, 'mlp.c_proj', dw.mprojW, dres, a.fcha, C, I, N, mmScratch); // (C, I)
   swigluBackward(gpu, rec, { dinp: dIn, inp: a.fch, dout: dHidden, N, I }); // d fch (N, 2I)
   matmul(gpu, rec, { site: 'mlp.c_fc', out: dC, a: dIn, b: w.fcW, M: N, N: C, K: 2 * I }); // d ln2 (N, C)
-  matmul(gpu, rec, { site: 'mlp.c_fc', out: dw.fcW, a: dIn, b: a.ln2, M: 2 * I, N: C, K: N, transA: true, accumulate: true, scratch: mmScratch }); // (2I, C)
+  weightGrad(gpu, rec, 'mlp.c_fc', dw.fcW, dIn, a.ln2, 2 * I, C, N, mmScratch); // (2I, C)
   rmsNormBackward(gpu, rec, { dinp: dres, dweight: dw.ln2w, scratch: sumScratch, dout: dC, inp: a.res2, weight: w.ln2w, rstd: a.ln2Rstd, N, C });
   // res2 = inp + atty o^T: dres is now d res2.
   matmul(gpu, rec, { site: 'attn.c_proj', out: dC, a: dres, b: w.projW, M: N, N: s.H * s.D, K: C }); // d atty (N, C)
-  matmul(gpu, rec, { site: 'attn.c_proj', out: dw.projW, a: dres, b: a.atty, M: C, N: s.H * s.D, K: N, transA: true, accumulate: true, scratch: mmScratch }); // (C, C)
+  weightGrad(gpu, rec, 'attn.c_proj', dw.projW, dres, a.atty, C, s.H * s.D, N, mmScratch); // (C, C)
   args.attendBackward(rec, dHidden, dC); // dqkv (N, qkv), with respect to the rotated q and k
   ropeBackward(gpu, rec, { qkv: dHidden, N, T: s.T, H: s.H, KV: s.KV, D: s.D, pos0: 0, theta: s.theta });
   matmul(gpu, rec, { site: 'attn.c_attn', out: dC, a: dHidden, b: w.attnW, M: N, N: C, K: s.qkv }); // d ln1 (N, C)
-  matmul(gpu, rec, { site: 'attn.c_attn', out: dw.attnW, a: dHidden, b: a.ln1, M: s.qkv, N: C, K: N, transA: true, accumulate: true, scratch: mmScratch }); // (qkv, C)
+  weightGrad(gpu, rec, 'attn.c_attn', dw.attnW, dHidden, a.ln1, s.qkv, C, N, mmScratch); // (qkv, C)
   rmsNormBackward(gpu, rec, { dinp: dres, dweight: dw.ln1w, scratch: sumScratch, dout: dC, inp, weight: w.ln1w, rstd: a.ln1Rstd, N, C });
 }
