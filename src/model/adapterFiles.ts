@@ -1,10 +1,12 @@
 // LoRA adapter files in PEFT's format: tensors under PEFT's saved names and
 // shapes (`base_model.model.transformer.h.{l}.attn.c_attn.lora_A.weight` (r, in),
-// `...lora_B.weight` (out, r)) with PEFT's LoraConfig in the metadata.
+// `...lora_B.weight` (out, r); on the LLaMA block
+// `base_model.model.model.layers.{l}.self_attn.q_proj.lora_A.weight` etc.) with
+// PEFT's LoraConfig in the metadata.
 
 import type { ModelConfig } from './config';
 import { ARCHITECTURE_KEY, architectureToJson, configToJson } from './files';
-import { LORA_MODULES, loraLayout, peftName, type LoraConfig, type LoraLayout, type LoraModule } from './lora';
+import { loraLayout, loraModulesOf, peftName, type LoraConfig, type LoraLayout, type LoraModule } from './lora';
 import { nonFiniteTensors, readSafetensors, writeSafetensors, type SafetensorsFile } from './safetensors';
 
 /** PEFT's LoraConfig fields kept in the file's `adapter_config` metadata. */
@@ -52,23 +54,27 @@ export function importAdapter(input: Uint8Array | ArrayBuffer | SafetensorsFile,
   const file = 'tensors' in input ? input : readSafetensors(input);
   const bad = nonFiniteTensors(file);
   if (bad.length) throw new Error(`The adapter file has non-finite values in ${bad.slice(0, 3).join(', ')}.`);
-  const pattern = /^base_model\.model\.transformer\.h\.(\d+)\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.lora_([AB])\.weight$/;
+  // PEFT's names: base_model.model.<the Linear's file name>.lora_A.weight, under GPT-2's or LLaMA's layer paths.
+  const pattern = /^base_model\.model\.(?:transformer\.h|model\.layers)\.(\d+)\.(.+)\.lora_([AB])\.weight$/;
+  const known = loraModulesOf(model);
   const found = new Map<string, { l: number; module: LoraModule; which: 'A' | 'B' }>();
   for (const name of file.tensors.keys()) {
     const m = pattern.exec(name);
-    if (!m) {
-      if (name.includes('lora_')) throw new Error(`The adapter tensor "${name}" does not name a Linear layer of this model (expected attn.c_attn, attn.c_proj, mlp.c_fc or mlp.c_proj).`);
+    const module = m ? known.find((mod) => `.${m[2]}`.endsWith(`.${mod}`)) : undefined;
+    if (!m || !module) {
+      if (name.includes('lora_')) throw new Error(`The adapter tensor "${name}" does not name a Linear layer of this model (expected ${known.slice(0, -1).join(', ')} or ${known.at(-1)}).`);
       continue;
     }
-    found.set(name, { l: Number(m[1]), module: m[2] as LoraModule, which: m[3] as 'A' | 'B' });
+    found.set(name, { l: Number(m[1]), module, which: m[3] as 'A' | 'B' });
   }
-  if (found.size === 0) throw new Error('The file holds no LoRA adapters (no tensor named like base_model.model.transformer.h.0.attn.c_attn.lora_A.weight).');
-  const modules = LORA_MODULES.filter((mod) => [...found.values()].some((f) => f.module === mod));
+  if (found.size === 0) throw new Error(`The file holds no LoRA adapters (no tensor named like ${peftName(0, known[0], 'A', model)}).`);
+  const modules = known.filter((mod) => [...found.values()].some((f) => f.module === mod));
   for (const f of found.values()) {
     if (f.l >= model.nLayer) throw new Error(`The adapter adapts layer ${f.l}, but the base model has layers 0 to ${model.nLayer - 1} only.`);
   }
-  const first = file.tensors.get(peftName(0, modules[0], 'A'));
-  if (!first || first.shape.length !== 2) throw new Error(`The adapter lacks ${peftName(0, modules[0], 'A')}; every layer must carry the same adapted modules.`);
+  const firstName = peftName(0, modules[0], 'A', model);
+  const first = file.tensors.get(firstName);
+  if (!first || first.shape.length !== 2) throw new Error(`The adapter lacks ${firstName}; every layer must carry the same adapted modules.`);
   const r = first.shape[0];
   let alpha = r;
   if (file.metadata.adapter_config) {

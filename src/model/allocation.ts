@@ -34,7 +34,7 @@ import { healthTable } from '../kernels/tensorHealth';
 import type { ModelConfig } from './config';
 import { blockDims, describeParams, finalNormStats, savedBlockActivations } from './description';
 import { alignUp, GPU_ALIGN_FLOATS, paramLayout, type ParamLayout } from './layout';
-import { LORA_MODULES, type LoraLayout } from './lora';
+import type { LoraLayout } from './lora';
 
 export type BufferRole = 'state' | 'saved' | 'scratch' | 'views' | 'probes';
 
@@ -106,10 +106,7 @@ export function allocationTable(config: ModelConfig, batchSize: number, lora?: L
       add('saved', `${h}.${a.name}`, BT * a.width); // (BT, width)
       if (a.name === 'qkv') add('saved', `${h}.lse`, attentionRowFloats(B, T, NH)); // (B, NH, T) attention logsumexp
     }
-    for (const module of LORA_MODULES) {
-      const ad = lora?.adapters[l][module];
-      if (ad) add('saved', `${h}.${module} xa`, BT * ad.r); // (BT, r) s x A^T
-    }
+    for (const ad of Object.values(lora?.adapters[l] ?? {})) add('saved', `${h}.${ad.module} xa`, BT * ad.r); // (BT, r) s x A^T
   }
   add('saved', 'ln_f', BT * C); // (BT, C)
   for (const stat of finalNormStats(config)) add('saved', stat, BT); // (BT)

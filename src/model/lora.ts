@@ -1,5 +1,7 @@
 // LoRA adapters (Hu et al. 2021) as Hugging Face PEFT defines them, on the
-// GPT's Linear layers attn.c_attn, attn.c_proj, mlp.c_fc and mlp.c_proj:
+// GPT-2 block's Linear layers attn.c_attn, attn.c_proj, mlp.c_fc and
+// mlp.c_proj, or the LLaMA block's q_proj, k_proj, v_proj, o_proj, gate_proj,
+// up_proj and down_proj:
 //
 //   y (N, OUT) = x W^T + b + s (x A^T) B^T,   A (r, IN), B (OUT, r), s = strength * lora_alpha / r
 //
@@ -9,6 +11,13 @@
 // AdamW moments share the layout, as the base model's flat state does.
 // Files use PEFT's saved names and shapes (./adapterFiles.ts).
 //
+// A module is found as PEFT finds it: the model description's file tensor of
+// the layer whose name ends with the module (./description.ts). The LLaMA
+// block fuses q|k|v into qkv_proj and gate|up into gate_up_proj, so an
+// adapter there covers a range of rows of our tensor (q_proj: the first H D
+// rows of qkv_proj): its product adds into those output columns only, and
+// merging adds s B A into those rows.
+//
 // loraForward / loraBackward record an adapter's products beside the frozen
 // base's matmul: two thin matmuls and a scale each way.
 
@@ -16,12 +25,42 @@ import type { Binding, Gpu, Recorder } from '../gpu/runtime';
 import { scale } from '../kernels/elementwise';
 import { matmul, matmulScratchFloats, type MatmulShape } from '../kernels/matmul';
 import type { ModelConfig } from './config';
-import { paramCount } from './description';
+import { blockKind, describeParams, paramCount } from './description';
 import { alignUp } from './layout';
 import { SeededRng } from './sampling';
 
+/** The GPT-2 block's adaptable Linears (full paths: attn.c_proj and mlp.c_proj differ only there). */
 export const LORA_MODULES = ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'] as const;
-export type LoraModule = (typeof LORA_MODULES)[number];
+/** The LLaMA block's, under PEFT's names for LlamaForCausalLM. */
+export const LLAMA_LORA_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
+export type LoraModule = (typeof LORA_MODULES)[number] | (typeof LLAMA_LORA_MODULES)[number];
+
+/** The modules a model's block can adapt, in PEFT's order. */
+export const loraModulesOf = (model: ModelConfig): readonly LoraModule[] => (blockKind(model) === 'llama' ? LLAMA_LORA_MODULES : LORA_MODULES);
+
+/** What an adapter on `module` of layer l adapts: rows [row0, row0 + OUT) of our tensor `param` (OUT, IN), saved under PEFT's `stem`. */
+export interface LoraTarget {
+  module: LoraModule;
+  /** our parameter tensor (a fused one on the LLaMA block) */
+  param: string;
+  row0: number;
+  OUT: number;
+  IN: number;
+  /** the file tensor's name without `.weight`: PEFT saves base_model.model.<stem>.lora_A.weight */
+  stem: string;
+}
+
+/** Layer l's Linear a module name adapts, found as PEFT finds it (the file tensor whose name ends with it); throws when none. */
+export function loraTarget(model: ModelConfig, l: number, module: LoraModule): LoraTarget {
+  for (const t of describeParams(model)) {
+    if (t.layer !== l || t.shape.length !== 2) continue;
+    for (const f of t.files) {
+      const stem = f.name.replace(/\.weight$/, '');
+      if (stem.endsWith(`.${module}`)) return { module, param: t.name, row0: f.row0, OUT: f.rows, IN: t.shape[1]!, stem };
+    }
+  }
+  throw new Error(`"${module}" is not a Linear layer of layer ${l} of this model; choose among ${loraModulesOf(model).join(', ')}.`);
+}
 
 export interface LoraConfig {
   /** rank, 1 to 64 */
@@ -38,33 +77,29 @@ export const MAX_LORA_RANK = 64;
 export const LORA_LLAMA =
   'LoRA adapters run on the GPT-2 block only so far (LoRA on the LLaMA-style block comes later): this run is LLaMA-style. DPO on all weights works on it.';
 
-/** Problems with a LoRA config, as sentences (empty when it is usable). */
-export function validateLoraConfig(c: LoraConfig): string[] {
+/** Problems with a LoRA config, as sentences (empty when it is usable); the modules are checked against `model`'s block (GPT-2 without one). */
+export function validateLoraConfig(c: LoraConfig, model?: ModelConfig): string[] {
   const out: string[] = [];
+  const modules: readonly LoraModule[] = model ? loraModulesOf(model) : LORA_MODULES;
   if (!Number.isInteger(c.r) || c.r < 1 || c.r > MAX_LORA_RANK) out.push(`The rank r must be a whole number from 1 to ${MAX_LORA_RANK}.`);
   if (!(c.alpha > 0) || !Number.isFinite(c.alpha)) out.push('lora_alpha must be a positive number.');
-  if (c.modules.length === 0) out.push('Choose at least one target module (attn.c_attn, attn.c_proj, mlp.c_fc or mlp.c_proj).');
-  for (const m of c.modules) if (!LORA_MODULES.includes(m)) out.push(`"${m}" is not a Linear layer of the model; choose among ${LORA_MODULES.join(', ')}.`);
+  if (c.modules.length === 0) out.push(`Choose at least one target module (${modules.slice(0, -1).join(', ')} or ${modules.at(-1)}).`);
+  for (const m of c.modules) if (!modules.includes(m)) out.push(`"${m}" is not a Linear layer of the model; choose among ${modules.join(', ')}.`);
   return out;
 }
 
 /** The scale of the adapter's product at a strength (0 = base model, 1 = fully adapted). */
 export const loraScale = (c: LoraConfig, strength = 1) => (strength * c.alpha) / c.r;
 
-/** (in, out) features of a module's Linear. */
+/** (in, out) features of a module's Linear (out: the rows it covers of a fused tensor). */
 export function moduleDims(model: ModelConfig, module: LoraModule): { IN: number; OUT: number } {
-  const C = model.nEmbd;
-  switch (module) {
-    case 'attn.c_attn': return { IN: C, OUT: 3 * C };
-    case 'attn.c_proj': return { IN: C, OUT: C };
-    case 'mlp.c_fc': return { IN: C, OUT: 4 * C };
-    case 'mlp.c_proj': return { IN: 4 * C, OUT: C };
-  }
+  const { IN, OUT } = loraTarget(model, 0, module);
+  return { IN, OUT };
 }
 
-/** PEFT's saved name of layer l's adapter matrix on `module`. */
-export const peftName = (l: number, module: LoraModule, which: 'A' | 'B') =>
-  `base_model.model.transformer.h.${l}.${module}.lora_${which}.weight`;
+/** PEFT's saved name of layer l's adapter matrix on `module` of `model` (GPT-2 names without a model). */
+export const peftName = (l: number, module: LoraModule, which: 'A' | 'B', model?: ModelConfig) =>
+  `base_model.model.${model ? loraTarget(model, l, module).stem : `transformer.h.${l}.${module}`}.lora_${which}.weight`;
 
 export interface LoraTensor {
   /** PEFT's saved name */
@@ -79,10 +114,8 @@ export interface LoraTensor {
   size: number;
 }
 
-export interface LoraAdapter {
+export interface LoraAdapter extends LoraTarget {
   r: number;
-  IN: number;
-  OUT: number;
   A: LoraTensor;
   B: LoraTensor;
 }
@@ -90,7 +123,7 @@ export interface LoraAdapter {
 export interface LoraLayout {
   model: ModelConfig;
   lora: LoraConfig;
-  /** PEFT order: layer, then module in LORA_MODULES order, A before B */
+  /** PEFT order: layer, then module in loraModulesOf order, A before B */
   tensors: LoraTensor[];
   /** adapters[l] per adapted module of layer l */
   adapters: Array<Partial<Record<LoraModule, LoraAdapter>>>;
@@ -101,7 +134,7 @@ export interface LoraLayout {
 }
 
 export function loraLayout(model: ModelConfig, lora: LoraConfig): LoraLayout {
-  const problems = validateLoraConfig(lora);
+  const problems = validateLoraConfig(lora, model);
   if (problems.length) throw new Error(problems.join(' '));
   const tensors: LoraTensor[] = [];
   const adapters: LoraLayout['adapters'] = [];
@@ -110,16 +143,18 @@ export function loraLayout(model: ModelConfig, lora: LoraConfig): LoraLayout {
   const { r } = lora;
   for (let l = 0; l < model.nLayer; l++) {
     adapters.push({});
-    for (const module of LORA_MODULES) {
+    for (const module of loraModulesOf(model)) {
       if (!lora.modules.includes(module)) continue;
-      const { IN, OUT } = moduleDims(model, module);
-      const A: LoraTensor = { name: peftName(l, module, 'A'), layer: l, module, which: 'A', shape: [r, IN], offset, size: r * IN };
+      const target = loraTarget(model, l, module);
+      const { IN, OUT, stem } = target;
+      const name = (which: 'A' | 'B') => `base_model.model.${stem}.lora_${which}.weight`;
+      const A: LoraTensor = { name: name('A'), layer: l, module, which: 'A', shape: [r, IN], offset, size: r * IN };
       offset = alignUp(offset + A.size);
-      const B: LoraTensor = { name: peftName(l, module, 'B'), layer: l, module, which: 'B', shape: [OUT, r], offset, size: OUT * r };
+      const B: LoraTensor = { name: name('B'), layer: l, module, which: 'B', shape: [OUT, r], offset, size: OUT * r };
       offset = alignUp(offset + B.size);
       tensors.push(A, B);
       count += A.size + B.size;
-      adapters[l][module] = { r, IN, OUT, A, B };
+      adapters[l][module] = { ...target, r, A, B };
     }
   }
   return { model, lora, tensors, adapters, total: offset, count };
@@ -234,25 +269,24 @@ export function loraBackward(gpu: Gpu, recorder: Recorder, a: LoraBackwardArgs):
 // ---------------------------------------------------------------- merge (PEFT's merge_and_unload)
 
 /**
- * The base parameters (packed nanoGPT layout of `layout`) with every adapter
- * folded in: W + s B A at the given strength. A new array; the input is kept.
+ * The base parameters (packed layout of `layout`) with every adapter folded
+ * in: W[row0 + o] += s (B A)[o] over the rows it covers, at the given
+ * strength. A new array; the input is kept.
  */
 export function mergeAdapters(layout: { tensors: Array<{ name: string; offset: number; size: number }> }, params: Float32Array, lora: LoraLayout, flat: Float32Array, strength = 1): Float32Array {
   const out = Float32Array.from(params);
   const s = loraScale(lora.lora, strength);
   const byName = new Map(layout.tensors.map((t) => [t.name, t]));
   lora.adapters.forEach((mods, l) => {
-    for (const module of LORA_MODULES) {
-      const ad = mods[module];
-      if (!ad) continue;
-      const W = byName.get(`transformer.h.${l}.${module}.weight`);
-      if (!W) throw new Error(`The base has no transformer.h.${l}.${module}.weight to merge into.`);
-      const { r, IN, OUT } = ad;
+    for (const ad of Object.values(mods)) {
+      const W = byName.get(ad.param);
+      if (!W) throw new Error(`The base has no ${ad.param} to merge layer ${l}'s ${ad.module} adapter into.`);
+      const { r, IN, OUT, row0 } = ad;
       for (let o = 0; o < OUT; o++) {
         for (let i = 0; i < IN; i++) {
           let acc = 0;
           for (let k = 0; k < r; k++) acc += flat[ad.B.offset + o * r + k] * flat[ad.A.offset + k * IN + i];
-          out[W.offset + o * IN + i] += s * acc;
+          out[W.offset + (row0 + o) * IN + i] += s * acc;
         }
       }
     }

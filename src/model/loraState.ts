@@ -6,7 +6,7 @@
 
 import type { Binding, Gpu, Recorder } from '../gpu/runtime';
 import type { BlockLora } from './block';
-import { loraBackward, loraScale, LORA_MODULES, type LoraLayout, type LoraModule } from './lora';
+import { loraBackward, loraScale, type LoraLayout, type LoraModule } from './lora';
 import type { AdapterState, TrainableGroup } from './gptTypes';
 
 /** What the block code asks of a model's adapters, layer by layer. */
@@ -47,9 +47,8 @@ export class LoraState implements BlockAdapters {
   forward(l: number, strength: number): BlockLora {
     const g = this.group;
     const adapters: BlockLora['adapters'] = {};
-    for (const module of LORA_MODULES) {
-      const ad = this.layout.adapters[l][module];
-      if (ad) adapters[module] = { A: range(g.params, ad.A), B: range(g.params, ad.B), r: ad.r, xa: this.xa[l][module]! };
+    for (const ad of Object.values(this.layout.adapters[l])) {
+      adapters[ad.module] = { A: range(g.params, ad.A), B: range(g.params, ad.B), r: ad.r, xa: this.xa[l][ad.module]! };
     }
     return { adapters, scale: loraScale(this.layout.lora, strength) };
   }

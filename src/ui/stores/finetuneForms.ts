@@ -97,7 +97,7 @@ export function readKept(): Kept {
     if (!raw) return fresh;
     const kept = JSON.parse(raw) as Partial<Kept>;
     const lora = { ...DEFAULT_LORA, ...kept.lora };
-    lora.modules = (lora.modules ?? []).filter((m) => LORA_MODULES.includes(m));
+    lora.modules = (lora.modules ?? []).filter((m) => (LORA_MODULES as readonly LoraModule[]).includes(m));
     if (!['moby-dick', 'names', 'own'].includes(lora.target)) lora.target = DEFAULT_LORA.target;
     const dpo = { ...DEFAULT_DPO, ...kept.dpo };
     const pairs = Array.isArray(kept.pairs)
