@@ -126,6 +126,9 @@ export function allocationTable(config: ModelConfig, batchSize: number, lora?: L
   const biasWidths = describeParams(config).filter((t) => t.shape.length === 1).map((t) => t.shape[0]!);
   add('scratch', 'column sums', Math.max(layerNormBackwardScratchFloats(BT, C), rmsNormBackwardScratchFloats(BT, C), ...biasWidths.map((n) => biasBackwardScratchFloats(BT, n))));
   if (lora) add('scratch', 'lora dxa', BT * lora.lora.r); // (BT, r) s dY B
+  // (BT, OUT) an adapter's product, or its output gradient's columns, where it covers part of a fused Linear (LLaMA's q_proj of qkv_proj)
+  const sliced = (lora?.adapters ?? []).flatMap((mods) => Object.values(mods)).filter((ad) => ad.OUT !== ad.ld);
+  if (sliced.length) add('scratch', 'lora slice', BT * Math.max(...sliced.map((ad) => ad.OUT)));
   // split-K partial products of the weight gradients dW (out, in) += dY^T X (K = BT), the largest of them;
   // a buffer of its own (the products read their operands while writing it)
   const dW = (out: number, inp: number) => matmulScratchFloats({ M: out, N: inp, K: BT, transA: true });

@@ -25,7 +25,7 @@ import { add } from '../kernels/elementwise';
 import { layerNormBackward, layerNormForward } from '../kernels/layerNorm';
 import { matmul } from '../kernels/matmul';
 import type { Activation } from './config';
-import { loraForward, type LoraModule } from './lora';
+import { loraForward, type AdapterSlice, type LoraModule } from './lora';
 
 /** One block's parameters (ranges of the flat parameter buffer); null for an absent bias. */
 export interface BlockWeights {
@@ -95,12 +95,16 @@ export interface BlockForwardArgs {
   lora?: BlockLora | null;
 }
 
-/** One adapted Linear: A (r, in) and B (out, r) ranges of the adapter buffer, and where s x A^T (N, r) goes. */
+/** One adapted Linear: A (r, IN) and B (OUT, r) ranges of the adapter buffer, where s x A^T (N, r) goes, and its columns of a fused output. */
 export interface LinearAdapter {
   A: Binding;
   B: Binding;
   r: number;
+  IN: number;
+  OUT: number;
   xa: Binding;
+  /** null: the adapter covers the whole output */
+  slice: AdapterSlice | null;
 }
 
 /** A block's adapters and their scale (strength * lora_alpha / r). */
@@ -109,10 +113,10 @@ export interface BlockLora {
   scale: number;
 }
 
-/** out (N, OUT) += s (inp A^T) B^T when `module` is adapted. */
-function adapt(gpu: Gpu, rec: Recorder, lora: BlockLora | null | undefined, module: LoraModule, inp: Binding, out: Binding, N: number, IN: number, OUT: number): void {
+/** out (N, OUT) += s (inp A^T) B^T (into its columns of a fused output) when `module` is adapted. */
+export function adapt(gpu: Gpu, rec: Recorder, lora: BlockLora | null | undefined, module: LoraModule, inp: Binding, out: Binding, N: number): void {
   const ad = lora?.adapters[module];
-  if (ad) loraForward(gpu, rec, { out, inp, A: ad.A, B: ad.B, xa: ad.xa, N, IN, OUT, r: ad.r, scale: lora!.scale, site: module });
+  if (ad) loraForward(gpu, rec, { out, inp, A: ad.A, B: ad.B, xa: ad.xa, N, IN: ad.IN, OUT: ad.OUT, r: ad.r, scale: lora!.scale, site: module, slice: ad.slice });
 }
 
 /** Record one block's forward (eight to fourteen dispatches). */
@@ -122,19 +126,19 @@ export function blockForward(gpu: Gpu, rec: Recorder, args: BlockForwardArgs): v
   const fused = !dropout || dropout.p === 0;
   layerNormForward(gpu, rec, { out: a.ln1, mean: a.ln1Mean!, rstd: a.ln1Rstd, inp, weight: w.ln1w, bias: w.ln1b, N, C });
   matmul(gpu, rec, { site: 'attn.c_attn', out: a.qkv, a: a.ln1, b: w.attnW, bias: w.attnB, M: N, N: 3 * C, K: C, transB: true }); // (N, 3C)
-  adapt(gpu, rec, args.lora, 'attn.c_attn', a.ln1, a.qkv, N, C, 3 * C);
+  adapt(gpu, rec, args.lora, 'attn.c_attn', a.ln1, a.qkv, N);
   args.attend(rec);
   if (fused) matmul(gpu, rec, { site: 'attn.c_proj', out: a.res2, a: a.atty, b: w.projW, bias: w.projB, residual: inp, M: N, N: C, K: C, transB: true }); // (N, C)
   else matmul(gpu, rec, { site: 'attn.c_proj', out: proj, a: a.atty, b: w.projW, bias: w.projB, M: N, N: C, K: C, transB: true }); // (N, C)
-  adapt(gpu, rec, args.lora, 'attn.c_proj', a.atty, fused ? a.res2 : proj, N, C, C);
+  adapt(gpu, rec, args.lora, 'attn.c_proj', a.atty, fused ? a.res2 : proj, N);
   if (!fused) residualAdd(gpu, rec, a.res2, inp, proj, N * C, dropout, 0);
   layerNormForward(gpu, rec, { out: a.ln2, mean: a.ln2Mean!, rstd: a.ln2Rstd, inp: a.res2, weight: w.ln2w, bias: w.ln2b, N, C });
   matmul(gpu, rec, { site: 'mlp.c_fc', out: a.fch, a: a.ln2, b: w.fcW, bias: w.fcB, M: N, N: 4 * C, K: C, transB: true }); // (N, 4C)
-  adapt(gpu, rec, args.lora, 'mlp.c_fc', a.ln2, a.fch, N, C, 4 * C);
+  adapt(gpu, rec, args.lora, 'mlp.c_fc', a.ln2, a.fch, N);
   activationForward(gpu, rec, { out: a.fcha, inp: a.fch, n: N * 4 * C, kind: args.activation });
   if (fused) matmul(gpu, rec, { site: 'mlp.c_proj', out: a.out, a: a.fcha, b: w.mprojW, bias: w.mprojB, residual: a.res2, M: N, N: C, K: 4 * C, transB: true }); // (N, C)
   else matmul(gpu, rec, { site: 'mlp.c_proj', out: proj, a: a.fcha, b: w.mprojW, bias: w.mprojB, M: N, N: C, K: 4 * C, transB: true }); // (N, C)
-  adapt(gpu, rec, args.lora, 'mlp.c_proj', a.fcha, fused ? a.out : proj, N, 4 * C, C);
+  adapt(gpu, rec, args.lora, 'mlp.c_proj', a.fcha, fused ? a.out : proj, N);
   if (!fused) residualAdd(gpu, rec, a.out, a.res2, proj, N * C, dropout, 1);
 }
 

@@ -210,7 +210,7 @@ export class GptDecoder implements Decoder {
         // q is the first C floats of qkv; the kernel reads only those.
         attentionDecode(gpu, enc, { out: this.atty, probs: this.probs, q: this.qkv, kCache: cache.k, vCache: cache.v, t: t + 1, C, NH, KV, Tmax: T }); // (C)
       };
-      if (this.llama) llamaBlockForward(gpu, enc, { inp: this.x, acts, w: weights, N: 1, shape: this.llama, pos0: t, attend });
+      if (this.llama) llamaBlockForward(gpu, enc, { inp: this.x, acts, w: weights, N: 1, shape: this.llama, pos0: t, attend, lora: this.lora(l) });
       else blockForward(gpu, enc, { inp: this.x, acts, w: weights, proj: this.proj, N: 1, C, activation: config.activation, dropout: null, lora: this.lora(l), attend });
     }
     headForward(gpu, enc, {

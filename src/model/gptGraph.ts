@@ -113,7 +113,6 @@ export class GptGraph {
     this.llama = blockKind(config) === 'llama'
       ? { ...blockDims(config), T: config.blockSize, theta: config.ropeTheta ?? DEFAULT_ROPE_THETA, eps: config.rmsNormEps ?? RMS_NORM_EPS }
       : null;
-    if (this.llama && this.lora) throw new Error('LoRA adapters run on the GPT-2 block only so far; this model is LLaMA-style.');
     this.allocation = allocationTable(config, batchSize, this.lora);
     this.layout = this.allocation.layout;
     this.paramCount = this.layout.total;
@@ -269,6 +268,7 @@ export class GptGraph {
         llamaBlockForward(gpu, pass, {
           inp: resid, acts: a, w: this.w[l], N: BT, shape: { ...this.llama, T },
           attend: (rec) => attentionForward(gpu, rec, { ...att, KV: this.llama!.KV }), // (BT, C)
+          lora: this.adapters.forward(l, strength),
         });
       } else {
         blockForward(gpu, pass, {
@@ -313,6 +313,7 @@ export class GptGraph {
       if (this.llama) {
         llamaBlockBackward(gpu, pass, {
           ...common, ...scratch, shape: { ...this.llama, T },
+          adapterBackward: (rec, module, dout, inp, dinp) => this.adapters.backward(rec, l, module, dout, inp, dinp, BT),
           attendBackward: (rec, dqkv, datty) => attentionBackward(gpu, rec, { ...att, dqkv, dout: datty, KV: this.llama!.KV }),
         });
       } else {

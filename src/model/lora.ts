@@ -22,6 +22,7 @@
 // base's matmul: two thin matmuls and a scale each way.
 
 import type { Binding, Gpu, Recorder } from '../gpu/runtime';
+import { sliceAdd, sliceCopy } from '../kernels/columnSlice';
 import { scale } from '../kernels/elementwise';
 import { matmul, matmulScratchFloats, type MatmulShape } from '../kernels/matmul';
 import type { ModelConfig } from './config';
@@ -46,6 +47,8 @@ export interface LoraTarget {
   row0: number;
   OUT: number;
   IN: number;
+  /** rows of `param` (the fused output's width; OUT when the Linear is not fused) */
+  ld: number;
   /** the file tensor's name without `.weight`: PEFT saves base_model.model.<stem>.lora_A.weight */
   stem: string;
 }
@@ -56,7 +59,7 @@ export function loraTarget(model: ModelConfig, l: number, module: LoraModule): L
     if (t.layer !== l || t.shape.length !== 2) continue;
     for (const f of t.files) {
       const stem = f.name.replace(/\.weight$/, '');
-      if (stem.endsWith(`.${module}`)) return { module, param: t.name, row0: f.row0, OUT: f.rows, IN: t.shape[1]!, stem };
+      if (stem.endsWith(`.${module}`)) return { module, param: t.name, row0: f.row0, OUT: f.rows, IN: t.shape[1]!, ld: t.shape[0]!, stem };
     }
   }
   throw new Error(`"${module}" is not a Linear layer of layer ${l} of this model; choose among ${loraModulesOf(model).join(', ')}.`);
@@ -206,14 +209,28 @@ export interface LoraForwardArgs {
   scale: number;
   /** The Linear, for profiles, e.g. 'attn.c_attn' */
   site?: string;
+  /** A Linear inside a fused one: `out` is (N, ld) and the adapter adds into its columns [col0, col0 + OUT), through scratch (N, OUT). */
+  slice?: AdapterSlice | null;
 }
 
-/** Record out += s (inp A^T) B^T, keeping xa = s inp A^T. */
+/** Where a fused Linear's adapter writes: columns [col0, col0 + OUT) of rows ld wide, through an (N, OUT) scratch. */
+export interface AdapterSlice {
+  ld: number;
+  col0: number;
+  scratch: Binding;
+}
+
+/** Record out += s (inp A^T) B^T (into its columns of a fused output with `slice`), keeping xa = s inp A^T. */
 export function loraForward(gpu: Gpu, recorder: Recorder, a: LoraForwardArgs): void {
   const site = a.site ? `${a.site}.lora` : 'lora';
   matmul(gpu, recorder, { out: a.xa, a: a.inp, b: a.A, M: a.N, N: a.r, K: a.IN, transB: true, site });
   scale(gpu, recorder, { buf: a.xa, n: a.N * a.r, factor: a.scale });
-  matmul(gpu, recorder, { out: a.out, a: a.xa, b: a.B, M: a.N, N: a.OUT, K: a.r, transB: true, accumulate: true, site });
+  if (!a.slice) {
+    matmul(gpu, recorder, { out: a.out, a: a.xa, b: a.B, M: a.N, N: a.OUT, K: a.r, transB: true, accumulate: true, site });
+    return;
+  }
+  matmul(gpu, recorder, { out: a.slice.scratch, a: a.xa, b: a.B, M: a.N, N: a.OUT, K: a.r, transB: true, site }); // (N, OUT)
+  sliceAdd(gpu, recorder, { wide: a.out, narrow: a.slice.scratch, N: a.N, W: a.OUT, ld: a.slice.ld, col0: a.slice.col0 });
 }
 
 export interface LoraBackwardArgs {
@@ -244,6 +261,8 @@ export interface LoraBackwardArgs {
    */
   scratch?: Binding | null;
   site?: string;
+  /** A Linear inside a fused one: `dout` is (N, ld) and the adapter reads its columns [col0, col0 + OUT), copied to scratch (N, OUT). */
+  slice?: AdapterSlice | null;
 }
 
 /** `scratch` where it holds the split-K partials of `shape`, else null (one pass). */
@@ -257,6 +276,10 @@ const scratchFor = (shape: MatmulShape, scratch: Binding | null | undefined): Bi
 export function loraBackward(gpu: Gpu, recorder: Recorder, a: LoraBackwardArgs): void {
   const site = a.site ? `${a.site}.lora` : 'lora';
   const acc = a.accumulate ?? false;
+  if (a.slice) {
+    sliceCopy(gpu, recorder, { narrow: a.slice.scratch, wide: a.dout, N: a.N, W: a.OUT, ld: a.slice.ld, col0: a.slice.col0 });
+    a = { ...a, dout: a.slice.scratch, slice: null };
+  }
   const dB = { M: a.OUT, N: a.r, K: a.N, transA: true }; // (OUT, r) = dout^T (OUT, N) xa (N, r)
   const dA = { M: a.r, N: a.IN, K: a.N, transA: true }; // (r, IN) = dxa^T (r, N) inp (N, IN)
   matmul(gpu, recorder, { ...dB, out: a.dB, a: a.dout, b: a.xa, accumulate: acc, scratch: scratchFor(dB, a.scratch), site });

@@ -6,7 +6,7 @@
 
 import type { Binding, Gpu, Recorder } from '../gpu/runtime';
 import type { BlockLora } from './block';
-import { loraBackward, loraScale, type LoraLayout, type LoraModule } from './lora';
+import { loraBackward, loraScale, type AdapterSlice, type LoraAdapter, type LoraLayout, type LoraModule } from './lora';
 import type { AdapterState, TrainableGroup } from './gptTypes';
 
 /** What the block code asks of a model's adapters, layer by layer. */
@@ -28,6 +28,7 @@ export class LoraState implements BlockAdapters {
   /** per layer, per adapted module: (BT, r) s x A^T saved for backward */
   private readonly xa: Array<Partial<Record<LoraModule, GPUBuffer>>>;
   private readonly dxa: GPUBuffer; // (BT, r) scratch
+  private readonly slice: GPUBuffer | null; // (BT, max OUT) a fused Linear's adapter product, or its output gradient's columns
 
   /** `b` fetches a buffer of the model's allocation table; mmScratch takes the split-K partial products. */
   constructor(
@@ -41,6 +42,7 @@ export class LoraState implements BlockAdapters {
     this.group = { params: b('lora params'), grads: b('lora grads'), m: b('lora m'), v: b('lora v'), count: n, decayCount: n, unpack: (flat) => flat };
     this.xa = layout.adapters.map((mods, l) => Object.fromEntries(Object.keys(mods).map((m) => [m, b(`h${l}.${m} xa`)])));
     this.dxa = b('lora dxa');
+    this.slice = layout.adapters.some((mods) => Object.values(mods).some((ad) => ad.OUT !== ad.ld)) ? b('lora slice') : null;
     this.write({ adapters: adapters ?? new Float32Array(n) });
   }
 
@@ -48,7 +50,7 @@ export class LoraState implements BlockAdapters {
     const g = this.group;
     const adapters: BlockLora['adapters'] = {};
     for (const ad of Object.values(this.layout.adapters[l])) {
-      adapters[ad.module] = { A: range(g.params, ad.A), B: range(g.params, ad.B), r: ad.r, xa: this.xa[l][ad.module]! };
+      adapters[ad.module] = { A: range(g.params, ad.A), B: range(g.params, ad.B), r: ad.r, IN: ad.IN, OUT: ad.OUT, xa: this.xa[l][ad.module]!, slice: this.sliceOf(ad) };
     }
     return { adapters, scale: loraScale(this.layout.lora, strength) };
   }
@@ -60,8 +62,13 @@ export class LoraState implements BlockAdapters {
     loraBackward(this.gpu, pass, {
       dinp, dA: range(g.grads, ad.A), dB: range(g.grads, ad.B), dout, inp, xa: this.xa[l][module]!,
       A: range(g.params, ad.A), B: range(g.params, ad.B), dxa: this.dxa, N, IN: ad.IN, OUT: ad.OUT, r: ad.r,
-      scale: loraScale(this.layout.lora, 1), scratch: this.mmScratch, site: module,
+      scale: loraScale(this.layout.lora, 1), scratch: this.mmScratch, site: module, slice: this.sliceOf(ad),
     });
+  }
+
+  /** A fused Linear's columns (rows row0.. of our tensor), or null when the adapter covers the whole output. */
+  private sliceOf(ad: LoraAdapter): AdapterSlice | null {
+    return ad.OUT === ad.ld ? null : { ld: ad.ld, col0: ad.row0, scratch: this.slice! };
   }
 
   /** The adapters and their AdamW moments (flat adapter layout). */

@@ -60,7 +60,7 @@ describe('LoRA on the LLaMA block: names, targets, merge', () => {
     // PEFT's count: r (in + out) per adapted Linear
     const perLayer = 3 * ((24 + H * D) + 2 * (24 + KV * D) + (H * D + 24) + 2 * (24 + I) + (I + 24));
     expect(lora.count).toBe(2 * perLayer);
-    expect(loraTarget(c, 1, 'k_proj')).toEqual({ module: 'k_proj', param: 'model.layers.1.self_attn.qkv_proj.weight', row0: H * D, OUT: KV * D, IN: 24, stem: 'model.layers.1.self_attn.k_proj' });
+    expect(loraTarget(c, 1, 'k_proj')).toEqual({ module: 'k_proj', param: 'model.layers.1.self_attn.qkv_proj.weight', row0: H * D, OUT: KV * D, IN: 24, ld: (H + 2 * KV) * D, stem: 'model.layers.1.self_attn.k_proj' });
     expect(loraTarget(c, 0, 'up_proj')).toMatchObject({ param: 'model.layers.0.mlp.gate_up_proj.weight', row0: I, OUT: I });
     expect(validateLoraConfig({ r: 2, alpha: 2, modules: ['attn.c_attn'] }, c)[0]).toMatch(/"attn.c_attn" is not a Linear layer of the model; choose among q_proj, k_proj/);
     expect(validateLoraConfig({ r: 2, alpha: 2, modules: ['q_proj'] }, llama({ block: 'gpt2' }))[0]).toMatch(/choose among attn.c_attn/);
