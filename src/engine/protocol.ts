@@ -211,6 +211,8 @@ export interface DpoRecord {
   /** Pairs per step (half the batch of sequences). */
   pairsPerStep: number;
   history: DpoStats[];
+  /** The frozen reference's log-probabilities of each pair's chosen and rejected text, taken before the first update. */
+  reference?: { chosen: number[]; rejected: number[] };
   /** The judge that labelled the pairs, if a rule did ('' when the person did). */
   judge: string;
 }

@@ -14,7 +14,8 @@ import type { Engine } from './engine';
 import { createGpuModel } from './gpuModel';
 import { runKey } from './insights';
 import { snapshotAt } from './jobs/insights';
-import type { EngineReply, EngineRequest, FineTuneInfo, ToyExample } from './protocol';
+import type { DpoRecord, EngineReply, EngineRequest, FineTuneInfo, ToyExample } from './protocol';
+import { DpoHead } from './stepHeads';
 import { toyAccuracy } from './toyEval';
 import { Trainer } from './trainer';
 
@@ -102,6 +103,12 @@ function shapeProblems(engine: Engine, config: ModelConfig, train: TrainConfig):
   }).map((p) => p.message);
 }
 
+/** A DPO run's head: its pairs read with the run's vocabulary, its statistics to the page. */
+function dpoHead(record: DpoRecord, tokenizer: CharTokenizer, config: ModelConfig, engine: Engine, trainer: () => Trainer): DpoHead {
+  const encode = (text: string) => Array.from(tokenizer.encode(text).ids);
+  return new DpoHead({ record, encode, blockSize: config.blockSize, steps: () => trainer().setup.train.maxSteps, emit: engine.emit });
+}
+
 /** Close the open run: generation stopped, training paused, its model freed. */
 async function stopRun(engine: Engine): Promise<void> {
   engine.generation?.stop();
@@ -144,7 +151,11 @@ export async function buildRun(
   const model = createGpuModel(g, layout, train.batchSize, initialParams, opts.lora);
   const trainer: Trainer = new Trainer(
     model,
-    { run: identity, corpus, vocab: tokenizer.vocab, train, trainTokens: splits.train, valTokens: splits.val, ...(opts.fineTune ? { fineTune: opts.fineTune } : {}) },
+    {
+      run: identity, corpus, vocab: tokenizer.vocab, train, trainTokens: splits.train, valTokens: splits.val,
+      ...(opts.fineTune ? { fineTune: opts.fineTune } : {}),
+      ...(opts.fineTune?.dpo ? { head: dpoHead(opts.fineTune.dpo, tokenizer, config, engine, () => trainer) } : {}),
+    },
     engine.serial,
     {
       emit: engine.emit,
@@ -210,10 +221,11 @@ export async function forkRun(
   preset: string,
   opts: Omit<BuildOptions, 'vocab' | 'splits'>,
   evaluate: boolean,
+  train: TrainConfig = base.trainer.setup.train,
 ): Promise<EngineReply> {
   const t = base.trainer;
   const identity = await newIdentity(engine, name, preset);
-  const built = await buildRun(engine, identity, t.setup.corpus, '', shapeOf(base.config), t.setup.train, {
+  const built = await buildRun(engine, identity, t.setup.corpus, '', shapeOf(base.config), train, {
     ...opts,
     vocab: base.tokenizer.vocab,
     splits: { train: t.setup.trainTokens, val: t.setup.valTokens },

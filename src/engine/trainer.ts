@@ -4,6 +4,10 @@
 // boundaries where the weights must match the step count: evaluation,
 // checkpoints, pause, and the end.
 //
+// What a step computes is its head's (stepHeads.ts): cross-entropy on the
+// corpus for pretraining and LoRA, DPO on preference pairs; every step's
+// settings come from stepHyper, and the benchmark steps through here too.
+//
 // Anything non-finite (loss, gradient norm, eval loss) pauses training and
 // rolls the weights back to the last finite snapshot kept in memory; no
 // non-finite number is ever sent to the page or written to storage.
@@ -15,6 +19,7 @@ import { HEALTH_INTERVAL, type EngineEvent, type EvalStats, type FineTuneInfo, t
 import { mixSeed, stepHyper } from '../model/schedule';
 import { SeededRng } from '../model/sampling';
 import type { Serial } from './serial';
+import { CorpusHead, type StepHead } from './stepHeads';
 
 export interface TrainerHooks {
   emit(event: EngineEvent): void;
@@ -36,6 +41,8 @@ export interface TrainerSetup {
   valTokens: Int32Array;
   /** Set for a fine-tune of another run; kept with every checkpoint. */
   fineTune?: FineTuneInfo;
+  /** What a step trains on; default: cross-entropy on the corpus (CorpusHead). */
+  head?: StepHead;
 }
 
 /** What a rollback or a device restore goes back to. */
@@ -57,6 +64,8 @@ class Aborted extends Error {}
 
 export class Trainer {
   state: TrainState = 'ready';
+  /** The sentence that came with the last state change (why it stopped), or null. */
+  stateMessage: string | null = null;
   /** Steps completed and accepted (finite). */
   step = 0;
   lossHistory: LossPoint[] = [];
@@ -67,6 +76,7 @@ export class Trainer {
   tokensPerSec = 0;
 
   private readonly sampler: BatchSampler;
+  readonly head: StepHead;
   private readonly tokensPerStep: number;
   private wanted: 'run' | 'pause' | 'stop' = 'pause';
   private loop: Promise<void> | null = null;
@@ -87,6 +97,7 @@ export class Trainer {
     const { train } = setup;
     this.sampler = new BatchSampler(setup.trainTokens, train.batchSize, model.config.blockSize, train.seed);
     this.tokensPerStep = train.batchSize * model.config.blockSize;
+    this.head = setup.head ?? new CorpusHead(this.sampler);
     this.resetAbort();
   }
 
@@ -106,6 +117,7 @@ export class Trainer {
 
   private setState(state: TrainState, message?: string): void {
     this.state = state;
+    this.stateMessage = message ?? null;
     this.hooks.emit({ kind: 'trainState', state, step: this.step, maxSteps: this.setup.train.maxSteps, ...(message ? { message } : {}) });
   }
 
@@ -274,6 +286,7 @@ export class Trainer {
     this.sampler.state = snap.samplerState;
     this.lossHistory = this.lossHistory.filter((p) => p.step <= snap.step);
     this.evalHistory = this.evalHistory.filter((p) => p.step <= snap.step);
+    this.head.rolledBack?.(snap.step);
   }
 
   private startLoop(): void {
@@ -306,6 +319,7 @@ export class Trainer {
     this.prevDoneAt = 0;
     // nanoGPT evaluates the untrained model first: the curve's first validation point is step 0.
     if (this.step === 0 && !this.evalHistory.some((p) => p.step === 0) && !(await this.evaluate())) return;
+    if (this.head.begin) await this.guard(this.head.begin(this.model, this.serial, stepHyper(train, this.step - 1)));
     let inflight: InFlight | null = null;
     let submitted = 0;
     let boundaryDone = this.step; // the boundary at the current step was handled before (load / resume)
@@ -325,11 +339,10 @@ export class Trainer {
         if (!(await this.boundary(index))) return;
         continue;
       }
-      const batch = this.sampler.next();
       const hyper = { ...stepHyper(train, index), health: (index + 1) % HEALTH_INTERVAL === 0 || index === 0 };
       const lr = hyper.lr;
       const submitAt = performance.now();
-      const { done } = await this.guard(this.serial.run(() => ({ done: this.model.step(batch, hyper) })));
+      const { done } = await this.guard(this.serial.run(() => this.head.submit(this.model, index, hyper)));
       done.catch(() => undefined);
       submitted++;
       const next: InFlight = { index, lr, submitAt, done };
@@ -390,7 +403,32 @@ export class Trainer {
       stats: { step, loss: r.loss, lr: f.lr, gradNorm: r.gradNorm, ms, tokensPerSec: (this.tokensPerStep * 1000) / ms },
     });
     if (r.health) this.emitHealth(step, r.health);
+    this.head.accepted?.(step);
     return true;
+  }
+
+  /**
+   * The benchmark's steps, outside the run's count: one warm-up step, then
+   * `steps` steps back to back (ms per step), then `last` wraps one more (a
+   * profiler). Batches of their own; the run's settings at a constant learning
+   * rate. Call inside the queue's turn, training paused; the caller puts the
+   * weights back.
+   */
+  async timeSteps<T>(steps: number, last: (step: () => Promise<unknown>) => Promise<T>): Promise<{ msPerStep: number; last: T }> {
+    const train = this.setup.train;
+    const head = new CorpusHead(new BatchSampler(this.setup.trainTokens, train.batchSize, this.model.config.blockSize, train.seed ^ 0xbe4c));
+    const constant = { ...train, lrDecay: false };
+    // Submitted back to back: the GPU queue stays full, as in training.
+    const step = (i: number) => head.submit(this.model, i, stepHyper(constant, i)).done;
+    await step(0);
+    await this.model.finish();
+    const t0 = performance.now();
+    let done: Promise<unknown> = Promise.resolve();
+    for (let i = 1; i <= steps; i++) done = step(i);
+    await done;
+    await this.model.finish();
+    const msPerStep = (performance.now() - t0) / steps;
+    return { msPerStep, last: await last(() => step(steps + 1)) };
   }
 
   /** Per-tensor gradient norms and update-to-weight ratios of a step, from the model's (tensors, 4) sums of squares. */

@@ -1,7 +1,7 @@
 // The benchmark: N training steps of the open run's config timed after one
 // warm-up step, then one more step with each dispatch timed by timestamp
-// queries; the weights are put back afterwards.
-import { BatchSampler } from '../../model/data';
+// queries; the weights are put back afterwards. The steps go through the
+// run's Trainer (Trainer.timeSteps), with the run's settings from stepHyper.
 import { groupTimes, NO_TIMESTAMPS } from '../../gpu/profiler';
 import { NOT_LOADED, type Engine } from '../engine';
 import type { EngineReply, EngineRequest } from '../protocol';
@@ -18,34 +18,15 @@ export async function benchmark(engine: Engine, request: Extract<EngineRequest, 
 /** Time N training steps of the current config (after one warm-up step), then put the weights back. */
 async function timeSteps(engine: Engine, r: Run, steps: number): Promise<EngineReply> {
   const { serial, device } = engine;
-  const model = r.trainer.model;
-  const train = r.trainer.setup.train;
+  const t = r.trainer;
+  const model = t.model;
+  const train = t.setup.train;
   const saved = await serial.run(() => model.readState());
-  const sampler = new BatchSampler(r.trainer.setup.trainTokens, train.batchSize, r.config.blockSize, train.seed ^ 0xbe4c);
-  // The run's own step settings at a constant learning rate; AdamW's count t from 1.
-  const hyper = (t: number) => ({
-    lr: train.learningRate,
-    beta1: train.beta1,
-    beta2: train.beta2,
-    eps: train.eps,
-    weightDecay: train.weightDecay,
-    gradClip: train.gradClip,
-    t,
-    dropoutSeed: t,
-  });
   try {
     return await serial.run(async () => {
-      await model.step(sampler.next(), hyper(1));
-      await model.finish();
-      const t0 = performance.now();
-      let last: Promise<unknown> = Promise.resolve();
-      for (let i = 0; i < steps; i++) last = model.step(sampler.next(), hyper(i + 2));
-      await last;
-      await model.finish();
-      const ms = (performance.now() - t0) / steps;
       // One more step, each dispatch timed in a pass of its own.
       const { gpu, profiler } = device;
-      const timed = gpu && profiler ? await profiler.profile(gpu, () => model.step(sampler.next(), hyper(steps + 2))) : null;
+      const { msPerStep: ms, last: timed } = await t.timeSteps(steps, (step) => (gpu && profiler ? profiler.profile(gpu, step) : Promise.resolve(null)));
       return {
         kind: 'benchmark',
         steps,
