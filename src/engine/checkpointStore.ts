@@ -51,6 +51,8 @@ export interface RunCheckpoint {
   evalHistory: EvalPoint[];
   /** Set for a fine-tune of another run (LoRA or DPO). */
   fineTune?: StoredFineTune;
+  /** Bumped by every stored checkpoint of this run; a save made from an older one is refused (absent: 0). */
+  revision?: number;
 }
 
 /** A fine-tune's record: where it came from and, under LoRA, its adapters (params then hold the frozen base, m and v are empty). */
@@ -105,7 +107,12 @@ export function appendThinned<T>(history: T[], point: T, max = MAX_HISTORY): T[]
   return older.concat(history.slice(half));
 }
 
-export type SaveResult = { saved: true } | { saved: false; message: string };
+/** The sentence for a save refused because another tab saved the run since this one read it. */
+export function staleSaveMessage(storedStep: number): string {
+  return `Checkpoint not saved: another tab saved this run since this tab read it (it is now at step ${storedStep}), and overwriting would lose those steps. Use "Duplicate to train here" to keep this tab's steps as a new run.`;
+}
+
+export type SaveResult = { saved: true; revision?: number } | { saved: false; message: string };
 
 /** The id of the record written before runs had ids. */
 export const LEGACY_ID = 'current';
@@ -135,6 +142,7 @@ export function summarize(c: RunCheckpoint, fallbackId = LEGACY_ID): RunSummary 
     trainLoss: c.lossHistory.at(-1)?.loss ?? null,
     valLoss: c.evalHistory.at(-1)?.valLoss ?? null,
     bytes: recordBytes(c),
+    revision: c.revision ?? 0,
     ...(c.fineTune ? { fineTune: { kind: c.fineTune.info.kind, baseRunName: c.fineTune.info.baseRunName, baseRunId: c.fineTune.info.baseRunId } } : {}),
     lossHistory: c.lossHistory,
     evalHistory: c.evalHistory,
@@ -228,18 +236,39 @@ export class CheckpointStore {
     return this.db;
   }
 
-  /** Save a checkpoint of the run it names, replacing that run's previous one. Never throws. */
-  async save(c: RunCheckpoint): Promise<SaveResult> {
+  /**
+   * Save a checkpoint of the run it names, replacing that run's previous one. Never throws.
+   * With `revision` (the one the writer last read or wrote), a run stored meanwhile at another
+   * revision is left as it is and the save refused with a sentence; the stored name and notes
+   * (renames from any tab) are kept over the writer's.
+   */
+  async save(c: RunCheckpoint, opts: { revision?: number } = {}): Promise<SaveResult> {
     const problem = checkpointProblem(c);
     if (problem) return { saved: false, message: `Checkpoint not saved: ${problem}` };
     const id = identityOf(c).id;
     try {
       const db = await this.open();
       const tx = db.transaction([STORE, SUMMARIES], 'readwrite');
-      tx.objectStore(STORE).put(c, id);
-      tx.objectStore(SUMMARIES).put(summarize(c, id), id);
+      const runs = tx.objectStore(STORE);
+      let refused: string | null = null;
+      let revision = 0;
+      // The put is queued from the get's success event: read and write are one transaction.
+      const prev = runs.get(id);
+      prev.onsuccess = () => {
+        const stored = prev.result as RunCheckpoint | undefined;
+        const storedRevision = stored?.revision ?? 0;
+        if (stored && opts.revision !== undefined && storedRevision !== opts.revision) {
+          refused = staleSaveMessage(stored.step);
+          return;
+        }
+        revision = storedRevision + 1;
+        const run = stored?.run && c.run ? { ...c.run, name: stored.run.name, notes: stored.run.notes } : c.run;
+        const record: RunCheckpoint = { ...c, ...(run ? { run } : {}), revision };
+        runs.put(record, id);
+        tx.objectStore(SUMMARIES).put(summarize(record, id), id);
+      };
       await done(tx);
-      return { saved: true };
+      return refused ? { saved: false, message: refused } : { saved: true, revision };
     } catch (e) {
       const others = (await this.list().catch(() => [])).filter((r) => r.id !== id);
       return { saved: false, message: describeStorageError(e, others) };

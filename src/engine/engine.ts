@@ -7,6 +7,7 @@ import { CheckpointStore } from './checkpointStore';
 import type { Generation } from './generator';
 import { Timeline, TimelineStore } from './insights';
 import { Device, deviceLost } from './jobs/device';
+import { RunOwnership } from './ownership';
 import type { EngineEvent, EngineReply } from './protocol';
 import type { Run } from './runs';
 import { Serial } from './serial';
@@ -33,6 +34,8 @@ export class Engine {
   /** The generation in progress, if any. */
   generation: Generation | null = null;
   dpoJob: DpoJob | null = null;
+  /** Which runs this tab may write (one writer per run across tabs), and the news from other tabs. */
+  readonly owners: RunOwnership;
 
   constructor(
     readonly emit: (event: EngineEvent) => void,
@@ -43,6 +46,14 @@ export class Engine {
       onError: (message) => emit({ kind: 'gpuError', message }),
     });
     this.store = new CheckpointStore(env.indexedDB);
+    // A rename in another tab reaches the open run here too, so its files and saves carry the new name.
+    this.owners = new RunOwnership((event) => {
+      const t = this.run?.trainer;
+      if (event.kind === 'runNews' && event.what === 'renamed' && t && t.setup.run.id === event.id && event.name) {
+        t.setup = { ...t.setup, run: { ...t.setup.run, name: event.name, ...(event.notes !== undefined ? { notes: event.notes } : {}) } };
+      }
+      emit(event);
+    });
     this.timelineStore = new TimelineStore(env.indexedDB);
   }
 

@@ -105,6 +105,8 @@ export interface RunSummary extends RunIdentity {
   fineTune?: { kind: FineTuneInfo['kind']; baseRunName: string; baseRunId: string };
   lossHistory: LossPoint[];
   evalHistory: EvalStats[];
+  /** Bumped by every stored checkpoint (absent in runs stored before revisions). */
+  revision?: number;
 }
 
 export type SavedRunSummary = RunSummary;
@@ -236,6 +238,8 @@ export type EngineRequest =
   | { kind: 'runCorpus'; id: string }
   /** A stored run's name and (when given) notes. */
   | { kind: 'renameRun'; id: string; name: string; notes?: string }
+  /** A stored run copied to a new run this tab owns, and opened (text: a built-in corpus's). */
+  | { kind: 'duplicateRun'; id: string; text?: string }
   /** Train `steps` more steps on the open run, continuing its step, schedule and sampler. */
   | { kind: 'continueRun'; steps: number }
   | { kind: 'debug'; action: DebugAction }
@@ -323,9 +327,11 @@ export type EngineReply =
       fineTune?: FineTuneInfo;
       /** The adapter strength in use (LoRA runs). */
       loraStrength?: number;
+      /** Another tab has this run open: this tab shows it read-only. */
+      readOnly?: boolean;
     }
   | { kind: 'savedRun'; run: SavedRunSummary | null }
-  | { kind: 'runs'; runs: RunSummary[]; openId: string | null }
+  | { kind: 'runs'; runs: RunSummary[]; openId: string | null; /** Runs another tab has open (and trains). */ elsewhere?: string[] }
   | { kind: 'runCorpus'; name: string; builtIn: boolean; text?: string }
   | { kind: 'invalid'; problems: string[] }
   | { kind: 'ok' }
@@ -373,6 +379,8 @@ export type EngineEvent =
   /** The whole loss curve, sent when it changes other than by appending (resume, rollback, device restore). */
   | { kind: 'history'; lossHistory: LossPoint[]; evalHistory: EvalStats[] }
   | { kind: 'checkpoint'; step: number; saved: boolean; message?: string }
+  /** Another tab wrote to a stored run (a checkpoint, a rename, a delete). */
+  | { kind: 'runNews'; id: string; what: 'saved' | 'renamed' | 'deleted'; step?: number; name?: string; notes?: string }
   | { kind: 'health'; stats: HealthStats }
   /** One DPO step done (of `steps`). */
   | { kind: 'dpoStep'; stats: DpoStats; steps: number }

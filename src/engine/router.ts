@@ -8,6 +8,7 @@ import { continueRun, evaluate, train } from './jobs/training';
 import { insights } from './jobs/insights';
 import { mergeLora, setLoraStrength, startLora } from './jobs/lora';
 import { startDpo, stopDpo } from './jobs/dpo';
+import { duplicateRun } from './jobs/tabs';
 import { attention, generate, setSampling, stopGenerate } from './jobs/views';
 import type { EngineReply, EngineRequest } from './protocol';
 import { exportAdapter, exportCheckpoint, importAdapter, importCheckpoint } from './runFiles';
@@ -30,6 +31,7 @@ const handlers: { [K in Kind]: Handler<K> } = {
   renameRun,
   resume,
   discardSavedRun,
+  duplicateRun,
   exportCheckpoint,
   importCheckpoint,
   // training and the views on the current weights

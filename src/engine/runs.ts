@@ -146,6 +146,8 @@ export async function buildRun(
     }
   }
   await stopRun(engine);
+  // This tab becomes the run's writer unless another tab has it open (then the run is read-only here).
+  await engine.owners.claim(identity.id);
   const layout = paramLayout(config);
   const initialParams = opts.params ?? initParams(layout, train.seed);
   const model = createGpuModel(g, layout, train.batchSize, initialParams, opts.lora);
@@ -160,7 +162,7 @@ export async function buildRun(
     {
       emit: engine.emit,
       save: async (r) => {
-        const saved = await engine.store.save(r);
+        const saved = await engine.owners.save(engine.store, r);
         if (saved.saved) await engine.timelineStore.save(runKey(r), engine.timeline.upTo(r.step));
         return saved;
       },
@@ -252,13 +254,16 @@ export async function load(engine: Engine, request: Request<'load'>): Promise<En
   return loadedReply(run, built.trainTokens, built.valTokens);
 }
 
+/** The run saved last that no other tab has open, offered after a reload. */
 export async function savedRun(engine: Engine): Promise<EngineReply> {
-  const [latest] = await engine.store.list();
+  const elsewhere = new Set(await engine.owners.heldElsewhere());
+  const latest = (await engine.store.list()).find((r) => !elsewhere.has(r.id));
   return { kind: 'savedRun', run: latest ?? null };
 }
 
 export async function listRuns(engine: Engine): Promise<EngineReply> {
-  return { kind: 'runs', runs: await engine.store.list(), openId: engine.run?.trainer.setup.run.id ?? null };
+  const elsewhere = await engine.owners.heldElsewhere();
+  return { kind: 'runs', runs: await engine.store.list(), openId: engine.run?.trainer.setup.run.id ?? null, elsewhere };
 }
 
 export async function runCorpus(engine: Engine, request: Request<'runCorpus'>): Promise<EngineReply> {
@@ -276,6 +281,7 @@ export async function renameRun(engine: Engine, request: Request<'renameRun'>): 
   if (!(await engine.store.update(request.id, patch)) && engine.run?.trainer.setup.run.id !== request.id) {
     return { kind: 'error', message: 'That run is no longer stored in this browser.' };
   }
+  engine.owners.announce({ id: request.id, what: 'renamed', ...patch });
   return { kind: 'ok' };
 }
 
@@ -302,12 +308,14 @@ export async function resume(engine: Engine, request: Request<'resume'>): Promis
   if ('problems' in built) return { kind: 'invalid', problems: built.problems };
   const run = (engine.run = built.run);
   const t = run.trainer;
+  engine.owners.setRevision(saved.run!.id, saved.revision ?? 0);
   await engine.serial.run(() => t.restore(saved));
   engine.emit({ kind: 'trainState', state: t.state, step: t.step, maxSteps: t.setup.train.maxSteps });
   t.emitHistory();
   engine.timeline.replace((await engine.timelineStore.load(runKey(saved))).filter((x) => x.step <= t.step));
   engine.emit({ kind: 'timeline', snapshots: engine.timeline.snapshots.slice() });
-  return { ...loadedReply(run, built.trainTokens, built.valTokens), ...(saved.corpus.builtIn ? {} : { corpusText: text }) };
+  const readOnly = !engine.owners.owns(saved.run!.id);
+  return { ...loadedReply(run, built.trainTokens, built.valTokens), ...(saved.corpus.builtIn ? {} : { corpusText: text }), ...(readOnly ? { readOnly } : {}) };
 }
 
 /** Delete a stored run (the latest without an id) and its timeline; never the open one. */
@@ -317,7 +325,11 @@ export async function discardSavedRun(engine: Engine, request: Request<'discardS
   if (engine.run && engine.run.trainer.setup.run.id === id) {
     return { kind: 'error', message: 'This run is open: start or open another run before deleting it.' };
   }
+  if ((await engine.owners.heldElsewhere()).includes(id)) {
+    return { kind: 'error', message: 'Another tab of this browser has this run open: close it there (or open another run there) before deleting it.' };
+  }
   await engine.store.remove(id);
   await engine.timelineStore.remove(id);
+  engine.owners.announce({ id, what: 'deleted' });
   return { kind: 'ok' };
 }

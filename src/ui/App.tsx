@@ -22,6 +22,7 @@ import { useData } from './stores/data';
 import { handleInsightsEvent } from './stores/insights';
 import { handleInspectEvent, useInspect } from './stores/inspect';
 import { currentQuery, useSetup } from './stores/setup';
+import { handleTabsEvent } from './stores/tabs';
 import { handleTrainingEvent, useTraining } from './stores/training';
 
 // The tokenizer view pulls in js-tiktoken; it loads when the tab is first opened.
@@ -131,6 +132,7 @@ export function App() {
       handleCheckpointEvent(event);
       handleInsightsEvent(event);
       handleFineTuneEvent(event);
+      handleTabsEvent(event);
     });
   }, [engine]);
 

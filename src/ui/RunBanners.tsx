@@ -2,6 +2,7 @@
 // saved in this browser to resume, a NaN that paused training, a lost GPU.
 import { useEffect, useState } from 'react';
 import { useGpu } from './gpuStore';
+import { OtherTabBanner } from './OtherTabBanner';
 import { describeSavedRun, useCheckpoints } from './stores/checkpoints';
 import { useTraining } from './stores/training';
 
@@ -32,7 +33,7 @@ function SavedRunOffer() {
       </p>
       <div className="row">
         <button className="primary" onClick={() => void resume()} disabled={resuming} data-testid="saved-run-resume">
-          {resuming ? 'Resuming…' : 'Resume'}
+          {resuming ? 'Opening…' : offer.step >= offer.train.maxSteps ? 'Open' : 'Resume'}
         </button>
         <button onClick={() => void discard()} disabled={resuming} data-testid="saved-run-discard">
           Discard
@@ -92,6 +93,7 @@ export function RunBanners() {
     <>
       <DeviceLostAlert />
       <NonFiniteAlert />
+      <OtherTabBanner />
       <SavedRunOffer />
     </>
   );

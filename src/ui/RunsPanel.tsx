@@ -94,11 +94,12 @@ function RunRow({ run, open, onOpened }: { run: RunSummary; open: boolean; onOpe
   const selected = useRuns((s) => s.selected.includes(run.id));
   const busy = useRuns((s) => s.busy);
   const actions = useRuns((s) => s.actions);
+  const elsewhere = useRuns((s) => s.elsewhere.includes(run.id));
   const [editing, setEditing] = useState<string | null>(null);
   const [notes, setNotes] = useState(run.notes);
   const [confirming, setConfirming] = useState(false);
   return (
-    <tr data-testid="run-row" data-run-id={run.id} data-name={run.name} data-step={run.step} data-open={open}>
+    <tr data-testid="run-row" data-run-id={run.id} data-name={run.name} data-step={run.step} data-open={open} data-elsewhere={elsewhere}>
       <td>
         <input type="checkbox" checked={selected} onChange={() => actions.toggleSelected(run.id)} aria-label={`Compare ${run.name}`} data-testid="run-select" />
       </td>
@@ -131,6 +132,12 @@ function RunRow({ run, open, onOpened }: { run: RunSummary; open: boolean; onOpe
           </form>
         )}
         {open && <span className="tag"> (open)</span>}
+        {elsewhere && (
+          <span className="tag" data-testid="run-elsewhere">
+            {' '}
+            (open in another tab, which trains it)
+          </span>
+        )}
       </td>
       <td>{run.preset || 'custom'}</td>
       <td>{run.corpusName}</td>
@@ -178,7 +185,12 @@ function RunRow({ run, open, onOpened }: { run: RunSummary; open: boolean; onOpe
             <button onClick={() => setConfirming(false)}>Keep</button>
           </span>
         ) : (
-          <button onClick={() => setConfirming(true)} disabled={open} title={open ? 'This run is open: open or start another run first.' : undefined} data-testid="run-delete">
+          <button
+            onClick={() => setConfirming(true)}
+            disabled={open || elsewhere}
+            title={open ? 'This run is open: open or start another run first.' : elsewhere ? 'Another tab has this run open: close it there first.' : undefined}
+            data-testid="run-delete"
+          >
             Delete…
           </button>
         )}

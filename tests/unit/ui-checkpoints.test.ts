@@ -38,6 +38,8 @@ describe('the saved-run offer', () => {
     expect(describeSavedRun(run({ corpusName: 'my poems.txt', builtIn: false, savedAt: NOW - 2 * 3600_000 }), NOW)).toBe(
       'Resume training from step 120 of my poems.txt — saved 2 hours ago',
     );
+    // A finished run is offered to open, not to resume.
+    expect(describeSavedRun(run({ step: 3000 }), NOW)).toMatch(/^Open the finished run “.+” \(step 3000 of Moby Dick\) — saved 3 minutes ago$/);
   });
 
   it('says when, in words, from seconds to days', () => {

@@ -5,6 +5,7 @@ import { NOT_LOADED, type Engine } from '../engine';
 import type { EngineReply, EngineRequest } from '../protocol';
 import { newIdentity } from '../runs';
 import { recover } from './device';
+import { ensureWriter } from './tabs';
 
 type Request<K extends EngineRequest['kind']> = Extract<EngineRequest, { kind: K }>;
 
@@ -12,6 +13,8 @@ export async function train(engine: Engine, request: Request<'train'>): Promise<
   if (!engine.run) return NOT_LOADED;
   const busy = request.action !== 'pause' && request.action !== 'stop' ? engine.dpoBusy() : null;
   if (busy) return busy;
+  const refused = request.action !== 'pause' && request.action !== 'stop' && request.action !== 'reset' ? await ensureWriter(engine) : null;
+  if (refused) return refused;
   await recover(engine);
   const run = engine.run;
   if (request.action === 'reset') {
@@ -31,6 +34,8 @@ export async function continueRun(engine: Engine, request: Request<'continueRun'
   if (!engine.run) return NOT_LOADED;
   const busy = engine.dpoBusy();
   if (busy) return busy;
+  const refused = await ensureWriter(engine);
+  if (refused) return refused;
   await recover(engine);
   const problem = await engine.run.trainer.extend(request.steps);
   return problem ? { kind: 'error', message: problem } : { kind: 'ok' };

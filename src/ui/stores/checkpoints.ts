@@ -33,6 +33,8 @@ export function describeSavedAt(savedAt: number, now = Date.now()): string {
 export function describeSavedRun(run: SavedRunSummary, now = Date.now()): string {
   const id = run.builtIn ? builtinIdFor(run.corpusName) : null;
   const corpus = id ? builtinCorpus(id).label : run.corpusName;
+  // A finished run is opened to look at (or train on with Continue), not resumed.
+  if (run.step >= run.train.maxSteps) return `Open the finished run “${run.name}” (step ${run.step} of ${corpus}) — saved ${describeSavedAt(run.savedAt, now)}`;
   return `Resume training from step ${run.step} of ${corpus} — saved ${describeSavedAt(run.savedAt, now)}`;
 }
 
@@ -285,7 +287,8 @@ export const useCheckpoints = create<CheckpointState>((set, get) => ({
  * built-in one by name; the user's own comes from storage), and the engine
  * continues it paused at its step. A sentence when it cannot be opened.
  */
-export async function openRun(run: SavedRunSummary): Promise<string | null> {
+/** Open a stored run (or, with `duplicate`, a copy of it as a new run this tab owns); a sentence when it cannot be. */
+export async function openRun(run: SavedRunSummary, opts: { duplicate?: boolean } = {}): Promise<string | null> {
   const engine = useGpu.getState().engine;
   if (!engine) return 'The GPU is not ready yet.';
   let text: string | undefined;
@@ -302,7 +305,7 @@ export async function openRun(run: SavedRunSummary): Promise<string | null> {
     corpusName = corpus.name;
   }
   await dataIdle();
-  const reply = await engine.request({ kind: 'resume', id: run.id, text });
+  const reply = await engine.request(opts.duplicate ? { kind: 'duplicateRun', id: run.id, text } : { kind: 'resume', id: run.id, text });
   if (reply.kind !== 'loaded') {
     return reply.kind === 'error' ? reply.message : reply.kind === 'invalid' ? reply.problems.join(' ') : `Unexpected reply '${reply.kind}'.`;
   }

@@ -20,6 +20,8 @@ interface RunsState {
   runs: RunSummary[];
   /** The run the engine has open (it is saved under this id). */
   openId: string | null;
+  /** Runs another tab of this browser has open (it alone writes them). */
+  elsewhere: string[];
   storage: StorageUse | null;
   /** Ids of the runs the comparison chart overlays. */
   selected: string[];
@@ -49,6 +51,7 @@ function problemOf(reply: { kind: string; message?: string; problems?: string[] 
 export const useRuns = create<RunsState>((set, get) => ({
   runs: [],
   openId: null,
+  elsewhere: [],
   storage: null,
   selected: [],
   axis: 'steps',
@@ -63,7 +66,7 @@ export const useRuns = create<RunsState>((set, get) => ({
       if (reply.kind === 'runs') {
         // The open run stays selected before its first checkpoint stores it.
         const ids = new Set([...reply.runs.map((r) => r.id), ...(reply.openId ? [reply.openId] : [])]);
-        set({ runs: reply.runs, openId: reply.openId, selected: get().selected.filter((id) => ids.has(id)) });
+        set({ runs: reply.runs, openId: reply.openId, elsewhere: reply.elsewhere ?? [], selected: get().selected.filter((id) => ids.has(id)) });
       }
       try {
         const estimate = await navigator.storage?.estimate?.();

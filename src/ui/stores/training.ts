@@ -30,6 +30,8 @@ export interface LoadedModel {
   fineTune?: FineTuneInfo;
   /** The adapter strength in use (LoRA runs). */
   loraStrength?: number;
+  /** Another tab had this run open when it was opened here: this tab shows it read-only. */
+  readOnly?: boolean;
 }
 
 interface TrainingState {
