@@ -68,6 +68,7 @@ import { DEFAULT_ROPE_THETA, RMS_NORM_EPS, type ModelConfig } from './config';
 import { blockDims, blockKind, blockWeightNames, lmHeadName, roleName } from './description';
 import { llamaBlockBackward, llamaBlockForward, type LlamaShape } from './llamaBlock';
 import { GptDecoder, type WeightRange } from './decoder';
+import type { ForwardHooks, HookedForward } from './hooks';
 import { gpuToPacked, initParams, packedToGpu, type ParamLayout, type ParamTensor } from './layout';
 import { loraBackward, loraScale, LORA_MODULES, type LoraLayout } from './lora';
 import { hyperFloats, type StepHyper } from './schedule';
@@ -405,7 +406,7 @@ export class GptModel {
     this.gpu.write(this.tokens, ids);
     const encoder = this.gpu.device.createCommandEncoder({ label: 'prompt forward' });
     const pass = encoder.beginComputePass({ label: 'prompt forward' });
-    this.recordForward(pass, 1, T, 0, !!opts.attention);
+    this.recordForward(pass, 1, T, 0, !!opts.attention, this.loraStrength, this.viewHooks);
     pass.end();
     const stride = promptLayerFloats(this.config);
     const logitsAt = opts.attention ? L * stride : 0;
@@ -443,6 +444,20 @@ export class GptModel {
 
   // ------------------------------------------------------------------ interpretability probe
 
+  /** Live interventions of the views (prompt forwards, probes, decoders); training and evaluation never run them. */
+  viewHooks: ForwardHooks | null = null;
+
+  /** Hooked forwards without dropout over this model's buffers, for ./interventions.ts. */
+  hooked(): HookedForward {
+    return {
+      record: (pass, B, T, hooks) => this.recordForward(pass, B, T, 0, false, 1, hooks),
+      recordLoss: (pass, BT) => this.recordLoss(pass, BT),
+      writeTokens: (x, y) => { this.gpu.write(this.tokens, x); if (y) this.gpu.write(this.targets, y); },
+      encoded: this.encoded, acts: this.layers, lnfRstd: this.lnfRstd, logits: this.logitsBuf, loss: this.loss, scratch: this.proj,
+      weight: (name) => this.range(this.params, name),
+    };
+  }
+
   /**
    * Forward of one sequence (B = 1, T = ids.length <= blockSize) for the
    * inspection views: the logit lens (L, T, V) (ln_f and lm_head applied to the
@@ -466,7 +481,7 @@ export class GptModel {
     const out = this.probeOut;
     const encoder = gpu.device.createCommandEncoder({ label: 'probe' });
     const pass = encoder.beginComputePass({ label: 'probe' });
-    this.recordForward(pass, 1, T, 0, true);
+    this.recordForward(pass, 1, T, 0, true, this.loraStrength, this.viewHooks);
     for (let l = 0; l < L; l++) {
       // ln_f of block l's output into the ln_f scratch (free after the forward), then lm_head into layer l's slot.
       this.finalNormForward(pass, this.layers[l].out, T);
@@ -624,7 +639,7 @@ export class GptModel {
    * probabilities to promptProbs(l, T); training never stores them. LoRA
    * adapters apply at `strength` (training passes 1).
    */
-  private recordForward(pass: Recorder, B: number, T: number, p: number, probs = false, strength = this.loraStrength): void {
+  private recordForward(pass: Recorder, B: number, T: number, p: number, probs = false, strength = this.loraStrength, hooks: ForwardHooks | null = null): void {
     const { gpu } = this;
     const { nLayer: L, nHead: NH, nEmbd: C, vocabSize: V } = this.config;
     const BT = B * T;
@@ -640,7 +655,7 @@ export class GptModel {
       const a = this.layers[l];
       if (this.llama) {
         llamaBlockForward(gpu, pass, {
-          inp: resid, acts: a, w: this.w[l], N: BT, shape: { ...this.llama, T },
+          inp: resid, acts: a, w: this.w[l], N: BT, shape: { ...this.llama, T }, hooks: hooks?.layer(l),
           attend: (rec) =>
             attentionForward(gpu, rec, {
               out: a.atty, lse: a.lse, qkv: a.qkv, B, T, C, NH, KV: this.llama!.KV, probs: probs ? this.promptProbs(l, T) : null,
@@ -657,9 +672,11 @@ export class GptModel {
           }), // (BT, C)
         dropout: drop ? { p, seed, salts: [1 + 2 * l, 2 + 2 * l], scratch: this.projDrop! } : null,
         lora: this.blockLora(l, strength),
+        hooks: hooks?.layer(l),
       });
       resid = a.out;
     }
+    hooks?.final?.(pass, resid, BT);
     this.finalNormForward(pass, resid, BT);
     matmul(gpu, pass, { site: 'lm_head', out: this.logitsBuf, a: this.lnf, b: this.lmHead(this.params), M: BT, N: V, K: C, transB: true }); // (BT, V)
   }
