@@ -437,7 +437,7 @@ export class GptModel {
    */
   decoder(): GptDecoder {
     if (!this.owned.length) throw new Error('This model was destroyed; it cannot decode.');
-    const d = new GptDecoder(this.gpu, this.config, (name) => this.range(this.params, name), (x) => this.decoders.delete(x), (l) => this.blockLora(l, this.loraStrength));
+    const d = new GptDecoder(this.gpu, this.config, (name) => this.range(this.params, name), (x) => this.decoders.delete(x), (l) => this.blockLora(l, this.loraStrength), () => this.viewHooks);
     this.decoders.add(d);
     return d;
   }

@@ -123,13 +123,17 @@ describe.each(BLOCKS)('GPU interventions vs the float64 reference, %s block', (b
       const before = await model.logits(clean);
       model.viewHooks = ablationHooks(gpu, cfg, live, model.hooked().scratch);
       const ablatedLogits = await model.logits(clean);
+      const dec = model.decoder();
+      let decoded = new Float32Array(0);
+      for (const id of clean) decoded = await dec.push(id);
+      dec.dispose();
       model.viewHooks = null;
       const after = await model.logits(clean);
       const patching = await activationPatching(gpu, model, { clean, corrupted, target, other });
       const dla = await directLogitAttribution(gpu, model, { ids: clean, pos: Tp - 2, target, other });
       const dlaOne = await directLogitAttribution(gpu, model, { ids: clean, pos: 0, target: other });
       model.destroy();
-      return { zero, mean, subs, before, ablatedLogits, after, patching, dla, dlaOne };
+      return { zero, mean, subs, before, ablatedLogits, decoded, after, patching, dla, dlaOne };
     });
 
     const lines: string[] = [];
@@ -151,6 +155,7 @@ describe.each(BLOCKS)('GPU interventions vs the float64 reference, %s block', (b
       },
     }).logits.subarray((Tp - 1) * V);
     failures.push(check('live zero-ablation of two heads (prompt forward)', got.ablatedLogits, liveRef, 2e-4));
+    failures.push(check('live zero-ablation of two heads (key/value-cache decoder)', got.decoded, liveRef, 2e-4));
     failures.push(check('switched off: the logits come back', got.after, got.before, 0, 0));
     failures.push(check('unablated prompt forward', got.before, cl.subarray((Tp - 1) * V), 2e-4));
     const p = ref.patching({ clean, corrupted, target, other });
