@@ -13,6 +13,7 @@ export type { StepHyper } from '../model/schedule';
 import type { TokenBatch as Batch } from '../model/gpt';
 import type { StepHyper } from '../model/schedule';
 import type { Decoder } from '../model/decoder';
+import type { ForwardHooks, HookedForward } from '../model/hooks';
 import type { AdapterState, DpoStepResult, ProbeResult, SequenceBatch } from '../model/gpt';
 
 export type { Decoder, AdapterState, DpoStepResult, ProbeResult, SequenceBatch };
@@ -95,6 +96,10 @@ export interface EngineModel {
    * gradients without an update.
    */
   dpoStep?(batch: SequenceBatch, reference: Float32Array, hyper: StepHyper, beta: number, opts?: { update?: boolean }): Promise<DpoStepResult>;
+  /** Hooked forwards over the model's buffers, for interventions (../model/interventions.ts). */
+  hooked?(): HookedForward;
+  /** Live interventions in prompts, sampling and attention views (never in training or evaluation). */
+  viewHooks?: ForwardHooks | null;
 }
 
 /** A model with the inspection probe. */
@@ -104,6 +109,13 @@ export type DpoModel = EngineModel & Required<Pick<EngineModel, 'dpoStep' | 'seq
 
 export function canProbe(model: EngineModel): model is ProbingModel {
   return typeof model.probe === 'function';
+}
+
+/** A model the circuits requests can run on. */
+export type InterveningModel = EngineModel & Required<Pick<EngineModel, 'hooked'>>;
+
+export function canIntervene(model: EngineModel): model is InterveningModel {
+  return typeof model.hooked === 'function';
 }
 
 export function canDpo(model: EngineModel): model is DpoModel {

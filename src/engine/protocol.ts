@@ -12,6 +12,7 @@ import type { SamplingSettings, TokenDistribution } from '../model/sampling';
 import type { MemoryEstimate } from '../model/validate';
 import type { LoraConfig } from '../model/lora';
 import type { JudgeRule, PreferencePair } from '../model/dpo';
+import type { Ablation, AblationMode } from '../model/interventions';
 
 export type { LoraConfig, JudgeRule, PreferencePair };
 
@@ -285,7 +286,32 @@ export type EngineRequest =
    */
   | { kind: 'startDpo'; pairs: PreferencePair[]; beta: number; learningRate: number; steps: number; target: 'all' | 'lora'; lora?: LoraConfig; judge?: string; runName?: string }
   /** Stop a DPO run after the step in flight (it is saved as it is). */
-  | { kind: 'stopDpo' };
+  | { kind: 'stopDpo' }
+  /** An intervention on the open run now (./jobs/circuits.ts): the ablation grid, logit attribution or patching. */
+  | { kind: 'circuits'; job: CircuitsJob }
+  /** Heads zero-ablated in sampling and the attention views (never in training or evaluation); [] switches them off. */
+  | { kind: 'setAblations'; ablations: Ablation[] };
+
+/** What a circuits request computes; tokens are given as text (one token each for target and other). */
+export type CircuitsJob =
+  /** (L, H) change in validation loss with each head alone ablated, on a fixed validation batch. */
+  | { what: 'grid'; mode: AblationMode }
+  /** Direct logit attribution of the next-token logit at `pos` of `text` (minus `other`'s, when given). */
+  | { what: 'attribution'; text: string; pos: number; target: string; other?: string }
+  /** Fraction of logit[target] - logit[other] restored at the last position by each patch from clean into corrupted. */
+  | { what: 'patching'; clean: string; corrupted: string; target: string; other: string };
+
+/** A circuits reply: the step of the weights and the numbers the page draws. */
+export type CircuitsResult =
+  | { what: 'grid'; step: number; mode: AblationMode; clean: number; deltas: Float32Array; L: number; H: number }
+  | {
+      what: 'attribution'; step: number; tokens: string[]; pos: number;
+      names: string[]; contributions: number[]; sum: number; logit: number; difference: number; normBias: number;
+    }
+  | {
+      what: 'patching'; step: number; tokens: string[]; corruptedTokens: string[]; T: number; L: number; H: number;
+      clean: number; corrupted: number; resid: Float32Array; heads: Float32Array;
+    };
 
 /** One kernel group's GPU time in a profiled training step. */
 export type KernelGroupTime = GroupTime;
@@ -358,6 +384,7 @@ export type EngineReply =
   /** Live storage buffers (count, bytes) and cached bind groups of the engine's Gpu; step 0 without a run. */
   | { kind: 'stats'; liveBuffers: number; liveBytes: number; bindGroups: number; step: number }
   | { kind: 'insights'; insights: Insights }
+  | { kind: 'circuits'; result: CircuitsResult }
   | { kind: 'error'; message: string };
 
 /** Unsolicited events from the worker. */

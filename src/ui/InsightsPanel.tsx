@@ -6,6 +6,7 @@ import { LENS_TOP, type Insights } from '../engine/protocol';
 import { headBadges } from '../model/inspect';
 import { AttentionCanvas, colour, textOn, Thumbnail } from './AttentionPanel';
 import { HealthPanel } from './HealthPanel';
+import { CircuitsSection } from './insights/CircuitsSection';
 import { useInsights, shownInsights } from './stores/insights';
 import { useInspect, type AttentionMaps } from './stores/inspect';
 import { useTraining } from './stores/training';
@@ -369,6 +370,7 @@ export function InsightsPanel() {
           </pre>
         </>
       )}
+      <CircuitsSection />
       <HealthPanel />
     </section>
   );

@@ -124,7 +124,7 @@ describe.each(BLOCKS)('GPU interventions vs the float64 reference, %s block', (b
       model.viewHooks = ablationHooks(gpu, cfg, live, model.hooked().scratch);
       const ablatedLogits = await model.logits(clean);
       const dec = model.decoder();
-      let decoded = new Float32Array(0);
+      let decoded: Float32Array = new Float32Array(0);
       for (const id of clean) decoded = await dec.push(id);
       dec.dispose();
       model.viewHooks = null;
