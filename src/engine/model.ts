@@ -63,8 +63,8 @@ export interface EngineModel {
   logits(ids: Int32Array): Promise<Float32Array>;
   /** Attention probabilities for `ids`: (nLayer, nHead, T, T), T = ids.length. */
   attention(ids: Int32Array): Promise<Float32Array>;
-  /** A KV-cache decoder, when the model has one. */
-  decoder?(): Decoder;
+  /** A KV-cache decoder, when the model has one; interventions: false leaves out the live ablations (evaluation). */
+  decoder?(opts?: { interventions?: boolean }): Decoder;
   readState(): Promise<OptimizerState>;
   writeState(state: OptimizerState): void;
   /** The parameter layout under nanoGPT's names (tied weights listed once, as transformer.wte.weight). */

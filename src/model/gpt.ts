@@ -435,16 +435,16 @@ export class GptModel {
    * A key/value-cache decoder over this model's weights as of each push (see
    * ./decoder.ts): logits after each pushed token equal logits(prefix).
    */
-  decoder(): GptDecoder {
+  decoder(opts: { interventions?: boolean } = {}): GptDecoder {
     if (!this.owned.length) throw new Error('This model was destroyed; it cannot decode.');
-    const d = new GptDecoder(this.gpu, this.config, (name) => this.range(this.params, name), (x) => this.decoders.delete(x), (l) => this.blockLora(l, this.loraStrength), () => this.viewHooks);
+    const d = new GptDecoder(this.gpu, this.config, (name) => this.range(this.params, name), (x) => this.decoders.delete(x), (l) => this.blockLora(l, this.loraStrength), () => (opts.interventions === false ? null : this.viewHooks));
     this.decoders.add(d);
     return d;
   }
 
   // ------------------------------------------------------------------ interpretability probe
 
-  /** Live interventions of the views (prompt forwards, probes, decoders); training and evaluation never run them. */
+  /** Live interventions of the views (prompt forwards and decoders: sampling, attention); training, evaluation and the probe never run them. */
   viewHooks: ForwardHooks | null = null;
 
   /** Hooked forwards without dropout over this model's buffers, for ./interventions.ts. */
@@ -481,7 +481,7 @@ export class GptModel {
     const out = this.probeOut;
     const encoder = gpu.device.createCommandEncoder({ label: 'probe' });
     const pass = encoder.beginComputePass({ label: 'probe' });
-    this.recordForward(pass, 1, T, 0, true, this.loraStrength, this.viewHooks);
+    this.recordForward(pass, 1, T, 0, true);
     for (let l = 0; l < L; l++) {
       // ln_f of block l's output into the ln_f scratch (free after the forward), then lm_head into layer l's slot.
       this.finalNormForward(pass, this.layers[l].out, T);

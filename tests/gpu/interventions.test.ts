@@ -127,13 +127,18 @@ describe.each(BLOCKS)('GPU interventions vs the float64 reference, %s block', (b
       let decoded: Float32Array = new Float32Array(0);
       for (const id of clean) decoded = await dec.push(id);
       dec.dispose();
+      // Evaluation's decoder leaves the live ablations out.
+      const plain = model.decoder({ interventions: false });
+      let unablated: Float32Array = new Float32Array(0);
+      for (const id of clean) unablated = await plain.push(id);
+      plain.dispose();
       model.viewHooks = null;
       const after = await model.logits(clean);
       const patching = await activationPatching(gpu, model, { clean, corrupted, target, other });
       const dla = await directLogitAttribution(gpu, model, { ids: clean, pos: Tp - 2, target, other });
       const dlaOne = await directLogitAttribution(gpu, model, { ids: clean, pos: 0, target: other });
       model.destroy();
-      return { zero, mean, subs, before, ablatedLogits, decoded, after, patching, dla, dlaOne };
+      return { zero, mean, subs, before, ablatedLogits, decoded, unablated, after, patching, dla, dlaOne };
     });
 
     const lines: string[] = [];
@@ -156,6 +161,7 @@ describe.each(BLOCKS)('GPU interventions vs the float64 reference, %s block', (b
     }).logits.subarray((Tp - 1) * V);
     failures.push(check('live zero-ablation of two heads (prompt forward)', got.ablatedLogits, liveRef, 2e-4));
     failures.push(check('live zero-ablation of two heads (key/value-cache decoder)', got.decoded, liveRef, 2e-4));
+    failures.push(check('evaluation decoder without the live ablations', got.unablated, cl.subarray((Tp - 1) * V), 2e-4));
     failures.push(check('switched off: the logits come back', got.after, got.before, 0, 0));
     failures.push(check('unablated prompt forward', got.before, cl.subarray((Tp - 1) * V), 2e-4));
     const p = ref.patching({ clean, corrupted, target, other });
