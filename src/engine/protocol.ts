@@ -141,7 +141,7 @@ export interface Insights {
   lensProbs: Float32Array;
   /** (T-1) -log2 p(tokens[t+1] | tokens[0..t]) in bits. */
   bits: Float32Array;
-  /** (nLayer, nHead, 4): previous-token, first-token, self and induction score (NaN where it cannot apply). */
+  /** (nLayer, nHead, 4): previous-token, first-token, self and prefix-matching (induction) score (NaN where it cannot apply). */
   heads: Float32Array;
   /** Characters in each half of the induction probe (0 when the context is too short for one). */
   inductionLength: number;
@@ -152,6 +152,11 @@ export interface Insights {
   cropped: number;
   /** Characters of the text the model has never seen (left out). */
   unknown: string[];
+  /**
+   * Timeline snapshots: Anthropic's in-context-learning score, the mean loss (nats) at position
+   * `late` minus at position `early` over `windows` validation windows (negative: the context helps).
+   */
+  icl?: { score: number; early: number; late: number; windows: number };
 }
 
 /** Steps between per-tensor health readings while training (also taken at the first step). */

@@ -20,6 +20,8 @@ import type { Hooks, HookedRun } from '../reference/interventions';
 import type { LlamaRefConfig } from '../reference/llama';
 import * as llamaRef from '../reference/llamaInterventions';
 import { randInts } from '../reference/random';
+import { inContextLearning } from '../../src/engine/insights';
+import { Serial } from '../../src/engine/serial';
 import { checked, testGpu } from './context';
 
 /** nanoGPT's init plus noise on norms and biases, larger matrices: attention far from uniform, every path matters. */
@@ -201,5 +203,32 @@ describe('bad interventions get a sentence', () => {
     expect(ablationProblem(cfg, all.slice(0, 2))).toBeNull();
     expect(ablationProblem(cfg, [{ kind: 'head', layer: 2, head: 0, mode: 'zero' }])).toMatch(/Layer 2 does not exist/);
     expect(patchingProblem(cfg, { clean: ids, corrupted: Int32Array.of(1, 2, 4), target: 1, other: 2 })).toBeNull();
+  });
+});
+
+describe('in-context-learning score on the GPU probe vs the float64 reference', () => {
+  it('mean loss at the last query minus an early one, over evenly spaced validation windows', async () => {
+    const { gpu } = await testGpu();
+    const cfg = BLOCKS[0][1];
+    const layout = paramLayout(cfg);
+    const w = params(layout, 9);
+    const val = randInts(40, cfg.vocabSize, 31);
+    const icl = await checked(gpu, async () => {
+      const model = new GptModel(gpu, cfg, 1, { params: w });
+      const r = await inContextLearning(model, new Serial(), val, 3);
+      model.destroy();
+      return r;
+    });
+    const T = cfg.blockSize;
+    expect(icl).not.toBeNull();
+    expect([icl!.early, icl!.late, icl!.windows]).toEqual([1, T - 2, 3]);
+    // The same windows (starts 0, (40 - T) / 2, 40 - T) as a batch of the reference: x = window[0..T-1), y = window[1..T).
+    const starts = [0, Math.floor((40 - T) / 2), 40 - T];
+    const x = Int32Array.from(starts.flatMap((s0) => Array.from(val.subarray(s0, s0 + T - 1))));
+    const y = Int32Array.from(starts.flatMap((s0) => Array.from(val.subarray(s0 + 1, s0 + T))));
+    const P: Tensors = new Map(layout.tensors.map((t) => [t.name, Float64Array.from(w.subarray(t.offset, t.offset + t.size))]));
+    const want = gptRef.inContextLearningScore(cfg as gptRef.RefConfig, P, x, y, 3, T - 1, 1, T - 2);
+    console.log(`[gpu icl] score ${icl!.score.toFixed(6)}, reference ${want.toFixed(6)}`);
+    expect(Math.abs(icl!.score - want)).toBeLessThan(1e-4);
   });
 });
