@@ -96,6 +96,32 @@ export async function inspectModel(
   };
 }
 
+/** Validation windows the in-context-learning score averages over. */
+export const ICL_WINDOWS = 4;
+
+/**
+ * Anthropic's in-context-learning score on `windows` evenly spaced windows of
+ * `val` as long as the context (T tokens): the mean loss at the last position
+ * (late = T - 2, the last query with a target in the window) minus at an early
+ * one (early = round(late / 10), at least 1; Anthropic's 500 and 50, scaled to
+ * the context). A position is a query: the loss of the token after it given it
+ * and everything before (tests/reference/interventions.ts inContextLearningScore).
+ * Null when the split or the context is too short.
+ */
+export async function inContextLearning(model: ProbingModel, serial: Serial, val: Int32Array, windows = ICL_WINDOWS): Promise<Insights['icl'] | null> {
+  const T = Math.min(model.config.blockSize, val.length);
+  const late = T - 2;
+  const early = Math.max(1, Math.round(late / 10));
+  if (late <= early || windows < 1) return null;
+  let sum = 0;
+  for (let k = 0; k < windows; k++) {
+    const start = windows > 1 ? Math.floor((k * (val.length - T)) / (windows - 1)) : 0;
+    const probe = await serial.run(() => model.probe(val.slice(start, start + T)));
+    sum += probe.losses[late] - probe.losses[early];
+  }
+  return { score: sum / windows, early, late, windows };
+}
+
 /** The snapshots of one run, oldest first, at most MAX_SNAPSHOTS. */
 export class Timeline {
   snapshots: Insights[] = [];

@@ -13,6 +13,7 @@ export type { StepHyper } from '../model/schedule';
 import type { TokenBatch as Batch } from '../model/gpt';
 import type { StepHyper } from '../model/schedule';
 import type { Decoder } from '../model/decoder';
+import type { ForwardHooks, HookedForward } from '../model/hooks';
 import type { AdapterState, DpoStepResult, ProbeResult, SequenceBatch } from '../model/gpt';
 
 export type { Decoder, AdapterState, DpoStepResult, ProbeResult, SequenceBatch };
@@ -62,8 +63,8 @@ export interface EngineModel {
   logits(ids: Int32Array): Promise<Float32Array>;
   /** Attention probabilities for `ids`: (nLayer, nHead, T, T), T = ids.length. */
   attention(ids: Int32Array): Promise<Float32Array>;
-  /** A KV-cache decoder, when the model has one. */
-  decoder?(): Decoder;
+  /** A KV-cache decoder, when the model has one; interventions: false leaves out the live ablations (evaluation). */
+  decoder?(opts?: { interventions?: boolean }): Decoder;
   readState(): Promise<OptimizerState>;
   writeState(state: OptimizerState): void;
   /** The parameter layout under nanoGPT's names (tied weights listed once, as transformer.wte.weight). */
@@ -95,6 +96,10 @@ export interface EngineModel {
    * gradients without an update.
    */
   dpoStep?(batch: SequenceBatch, reference: Float32Array, hyper: StepHyper, beta: number, opts?: { update?: boolean }): Promise<DpoStepResult>;
+  /** Hooked forwards over the model's buffers, for interventions (../model/interventions.ts). */
+  hooked?(): HookedForward;
+  /** Live interventions in prompts, sampling and attention views (never in training or evaluation). */
+  viewHooks?: ForwardHooks | null;
 }
 
 /** A model with the inspection probe. */
@@ -104,6 +109,13 @@ export type DpoModel = EngineModel & Required<Pick<EngineModel, 'dpoStep' | 'seq
 
 export function canProbe(model: EngineModel): model is ProbingModel {
   return typeof model.probe === 'function';
+}
+
+/** A model the circuits requests can run on. */
+export type InterveningModel = EngineModel & Required<Pick<EngineModel, 'hooked'>>;
+
+export function canIntervene(model: EngineModel): model is InterveningModel {
+  return typeof model.hooked === 'function';
 }
 
 export function canDpo(model: EngineModel): model is DpoModel {

@@ -12,6 +12,7 @@ import type { SamplingSettings, TokenDistribution } from '../model/sampling';
 import type { MemoryEstimate } from '../model/validate';
 import type { LoraConfig } from '../model/lora';
 import type { JudgeRule, PreferencePair } from '../model/dpo';
+import type { Ablation, AblationMode } from '../model/interventions';
 
 export type { LoraConfig, JudgeRule, PreferencePair };
 
@@ -142,7 +143,7 @@ export interface Insights {
   lensProbs: Float32Array;
   /** (T-1) -log2 p(tokens[t+1] | tokens[0..t]) in bits. */
   bits: Float32Array;
-  /** (nLayer, nHead, 4): previous-token, first-token, self and induction score (NaN where it cannot apply). */
+  /** (nLayer, nHead, 4): previous-token, first-token, self and prefix-matching (induction) score (NaN where it cannot apply). */
   heads: Float32Array;
   /** Characters in each half of the induction probe (0 when the context is too short for one). */
   inductionLength: number;
@@ -153,6 +154,11 @@ export interface Insights {
   cropped: number;
   /** Characters of the text the model has never seen (left out). */
   unknown: string[];
+  /**
+   * Timeline snapshots: Anthropic's in-context-learning score, the mean loss (nats) at position
+   * `late` minus at position `early` over `windows` validation windows (negative: the context helps).
+   */
+  icl?: { score: number; early: number; late: number; windows: number };
 }
 
 /** Steps between per-tensor health readings while training (also taken at the first step). */
@@ -291,7 +297,32 @@ export type EngineRequest =
    */
   | { kind: 'startDpo'; pairs: PreferencePair[]; beta: number; learningRate: number; steps: number; target: 'all' | 'lora'; lora?: LoraConfig; judge?: string; runName?: string }
   /** Stop a DPO run after the step in flight (it is saved as it is). */
-  | { kind: 'stopDpo' };
+  | { kind: 'stopDpo' }
+  /** An intervention on the open run now (./jobs/circuits.ts): the ablation grid, logit attribution or patching. */
+  | { kind: 'circuits'; job: CircuitsJob }
+  /** Heads zero-ablated in sampling and the attention views (never in training or evaluation); [] switches them off. */
+  | { kind: 'setAblations'; ablations: Ablation[] };
+
+/** What a circuits request computes; tokens are given as text (one token each for target and other). */
+export type CircuitsJob =
+  /** (L, H) change in validation loss with each head alone ablated, on a fixed validation batch. */
+  | { what: 'grid'; mode: AblationMode }
+  /** Direct logit attribution of the next-token logit at `pos` of `text` (minus `other`'s, when given). */
+  | { what: 'attribution'; text: string; pos: number; target: string; other?: string }
+  /** Fraction of logit[target] - logit[other] restored at the last position by each patch from clean into corrupted. */
+  | { what: 'patching'; clean: string; corrupted: string; target: string; other: string };
+
+/** A circuits reply: the step of the weights and the numbers the page draws. */
+export type CircuitsResult =
+  | { what: 'grid'; step: number; mode: AblationMode; clean: number; deltas: Float32Array; L: number; H: number }
+  | {
+      what: 'attribution'; step: number; tokens: string[]; pos: number;
+      names: string[]; contributions: number[]; sum: number; logit: number; difference: number; normBias: number;
+    }
+  | {
+      what: 'patching'; step: number; tokens: string[]; corruptedTokens: string[]; T: number; L: number; H: number;
+      clean: number; corrupted: number; resid: Float32Array; heads: Float32Array;
+    };
 
 /** One kernel group's GPU time in a profiled training step. */
 export type KernelGroupTime = GroupTime;
@@ -366,6 +397,7 @@ export type EngineReply =
   /** Live storage buffers (count, bytes) and cached bind groups of the engine's Gpu; step 0 without a run. */
   | { kind: 'stats'; liveBuffers: number; liveBytes: number; bindGroups: number; step: number }
   | { kind: 'insights'; insights: Insights }
+  | { kind: 'circuits'; result: CircuitsResult }
   | { kind: 'error'; message: string };
 
 /** Unsolicited events from the worker. */

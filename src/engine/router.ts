@@ -6,6 +6,7 @@ import { benchmark } from './jobs/benchmark';
 import { debug, init, selfCheck, stats } from './jobs/device';
 import { continueRun, evaluate, train } from './jobs/training';
 import { insights } from './jobs/insights';
+import { circuits, setAblations } from './jobs/circuits';
 import { mergeLora, setLoraStrength, startLora } from './jobs/lora';
 import { startDpo, stopDpo } from './jobs/dpo';
 import { duplicateRun } from './jobs/tabs';
@@ -44,6 +45,8 @@ const handlers: { [K in Kind]: Handler<K> } = {
   setSampling,
   stopGenerate,
   insights,
+  circuits,
+  setAblations,
   // fine-tuning
   startLora,
   setLoraStrength,

@@ -9,6 +9,7 @@ import { initParams, paramLayout, type ParamLayout } from '../model/layout';
 import { initLora, loraLayout, type LoraLayout } from '../model/lora';
 import { CharTokenizer } from '../model/tokenizer';
 import { memoryEstimate, validateConfig } from '../model/validate';
+import type { Ablation } from '../model/interventions';
 import type { CorpusIdentity, RunIdentity } from './checkpointStore';
 import type { Engine } from './engine';
 import { createGpuModel } from './gpuModel';
@@ -35,6 +36,8 @@ export interface Run {
   initialAdapters: Float32Array | null;
   /** Adapter strength in the views (sampling, attention, inspection). */
   strength: number;
+  /** Heads zero-ablated in the views (./jobs/circuits.ts); never in training. */
+  ablations?: Ablation[];
 }
 
 /** A run just built, with the sizes of its token splits. */

@@ -29,7 +29,8 @@ async function greedy(model: EngineModel, prompt: number[], n: number): Promise<
   try {
     let logits: Float32Array;
     if (model.decoder) {
-      decoder = model.decoder();
+      // An evaluation: the trained model, without the views' live ablations.
+      decoder = model.decoder({ interventions: false });
       // Pushes are submitted in order at once; only the last one's logits are needed.
       const pending = prompt.map((id) => decoder!.push(id));
       logits = (await Promise.all(pending))[pending.length - 1];

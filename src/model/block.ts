@@ -25,6 +25,7 @@ import { add } from '../kernels/elementwise';
 import { layerNormBackward, layerNormForward } from '../kernels/layerNorm';
 import { matmul } from '../kernels/matmul';
 import type { Activation } from './config';
+import { branchScratch, type BlockHooks } from './hooks';
 import { loraForward, type AdapterSlice, type LoraModule } from './lora';
 
 /** One block's parameters (ranges of the flat parameter buffer); null for an absent bias. */
@@ -93,6 +94,8 @@ export interface BlockForwardArgs {
   dropout: BranchDropout | null;
   /** LoRA adapters on this block's Linears (./lora.ts), or none. */
   lora?: BlockLora | null;
+  /** Interventions at the hook points (./hooks.ts); never in training. */
+  hooks?: BlockHooks | null;
 }
 
 /** One adapted Linear: A (r, IN) and B (OUT, r) ranges of the adapter buffer, where s x A^T (N, r) goes, and its columns of a fused output. */
@@ -121,17 +124,25 @@ export function adapt(gpu: Gpu, rec: Recorder, lora: BlockLora | null | undefine
 
 /** Record one block's forward (eight to fourteen dispatches). */
 export function blockForward(gpu: Gpu, rec: Recorder, args: BlockForwardArgs): void {
-  const { inp, acts: a, w, proj, N, C, dropout } = args;
-  // Without dropout the projections add the residual in their epilogue (no separate add pass).
-  const fused = !dropout || dropout.p === 0;
+  const { inp, acts: a, w, N, C, dropout } = args;
+  const hooks = args.hooks;
+  hooks?.residPre?.(rec, inp, N);
+  // Without dropout the projections add the residual in their epilogue (no separate add pass); a hooked branch is computed apart.
+  const unhooked = !dropout || dropout.p === 0;
+  let fused = unhooked && !hooks?.attnOut;
+  let proj = fused || !hooks?.attnOut ? args.proj : branchScratch(hooks);
   layerNormForward(gpu, rec, { out: a.ln1, mean: a.ln1Mean!, rstd: a.ln1Rstd, inp, weight: w.ln1w, bias: w.ln1b, N, C });
   matmul(gpu, rec, { site: 'attn.c_attn', out: a.qkv, a: a.ln1, b: w.attnW, bias: w.attnB, M: N, N: 3 * C, K: C, transB: true }); // (N, 3C)
   adapt(gpu, rec, args.lora, 'attn.c_attn', a.ln1, a.qkv, N);
   args.attend(rec);
+  hooks?.z?.(rec, a.atty, N);
   if (fused) matmul(gpu, rec, { site: 'attn.c_proj', out: a.res2, a: a.atty, b: w.projW, bias: w.projB, residual: inp, M: N, N: C, K: C, transB: true }); // (N, C)
   else matmul(gpu, rec, { site: 'attn.c_proj', out: proj, a: a.atty, b: w.projW, bias: w.projB, M: N, N: C, K: C, transB: true }); // (N, C)
   adapt(gpu, rec, args.lora, 'attn.c_proj', a.atty, fused ? a.res2 : proj, N);
+  if (!fused) hooks?.attnOut?.(rec, proj, N);
   if (!fused) residualAdd(gpu, rec, a.res2, inp, proj, N * C, dropout, 0);
+  fused = unhooked && !hooks?.mlpOut;
+  proj = fused || !hooks?.mlpOut ? args.proj : branchScratch(hooks);
   layerNormForward(gpu, rec, { out: a.ln2, mean: a.ln2Mean!, rstd: a.ln2Rstd, inp: a.res2, weight: w.ln2w, bias: w.ln2b, N, C });
   matmul(gpu, rec, { site: 'mlp.c_fc', out: a.fch, a: a.ln2, b: w.fcW, bias: w.fcB, M: N, N: 4 * C, K: C, transB: true }); // (N, 4C)
   adapt(gpu, rec, args.lora, 'mlp.c_fc', a.ln2, a.fch, N);
@@ -139,6 +150,7 @@ export function blockForward(gpu: Gpu, rec: Recorder, args: BlockForwardArgs): v
   if (fused) matmul(gpu, rec, { site: 'mlp.c_proj', out: a.out, a: a.fcha, b: w.mprojW, bias: w.mprojB, residual: a.res2, M: N, N: C, K: 4 * C, transB: true }); // (N, C)
   else matmul(gpu, rec, { site: 'mlp.c_proj', out: proj, a: a.fcha, b: w.mprojW, bias: w.mprojB, M: N, N: C, K: 4 * C, transB: true }); // (N, C)
   adapt(gpu, rec, args.lora, 'mlp.c_proj', a.fcha, fused ? a.out : proj, N);
+  if (!fused) hooks?.mlpOut?.(rec, proj, N);
   if (!fused) residualAdd(gpu, rec, a.out, a.res2, proj, N * C, dropout, 1);
 }
 

@@ -19,6 +19,7 @@
 // Positions cached before an update keep the keys and values of the old
 // weights, so make a new decoder after training when exact logits matter.
 
+import type { ForwardHooks } from './hooks';
 import type { Gpu } from '../gpu/runtime';
 import { attentionDecode } from '../kernels/attention';
 import { add } from '../kernels/elementwise';
@@ -83,6 +84,8 @@ export class GptDecoder implements Decoder {
     private readonly onDispose: (d: GptDecoder) => void = () => undefined,
     /** Layer l's LoRA adapters at the model's current strength (read at each push), or none. */
     private readonly lora: (l: number) => BlockLora | null = () => null,
+    /** The model's live interventions (read at each push), or none. */
+    private readonly hooks: () => ForwardHooks | null = () => null,
   ) {
     const { nLayer: L, nHead: NH, nEmbd: C, blockSize: T, vocabSize: V } = config;
     const dims = blockDims(config);
@@ -191,6 +194,7 @@ export class GptDecoder implements Decoder {
       ln1: this.ln, ln1Mean: this.mean, ln1Rstd: this.rstd, qkv: this.qkv, atty: this.atty, res2: this.res,
       ln2: this.ln, ln2Mean: this.mean, ln2Rstd: this.rstd, fch: this.fch, fcha: this.fcha, out: this.x,
     };
+    const hooks = this.hooks();
     const KV = this.llama?.KV ?? NH;
     const kvRow = 4 * KV * (C / NH); // bytes of one position's keys (or values)
     for (let l = 0; l < L; l++) {
@@ -210,8 +214,8 @@ export class GptDecoder implements Decoder {
         // q is the first C floats of qkv; the kernel reads only those.
         attentionDecode(gpu, enc, { out: this.atty, probs: this.probs, q: this.qkv, kCache: cache.k, vCache: cache.v, t: t + 1, C, NH, KV, Tmax: T }); // (C)
       };
-      if (this.llama) llamaBlockForward(gpu, enc, { inp: this.x, acts, w: weights, N: 1, shape: this.llama, pos0: t, attend, lora: this.lora(l) });
-      else blockForward(gpu, enc, { inp: this.x, acts, w: weights, proj: this.proj, N: 1, C, activation: config.activation, dropout: null, lora: this.lora(l), attend });
+      if (this.llama) llamaBlockForward(gpu, enc, { inp: this.x, acts, w: weights, N: 1, shape: this.llama, pos0: t, attend, lora: this.lora(l), hooks: hooks?.layer(l) });
+      else blockForward(gpu, enc, { inp: this.x, acts, w: weights, proj: this.proj, N: 1, C, activation: config.activation, dropout: null, lora: this.lora(l), attend, hooks: hooks?.layer(l) });
     }
     headForward(gpu, enc, {
       logits: this.logitsBuf, inp: this.x, acts: { lnf: this.ln, mean: this.mean, rstd: this.rstd },

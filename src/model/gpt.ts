@@ -168,9 +168,9 @@ export class GptModel extends GptDpo {
    * A key/value-cache decoder over this model's weights as of each push (see
    * ./decoder.ts): logits after each pushed token equal logits(prefix).
    */
-  decoder(): GptDecoder {
+  decoder(opts: { interventions?: boolean } = {}): GptDecoder {
     if (!this.owned.length) throw new Error('This model was destroyed; it cannot decode.');
-    const d = new GptDecoder(this.gpu, this.config, (name) => this.range(this.params, name), (x) => this.decoders.delete(x), (l) => this.adapters.forward(l, this.loraStrength));
+    const d = new GptDecoder(this.gpu, this.config, (name) => this.range(this.params, name), (x) => this.decoders.delete(x), (l) => this.adapters.forward(l, this.loraStrength), () => (opts.interventions === false ? null : this.viewHooks));
     this.decoders.add(d);
     return d;
   }

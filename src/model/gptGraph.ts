@@ -25,6 +25,7 @@ import { llamaBlockBackward, llamaBlockForward, type LlamaShape } from './llamaB
 import { gpuToPacked, type ParamLayout } from './layout';
 import type { LoraLayout } from './lora';
 import { LoraState, NO_ADAPTERS, type BlockAdapters } from './loraState';
+import type { ForwardHooks, HookedForward } from './hooks';
 
 /** Bytes the step's readout copy moves: the loss at 0, the grad norm at READOUT_NORM_FLOAT. */
 export const READBACK_BYTES = 4 * (READOUT_NORM_FLOAT + 1);
@@ -241,6 +242,22 @@ export class GptGraph {
     return { buffer: this.promptOut, offset: 4 * l * promptLayerFloats(this.config), size: 4 * NH * T * T };
   }
 
+  // ------------------------------------------------------------------ interventions
+
+  /** Live interventions of the views (prompt forwards and decoders: sampling, attention); training, evaluation and the probe never run them. */
+  viewHooks: ForwardHooks | null = null;
+
+  /** Hooked forwards without dropout over this model's buffers, for ./interventions.ts. */
+  hooked(): HookedForward {
+    return {
+      record: (pass, B, T, hooks) => this.recordForward(pass, B, T, 0, false, 1, hooks),
+      recordLoss: (pass, BT) => this.recordLoss(pass, BT),
+      writeTokens: (x, y) => { this.gpu.write(this.tokens, x); if (y) this.gpu.write(this.targets, y); },
+      encoded: this.encoded, acts: this.layers, lnfRstd: this.headActs.rstd, logits: this.logitsBuf, loss: this.loss, scratch: this.proj,
+      weight: (name) => this.range(this.params, name),
+    };
+  }
+
   // ------------------------------------------------------------------ recording
 
   /**
@@ -249,7 +266,7 @@ export class GptGraph {
    * probabilities to promptProbs(l, T); training never stores them. LoRA
    * adapters apply at `strength` (training passes 1).
    */
-  protected recordForward(pass: Recorder, B: number, T: number, p: number, probs = false, strength = this.loraStrength): void {
+  protected recordForward(pass: Recorder, B: number, T: number, p: number, probs = false, strength = this.loraStrength, hooks: ForwardHooks | null = null): void {
     const { gpu } = this;
     const { nLayer: L, nHead: NH, nEmbd: C } = this.config;
     const BT = B * T;
@@ -269,6 +286,7 @@ export class GptGraph {
           inp: resid, acts: a, w: this.w[l], N: BT, shape: { ...this.llama, T },
           attend: (rec) => attentionForward(gpu, rec, { ...att, KV: this.llama!.KV }), // (BT, C)
           lora: this.adapters.forward(l, strength),
+          hooks: hooks?.layer(l),
         });
       } else {
         blockForward(gpu, pass, {
@@ -276,10 +294,12 @@ export class GptGraph {
           attend: (rec) => attentionForward(gpu, rec, { ...att, dropout: this.attentionDropout(p, l) }), // (BT, C)
           dropout: drop ? { p, seed, salts: [1 + 2 * l, 2 + 2 * l], scratch: this.projDrop! } : null,
           lora: this.adapters.forward(l, strength),
+          hooks: hooks?.layer(l),
         });
       }
       resid = a.out;
     }
+    hooks?.final?.(pass, resid, BT);
     this.recordHead(pass, resid, this.logitsBuf, BT); // (BT, V)
   }
 

@@ -33,7 +33,7 @@ export class GptProbes extends GptGraph {
     this.gpu.write(this.tokens, ids);
     const encoder = this.gpu.device.createCommandEncoder({ label: 'prompt forward' });
     const pass = encoder.beginComputePass({ label: 'prompt forward' });
-    this.recordForward(pass, 1, T, 0, !!opts.attention);
+    this.recordForward(pass, 1, T, 0, !!opts.attention, this.loraStrength, this.viewHooks);
     pass.end();
     const stride = promptLayerFloats(this.config);
     const logitsAt = opts.attention ? L * stride : 0;

@@ -28,6 +28,8 @@ import { swigluBackward, swigluForward } from '../kernels/swiglu';
 import { adapt, weightGrad, type BlockActivations, type BlockGrads, type BlockLora, type BlockWeights } from './block';
 import type { LoraModule } from './lora';
 import type { BlockDims } from './description';
+import { add } from '../kernels/elementwise';
+import { branchScratch, type BlockHooks } from './hooks';
 
 /** The rotary and norm settings of a LLaMA block. */
 export interface LlamaShape extends BlockDims {
@@ -49,25 +51,46 @@ export interface LlamaForwardArgs {
   attend: (rec: Recorder) => void;
   /** LoRA adapters on this block's Linears (./lora.ts), or none. */
   lora?: BlockLora | null;
+  /** Interventions at the hook points (./hooks.ts); never in training. */
+  hooks?: BlockHooks | null;
 }
 
 export function llamaBlockForward(gpu: Gpu, rec: Recorder, args: LlamaForwardArgs): void {
   const { inp, acts: a, w, N, shape: s } = args;
   const { C } = s;
   const I = s.mlpHidden;
+  args.hooks?.residPre?.(rec, inp, N);
   rmsNormForward(gpu, rec, { out: a.ln1, rstd: a.ln1Rstd, inp, weight: w.ln1w, N, C, eps: s.eps });
   matmul(gpu, rec, { site: 'attn.c_attn', out: a.qkv, a: a.ln1, b: w.attnW, M: N, N: s.qkv, K: C, transB: true }); // (N, (H + 2KV) D)
   for (const m of ['q_proj', 'k_proj', 'v_proj'] as const) adapt(gpu, rec, args.lora, m, a.ln1, a.qkv, N);
   ropeForward(gpu, rec, { qkv: a.qkv, N, T: s.T, H: s.H, KV: s.KV, D: s.D, pos0: args.pos0 ?? 0, theta: s.theta });
+  const hooks = args.hooks;
   args.attend(rec);
-  matmul(gpu, rec, { site: 'attn.c_proj', out: a.res2, a: a.atty, b: w.projW, residual: inp, M: N, N: C, K: s.H * s.D, transB: true }); // (N, C)
-  adapt(gpu, rec, args.lora, 'o_proj', a.atty, a.res2, N);
+  hooks?.z?.(rec, a.atty, N);
+  if (hooks?.attnOut) {
+    const branch = branchScratch(hooks);
+    matmul(gpu, rec, { site: 'attn.c_proj', out: branch, a: a.atty, b: w.projW, M: N, N: C, K: s.H * s.D, transB: true }); // (N, C)
+    adapt(gpu, rec, args.lora, 'o_proj', a.atty, branch, N);
+    hooks.attnOut(rec, branch, N);
+    add(gpu, rec, { out: a.res2, a: inp, b: branch, n: N * C });
+  } else {
+    matmul(gpu, rec, { site: 'attn.c_proj', out: a.res2, a: a.atty, b: w.projW, residual: inp, M: N, N: C, K: s.H * s.D, transB: true }); // (N, C)
+    adapt(gpu, rec, args.lora, 'o_proj', a.atty, a.res2, N);
+  }
   rmsNormForward(gpu, rec, { out: a.ln2, rstd: a.ln2Rstd, inp: a.res2, weight: w.ln2w, N, C, eps: s.eps });
   matmul(gpu, rec, { site: 'mlp.c_fc', out: a.fch, a: a.ln2, b: w.fcW, M: N, N: 2 * I, K: C, transB: true }); // (N, 2I)
   for (const m of ['gate_proj', 'up_proj'] as const) adapt(gpu, rec, args.lora, m, a.ln2, a.fch, N);
   swigluForward(gpu, rec, { out: a.fcha, inp: a.fch, N, I });
-  matmul(gpu, rec, { site: 'mlp.c_proj', out: a.out, a: a.fcha, b: w.mprojW, residual: a.res2, M: N, N: C, K: I, transB: true }); // (N, C)
-  adapt(gpu, rec, args.lora, 'down_proj', a.fcha, a.out, N);
+  if (hooks?.mlpOut) {
+    const branch = branchScratch(hooks);
+    matmul(gpu, rec, { site: 'mlp.c_proj', out: branch, a: a.fcha, b: w.mprojW, M: N, N: C, K: I, transB: true }); // (N, C)
+    adapt(gpu, rec, args.lora, 'down_proj', a.fcha, branch, N);
+    hooks.mlpOut(rec, branch, N);
+    add(gpu, rec, { out: a.out, a: a.res2, b: branch, n: N * C });
+  } else {
+    matmul(gpu, rec, { site: 'mlp.c_proj', out: a.out, a: a.fcha, b: w.mprojW, residual: a.res2, M: N, N: C, K: I, transB: true }); // (N, C)
+    adapt(gpu, rec, args.lora, 'down_proj', a.fcha, a.out, N);
+  }
 }
 
 export interface LlamaBackwardArgs {

@@ -6,6 +6,8 @@ import { LENS_TOP, type Insights } from '../engine/protocol';
 import { headBadges } from '../model/inspect';
 import { AttentionCanvas, colour, textOn, Thumbnail } from './AttentionPanel';
 import { HealthPanel } from './HealthPanel';
+import { CircuitsSection } from './insights/CircuitsSection';
+import { IclChart } from './insights/IclChart';
 import { useInsights, shownInsights } from './stores/insights';
 import { useInspect, type AttentionMaps } from './stores/inspect';
 import { useTraining } from './stores/training';
@@ -13,7 +15,8 @@ import { showWhitespace } from './tokenizer/spans';
 import { TOOLTIP_STYLE, legendText } from './chartStyle';
 
 const MEASURES = ['previous', 'first', 'self', 'induction'] as const;
-const MEASURE_LABEL = { previous: 'previous token', first: 'first token', self: 'self', induction: 'induction' } as const;
+// 'induction' is Anthropic's prefix-matching score (attention from the second copy of a repeat to the token after the first occurrence).
+const MEASURE_LABEL = { previous: 'previous token', first: 'first token', self: 'self', induction: 'prefix matching' } as const;
 
 function headScore(s: Insights, l: number, h: number, m: (typeof MEASURES)[number]): number {
   return s.heads[(l * s.nHead + h) * 4 + MEASURES.indexOf(m)];
@@ -175,7 +178,7 @@ function HeadRoles({ s }: { s: Insights }) {
       <h3>Head roles</h3>
       {s.nLayer < 2 && (
         <p className="tag" data-testid="induction-note">
-          A one-layer model has no induction circuit to find (an induction head needs a previous-token head in an earlier layer); its induction scores are shown only for comparison.
+          A one-layer model has no induction circuit to find (an induction head needs a previous-token head in an earlier layer); its prefix-matching scores are shown only for comparison.
         </p>
       )}
       {s.inductionLength === 0 && <p className="tag">The context is too short for the induction probe (it needs at least 4 characters).</p>}
@@ -233,7 +236,7 @@ function HeadRoles({ s }: { s: Insights }) {
 
 const HEAD_COLOURS = ['#3b5bdb', '#e8590c', '#2f9e44', '#ae3ec9', '#f08c00', '#1098ad', '#c2255c', '#5c940d'];
 
-/** Each head's induction (or previous-token) score at every snapshot. */
+/** Each head's prefix-matching (or previous-token) score at every snapshot. */
 function HeadScoreChart({ timeline, step }: { timeline: Insights[]; step: number | null }) {
   const [measure, setMeasure] = useState<'induction' | 'previous'>('induction');
   if (!timeline.length) return null;
@@ -257,7 +260,7 @@ function HeadScoreChart({ timeline, step }: { timeline: Insights[]; step: number
       <div className="row">
         <h3>Head scores over training</h3>
         <label>
-          <input type="radio" checked={measure === 'induction'} onChange={() => setMeasure('induction')} data-testid="head-chart-induction" /> induction
+          <input type="radio" checked={measure === 'induction'} onChange={() => setMeasure('induction')} data-testid="head-chart-induction" /> prefix matching
         </label>
         <label>
           <input type="radio" checked={measure === 'previous'} onChange={() => setMeasure('previous')} data-testid="head-chart-previous" /> previous token
@@ -357,6 +360,7 @@ export function InsightsPanel() {
         </p>
       )}
       <HeadScoreChart timeline={st.timeline} step={st.showing === 'timeline' && shown ? shown.step : null} />
+      <IclChart timeline={st.timeline} step={st.showing === 'timeline' && shown ? shown.step : null} />
       {shown && vocabList && (
         <>
           <SurprisalView s={shown} vocab={vocab} />
@@ -369,6 +373,7 @@ export function InsightsPanel() {
           </pre>
         </>
       )}
+      <CircuitsSection />
       <HealthPanel />
     </section>
   );

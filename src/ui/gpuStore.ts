@@ -4,7 +4,7 @@ import { create } from 'zustand';
 import { GPU_HELP, type GpuFailure, type GpuInfo } from '../gpu/device';
 import type { KernelVariant } from '../gpu/runtime';
 import { EngineClient } from '../engine/client';
-import type { DebugAction, EngineReply, SelfCheckResult } from '../engine/protocol';
+import type { CircuitsJob, DebugAction, EngineReply, SelfCheckResult } from '../engine/protocol';
 
 const TEST_HOOKS = typeof location !== 'undefined' && new URLSearchParams(location.search).has('test');
 
@@ -54,6 +54,8 @@ export const useGpu = create<GpuState>((set, get) => ({
         // Fault injection for end-to-end tests only (?test in the link).
         (window as unknown as { __engineDebug?: (action: DebugAction) => Promise<EngineReply> }).__engineDebug = (action) =>
           engine.request({ kind: 'debug', action });
+        // The engine's own circuits numbers, to check what the Insights tab draws against.
+        (window as unknown as { __circuits?: (job: CircuitsJob) => Promise<EngineReply> }).__circuits = (job) => engine.request({ kind: 'circuits', job });
       }
       const kernels = new URLSearchParams(location.search).get('kernels');
       const reply = await engine.request({ kind: 'init', ...(kernels === 'gpu' || kernels === 'cpu' ? { kernels } : {}) });

@@ -92,7 +92,7 @@ export function llamaParamCount(cfg: LlamaRefConfig): number {
 // ---------------------------------------------------------------- layers
 
 /** out (N, OUT) = inp (N, IN) W^T, W (OUT, IN) as PyTorch's Linear; written at column `col` of rows `ld` wide */
-function linearForward(out: Float64Array, inp: Float64Array, W: Float64Array, N: number, IN: number, OUT: number, ld = OUT, col = 0) {
+export function linearForward(out: Float64Array, inp: Float64Array, W: Float64Array, N: number, IN: number, OUT: number, ld = OUT, col = 0) {
   for (let n = 0; n < N; n++) {
     for (let o = 0; o < OUT; o++) {
       let s = 0;

@@ -3,6 +3,7 @@
 // open run on a new device from its last finite snapshot. Also the requests
 // about the device itself: init, the kernel self-check, live-buffer stats and
 // the test hooks that lose the device or block storage.
+import { ablationHooks } from '../../model/interventions';
 import { acquireGpu, GpuUnavailableError, kernelVariantFor, type GpuInfo } from '../../gpu/device';
 import { GpuProfiler } from '../../gpu/profiler';
 import { Gpu, type KernelVariant } from '../../gpu/runtime';
@@ -76,6 +77,8 @@ export async function recover(engine: Engine): Promise<void> {
   const lora = run.lora ? { layout: run.lora, adapters: run.initialAdapters! } : undefined;
   const model = createGpuModel(g, run.layout, run.trainer.setup.train.batchSize, run.initialParams, lora);
   if (run.lora) model.loraStrength = run.strength;
+  // The run's live ablations, rebuilt over the new model's buffers.
+  if (run.ablations?.length && model.hooked) model.viewHooks = ablationHooks(g, run.config, run.ablations, model.hooked().scratch);
   engine.serial.reset();
   run.trainer.adoptModel(model);
   engine.device.lost = false;

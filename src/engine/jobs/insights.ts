@@ -2,7 +2,7 @@
 // open run is inspected on the start of its validation split (a snapshot for
 // the timeline, ../insights.ts), and the page may inspect it on any text.
 import { NOT_LOADED, type Engine } from '../engine';
-import { inspectModel, PROBE_CHARS } from '../insights';
+import { inContextLearning, inspectModel, PROBE_CHARS } from '../insights';
 import { canProbe } from '../model';
 import type { EngineReply, EngineRequest } from '../protocol';
 import type { Run } from '../runs';
@@ -20,6 +20,8 @@ export async function snapshotAt(engine: Engine, step: number): Promise<void> {
   const model = r.trainer.model;
   if (!canProbe(model)) return;
   const insights = await inspectModel(model, engine.serial, r.tokenizer.vocab, probeIds(r), { step, source: 'eval', cropped: 0, unknown: [] });
+  const icl = await inContextLearning(model, engine.serial, r.trainer.setup.valTokens);
+  if (icl) insights.icl = icl;
   engine.timeline.add(insights);
   engine.emit({ kind: 'snapshot', insights });
 }
