@@ -1,6 +1,9 @@
 // Token + position embedding (llm.c encoder_forward).
 //
-//   out[i, c] = wte[tokens[i], c] + wpe[i % T, c]      out (BT, C), i = b * T + t
+//   out[i, c] = wte[tokens[i], c] + wpe[pos0 + i % T, c]      out (BT, C), i = b * T + t
+//
+// pos0 is the position of the first row (0 in training; the cached length
+// when a decoder embeds the one new token).
 //
 // One invocation per output element, channel fastest (coalesced rows).
 // Token ids must lie in [0, V): they come from the tokenizer, which checks
@@ -8,11 +11,11 @@
 // outside the buffer.
 //
 // Dispatch: ceil(BT * C / 256) workgroups, folded into (x, y) past 65535.
-// Bindings: 0 params {BT, T, C}, 1 out (read_write), 2 tokens (BT, i32),
-// 3 wte (V, C), 4 wpe (>= T, C).
+// Bindings: 0 params {BT, T, C, pos0}, 1 out (read_write), 2 tokens (BT, i32),
+// 3 wte (V, C), 4 wpe (>= pos0 + T, C).
 // Needs: 256 invocations per workgroup, no workgroup memory.
 
-struct Params { BT: u32, T: u32, C: u32 }
+struct Params { BT: u32, T: u32, C: u32, pos0: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
@@ -30,7 +33,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   if (i >= p.BT * p.C) { return; }
   let row = i / p.C;
   let c = i % p.C;
-  let t = row % p.T;
+  let t = p.pos0 + row % p.T;
   let v = u32(tokens[row]);
   var e = wte[v * p.C + c];
   if (POSITIONS) { e += wpe[t * p.C + c]; }

@@ -2,7 +2,7 @@
 // (or Metal / D3D12) driver is installed: no browser. Built into one .mjs by
 // scripts/bench-node.mjs; run as
 //
-//   node bench-node.mjs plan  [--out DIR]          the step plan of one reference training step
+//   node bench-node.mjs plan  [--out DIR]          the plans of the reference training steps (both blocks), LoRA, DPO, a decoded token
 //   node bench-node.mjs bench [--full] [--out DIR] kernels and a training step, with per-kernel GPU time
 //   node bench-node.mjs tune  [--full] [--out DIR] full fine-tune vs LoRA (and a DPO step): ms/step and GPU memory
 //   ... tune --steps N                              timed steps per mode after the warm-up (default 3)
@@ -15,7 +15,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { create, globals } from 'webgpu';
 import { acquireGpu, adapterName, GpuUnavailableError, kernelVariantFor, type GpuHandle } from '../../src/gpu/device';
-import { llamaReferenceConfig, referenceConfig, stepPlan } from './plan';
+import { fullPlan } from './plan';
 import { nodeBench } from './bench';
 import { tuneBench } from './tune';
 
@@ -89,11 +89,9 @@ async function main(): Promise<void> {
   log(`Vulkan driver: ${process.env.VK_ICD_FILENAMES ?? "the system's (VK_ICD_FILENAMES unset)"}`);
   log(`features: ${[...handle.adapter.features].sort().join(', ') || 'none'}`);
   if (o.command === 'plan') {
-    const { json, table } = await stepPlan(handle, referenceConfig(), log);
-    log('');
-    const llama = await stepPlan(handle, llamaReferenceConfig(), log);
-    if (o.markdown) writeFileSync(o.markdown, `${table}\n\n${llama.table}\n`);
-    log(`\nwrote ${write(o.out, 'plan', { ...json, llama: llama.json })}`);
+    const { json, markdown } = await fullPlan(handle, log);
+    if (o.markdown) writeFileSync(o.markdown, `${markdown}\n`);
+    log(`\nwrote ${write(o.out, 'plan', json)}`);
   } else if (o.command === 'tune') {
     const result = await tuneBench(handle, { full: o.full, kernels: kernelVariantFor(handle.info, o.variant), steps: o.steps, profile: o.profile, log });
     log(`\nwrote ${write(o.out, 'tune', { adapter: adapterName(handle.info), mode: o.full ? 'full' : 'quick', ...result })}`);

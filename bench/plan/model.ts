@@ -170,11 +170,12 @@ export function planJson(config: Record<string, unknown>, dispatches: DispatchRe
 const num = (x: number, d = 1) => (x >= 1e9 ? `${(x / 1e9).toFixed(d)}G` : x >= 1e6 ? `${(x / 1e6).toFixed(d)}M` : x >= 1e3 ? `${(x / 1e3).toFixed(d)}k` : `${x}`);
 
 /** The printed plan: one row per dispatch, then totals and the per-profile model. */
-export function planTable(title: string, dispatches: DispatchRecord[], commands: StepCommands): string {
+export function planTable(title: string, dispatches: DispatchRecord[], commands: StepCommands, options: { rows?: boolean; targets?: boolean } = {}): string {
   const out: string[] = [`## ${title}`, ''];
+  const { rows = true, targets: withTargets = true } = options;
   const head = ['#', 'kernel', 'call site', 'grid', 'wg size', 'invocations', 'FLOPs', 'bytes', ...PROFILES.map((p) => `${p.id} µs`)];
-  out.push(`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i < 3 ? '---' : '--:')).join('|')}|`);
-  dispatches.forEach((d, i) => {
+  if (rows) out.push(`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i < 3 ? '---' : '--:')).join('|')}|`);
+  if (rows) dispatches.forEach((d, i) => {
     const w = workgroupCount(d);
     const cells = PROFILES.map((p) => `${(rooflineSeconds(d, p) * 1e6).toFixed(1)}${underfills(d, p) ? ' ⚑' : ''}`);
     out.push(
@@ -200,7 +201,8 @@ export function planTable(title: string, dispatches: DispatchRecord[], commands:
       `| ${p.name} | ${s.rooflineMs.toFixed(3)} | ${s.occupancyMs.toFixed(3)} | ${s.fixedMs.toFixed(3)} | ${s.copyMs.toFixed(3)} | ${s.predictedMs.toFixed(3)} | ${(s.predictedMs / s.rooflineMs).toFixed(2)}x | ${s.underfilled} | ${s.underfilledCostly} |`,
     );
   }
-  out.push('', ...targets(dispatches, commands), '', ...groupTable(dispatches), '', 'Cost model:', ...COST_MODEL_TEXT.map((l) => `- ${l}`));
+  if (withTargets) out.push('', ...targets(dispatches, commands));
+  out.push('', ...groupTable(dispatches), '', 'Cost model:', ...COST_MODEL_TEXT.map((l) => `- ${l}`));
   return out.join('\n');
 }
 

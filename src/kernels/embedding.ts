@@ -9,8 +9,10 @@ export interface EmbeddingForwardArgs {
   tokens: Binding;
   /** (V, C) token embeddings */
   wte: Binding;
-  /** (>= T, C) position embeddings; row t is used for position t = row % T; null: none (rotary models) */
+  /** (>= pos0 + T, C) position embeddings; row pos0 + (row % T) is used; null: none (rotary models) */
   wpe: Binding | null;
+  /** position of each sequence's first row (default 0; a KV-cache decoder passes the cached length) */
+  pos0?: number;
   B: number;
   T: number;
   C: number;
@@ -31,11 +33,11 @@ export interface EmbeddingBackwardArgs {
   V: number;
 }
 
-/** Record out[b, t] = wte[tokens[b, t]] + wpe[t]. */
+/** Record out[b, t] = wte[tokens[b, t]] + wpe[pos0 + t]. */
 export function embeddingForward(gpu: Gpu, encoder: Recorder, args: EmbeddingForwardArgs): void {
   const { B, T, C } = args;
   gpu.dispatch(encoder, gpu.pipeline(forwardCode, { constants: { POSITIONS: args.wpe ? 1 : 0 } }), {
-    params: [B * T, T, C],
+    params: [B * T, T, C, args.pos0 ?? 0],
     buffers: [args.out, args.tokens, args.wte, args.wpe ?? args.wte],
     workgroups: grid(Math.ceil((B * T * C) / 256)),
     kernel: 'embedding_forward',

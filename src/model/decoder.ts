@@ -5,12 +5,14 @@
 // ./gpt.ts, so the logits match the full forward's last row up to float32
 // summation order.
 //
-// Per push at position t (< blockSize), all in one command encoder:
-//   x = wte[id] + wpe[t]                                    (C)   two row copies + add
+// Per push at position t (< blockSize), all in ONE compute pass:
+//   x = wte[id] + wpe[t]                                    (C)   embedding_forward, pos0 = t
 //   per layer l: blockForward with N = 1, whose attention is
-//     kCache[l][t] = qkv[C..2C]; vCache[l][t] = qkv[2C..3C]       buffer copies
+//     kCache[l][t] = qkv[C..2C]; vCache[l][t] = qkv[2C..3C]       kv_append
 //     y = attentionDecode(q = qkv[0..C], kCache[l], vCache[l])   (C)
-//   logits = ln_f(x) lm_head^T                              (V)   read back
+//   logits = ln_f(x) lm_head^T                              (V)   read back (one copy after the pass)
+// The token id reaches the GPU through a 4-byte buffer written on the queue
+// before the submit (queue order keeps pushes in flight apart).
 //
 // Buffers are allocated once per decoder (the caches are (blockSize, C) per
 // layer for K and for V) and freed by dispose(). The weights are the model's
@@ -22,7 +24,8 @@
 import type { ForwardHooks } from './hooks';
 import type { Gpu } from '../gpu/runtime';
 import { attentionDecode } from '../kernels/attention';
-import { add } from '../kernels/elementwise';
+import { embeddingForward } from '../kernels/embedding';
+import { kvAppend } from '../kernels/kvAppend';
 import { blockForward, type BlockActivations, type BlockLora, type BlockWeights } from './block';
 import { DEFAULT_ROPE_THETA, RMS_NORM_EPS, type ModelConfig } from './config';
 import { blockDims, blockKind, blockWeightNames, lmHeadName, roleName } from './description';
@@ -58,8 +61,7 @@ export class GptDecoder implements Decoder {
   private disposed = false;
 
   private readonly owned: GPUBuffer[] = [];
-  private readonly tok: GPUBuffer; // (C) wte[id]
-  private readonly pos: GPUBuffer; // (C) wpe[t]
+  private readonly tokenId: GPUBuffer; // (1) i32, the pushed token
   private readonly x: GPUBuffer; // (C) residual stream entering a layer (and leaving the last)
   private readonly res: GPUBuffer; // (C) residual stream after attention
   private readonly ln: GPUBuffer; // (C) LayerNorm output (ln_1, ln_2, ln_f in turn)
@@ -97,8 +99,7 @@ export class GptDecoder implements Decoder {
       this.owned.push(b);
       return b;
     };
-    this.tok = f(C, 'token row');
-    this.pos = f(C, 'position row');
+    this.tokenId = f(1, 'token id');
     this.x = f(C, 'residual');
     this.res = f(C, 'residual after attention');
     this.ln = f(C, 'layernorm');
@@ -139,8 +140,11 @@ export class GptDecoder implements Decoder {
     }
     const t = this.filled;
     const staging = this.takeStaging();
+    this.gpu.write(this.tokenId, Int32Array.of(id));
     const encoder = this.gpu.device.createCommandEncoder({ label: `decode position ${t}` });
-    this.record(encoder, id, t);
+    const pass = encoder.beginComputePass({ label: `decode position ${t}` });
+    this.record(pass, t);
+    pass.end();
     encoder.copyBufferToBuffer(this.logitsBuf, 0, staging, 0, 4 * V);
     this.gpu.device.queue.submit([encoder.finish()]);
     this.filled = t + 1;
@@ -168,7 +172,7 @@ export class GptDecoder implements Decoder {
     this.onDispose(this);
   }
 
-  private record(enc: GPUCommandEncoder, id: number, t: number): void {
+  private record(enc: GPUComputePassEncoder, t: number): void {
     const { gpu, config } = this;
     const { nLayer: L, nHead: NH, nEmbd: C, blockSize: T, vocabSize: V } = config;
     const w = (name: string) => {
@@ -177,17 +181,10 @@ export class GptDecoder implements Decoder {
       return b;
     };
     const opt = (name: string) => this.weight(name);
-    const row = 4 * C;
     const wte = w(roleName(config, 'tokenEmbedding')!);
     const wpeName = roleName(config, 'positionEmbedding');
-    if (wpeName) {
-      const wpe = w(wpeName);
-      enc.copyBufferToBuffer(wte.buffer, wte.offset + id * row, this.tok, 0, row);
-      enc.copyBufferToBuffer(wpe.buffer, wpe.offset + t * row, this.pos, 0, row);
-      add(gpu, enc, { out: this.x, a: this.tok, b: this.pos, n: C }); // (C)
-    } else {
-      enc.copyBufferToBuffer(wte.buffer, wte.offset + id * row, this.x, 0, row); // rotary models: the token row alone
-    }
+    // x = wte[id] + wpe[t] (C); rotary models: the token row alone
+    embeddingForward(gpu, enc, { out: this.x, tokens: this.tokenId, wte, wpe: wpeName ? w(wpeName) : null, B: 1, T: 1, C, pos0: t });
 
     // One row: ln_1, ln_2 (and later ln_f) share a buffer, as do their statistics.
     const acts: BlockActivations = {
@@ -196,7 +193,7 @@ export class GptDecoder implements Decoder {
     };
     const hooks = this.hooks();
     const KV = this.llama?.KV ?? NH;
-    const kvRow = 4 * KV * (C / NH); // bytes of one position's keys (or values)
+    const kvRow = KV * (C / NH); // floats of one position's keys (or values)
     for (let l = 0; l < L; l++) {
       const names = blockWeightNames(config, l);
       const req = (n: string | undefined) => w(n!);
@@ -209,8 +206,7 @@ export class GptDecoder implements Decoder {
       const cache = this.caches[l];
       // q heads | k heads | v heads: this position's keys and values join the cache, then the query attends over it.
       const attend = () => {
-        enc.copyBufferToBuffer(this.qkv, row, cache.k, t * kvRow, kvRow);
-        enc.copyBufferToBuffer(this.qkv, row + kvRow, cache.v, t * kvRow, kvRow);
+        kvAppend(gpu, enc, { kCache: cache.k, vCache: cache.v, qkv: this.qkv, n: kvRow, qOff: C, pos: t, Tmax: T });
         // q is the first C floats of qkv; the kernel reads only those.
         attentionDecode(gpu, enc, { out: this.atty, probs: this.probs, q: this.qkv, kCache: cache.k, vCache: cache.v, t: t + 1, C, NH, KV, Tmax: T }); // (C)
       };

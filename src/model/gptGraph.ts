@@ -253,7 +253,7 @@ export class GptGraph {
       record: (pass, B, T, hooks) => this.recordForward(pass, B, T, 0, false, 1, hooks),
       recordLoss: (pass, BT) => this.recordLoss(pass, BT),
       writeTokens: (x, y) => { this.gpu.write(this.tokens, x); if (y) this.gpu.write(this.targets, y); },
-      encoded: this.encoded, acts: this.layers, lnfRstd: this.headActs.rstd, logits: this.logitsBuf, loss: this.loss, scratch: this.proj,
+      encoded: this.encoded, acts: this.layers, lnfRstd: this.buf('ln_f rstd'), logits: this.logitsBuf, loss: this.loss, scratch: this.proj,
       weight: (name) => this.range(this.params, name),
     };
   }

@@ -90,3 +90,30 @@ describe.each(['cpu', 'gpu'] as const)('embedding kernels vs float64 reference, 
     });
   }
 });
+
+// A KV-cache decoder embeds one new token at position pos0: row pos0 of wpe, read through the uniform.
+describe.each(['cpu', 'gpu'] as const)('embedding forward at a start position (pos0), %s', (variant) => {
+  for (const { B, T, C, V, pos0 } of [
+    { B: 1, T: 1, C: 33, V: 7, pos0: 0 },
+    { B: 1, T: 1, C: 33, V: 7, pos0: 6 },
+    { B: 2, T: 5, C: 19, V: 11, pos0: 3 },
+  ]) {
+    it(`B=${B} T=${T} C=${C} pos0=${pos0}`, async () => {
+      const { gpu } = await testGpu();
+      const tokens = randInts(B * T, V, 17 + pos0);
+      const wte = randn(V * C, 18);
+      const wpe = randn((pos0 + T + 2) * C, 19);
+      const got = await withVariant(gpu, variant, () => checked(gpu, async () => {
+        const bufs = { out: poisoned(gpu, B * T * C), tokens: gpu.upload(tokens), wte: gpu.upload(wte), wpe: gpu.upload(wpe) };
+        gpu.submit((enc) => embeddingForward(gpu, enc, { out: bufs.out, tokens: bufs.tokens, wte: bufs.wte, wpe: bufs.wpe, B, T, C, pos0 }));
+        const out = await gpu.readF32(bufs.out, B * T * C);
+        for (const b of Object.values(bufs)) gpu.destroy(b);
+        return out;
+      }));
+      const cmp = compare(got, embeddingForwardRef(tokens, wte, wpe, B, T, C, pos0), FWD.atol, FWD.rtol);
+      console.log(report(cmp, `embedding [${variant}] forward pos0=${pos0}`));
+      expect(cmp.nonFinite).toBe(0);
+      expect(cmp.failures).toBe(0);
+    });
+  }
+});

@@ -144,4 +144,20 @@ describe('step plan', () => {
       expect(json.predictedMs[p.id]).toBeGreaterThan(json.rooflineMs[p.id]!);
     }
   });
+  it('one decoded token records one compute pass and one copy (the logits readback), GPT-2 and LLaMA blocks', async () => {
+    const { handle } = await testGpu();
+    for (const config of [cfg, { ...cfg, block: 'llama' as const, nKvHead: 1, bias: false, dropout: 0 }]) {
+      const rec = stepRecorder(handle.device);
+      const model = new GptModel(rec.gpu, config, 2);
+      const dec = model.decoder();
+      await rec.record(() => void dec.push(1).catch(() => {}));
+      const { dispatches, commands } = await checked(rec.gpu, () => rec.record(() => dec.push(2)));
+      dec.dispose();
+      model.destroy();
+      expect(commands).toMatchObject({ passes: 1, copies: 1, clears: 0, copyBytes: 4 * cfg.vocabSize, submits: 1 });
+      expect(dispatches.length).toBe(commands.dispatchCommands);
+      expect(dispatches.filter((d) => d.kernel === 'kv_append').length).toBe(cfg.nLayer);
+      expect(dispatches.filter((d) => d.kernel === 'embedding_forward').length).toBe(1);
+    }
+  });
 });
