@@ -8,6 +8,7 @@
 // Storage that is blocked or full never stops training: save() reports a
 // sentence instead of throwing, and a full disk names the runs to delete.
 import type { ModelConfig, TrainConfig } from '../model/config';
+import type { TokenizerSpec } from '../model/runTokenizer';
 import type { EvalStats, FineTuneInfo, LossPoint, RunIdentity, RunSummary } from './protocol';
 
 export type { RunIdentity, RunSummary };
@@ -39,6 +40,8 @@ export interface RunCheckpoint {
   model: ModelConfig;
   train: TrainConfig;
   vocab: string[];
+  /** A run on tokens: its tokenizer (absent for characters, whose vocab says it all). */
+  tokenizer?: TokenizerSpec;
   /** Steps completed; the next step to run has this 0-based index. */
   step: number;
   params: Float32Array;

@@ -12,6 +12,7 @@ import type { SamplingSettings, TokenDistribution } from '../model/sampling';
 import type { MemoryEstimate } from '../model/validate';
 import type { LoraConfig } from '../model/lora';
 import type { JudgeRule, PreferencePair } from '../model/dpo';
+import type { TokenizerChoice, TokenizerInfo } from '../model/runTokenizer';
 
 export type { LoraConfig, JudgeRule, PreferencePair };
 
@@ -47,6 +48,9 @@ export interface EvalStats {
   step: number;
   trainLoss: number;
   valLoss: number;
+  /** Each split's loss in bits per character (total nats over its tokens / (its characters x ln 2)): comparable across tokenizers. */
+  trainBpc?: number;
+  valBpc?: number;
   /** Runs on a toy task: greedy completions of held-out examples (src/engine/toyEval.ts). */
   toy?: ToyAccuracy;
 }
@@ -222,7 +226,7 @@ export type EngineRequest =
   | { kind: 'selfCheck'; M: number; N: number; K: number; seed: number }
   /** A new run (a new id: no stored run is replaced); `runName` and `preset` name it. */
   /** toyEval: a toy task's held-out examples, completed greedily at every evaluation. */
-  | { kind: 'load'; corpusName: string; text: string; model: ModelShape; train: TrainConfig; builtIn?: boolean; runName?: string; preset?: string; toyEval?: ToyExample[] }
+  | { kind: 'load'; corpusName: string; text: string; model: ModelShape; train: TrainConfig; builtIn?: boolean; runName?: string; preset?: string; toyEval?: ToyExample[]; /** Default: characters. */ tokenizer?: TokenizerChoice }
   /** The run saved last in this browser, if any. */
   | { kind: 'savedRun' }
   /** Open a stored run (the last saved without `id`) paused at its step; `text` is required for a built-in corpus. */
@@ -304,6 +308,11 @@ export type EngineReply =
       memory: MemoryEstimate;
       trainTokens: number;
       valTokens: number;
+      /** Characters of each split (the denominators of bits per character). */
+      trainChars?: number;
+      valChars?: number;
+      /** Which tokenizer the run reads with. */
+      tokenizer?: TokenizerInfo;
       /** The run, as the table shows it. */
       runId: string;
       runName: string;

@@ -31,6 +31,20 @@ export type TokenizerSpec =
   /** An OpenAI encoding: the rank of each model id, ascending. */
   | { kind: OpenAiEncoding; ranks: number[] };
 
+/** What a new run may read its corpus with (a trained BPE travels as its model). */
+export type TokenizerChoice = { kind: 'char' } | { kind: 'bpe'; name: string; model: BpeModel } | { kind: OpenAiEncoding };
+
+/** The page's view of a run's tokenizer. */
+export interface TokenizerInfo {
+  kind: TokenizerKind;
+  /** "characters", "BPE on Tiny Shakespeare (512)", "cl100k_base". */
+  label: string;
+  /** The model's vocabulary. */
+  size: number;
+  /** Tokens of the whole tokenizer (more than size for an OpenAI encoding). */
+  fullSize: number;
+}
+
 /** Cuts text into the pattern's pieces and encodes one piece into ranks. */
 interface PieceEncoder {
   regex: RegExp;
@@ -144,7 +158,7 @@ export class RunTokenizer {
    * own; an OpenAI encoding keeps the tokens that occur in the text.
    */
   static async forCorpus(
-    choice: { kind: 'char' } | { kind: 'bpe'; name: string; model: BpeModel } | { kind: OpenAiEncoding },
+    choice: TokenizerChoice,
     text: string,
   ): Promise<{ tokenizer: RunTokenizer; splits: TokenSplits }> {
     if (choice.kind === 'char') {
@@ -183,6 +197,10 @@ export class RunTokenizer {
     if (this.kind === 'char') return 'characters';
     if (this.kind === 'bpe') return `BPE ${this.bpe!.name} (${this.fullSize.toLocaleString('en-US')})`;
     return this.kind;
+  }
+
+  info(): TokenizerInfo {
+    return { kind: this.kind, label: this.label, size: this.size, fullSize: this.fullSize };
   }
 
   spec(): TokenizerSpec {
