@@ -137,6 +137,8 @@ export function summarize(c: RunCheckpoint, fallbackId = LEGACY_ID): RunSummary 
     tokensPerSec: c.tokensPerSec ?? 0,
     trainLoss: c.lossHistory.at(-1)?.loss ?? null,
     valLoss: c.evalHistory.at(-1)?.valLoss ?? null,
+    valBpc: c.evalHistory.at(-1)?.valBpc ?? null,
+    ...(c.tokenizer && c.tokenizer.kind !== 'char' ? { tokenizer: c.tokenizer.kind } : {}),
     bytes: recordBytes(c),
     ...(c.fineTune ? { fineTune: { kind: c.fineTune.info.kind, baseRunName: c.fineTune.info.baseRunName, baseRunId: c.fineTune.info.baseRunId } } : {}),
     lossHistory: c.lossHistory,

@@ -103,6 +103,10 @@ export interface RunSummary extends RunIdentity {
   tokensPerSec: number;
   trainLoss: number | null;
   valLoss: number | null;
+  /** The last evaluation's validation bits per character (absent for runs saved before it was measured). */
+  valBpc?: number | null;
+  /** A run on tokens: its tokenizer's kind (absent for characters). */
+  tokenizer?: string;
   /** Bytes the run takes in storage (weights, moments, corpus text, curves), about. */
   bytes: number;
   /** For a fine-tune: its kind and the run it started from. */
