@@ -88,7 +88,8 @@ describe.each([
     expect(tokenizer.decode([...splits.train, ...splits.val])).toBe(TEXT);
     const back = await RunTokenizer.fromSpec(JSON.parse(JSON.stringify(tokenizer.spec())));
     expect(back.vocab).toEqual(tokenizer.vocab);
-  });
+    // Loading a rank table of 100k-200k tokens takes seconds on a busy machine.
+  }, 60_000);
 
   it('refuses a prompt the vocabulary cannot encode, naming the pieces', async () => {
     const { tokenizer } = await RunTokenizer.forCorpus({ kind: name }, TEXT);
