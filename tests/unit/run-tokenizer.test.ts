@@ -6,6 +6,9 @@ import { Tiktoken } from 'js-tiktoken/lite';
 import cl100k from 'js-tiktoken/ranks/cl100k_base';
 import o200k from 'js-tiktoken/ranks/o200k_base';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_MODEL } from '../../src/model/config';
+import { exportSafetensors, importSafetensors } from '../../src/model/files';
+import { initParams, paramLayout } from '../../src/model/layout';
 import { bitsPerChar, RunTokenizer, tokenSplitProblem, unknownSentence } from '../../src/model/runTokenizer';
 import { trainBpe } from '../../src/tokenizer/trainer';
 
@@ -59,6 +62,19 @@ describe('a trained BPE', () => {
     expect(tok.vocab[0xe6]).toBe('\uFFFD');
     // An unfinished character at the end comes out as a replacement character.
     expect(tok.decode([0xe6, 0x9d])).toBe('\uFFFD');
+  });
+
+  it('travels in an exported model file, and a damaged one is refused', async () => {
+    const layout = paramLayout({ ...DEFAULT_MODEL, nLayer: 1, nHead: 1, nEmbd: 8, blockSize: 8, vocabSize: tok.size });
+    const params = initParams(layout, 1);
+    const file = importSafetensors(exportSafetensors(layout, params, tok.vocab, undefined, tok.spec()));
+    expect(file.tokenizer).toEqual(tok.spec());
+    const back = await RunTokenizer.fromSpec(file.tokenizer!);
+    expect(back.decode(back.encode(TEXT).ids)).toBe(TEXT);
+    // A character run's file has no tokenizer metadata: its vocabulary is the characters.
+    const chars = RunTokenizer.charsOf(TEXT);
+    const charLayout = paramLayout({ ...layout.config, vocabSize: chars.size });
+    expect(importSafetensors(exportSafetensors(charLayout, initParams(charLayout, 1), chars.vocab, undefined, chars.spec())).tokenizer).toBeUndefined();
   });
 
   it('survives its spec (what a checkpoint keeps)', async () => {
