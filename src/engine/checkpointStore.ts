@@ -8,6 +8,7 @@
 // Storage that is blocked or full never stops training: save() reports a
 // sentence instead of throwing, and a full disk names the runs to delete.
 import type { ModelConfig, TrainConfig } from '../model/config';
+import type { TokenizerSpec } from '../model/runTokenizer';
 import type { EvalStats, FineTuneInfo, LossPoint, RunIdentity, RunSummary } from './protocol';
 
 export type { RunIdentity, RunSummary };
@@ -39,6 +40,8 @@ export interface RunCheckpoint {
   model: ModelConfig;
   train: TrainConfig;
   vocab: string[];
+  /** A run on tokens: its tokenizer (absent for characters, whose vocab says it all). */
+  tokenizer?: TokenizerSpec;
   /** Steps completed; the next step to run has this 0-based index. */
   step: number;
   params: Float32Array;
@@ -141,6 +144,8 @@ export function summarize(c: RunCheckpoint, fallbackId = LEGACY_ID): RunSummary 
     tokensPerSec: c.tokensPerSec ?? 0,
     trainLoss: c.lossHistory.at(-1)?.loss ?? null,
     valLoss: c.evalHistory.at(-1)?.valLoss ?? null,
+    valBpc: c.evalHistory.at(-1)?.valBpc ?? null,
+    ...(c.tokenizer && c.tokenizer.kind !== 'char' ? { tokenizer: c.tokenizer.kind } : {}),
     bytes: recordBytes(c),
     revision: c.revision ?? 0,
     ...(c.fineTune ? { fineTune: { kind: c.fineTune.info.kind, baseRunName: c.fineTune.info.baseRunName, baseRunId: c.fineTune.info.baseRunId } } : {}),

@@ -2,7 +2,7 @@
 // with training steps and always reads the current weights. Uses the model's
 // key/value cache when it has one (rebuilt when the context window slides),
 // else a full forward over the last blockSize tokens.
-import type { CharTokenizer } from '../model/tokenizer';
+import type { RunTokenizer } from '../model/runTokenizer';
 import { SeededRng, sampleToken } from '../model/sampling';
 import type { Decoder, EngineModel } from './model';
 import type { EngineEvent, SamplingSettings } from './protocol';
@@ -21,7 +21,7 @@ export class Generation {
 
   constructor(
     private readonly model: EngineModel,
-    private readonly tokenizer: CharTokenizer,
+    private readonly tokenizer: RunTokenizer,
     private readonly serial: Serial,
     private readonly emit: (e: EngineEvent) => void,
     settings: SamplingSettings,
@@ -57,6 +57,8 @@ export class Generation {
     const { ids, unknown } = this.promptIds(prompt);
     const context = ids.slice();
     let text = '';
+    // A token may end inside a character: its bytes wait for the token that completes it.
+    const stream = this.tokenizer.stream();
     let decoder: Decoder | null = null;
     let logits: Float32Array;
     try {
@@ -80,7 +82,7 @@ export class Generation {
         if (this.stopRequested) break;
         const t = sampleToken(logits, this.settings, this.rng);
         context.push(t.id);
-        const char = this.tokenizer.vocab[t.id] ?? '';
+        const char = stream.push(t.id);
         text += char;
         this.emit({ kind: 'token', requestId, char, id: t.id, prob: t.prob, dist: t.dist });
       }

@@ -13,6 +13,7 @@ import type { MemoryEstimate } from '../model/validate';
 import type { LoraConfig } from '../model/lora';
 import type { JudgeRule, PreferencePair } from '../model/dpo';
 import type { Ablation, AblationMode } from '../model/interventions';
+import type { TokenizerChoice, TokenizerInfo } from '../model/runTokenizer';
 
 export type { LoraConfig, JudgeRule, PreferencePair };
 
@@ -48,6 +49,9 @@ export interface EvalStats {
   step: number;
   trainLoss: number;
   valLoss: number;
+  /** Each split's loss in bits per character (total nats over its tokens / (its characters x ln 2)): comparable across tokenizers. */
+  trainBpc?: number;
+  valBpc?: number;
   /** Runs on a toy task: greedy completions of held-out examples (src/engine/toyEval.ts). */
   toy?: ToyAccuracy;
 }
@@ -100,6 +104,10 @@ export interface RunSummary extends RunIdentity {
   tokensPerSec: number;
   trainLoss: number | null;
   valLoss: number | null;
+  /** The last evaluation's validation bits per character (absent for runs saved before it was measured). */
+  valBpc?: number | null;
+  /** A run on tokens: its tokenizer's kind (absent for characters). */
+  tokenizer?: string;
   /** Bytes the run takes in storage (weights, moments, corpus text, curves), about. */
   bytes: number;
   /** For a fine-tune: its kind and the run it started from. */
@@ -232,7 +240,7 @@ export type EngineRequest =
   | { kind: 'selfCheck'; M: number; N: number; K: number; seed: number }
   /** A new run (a new id: no stored run is replaced); `runName` and `preset` name it. */
   /** toyEval: a toy task's held-out examples, completed greedily at every evaluation. */
-  | { kind: 'load'; corpusName: string; text: string; model: ModelShape; train: TrainConfig; builtIn?: boolean; runName?: string; preset?: string; toyEval?: ToyExample[] }
+  | { kind: 'load'; corpusName: string; text: string; model: ModelShape; train: TrainConfig; builtIn?: boolean; runName?: string; preset?: string; toyEval?: ToyExample[]; /** Default: characters. */ tokenizer?: TokenizerChoice }
   /** The run saved last in this browser, if any. */
   | { kind: 'savedRun' }
   /** Open a stored run (the last saved without `id`) paused at its step; `text` is required for a built-in corpus. */
@@ -341,6 +349,11 @@ export type EngineReply =
       memory: MemoryEstimate;
       trainTokens: number;
       valTokens: number;
+      /** Characters of each split (the denominators of bits per character). */
+      trainChars?: number;
+      valChars?: number;
+      /** Which tokenizer the run reads with. */
+      tokenizer?: TokenizerInfo;
       /** The run, as the table shows it. */
       runId: string;
       runName: string;

@@ -6,12 +6,12 @@ import { exportSafetensors, nanoGptComputes } from '../model/files';
 import { hfZip, readModelFile } from './modelFiles';
 import { exportAdapter as adapterFile, importAdapter as readAdapterFile } from '../model/adapterFiles';
 import { LORA_LLAMA, mergeAdapters } from '../model/lora';
-import { CharTokenizer } from '../model/tokenizer';
+import { RunTokenizer } from '../model/runTokenizer';
 import { NOT_LOADED, type Engine } from './engine';
 import { recover } from './jobs/device';
 import { baseState, fineTuneInfo } from './jobs/fineTune';
 import type { EngineReply, EngineRequest } from './protocol';
-import { buildRun, corpusIdentity, fileStem, forkRun, loadedReply, newIdentity, sameVocab, shapeOf } from './runs';
+import { buildRun, type BuildOptions, corpusIdentity, fileStem, forkRun, loadedReply, newIdentity, sameVocab, shapeOf } from './runs';
 
 type Request<K extends EngineRequest['kind']> = Extract<EngineRequest, { kind: K }>;
 
@@ -44,7 +44,7 @@ export async function exportCheckpoint(engine: Engine, request: Request<'exportC
     return { kind: 'exported', bytes: ownBuffer(zip), step, fileName: `${fileStem(r.trainer.setup.run.name)}-step${step}.hf.zip` };
   }
   const adam = request.withOptimizer && !r.lora ? { m: state.m, v: state.v, step } : undefined;
-  const bytes = exportSafetensors(r.layout, params, r.tokenizer.vocab, adam);
+  const bytes = exportSafetensors(r.layout, params, r.tokenizer.vocab, adam, r.tokenizer.spec());
   const kind = request.withOptimizer ? 'checkpoint' : 'nanogpt';
   return { kind: 'exported', bytes: ownBuffer(bytes), step, fileName: `${fileStem(r.trainer.setup.run.name)}-step${step}.${kind}.safetensors` };
 }
@@ -59,8 +59,19 @@ export async function importCheckpoint(engine: Engine, request: Request<'importC
   } catch (e) {
     return { kind: 'error', message: (e as Error).message };
   }
-  const tokenizer = CharTokenizer.fromText(request.text);
-  if (!sameVocab(imported.vocab, tokenizer.vocab)) {
+  let opts: BuildOptions = {};
+  if (imported.tokenizer && imported.tokenizer.kind !== 'char') {
+    // A run on tokens: the corpus is read with the file's own tokenizer.
+    try {
+      const tokenizer = await RunTokenizer.fromSpec(imported.tokenizer);
+      if (!sameVocab(tokenizer.vocab, imported.vocab)) throw new Error("The file's tokenizer does not match its vocabulary.");
+      opts = { tokenizer, splits: tokenizer.splitCorpus(request.text) };
+    } catch (e) {
+      return { kind: 'error', message: `${(e as Error).message} Load the text the file was trained on first.` };
+    }
+  }
+  const tokenizer = RunTokenizer.charsOf(request.text);
+  if (!opts.tokenizer && !sameVocab(imported.vocab, tokenizer.vocab)) {
     return {
       kind: 'error',
       message: `This file was trained on a text with different characters (${imported.vocab.length}) from ${request.corpusName} (${tokenizer.size}), so its token ids would not match. Load the text it was trained on first.`,
@@ -69,7 +80,7 @@ export async function importCheckpoint(engine: Engine, request: Request<'importC
   const stem = request.fileName.replace(/\.(safetensors|zip)$/i, '');
   const identity = await newIdentity(engine, `Imported ${stem}`, '');
   const corpus = corpusIdentity(request.corpusName, request.text, request.builtIn);
-  const built = await buildRun(engine, identity, corpus, request.text, shapeOf(imported.layout.config), request.train);
+  const built = await buildRun(engine, identity, corpus, request.text, shapeOf(imported.layout.config), request.train, opts);
   if ('problems' in built) return { kind: 'invalid', problems: built.problems };
   const run = (engine.run = built.run);
   const t = run.trainer;

@@ -7,7 +7,7 @@ import { splitCorpus } from '../model/data';
 import { vocabularyProblem } from '../model/dpo';
 import { initParams, paramLayout, type ParamLayout } from '../model/layout';
 import { initLora, loraLayout, type LoraLayout } from '../model/lora';
-import { CharTokenizer } from '../model/tokenizer';
+import { RunTokenizer, tokenSplitProblem } from '../model/runTokenizer';
 import { memoryEstimate, validateConfig } from '../model/validate';
 import type { Ablation } from '../model/interventions';
 import type { CorpusIdentity, RunIdentity } from './checkpointStore';
@@ -28,7 +28,7 @@ const BUILT_IN_CORPORA = new Set<string>(BUILTIN_CORPUS_IDS);
 export interface Run {
   config: ModelConfig;
   layout: ParamLayout;
-  tokenizer: CharTokenizer;
+  tokenizer: RunTokenizer;
   trainer: Trainer;
   initialParams: Float32Array;
   /** LoRA runs: the adapter layout and the adapters the run started from (the base is frozen). */
@@ -53,8 +53,10 @@ export interface BuildOptions {
   vocab?: string[];
   /** Starting weights (packed); default: a fresh initialisation from the seed. */
   params?: Float32Array;
-  /** The token splits to reuse (a fork of the open run on the same corpus). */
-  splits?: { train: Int32Array; val: Int32Array };
+  /** The token splits to reuse (a fork of the open run on the same corpus), with their characters when not one per token. */
+  splits?: { train: Int32Array; val: Int32Array; trainChars?: number; valChars?: number };
+  /** A tokenizer other than the text's characters (its splits come with it or are encoded here). */
+  tokenizer?: RunTokenizer;
   lora?: { layout: LoraLayout; adapters: Float32Array };
   fineTune?: FineTuneInfo;
   /** A toy task's held-out examples, scored at every evaluation. */
@@ -107,7 +109,7 @@ function shapeProblems(engine: Engine, config: ModelConfig, train: TrainConfig):
 }
 
 /** A DPO run's head: its pairs read with the run's vocabulary, its statistics to the page. */
-function dpoHead(record: DpoRecord, tokenizer: CharTokenizer, config: ModelConfig, engine: Engine, trainer: () => Trainer): DpoHead {
+function dpoHead(record: DpoRecord, tokenizer: RunTokenizer, config: ModelConfig, engine: Engine, trainer: () => Trainer): DpoHead {
   const encode = (text: string) => Array.from(tokenizer.encode(text).ids);
   return new DpoHead({ record, encode, blockSize: config.blockSize, steps: () => trainer().setup.train.maxSteps, emit: engine.emit });
 }
@@ -134,7 +136,7 @@ export async function buildRun(
 ): Promise<BuiltRun | { problems: string[] }> {
   const g = await engine.device.ensure();
   engine.device.lost = false;
-  const tokenizer = opts.vocab ? new CharTokenizer(opts.vocab) : CharTokenizer.fromText(text);
+  const tokenizer = opts.tokenizer ?? (opts.vocab ? RunTokenizer.chars(opts.vocab) : RunTokenizer.charsOf(text));
   const config: ModelConfig = { ...shape, vocabSize: tokenizer.size };
   const problems = shapeProblems(engine, config, train);
   if (problems.length) return { problems };
@@ -143,11 +145,21 @@ export async function buildRun(
     const unknown = opts.vocab ? vocabularyProblem(text, opts.vocab) : null;
     if (unknown) return { problems: [unknown] };
     try {
-      splits = splitCorpus(tokenizer.encode(text).ids, config.blockSize);
+      if (tokenizer.kind === 'char') splits = splitCorpus(tokenizer.encode(text).ids, config.blockSize);
+      else {
+        splits = tokenizer.splitCorpus(text);
+        const short = tokenSplitProblem({ trainChars: 0, valChars: 0, ...splits }, config.blockSize, tokenizer.label);
+        if (short) return { problems: [short] };
+      }
     } catch (e) {
       return { problems: [(e as Error).message] };
     }
+  } else if (tokenizer.kind !== 'char') {
+    const short = tokenSplitProblem({ trainChars: 0, valChars: 0, ...splits }, config.blockSize, tokenizer.label);
+    if (short) return { problems: [short] };
   }
+  // Characters per split: a character run has one token per character.
+  const chars = { trainChars: splits.trainChars ?? splits.train.length, valChars: splits.valChars ?? splits.val.length };
   await stopRun(engine);
   // This tab becomes the run's writer unless another tab has it open (then the run is read-only here).
   await engine.owners.claim(identity.id);
@@ -158,6 +170,8 @@ export async function buildRun(
     model,
     {
       run: identity, corpus, vocab: tokenizer.vocab, train, trainTokens: splits.train, valTokens: splits.val,
+      ...chars,
+      ...(tokenizer.kind !== 'char' ? { tokenizer: tokenizer.spec() } : {}),
       ...(opts.fineTune ? { fineTune: opts.fineTune } : {}),
       ...(opts.fineTune?.dpo ? { head: dpoHead(opts.fineTune.dpo, tokenizer, config, engine, () => trainer) } : {}),
     },
@@ -188,6 +202,9 @@ export function loadedReply(r: Run, trainTokens: number, valTokens: number): Loa
     kind: 'loaded',
     config: r.config,
     vocab: r.tokenizer.vocab,
+    tokenizer: r.tokenizer.info(),
+    trainChars: t.setup.trainChars,
+    valChars: t.setup.valChars,
     paramCount: r.layout.total,
     memory: memoryEstimate(r.config, t.setup.train.batchSize),
     trainTokens,
@@ -233,7 +250,8 @@ export async function forkRun(
   const built = await buildRun(engine, identity, t.setup.corpus, '', shapeOf(base.config), train, {
     ...opts,
     vocab: base.tokenizer.vocab,
-    splits: { train: t.setup.trainTokens, val: t.setup.valTokens },
+    tokenizer: base.tokenizer,
+    splits: { train: t.setup.trainTokens, val: t.setup.valTokens, trainChars: t.setup.trainChars, valChars: t.setup.valChars },
   });
   if ('problems' in built) return { kind: 'invalid', problems: built.problems };
   return openNewRun(engine, built, { evaluate });
@@ -247,7 +265,16 @@ export async function load(engine: Engine, request: Request<'load'>): Promise<En
   if (busy) return busy;
   const corpus = corpusIdentity(request.corpusName, request.text, request.builtIn);
   const identity = await newIdentity(engine, request.runName || `Run on ${request.corpusName}`, request.preset ?? '');
-  const built = await buildRun(engine, identity, corpus, request.text, request.model, request.train, { toyEval: request.toyEval });
+  const opts: BuildOptions = { toyEval: request.toyEval };
+  if (request.tokenizer && request.tokenizer.kind !== 'char') {
+    try {
+      const { tokenizer, splits } = await RunTokenizer.forCorpus(request.tokenizer, request.text);
+      Object.assign(opts, { tokenizer, splits });
+    } catch (e) {
+      return { kind: 'invalid', problems: [(e as Error).message] };
+    }
+  }
+  const built = await buildRun(engine, identity, corpus, request.text, request.model, request.train, opts);
   if ('problems' in built) return { kind: 'invalid', problems: built.problems };
   const run = (engine.run = built.run);
   engine.clearTimeline();
@@ -296,14 +323,23 @@ export async function resume(engine: Engine, request: Request<'resume'>): Promis
   const text = saved.corpus.builtIn ? request.text : saved.corpus.text;
   if (!text) return { kind: 'error', message: `The saved run trained on the built-in corpus "${saved.corpus.name}": pass its text to resume.` };
   const ft = saved.fineTune;
-  // A fine-tune reads its text with its base's vocabulary; any other run's vocabulary is its text's.
-  if (ft ? vocabularyProblem(text, saved.vocab) : !sameVocab(CharTokenizer.fromText(text).vocab, saved.vocab)) {
+  let opts: BuildOptions = {};
+  if (saved.tokenizer && saved.tokenizer.kind !== 'char') {
+    // A run on tokens reads its text with the tokenizer it was saved with.
+    try {
+      const tokenizer = await RunTokenizer.fromSpec(saved.tokenizer);
+      if (!sameVocab(tokenizer.vocab, saved.vocab)) throw new Error("The saved run's tokenizer does not match its vocabulary.");
+      opts = { tokenizer, splits: tokenizer.splitCorpus(text) };
+    } catch (e) {
+      return { kind: 'error', message: `${(e as Error).message} The run cannot be resumed on this text.` };
+    }
+  } else if (ft ? vocabularyProblem(text, saved.vocab) : !sameVocab(RunTokenizer.charsOf(text).vocab, saved.vocab)) {
+    // A fine-tune reads its text with its base's vocabulary; any other run's vocabulary is its text's.
     return { kind: 'error', message: 'The corpus text is not the one the saved run trained on (its characters differ), so the run cannot be resumed.' };
   }
-  let opts: BuildOptions = {};
   if (ft) {
     const layout = ft.lora && ft.info.lora ? loraLayout(saved.model, ft.info.lora) : null;
-    opts = { vocab: saved.vocab, params: saved.params, fineTune: ft.info, ...(layout ? { lora: { layout, adapters: initLora(layout, saved.train.seed) } } : {}) };
+    opts = { ...opts, vocab: saved.vocab, params: saved.params, fineTune: ft.info, ...(layout ? { lora: { layout, adapters: initLora(layout, saved.train.seed) } } : {}) };
   }
   const busy = engine.dpoBusy();
   if (busy) return busy;

@@ -56,7 +56,7 @@ async function greedy(model: EngineModel, prompt: number[], n: number): Promise<
 export async function toyAccuracy(
   model: EngineModel,
   serial: Serial,
-  tokenizer: CharTokenizer,
+  tokenizer: Pick<CharTokenizer, 'id' | 'encode'>,
   examples: ToyExample[],
   count = TOY_EVAL_EXAMPLES,
 ): Promise<ToyAccuracy | null> {

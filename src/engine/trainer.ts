@@ -13,6 +13,7 @@
 // non-finite number is ever sent to the page or written to storage.
 import type { TrainConfig } from '../model/config';
 import { BatchSampler } from '../model/data';
+import { bitsPerChar, type TokenizerSpec } from '../model/runTokenizer';
 import { appendThinned, CHECKPOINT_VERSION, firstNonFinite, type CorpusIdentity, type RunCheckpoint, type RunIdentity, type SaveResult } from './checkpointStore';
 import type { Batch, EngineModel, OptimizerState, StepReadback } from './model';
 import { HEALTH_INTERVAL, type EngineEvent, type EvalStats, type FineTuneInfo, type LossPoint, type TrainAction, type TrainState } from './protocol';
@@ -39,6 +40,11 @@ export interface TrainerSetup {
   train: TrainConfig;
   trainTokens: Int32Array;
   valTokens: Int32Array;
+  /** Characters of each split, for bits per character (default: one per token). */
+  trainChars?: number;
+  valChars?: number;
+  /** A run on tokens: its tokenizer, kept with every checkpoint. */
+  tokenizer?: TokenizerSpec;
   /** Set for a fine-tune of another run; kept with every checkpoint. */
   fineTune?: FineTuneInfo;
   /** What a step trains on; default: cross-entropy on the corpus (CorpusHead). */
@@ -161,6 +167,7 @@ export class Trainer {
       model: this.model.config,
       train: this.setup.train,
       vocab: this.setup.vocab,
+      ...(this.setup.tokenizer ? { tokenizer: this.setup.tokenizer } : {}),
       step: snap.step,
       params: snap.state.params,
       m: snap.state.m,
@@ -483,7 +490,15 @@ export class Trainer {
       return null;
     }
     const toy = this.hooks.toyAccuracy ? await this.guard(this.hooks.toyAccuracy()) : null;
-    const stats: EvalStats = { step: this.step, trainLoss, valLoss, ...(toy ? { toy } : {}) };
+    const { trainTokens, valTokens, trainChars, valChars } = this.setup;
+    const stats: EvalStats = {
+      step: this.step,
+      trainLoss,
+      valLoss,
+      trainBpc: bitsPerChar(trainLoss, trainTokens.length, trainChars ?? trainTokens.length),
+      valBpc: bitsPerChar(valLoss, valTokens.length, valChars ?? valTokens.length),
+      ...(toy ? { toy } : {}),
+    };
     this.evalHistory = appendThinned(this.evalHistory.filter((p) => p.step !== this.step), stats);
     this.hooks.emit({ kind: 'eval', stats });
     if (this.hooks.afterEval) await this.guard(this.hooks.afterEval(stats));

@@ -11,6 +11,7 @@ import { intermediateSize, roleName } from './description';
 import { paramLayout, type ParamLayout, type ParamTensor } from './layout';
 import { nonFiniteTensors, readSafetensors, writeSafetensors, type SafetensorsFile, type TensorData } from './safetensors';
 import { validateConfig } from './validate';
+import type { TokenizerSpec } from './runTokenizer';
 
 /**
  * The "config" metadata: exactly nanoGPT's GPTConfig fields, so
@@ -120,7 +121,7 @@ const M_PREFIX = 'optimizer.m.';
 const V_PREFIX = 'optimizer.v.';
 
 /** A safetensors file of these flat parameters under nanoGPT names (+ vocab, + optional AdamW state). */
-export function exportSafetensors(layout: ParamLayout, params: Float32Array, vocab: string[], adam?: AdamState): Uint8Array {
+export function exportSafetensors(layout: ParamLayout, params: Float32Array, vocab: string[], adam?: AdamState, tokenizer?: TokenizerSpec): Uint8Array {
   const list: Array<[string, { shape: number[]; data: TensorData }]> = [];
   const slice = (flat: Float32Array, t: ParamTensor) => flat.subarray(t.offset, t.offset + t.size);
   const wte = layout.byName.get(roleName(layout.config, 'tokenEmbedding')!)!;
@@ -137,6 +138,8 @@ export function exportSafetensors(layout: ParamLayout, params: Float32Array, voc
     vocab: JSON.stringify(vocab),
   };
   if (adam) metadata.step = String(adam.step);
+  // A run on tokens: its tokenizer, so an import reads the corpus with the same one.
+  if (tokenizer && tokenizer.kind !== 'char') metadata.tokenizer = JSON.stringify(tokenizer);
   return writeSafetensors(list, metadata);
 }
 
@@ -145,6 +148,8 @@ export interface ImportedModel {
   params: Float32Array;
   vocab: string[];
   adam: AdamState | null;
+  /** A run on tokens: the tokenizer its ids belong to (absent: the vocabulary's characters). */
+  tokenizer?: TokenizerSpec;
 }
 
 /**
@@ -211,5 +216,14 @@ export function importSafetensors(input: Uint8Array | ArrayBuffer | SafetensorsF
     if (!Number.isSafeInteger(step) || step < 0) throw new Error('The file holds optimizer moments but no valid "step" metadata.');
     adam = { m: gather(M_PREFIX), v: gather(V_PREFIX), step };
   }
-  return { layout, params, vocab, adam };
+  let tokenizer: TokenizerSpec | undefined;
+  if (file.metadata.tokenizer !== undefined) {
+    try {
+      tokenizer = JSON.parse(file.metadata.tokenizer) as TokenizerSpec;
+    } catch {
+      throw new Error('The file\'s "tokenizer" metadata is not valid JSON.');
+    }
+    if (typeof tokenizer !== 'object' || tokenizer === null || typeof tokenizer.kind !== 'string') throw new Error('The file\'s "tokenizer" metadata names no tokenizer.');
+  }
+  return { layout, params, vocab, adam, ...(tokenizer ? { tokenizer } : {}) };
 }

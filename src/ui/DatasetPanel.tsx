@@ -2,6 +2,7 @@ import { useRef, useState, type DragEvent } from 'react';
 import { BUILTIN_CORPORA } from '../data/readCorpus';
 import { CORPUS_LIMITS, formatBytes } from '../data/corpus';
 import { useData } from './stores/data';
+import { RunTokenizerPicker } from './tokenizer/RunTokenizerPicker';
 import { showWhitespace } from './tokenizer/spans';
 import { ToyTaskForm } from './ToyTaskForm';
 
@@ -131,6 +132,7 @@ export function DatasetPanel() {
                 ))}
                 {corpus.stats.vocab.length > 400 && <span>…</span>}
               </p>
+              <RunTokenizerPicker />
               <pre className="preview" tabIndex={0} role="region" aria-label="Corpus preview" data-testid="corpus-preview">
                 {corpus.text.slice(0, PREVIEW_CHARS)}
                 {corpus.text.length > PREVIEW_CHARS && '…'}

@@ -3,7 +3,8 @@ import { DEFAULT_ROPE_THETA, PRESETS, type ModelShape, type TrainConfig } from '
 import { intermediateSize } from '../model/description';
 import { memoryEstimate, paramCount, validateConfig, type ConfigProblem } from '../model/validate';
 import { useGpu } from './gpuStore';
-import { choosePreset, useData } from './stores/data';
+import { choosePreset } from './stores/data';
+import { useModelVocabSize } from './stores/runTokenizer';
 import { useSetup } from './stores/setup';
 import { useShallow } from 'zustand/react/shallow';
 
@@ -68,7 +69,7 @@ function Problems({ problems, field }: { problems: ConfigProblem[]; field: strin
 export function ModelConfigPanel() {
   const { preset, model, train } = useSetup(useShallow((s) => ({ preset: s.preset, model: s.model, train: s.train })));
   const { setModel, setTrain } = useSetup((s) => s.actions);
-  const vocabSize = useData((s) => s.corpus?.stats.vocab.length ?? null);
+  const vocabSize = useModelVocabSize();
   const limits = useGpu((s) => s.info?.limits);
   const problems = validateConfig(vocabSize ? { ...model, vocabSize } : model, train, {
     maxStorageBufferBindingSize: limits?.maxStorageBufferBindingSize,
@@ -256,6 +257,6 @@ export function ModelConfigPanel() {
 /** True when the current setup can be loaded: used to enable Start. */
 export function useConfigOk(): boolean {
   const { model, train } = useSetup(useShallow((s) => ({ model: s.model, train: s.train })));
-  const vocabSize = useData((s) => s.corpus?.stats.vocab.length ?? null);
+  const vocabSize = useModelVocabSize();
   return validateConfig(vocabSize ? { ...model, vocabSize } : model, train).length === 0;
 }

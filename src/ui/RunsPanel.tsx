@@ -6,7 +6,6 @@ import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, X
 import { formatBytes } from '../data/corpus';
 import type { RunSummary } from '../engine/protocol';
 import { useGpu } from './gpuStore';
-import { bitsPerChar } from '../model/inspect';
 import { formatEta } from './TrainingPanel';
 import { useRuns, xOf, type CompareAxis } from './stores/runs';
 import { useCheckpoints } from './stores/checkpoints';
@@ -19,7 +18,22 @@ const AXES: { id: CompareAxis; label: string }[] = [
   { id: 'steps', label: 'steps' },
   { id: 'tokens', label: 'tokens' },
   { id: 'time', label: 'wall time (s)' },
+  { id: 'flops', label: 'training FLOPs (6 · parameters · tokens)' },
 ];
+
+/** What the comparison plots: loss in nats per token, or bits per character (one axis for every tokenizer). */
+export type CompareMetric = 'loss' | 'bpc';
+
+/** A run's validation bits per character: the engine's figure, or loss / ln 2 for a character run saved before it was measured. */
+export function runValBpc(run: Pick<RunSummary, 'valLoss' | 'valBpc'>): number | null {
+  return run.valBpc ?? (run.valLoss === null ? null : run.valLoss / Math.LN2);
+}
+
+/** Bits per character per nat of training loss, from the run's last evaluation (its split's tokens per character / ln 2). */
+function trainBpcScale(run: RunSummary): number {
+  const e = [...run.evalHistory].reverse().find((p) => p.trainBpc !== undefined && p.trainLoss > 0);
+  return e ? e.trainBpc! / e.trainLoss : 1 / Math.LN2;
+}
 
 function when(at: number): string {
   return new Date(at).toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short' });
@@ -28,23 +42,25 @@ function when(at: number): string {
 const loss = (x: number | null) => (x === null ? '–' : x.toFixed(3));
 
 /** One run's train and validation curves on the chosen axis. */
-function curves(run: RunSummary, axis: CompareAxis) {
+function curves(run: RunSummary, axis: CompareAxis, metric: CompareMetric) {
+  const scale = metric === 'bpc' ? trainBpcScale(run) : 1;
+  const valY = (p: RunSummary['evalHistory'][number]) => (metric === 'bpc' ? (p.valBpc ?? p.valLoss / Math.LN2) : p.valLoss);
   const timeAt = new Map(run.lossHistory.map((p) => [p.step, p.time]));
   const train = run.lossHistory.flatMap((p) => {
     const x = xOf(run, p, axis);
-    return x === null ? [] : [{ x, y: p.loss }];
+    return x === null ? [] : [{ x, y: p.loss * scale }];
   });
   const val = run.evalHistory.flatMap((p) => {
     const x = p.step === 0 ? 0 : xOf(run, { step: p.step, time: timeAt.get(p.step) }, axis);
-    return x === null ? [] : [{ x, y: p.valLoss }];
+    return x === null ? [] : [{ x, y: valY(p) }];
   });
   return { train, val };
 }
 
-function CompareChart({ runs, axis }: { runs: RunSummary[]; axis: CompareAxis }) {
-  const series = runs.map((r) => ({ run: r, ...curves(r, axis) }));
+function CompareChart({ runs, axis, metric }: { runs: RunSummary[]; axis: CompareAxis; metric: CompareMetric }) {
+  const series = runs.map((r) => ({ run: r, ...curves(r, axis, metric) }));
   return (
-    <div data-testid="compare-chart" data-axis={axis} data-series={series.length}>
+    <div data-testid="compare-chart" data-axis={axis} data-metric={metric} data-series={series.length}>
       <ul className="tag compare-legend" data-testid="compare-legend">
         {series.map(({ run, train, val }, i) => (
           <li
@@ -55,6 +71,7 @@ function CompareChart({ runs, axis }: { runs: RunSummary[]; axis: CompareAxis })
             data-val-points={val.length}
             data-first-x={train[0]?.x}
             data-last-x={train.at(-1)?.x}
+            data-last-val={val.at(-1)?.y}
             style={{ color: COLOURS[i % COLOURS.length] }}
           >
             {run.name}: {train.length} training and {val.length} validation points
@@ -66,7 +83,13 @@ function CompareChart({ runs, axis }: { runs: RunSummary[]; axis: CompareAxis })
         <LineChart margin={{ top: 8, right: 16, bottom: 4, left: 0 }}>
           <CartesianGrid strokeDasharray="3 3" stroke="var(--border)" />
           <XAxis dataKey="x" type="number" domain={['dataMin', 'dataMax']} stroke="var(--muted)" allowDuplicatedCategory={false} />
-          <YAxis domain={['auto', 'auto']} stroke="var(--muted)" width={48} tickFormatter={(v: number) => v.toFixed(2)} />
+          <YAxis
+            domain={['auto', 'auto']}
+            stroke="var(--muted)"
+            width={48}
+            tickFormatter={(v: number) => v.toFixed(2)}
+            label={{ value: metric === 'bpc' ? 'bits per character' : 'loss (nats per token)', angle: -90, position: 'insideLeft', fill: 'var(--muted)' }}
+          />
           <Tooltip {...TOOLTIP_STYLE} formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} />
           <Legend formatter={legendText} />
           {series.map(({ run, train }, i) => (
@@ -140,12 +163,15 @@ function RunRow({ run, open, onOpened }: { run: RunSummary; open: boolean; onOpe
         )}
       </td>
       <td>{run.preset || 'custom'}</td>
-      <td>{run.corpusName}</td>
+      <td data-testid="run-corpus" data-tokenizer={run.tokenizer ?? 'char'}>
+        {run.corpusName}
+        {run.tokenizer && <span className="tag"> ({run.tokenizer === 'bpe' ? 'BPE' : run.tokenizer} tokens)</span>}
+      </td>
       <td className="num">{run.step.toLocaleString('en-US')}</td>
       <td className="num">{loss(run.trainLoss)}</td>
       <td className="num">{loss(run.valLoss)}</td>
-      <td className="num" data-testid="run-val-bpc" data-value={run.valLoss === null ? undefined : bitsPerChar(run.valLoss)}>
-        {run.valLoss === null ? '–' : bitsPerChar(run.valLoss).toFixed(3)}
+      <td className="num" data-testid="run-val-bpc" data-value={runValBpc(run) ?? undefined}>
+        {runValBpc(run)?.toFixed(3) ?? '–'}
       </td>
       <td className="num">{run.wallMs > 0 ? formatEta(run.wallMs / 1000) : '–'}</td>
       <td className="num">{run.tokensPerSec > 0 ? Math.round(run.tokensPerSec).toLocaleString('en-US') : '–'}</td>
@@ -202,6 +228,7 @@ function RunRow({ run, open, onOpened }: { run: RunSummary; open: boolean; onOpe
 export function RunsPanel({ onNavigate }: { onNavigate: (tab: 'train') => void }) {
   const { runs, openId, storage, selected, axis, error, note } = useRuns();
   const { refresh, setAxis } = useRuns((s) => s.actions);
+  const [metric, setMetric] = useState<CompareMetric>('loss');
   const ready = useGpu((s) => s.phase === 'ready');
   const saved = useCheckpoints((s) => s.last?.at);
   const state = useTraining((s) => s.state);
@@ -246,7 +273,7 @@ export function RunsPanel({ onNavigate }: { onNavigate: (tab: 'train') => void }
                 <th>steps</th>
                 <th>train loss</th>
                 <th>val loss</th>
-                <th title="Validation loss in bits per character: loss / ln 2 for a character-level model">val bits/char</th>
+                <th title="Validation loss in bits per character: the split's total loss in bits over its characters (loss / ln 2 for a character run), comparable across tokenizers">val bits/char</th>
                 <th>wall time</th>
                 <th>tokens/s</th>
                 <th>saved</th>
@@ -266,6 +293,15 @@ export function RunsPanel({ onNavigate }: { onNavigate: (tab: 'train') => void }
       )}
       <h3>Compare</h3>
       <div className="row">
+        <label>
+          plot{' '}
+          <select value={metric} onChange={(e) => setMetric(e.target.value as CompareMetric)} data-testid="compare-metric">
+            <option value="loss">loss (nats per token)</option>
+            <option value="bpc">bits per character</option>
+          </select>
+        </label>
+      </div>
+      <div className="row">
         <span>x axis:</span>
         {AXES.map((a) => (
           <label key={a.id}>
@@ -276,7 +312,7 @@ export function RunsPanel({ onNavigate }: { onNavigate: (tab: 'train') => void }
       {compared.length === 0 ? (
         <p className="tag">Tick runs in the table to overlay their loss curves.</p>
       ) : (
-        <CompareChart runs={compared} axis={axis} />
+        <CompareChart runs={compared} axis={axis} metric={metric} />
       )}
     </section>
   );

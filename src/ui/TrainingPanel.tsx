@@ -2,13 +2,14 @@ import { useEffect, useRef, useState } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { useShallow } from 'zustand/react/shallow';
 import type { EvalStats } from '../engine/protocol';
-import { bitsPerChar, perplexity } from '../model/inspect';
+import { perplexity } from '../model/inspect';
 import { useGpu } from './gpuStore';
 import { useConfigOk, formatMiB } from './ModelPanel';
 import { useData } from './stores/data';
 import { useFineTune } from './stores/finetune';
 import { useTraining } from './stores/training';
 import { downsample, smooth, trainingSeries } from './training/series';
+import { trainBpc, valBpc } from './training/bpc';
 import { TOOLTIP_STYLE, legendText } from './chartStyle';
 
 /** Most points drawn per line, however long the run. */
@@ -102,7 +103,7 @@ export function TrainingControls() {
         <dt>perplexity</dt>
         <dd>{t.latest ? perplexity(t.latest.loss).toFixed(3) : '–'}</dd>
         <dt>bits/char</dt>
-        <dd>{t.latest ? bitsPerChar(t.latest.loss).toFixed(4) : '–'}</dd>
+        <dd>{t.latest ? trainBpc(t.latest.loss, t.loaded).toFixed(4) : '–'}</dd>
         <dt>val loss</dt>
         <dd data-testid="val-loss" data-value={t.lastEval?.valLoss}>{t.lastEval ? t.lastEval.valLoss.toFixed(4) : '–'}</dd>
         <dt>val perplexity</dt>
@@ -110,8 +111,8 @@ export function TrainingControls() {
           {t.lastEval ? perplexity(t.lastEval.valLoss).toFixed(3) : '–'}
         </dd>
         <dt>val bits/char</dt>
-        <dd data-testid="val-bpc" data-value={t.lastEval ? bitsPerChar(t.lastEval.valLoss) : undefined}>
-          {t.lastEval ? bitsPerChar(t.lastEval.valLoss).toFixed(4) : '–'}
+        <dd data-testid="val-bpc" data-value={t.lastEval ? valBpc(t.lastEval, t.loaded) : undefined}>
+          {t.lastEval ? valBpc(t.lastEval, t.loaded).toFixed(4) : '–'}
         </dd>
         <dt>tokens/s</dt>
         <dd data-testid="tokens-per-sec">{t.latest ? Math.round(t.latest.tokensPerSec).toLocaleString('en-US') : '–'}</dd>
@@ -123,9 +124,16 @@ export function TrainingControls() {
         <dd>{t.latest ? t.latest.gradNorm.toFixed(3) : '–'}</dd>
       </dl>
       {t.loaded && (
-        <p className="tag" data-testid="loaded-model">
+        <p className="tag" data-testid="loaded-model" data-val-tokens={t.loaded.valTokens} data-val-chars={t.loaded.valChars ?? t.loaded.valTokens}>
           Loaded: {t.loaded.paramCount.toLocaleString('en-US')} parameters, {formatMiB(t.loaded.memory.totalBytes)} on the GPU,{' '}
-          {t.loaded.trainTokens.toLocaleString('en-US')} training / {t.loaded.valTokens.toLocaleString('en-US')} validation tokens.
+          {t.loaded.trainTokens.toLocaleString('en-US')} training / {t.loaded.valTokens.toLocaleString('en-US')} validation tokens
+          {t.loaded.tokenizer && t.loaded.tokenizer.kind !== 'char' && (
+            <span data-testid="loaded-tokenizer" data-kind={t.loaded.tokenizer.kind} data-vocab={t.loaded.tokenizer.size}>
+              {' '}
+              of {t.loaded.tokenizer.label} ({t.loaded.tokenizer.size.toLocaleString('en-US')} in the model&apos;s vocabulary)
+            </span>
+          )}
+          .
         </p>
       )}
     </section>
@@ -151,7 +159,8 @@ export type ChartMetric = 'loss' | 'perplexity' | 'bpc';
 const METRIC: Record<ChartMetric, { label: string; of: (lossNats: number) => number }> = {
   loss: { label: 'Loss', of: (x) => x },
   perplexity: { label: 'Perplexity', of: perplexity },
-  bpc: { label: 'Bits per character', of: bitsPerChar },
+  // Per token -> per character with the open run's split sizes (a character run: loss / ln 2).
+  bpc: { label: 'Bits per character', of: (x) => trainBpc(x, useTraining.getState().loaded) },
 };
 
 function buildChart(smoothing: number, metric: ChartMetric = 'loss'): ChartData {
@@ -162,7 +171,8 @@ function buildChart(smoothing: number, metric: ChartMetric = 'loss'): ChartData 
   const line = downsample(s.steps, smoothed, MAX_CHART_POINTS);
   const raw = downsample(s.steps, s.losses, MAX_CHART_POINTS);
   const points: ChartData['points'] = line.x.map((step, i) => ({ step, loss: f(line.y[i]), raw: f(raw.y[i]) }));
-  for (const e of s.evals.slice(-MAX_CHART_POINTS)) points.push({ step: e.step, val: f(e.valLoss) });
+  const valOf = (e: EvalStats) => (metric === 'bpc' ? valBpc(e, useTraining.getState().loaded) : f(e.valLoss));
+  for (const e of s.evals.slice(-MAX_CHART_POINTS)) points.push({ step: e.step, val: valOf(e) });
   points.sort((a, b) => a.step - b.step);
   let drawnNonFinite = 0;
   for (const p of points) for (const v of [p.loss, p.raw, p.val]) if (v !== undefined && !Number.isFinite(v)) drawnNonFinite++;

@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL } from '../../src/model/config';
-import { CharTokenizer } from '../../src/model/tokenizer';
+import { RunTokenizer } from '../../src/model/runTokenizer';
+import { trainBpe } from '../../src/tokenizer/trainer';
 import { Generation } from '../../src/engine/generator';
 import type { Decoder } from '../../src/engine/model';
 import type { EngineEvent, SamplingSettings } from '../../src/engine/protocol';
 import { Serial } from '../../src/engine/serial';
 import { BigramModel } from './engine-fakeModel';
 
-const tok = CharTokenizer.fromText('abcdefgh\n');
+const tok = RunTokenizer.charsOf('abcdefgh\n');
 const config = { ...DEFAULT_MODEL, nLayer: 1, nHead: 1, nEmbd: 4, blockSize: 4, vocabSize: tok.size };
 const sampling: SamplingSettings = { temperature: 1, topK: 0, topP: 1, greedy: false, seed: 5 };
 
@@ -99,5 +100,30 @@ describe('generation', () => {
     const { result } = await generate(model(), sampling, 3, 'zz');
     expect(result.unknown).toEqual(['z']);
     expect(result.text).toHaveLength(3);
+  });
+});
+
+describe('generation on byte-level tokens', () => {
+  it('holds a character split across tokens until its last byte arrives', async () => {
+    const out = trainBpe('aa bb aa bb 東京', 260);
+    if (!out.ok) throw new Error(out.message);
+    const bpe = RunTokenizer.bpe('toy', out.model);
+    // A greedy "model" that, after any token, writes the three bytes of 東 (e6 9d b1) in turn.
+    const cycle = [0xe6, 0x9d, 0xb1];
+    const V = bpe.size;
+    const fake = {
+      config: { ...config, vocabSize: V, blockSize: 16 },
+      logits: async (ids: Int32Array) => {
+        const logits = new Float32Array(V);
+        logits[cycle[(cycle.indexOf(ids[ids.length - 1]!) + 1) % 3]!] = 10;
+        return logits;
+      },
+    } as unknown as BigramModel;
+    const events: EngineEvent[] = [];
+    const g = new Generation(fake, bpe, new Serial(), (e) => events.push(e), { ...sampling, greedy: true });
+    const result = await g.run(1, 'a', 6);
+    const chars = events.flatMap((e) => (e.kind === 'token' ? [e.char] : []));
+    expect(chars).toEqual(['', '', '東', '', '', '東']);
+    expect(result.text).toBe('東東');
   });
 });

@@ -75,6 +75,8 @@ describe('the training loop', () => {
     const evals = events.flatMap((e) => (e.kind === 'eval' ? [e.stats.step] : []));
     // The untrained model is evaluated first (nanoGPT's iter 0), then at every interval.
     expect(evals).toEqual([0, 10, 20, 30, 40]);
+    // A character run: one token per character, so bits per character = loss / ln 2.
+    for (const e of events) if (e.kind === 'eval') expect(e.stats.valBpc).toBeCloseTo(e.stats.valLoss / Math.LN2, 10);
     expect(saved.map((r) => r.step)).toEqual([10, 20, 30, 40]);
     expect(trainer.state).toBe('done');
     expect(events.at(-1)).toMatchObject({ kind: 'trainState', state: 'done', step: 40 });

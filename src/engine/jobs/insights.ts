@@ -6,6 +6,7 @@ import { inContextLearning, inspectModel, PROBE_CHARS } from '../insights';
 import { canProbe } from '../model';
 import type { EngineReply, EngineRequest } from '../protocol';
 import type { Run } from '../runs';
+import { unknownSentence } from '../../model/runTokenizer';
 import { recover } from './device';
 
 /** The timeline's probe: the start of the validation split, as long as the context allows. */
@@ -40,6 +41,7 @@ export async function insights(engine: Engine, request: Extract<EngineRequest, {
     const enc = r.tokenizer.encode(request.text);
     ids = enc.ids;
     unknown = enc.unknown;
+    if (unknown.length && r.tokenizer.kind !== 'char') return { kind: 'error', message: unknownSentence(unknown, 'The text') };
   }
   if (!ids.length) return { kind: 'error', message: 'Type a text with characters from the corpus to inspect it.' };
   const T = Math.min(ids.length, r.config.blockSize);

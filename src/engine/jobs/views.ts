@@ -4,6 +4,7 @@
 import { NOT_LOADED, type Engine } from '../engine';
 import { Generation } from '../generator';
 import type { EngineReply, EngineRequest } from '../protocol';
+import { unknownSentence } from '../../model/runTokenizer';
 import { recover } from './device';
 
 type Request<K extends EngineRequest['kind']> = Extract<EngineRequest, { kind: K }>;
@@ -14,6 +15,8 @@ export async function attention(engine: Engine, request: Request<'attention'>): 
   await recover(engine);
   const r = engine.run;
   const { ids, unknown } = r.tokenizer.encode(request.prompt);
+  // A run on tokens refuses what it cannot read (dropping a piece would change the tokens around it).
+  if (unknown.length && r.tokenizer.kind !== 'char') return { kind: 'error', message: unknownSentence(unknown) };
   if (!ids.length) return { kind: 'error', message: 'Type a prompt with characters from the corpus to see its attention.' };
   const T = Math.min(ids.length, r.config.blockSize);
   const cropped = ids.length - T;
@@ -37,6 +40,9 @@ export async function generate(engine: Engine, request: Request<'generate'>): Pr
   if (!engine.run) return NOT_LOADED;
   await recover(engine);
   engine.generation?.stop();
+  const tokenizer = engine.run.tokenizer;
+  const unknown = tokenizer.kind === 'char' ? [] : tokenizer.encode(request.prompt).unknown;
+  if (unknown.length) return { kind: 'error', message: unknownSentence(unknown) };
   const g = new Generation(engine.run.trainer.model, engine.run.tokenizer, engine.serial, engine.emit, request.sampling);
   engine.generation = g;
   try {

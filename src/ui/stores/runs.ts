@@ -8,8 +8,9 @@ import { useData } from './data';
 import { useSetup } from './setup';
 import { useTraining } from './training';
 import { otherBlockShape } from '../../model/otherBlock';
+import { paramCount } from '../../model/validate';
 
-export type CompareAxis = 'steps' | 'tokens' | 'time';
+export type CompareAxis = 'steps' | 'tokens' | 'time' | 'flops';
 
 export interface StorageUse {
   usage: number;
@@ -178,5 +179,7 @@ export const useRuns = create<RunsState>((set, get) => ({
 export function xOf(run: Pick<RunSummary, 'train' | 'model'>, point: { step: number; time?: number }, axis: CompareAxis): number | null {
   if (axis === 'steps') return point.step;
   if (axis === 'tokens') return point.step * run.train.batchSize * run.model.blockSize;
+  // Training compute as Kaplan et al. count it: 6 FLOPs per parameter per token (forward 2, backward 4).
+  if (axis === 'flops') return point.step * 6 * paramCount(run.model) * run.train.batchSize * run.model.blockSize;
   return point.time ?? null;
 }

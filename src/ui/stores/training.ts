@@ -7,7 +7,9 @@ import type { ModelConfig, TrainConfig } from '../../model/config';
 import { trainingSeries } from '../training/series';
 import { useGpu } from '../gpuStore';
 import { useData } from './data';
+import type { TokenizerInfo } from '../../model/runTokenizer';
 import { presetById } from '../url';
+import { runTokenizerChoice, useRunTokenizer } from './runTokenizer';
 import { useSetup } from './setup';
 
 export interface LoadedModel {
@@ -17,6 +19,10 @@ export interface LoadedModel {
   memory: MemoryEstimate;
   trainTokens: number;
   valTokens: number;
+  /** Characters of each split, and the run's tokenizer (runs on tokens). */
+  trainChars?: number;
+  valChars?: number;
+  tokenizer?: TokenizerInfo;
   /** What was loaded: the model is stale once the setup or corpus differs. */
   key: string;
   /** The corpus the run trains on, as people know it. */
@@ -71,7 +77,8 @@ export type LoadedReply = Extract<EngineReply, { kind: 'loaded' }>;
 export function setupKey(): string {
   const { model, train } = useSetup.getState();
   const corpus = useData.getState().corpus;
-  return JSON.stringify([model, train, corpus?.name, corpus?.stats.bytes, corpus?.stats.chars]);
+  const tok = useRunTokenizer.getState();
+  return JSON.stringify([model, train, corpus?.name, corpus?.stats.bytes, corpus?.stats.chars, tok.kind, tok.kind === 'bpe' ? (tok.bpe?.savedAt ?? null) : null]);
 }
 
 export const useTraining = create<TrainingState>((set, get) => ({
@@ -109,6 +116,11 @@ export const useTraining = create<TrainingState>((set, get) => ({
         return false;
       }
       const { model, train } = useSetup.getState();
+      const tokenizer = runTokenizerChoice();
+      if (typeof tokenizer === 'string') {
+        set({ problems: [tokenizer] });
+        return false;
+      }
       const key = setupKey();
       set({ busy: true, problems: [], message: null, nonFinite: null });
       const preset = presetById(useSetup.getState().preset);
@@ -124,6 +136,7 @@ export const useTraining = create<TrainingState>((set, get) => ({
         runName: `${label}${changed ? ' (changed)' : ''} on ${corpus.name}`,
         preset: preset?.label ?? '',
         ...(corpus.toy ? { toyEval: corpus.toy.heldOut } : {}),
+        ...(tokenizer.kind !== 'char' ? { tokenizer } : {}),
       });
       set({ busy: false });
       if (reply.kind === 'loaded') {
