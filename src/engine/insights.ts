@@ -70,7 +70,8 @@ export async function inspectModel(
   let sample = '';
   for (let i = 0; i < SAMPLE_CHARS; i++) {
     const window = Int32Array.from(context.slice(-blockSize));
-    const logits = await serial.run(() => model.logits(window));
+    // The trained model, without the views' live ablations (as the probe).
+    const logits = await serial.run(() => model.logits(window, { interventions: false }));
     const next = topK(logits, 0, V, 1).ids[0];
     context.push(next);
     sample += vocab[next];

@@ -59,8 +59,8 @@ export interface EngineModel {
   step(batch: Batch, hyper: StepHyper): Promise<StepReadback>;
   /** Mean loss on a batch, no dropout, no update. */
   evalLoss(batch: Batch): Promise<number>;
-  /** Next-token logits (V) after `ids` (1 <= length <= blockSize). */
-  logits(ids: Int32Array): Promise<Float32Array>;
+  /** Next-token logits (V) after `ids` (1 <= length <= blockSize); interventions: false leaves out the live ablations (insights, evaluation). */
+  logits(ids: Int32Array, opts?: { interventions?: boolean }): Promise<Float32Array>;
   /** Attention probabilities for `ids`: (nLayer, nHead, T, T), T = ids.length. */
   attention(ids: Int32Array): Promise<Float32Array>;
   /** A KV-cache decoder, when the model has one; interventions: false leaves out the live ablations (evaluation). */

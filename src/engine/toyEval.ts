@@ -35,13 +35,13 @@ async function greedy(model: EngineModel, prompt: number[], n: number): Promise<
       const pending = prompt.map((id) => decoder!.push(id));
       logits = (await Promise.all(pending))[pending.length - 1];
     } else {
-      logits = await model.logits(Int32Array.from(prompt));
+      logits = await model.logits(Int32Array.from(prompt), { interventions: false });
     }
     for (let i = 0; i < n; i++) {
       const id = argmax(logits);
       out.push(id);
       if (i + 1 === n) break;
-      logits = decoder ? await decoder.push(id) : await model.logits(Int32Array.from([...prompt, ...out]));
+      logits = decoder ? await decoder.push(id) : await model.logits(Int32Array.from([...prompt, ...out]), { interventions: false });
     }
   } finally {
     decoder?.dispose();

@@ -27,13 +27,13 @@ export class GptProbes extends GptGraph {
    * Forward of one sequence (B = 1, T = ids.length): the logits (V) of the last
    * position and, when asked, the attention probabilities (L, NH, T, T).
    */
-  async forwardPrompt(ids: Int32Array, opts: { attention?: boolean } = {}): Promise<{ logits: Float32Array; att: Float32Array | null }> {
+  async forwardPrompt(ids: Int32Array, opts: { attention?: boolean; interventions?: boolean } = {}): Promise<{ logits: Float32Array; att: Float32Array | null }> {
     const { nLayer: L, nHead: NH, vocabSize: V } = this.config;
     const T = this.checkPrompt(ids);
     this.gpu.write(this.tokens, ids);
     const encoder = this.gpu.device.createCommandEncoder({ label: 'prompt forward' });
     const pass = encoder.beginComputePass({ label: 'prompt forward' });
-    this.recordForward(pass, 1, T, 0, !!opts.attention, this.loraStrength, this.viewHooks);
+    this.recordForward(pass, 1, T, 0, !!opts.attention, this.loraStrength, opts.interventions === false ? null : this.viewHooks);
     pass.end();
     const stride = promptLayerFloats(this.config);
     const logitsAt = opts.attention ? L * stride : 0;
@@ -49,8 +49,8 @@ export class GptProbes extends GptGraph {
   }
 
   /** Next-token logits (V) after `ids`. */
-  async logits(ids: Int32Array): Promise<Float32Array> {
-    return (await this.forwardPrompt(ids)).logits;
+  async logits(ids: Int32Array, opts: { interventions?: boolean } = {}): Promise<Float32Array> {
+    return (await this.forwardPrompt(ids, opts)).logits;
   }
 
   /** Attention probabilities (nLayer, nHead, T, T) for `ids`. */

@@ -14,7 +14,7 @@ import { launch, ROOT, stopServer } from './harness';
 afterAll(stopServer);
 
 const STEPS = 150;
-const SETUP = `?test&preset=induction&maxSteps=${STEPS}&evalInterval=50&checkpointInterval=0`;
+const SETUP = `?test&preset=induction&maxSteps=${STEPS}&evalInterval=25&checkpointInterval=0`;
 // Twelve letters written twice, the second copy cut before its last letter: an induction head predicts "g".
 const CLEAN = 'bkdpamcfhjegbkdpamcfhje';
 const CORRUPTED = 'bkdpamcfhjenbkdpamcfhje';
@@ -63,11 +63,43 @@ describe('circuits in the page', () => {
       const acc = page.getByTestId('toy-accuracy');
       await acc.waitFor({ timeout: 180_000 });
       const char0 = Number(await acc.getAttribute('data-first-per-char'));
-      await expect.poll(() => panel.getAttribute('data-state'), { timeout: 420_000, interval: 5000 }).toBe('done');
+      // The accuracy at every evaluation, as the chart reports its latest point.
+      const accuracy = new Map<number, number>();
+      const deadline = Date.now() + 480_000;
+      while (Date.now() < deadline) {
+        accuracy.set(Number(await acc.getAttribute('data-step')), Number(await acc.getAttribute('data-per-char')));
+        if ((await panel.getAttribute('data-state')) === 'done') break;
+        await page.waitForTimeout(2000);
+      }
+      expect(await panel.getAttribute('data-state')).toBe('done');
       await expect.poll(async () => Number(await acc.getAttribute('data-step')), { timeout: 30_000 }).toBe(STEPS);
       const perChar = Number(await acc.getAttribute('data-per-char'));
       console.log(`[e2e] Induction preset: per-character accuracy ${char0.toFixed(3)} at step 0, ${perChar.toFixed(3)} at step ${STEPS} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
       expect(perChar).toBeGreaterThan(char0 + 0.3);
+      accuracy.set(STEPS, perChar);
+      console.log(`[e2e] per-character accuracy by step: ${[...accuracy].sort((a, b) => a[0] - b[0]).map(([k, v]) => `${k}: ${v.toFixed(3)}`).join(', ')}`);
+
+      // Anthropic's two scores over training, from the timeline.
+      await page.getByTestId('tab-insights').click();
+      const chart = page.getByTestId('head-chart');
+      await expect.poll(async () => JSON.parse((await chart.getAttribute('data-steps')) ?? '[]').at(-1), { timeout: 60_000 }).toBe(STEPS);
+      const steps = JSON.parse((await chart.getAttribute('data-steps'))!) as number[];
+      const prefix = JSON.parse((await chart.getAttribute('data-values'))!) as Record<string, Array<number | null>>;
+      const best = steps.map((_, i) => Math.max(...Object.values(prefix).map((v) => v[i] ?? 0)));
+      const icl = JSON.parse((await page.getByTestId('icl-chart').getAttribute('data-values'))!) as number[];
+      console.log(`[e2e] timeline steps ${steps.join(' ')}; highest prefix-matching score ${best.map((v) => v.toFixed(3)).join(' ')}; ICL score ${icl.map((v) => v.toFixed(3)).join(' ')}`);
+      const crossed = steps.find((_, i) => best[i] >= 0.4);
+      console.log(`[e2e] some head's prefix-matching score first >= 0.4 at step ${crossed ?? 'none'}`);
+      expect(icl.length).toBe(steps.length);
+      // Measured (see the README): the preset copies through a fixed-offset layer-0 head, so neither score need move; both are read, not assumed.
+      for (const v of icl) expect(Number.isFinite(v)).toBe(true);
+      for (const v of best) expect(v).toBeGreaterThanOrEqual(0);
+      for (const v of best) expect(v).toBeLessThanOrEqual(1);
+      mkdirSync(resolve(ROOT, 'docs'), { recursive: true });
+      await page.locator('[data-testid="head-chart"], [data-testid="icl-chart"]').first().scrollIntoViewIfNeeded();
+      const box1 = (await chart.boundingBox())!;
+      const box2 = (await page.getByTestId('icl-chart').boundingBox())!;
+      await page.screenshot({ path: resolve(ROOT, 'docs/induction-timeline.png'), fullPage: true, clip: { x: box1.x, y: box1.y, width: box1.width, height: box2.y + box2.height - box1.y } });
 
       const before = await greedy(page, CLEAN.slice(0, 14));
       // The ablation grid, as the page shows it and as the engine computes it.
@@ -112,7 +144,6 @@ describe('circuits in the page', () => {
       // Patching the whole final residual at the last position restores everything.
       expect(await num(page, `patch-resid-${p.L}-${T - 1}`, 'data-restored')).toBeCloseTo(1, 3);
       console.log(`[e2e] patching: clean ${p.clean.toFixed(3)}, corrupted ${p.corrupted.toFixed(3)}; resid_pre 0 at the changed letter (11): ${p.resid[11].toFixed(3)}`);
-      mkdirSync(resolve(ROOT, 'docs'), { recursive: true });
       await page.getByTestId('circuits').screenshot({ path: resolve(ROOT, 'docs/circuits-induction.png') });
 
       // Live: the singled-out head off changes the greedy sample; back on restores it.

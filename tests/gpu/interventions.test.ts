@@ -134,13 +134,14 @@ describe.each(BLOCKS)('GPU interventions vs the float64 reference, %s block', (b
       let unablated: Float32Array = new Float32Array(0);
       for (const id of clean) unablated = await plain.push(id);
       plain.dispose();
+      const plainLogits = await model.logits(clean, { interventions: false });
       model.viewHooks = null;
       const after = await model.logits(clean);
       const patching = await activationPatching(gpu, model, { clean, corrupted, target, other });
       const dla = await directLogitAttribution(gpu, model, { ids: clean, pos: Tp - 2, target, other });
       const dlaOne = await directLogitAttribution(gpu, model, { ids: clean, pos: 0, target: other });
       model.destroy();
-      return { zero, mean, subs, before, ablatedLogits, decoded, unablated, after, patching, dla, dlaOne };
+      return { zero, mean, subs, before, ablatedLogits, decoded, unablated, plainLogits, after, patching, dla, dlaOne };
     });
 
     const lines: string[] = [];
@@ -164,6 +165,7 @@ describe.each(BLOCKS)('GPU interventions vs the float64 reference, %s block', (b
     failures.push(check('live zero-ablation of two heads (prompt forward)', got.ablatedLogits, liveRef, 2e-4));
     failures.push(check('live zero-ablation of two heads (key/value-cache decoder)', got.decoded, liveRef, 2e-4));
     failures.push(check('evaluation decoder without the live ablations', got.unablated, cl.subarray((Tp - 1) * V), 2e-4));
+    failures.push(check('insights prompt forward without the live ablations', got.plainLogits, got.before, 0, 0));
     failures.push(check('switched off: the logits come back', got.after, got.before, 0, 0));
     failures.push(check('unablated prompt forward', got.before, cl.subarray((Tp - 1) * V), 2e-4));
     const p = ref.patching({ clean, corrupted, target, other });

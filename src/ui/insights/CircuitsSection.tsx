@@ -151,7 +151,7 @@ export function CircuitsSection() {
       <h3>Circuits: ablation, attribution, patching</h3>
       <p className="tag">
         Interventions on the weights as they are now. Ablation sets a head's output (its slice of the attention output before the output projection) to zero or to its mean
-        over the batch's positions. Training never runs ablated.
+        over the batch's positions. Training never runs ablated. Layers and heads count from 0 here, as in TransformerLens (the head roles above count from 1).
       </p>
       <div className="row">
         <label>
