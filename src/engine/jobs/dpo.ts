@@ -5,7 +5,7 @@
 // time, stoppable after the step in flight.
 import type { TrainConfig } from '../../model/config';
 import { pairBatch, vocabularyProblem, type PreferencePair } from '../../model/dpo';
-import { LORA_LLAMA, initLora, loraLayout, mergeAdapters, validateLoraConfig, type LoraLayout } from '../../model/lora';
+import { initLora, loraLayout, mergeAdapters, validateLoraConfig, type LoraLayout } from '../../model/lora';
 import { stepHyper } from '../../model/schedule';
 import { NOT_LOADED, type DpoJob, type Engine } from '../engine';
 import { canDpo, type SequenceBatch } from '../model';
@@ -36,10 +36,9 @@ function dpoProblems(request: Request<'startDpo'>, base: Run, pairsPerStep: numb
     const bad = vocabularyProblem(p.prompt + p.chosen + p.rejected, base.tokenizer.vocab, `Pair ${i + 1}`);
     if (bad) problems.push(bad);
   });
-  if (request.target === 'lora' && base.config.block === 'llama') problems.push(LORA_LLAMA);
-  else if (request.target === 'lora') {
+  if (request.target === 'lora') {
     if (!request.lora && !base.lora) problems.push('Choose the LoRA adapters (rank, alpha, modules) to train.');
-    else if (request.lora && !base.lora) problems.push(...validateLoraConfig(request.lora));
+    else if (request.lora && !base.lora) problems.push(...validateLoraConfig(request.lora, base.config));
   }
   return problems;
 }
