@@ -5,7 +5,7 @@
 import { exportSafetensors, nanoGptComputes } from '../model/files';
 import { hfZip, readModelFile } from './modelFiles';
 import { exportAdapter as adapterFile, importAdapter as readAdapterFile } from '../model/adapterFiles';
-import { LORA_LLAMA, mergeAdapters } from '../model/lora';
+import { mergeAdapters } from '../model/lora';
 import { RunTokenizer } from '../model/runTokenizer';
 import { NOT_LOADED, type Engine } from './engine';
 import { recover } from './jobs/device';
@@ -122,7 +122,6 @@ export async function importAdapter(engine: Engine, request: Request<'importAdap
   if (!base) return NOT_LOADED;
   const busy = engine.dpoBusy();
   if (busy) return busy;
-  if (base.config.block === 'llama') return { kind: 'error', message: LORA_LLAMA };
   if (base.lora) return { kind: 'error', message: 'The open run has adapters of its own: open the base run (one without adapters) to import an adapter onto it.' };
   let imported;
   try {

@@ -76,10 +76,6 @@ export interface LoraConfig {
 
 export const MAX_LORA_RANK = 64;
 
-/** Why a LLaMA-style run has no LoRA yet (the model refuses adapters on that block). */
-export const LORA_LLAMA =
-  'LoRA adapters run on the GPT-2 block only so far (LoRA on the LLaMA-style block comes later): this run is LLaMA-style. DPO on all weights works on it.';
-
 /** Problems with a LoRA config, as sentences (empty when it is usable); the modules are checked against `model`'s block (GPT-2 without one). */
 export function validateLoraConfig(c: LoraConfig, model?: ModelConfig): string[] {
   const out: string[] = [];

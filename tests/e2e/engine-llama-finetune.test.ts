@@ -1,11 +1,14 @@
 // Fine-tuning a LLaMA-style run through the engine worker in headless
 // Chromium: DPO on all weights starts at ln 2 and raises the accuracy and the
-// reward margin; LoRA and DPO on LoRA adapters are refused with a sentence.
+// reward margin; LoRA with PEFT's LLaMA modules (q_proj, v_proj inside the
+// fused qkv_proj, up_proj inside gate_up_proj, down_proj) lowers the
+// validation loss, and its adapter file carries PEFT's LlamaForCausalLM names.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { DpoStats, EngineReply, PreferencePair } from '../../src/engine/protocol';
 import type { ModelShape, TrainConfig } from '../../src/model/config';
 import { DEFAULT_TRAIN } from '../../src/model/config';
+import type { LoraConfig } from '../../src/model/lora';
 import { events, openEngine, request } from './engine';
 import { launch, stopServer } from './harness';
 
@@ -18,21 +21,23 @@ const TEXT =
 
 const MODEL: ModelShape = { block: 'llama', nLayer: 1, nHead: 4, nKvHead: 2, nEmbd: 16, ffnHidden: 24, blockSize: 16, dropout: 0, bias: false, tieWeights: false, activation: 'gelu' };
 const TRAIN: TrainConfig = { ...DEFAULT_TRAIN, batchSize: 4, maxSteps: 20, learningRate: 1e-2, warmupSteps: 0, evalInterval: 10, evalIters: 2, checkpointInterval: 0, seed: 7 };
-const LORA = { r: 4, alpha: 8, modules: ['attn.c_attn'] as 'attn.c_attn'[] };
+const LORA: LoraConfig = { r: 4, alpha: 8, modules: ['q_proj', 'v_proj', 'up_proj', 'down_proj'] };
 
 function loaded(reply: EngineReply): Extract<EngineReply, { kind: 'loaded' }> {
   if (reply.kind !== 'loaded') throw new Error(JSON.stringify(reply));
   return reply;
 }
 
-async function trainToEnd(page: Page): Promise<void> {
+/** Train the open run to its last step; its evaluations. */
+async function trainToEnd(page: Page): Promise<{ step: number; valLoss: number }[]> {
   await events(page);
   expect(await request(page, { kind: 'train', action: 'start' })).toEqual({ kind: 'ok' });
   await page.waitForFunction(() => window.__events!.some((e) => e.kind === 'trainState' && e.state === 'done'), null, { timeout: 300_000, polling: 100 });
+  return (await events(page)).flatMap((e) => (e.kind === 'eval' ? [{ step: e.stats.step, valLoss: e.stats.valLoss }] : []));
 }
 
 describe('fine-tuning a LLaMA-style run', () => {
-  it('DPO on all weights learns the preferences; LoRA is refused with the reason', async () => {
+  it("DPO on all weights learns the preferences; LoRA trains with PEFT's LLaMA modules", async () => {
     const s = await launch();
     const { page } = s;
     try {
@@ -40,17 +45,14 @@ describe('fine-tuning a LLaMA-style run', () => {
       loaded(await request(page, { kind: 'load', corpusName: 'e2e text', text: TEXT, model: MODEL, train: TRAIN, runName: 'Base' }));
       await trainToEnd(page);
 
-      const lora = await request(page, { kind: 'startLora', corpusName: 'e2e text', text: TEXT, lora: LORA, train: { ...TRAIN, maxSteps: 5 } });
-      expect(lora.kind).toBe('error');
-      expect(JSON.stringify(lora)).toMatch(/GPT-2 block only so far/);
-
       const pairs: PreferencePair[] = [
         { prompt: 'All:\n', chosen: 'Speak, speak.', rejected: 'We know\'t.' },
         { prompt: 'First ', chosen: 'Citizen:', rejected: 'you know' },
       ];
-      const onLora = await request(page, { kind: 'startDpo', pairs, beta: 0.1, learningRate: 1e-2, steps: 4, target: 'lora', lora: LORA, judge: '' });
-      expect(onLora.kind).toBe('invalid');
-      expect(JSON.stringify(onLora)).toMatch(/GPT-2 block only so far/);
+      // GPT-2 module names do not name a Linear of this block.
+      const wrong = await request(page, { kind: 'startDpo', pairs, beta: 0.1, learningRate: 1e-2, steps: 4, target: 'lora', lora: { ...LORA, modules: ['attn.c_attn'] }, judge: '' });
+      if (wrong.kind !== 'invalid') throw new Error(JSON.stringify(wrong));
+      expect(wrong.problems.join(' ')).toMatch(/"attn.c_attn" is not a Linear layer of the model; choose among q_proj, k_proj/);
 
       await events(page);
       const steps = 12;
@@ -69,6 +71,32 @@ describe('fine-tuning a LLaMA-style run', () => {
       expect(last.margin).toBeGreaterThan(0);
       expect(last.accuracy).toBeGreaterThan(first.accuracy);
       expect(last.loss).toBeLessThan(first.loss);
+
+      // LoRA on the DPO run: the base frozen, adapters on q_proj, v_proj, up_proj and down_proj.
+      const ft = loaded(await request(page, { kind: 'startLora', corpusName: 'e2e text', text: TEXT, lora: LORA, train: { ...TRAIN, maxSteps: 20, learningRate: 2e-2 } }));
+      expect(ft.config.block).toBe('llama');
+      const [C, H, KV, I] = [MODEL.nEmbd, MODEL.nHead, MODEL.nKvHead!, MODEL.ffnHidden!];
+      const D = C / H;
+      // PEFT's count: r (in + out) per adapted Linear.
+      expect(ft.fineTune!.trainable).toBe(LORA.r * ((C + H * D) + (C + KV * D) + (C + I) + (I + C)) * MODEL.nLayer);
+      const start = ft.evalHistory![0].valLoss;
+      const evals = await trainToEnd(page);
+      const end = evals.at(-1)!;
+      console.log(`[e2e llama lora] ${ft.fineTune!.peftLine}; validation loss ${start.toFixed(4)} -> ${end.valLoss.toFixed(4)} after ${end.step} steps`);
+      expect(end.step).toBe(20);
+      expect(end.valLoss).toBeLessThan(start - 0.05);
+      const header: Record<string, { shape: number[]; reply?: string }> = await page.evaluate(async () => {
+        const reply = await window.__engine!.request({ kind: 'exportAdapter' });
+        if (reply.kind !== 'exported') return { error: { shape: [] as number[], reply: JSON.stringify(reply) } };
+        const n = Number(new DataView(reply.bytes).getBigUint64(0, true));
+        return JSON.parse(new TextDecoder().decode(new Uint8Array(reply.bytes, 8, n))) as Record<string, { shape: number[]; reply?: string }>;
+      });
+      expect(header.error).toBeUndefined();
+      const names = Object.keys(header).filter((n) => n !== '__metadata__').sort();
+      const peft = (path: string, w: string) => `base_model.model.model.layers.0.${path}.lora_${w}.weight`;
+      expect(names).toEqual(['mlp.down_proj', 'mlp.up_proj', 'self_attn.q_proj', 'self_attn.v_proj'].flatMap((p) => [peft(p, 'A'), peft(p, 'B')]));
+      expect(header[peft('self_attn.v_proj', 'B')].shape).toEqual([KV * D, LORA.r]);
+      expect(header[peft('mlp.down_proj', 'A')].shape).toEqual([LORA.r, I]);
       expect(s.pageErrors).toEqual([]);
     } finally {
       await s.close();

@@ -177,13 +177,14 @@ describe('the LLaMA-style block in the app', () => {
       expect(await page.getByTestId('field-block').inputValue()).toBe('llama');
       expect((await greedy(page)).text).toBe(before.text);
 
-      // Fine-tune (of the imported run, one step on so it counts as trained): LoRA is disabled on the LLaMA block, with the reason.
+      // Fine-tune (of the imported run, one step on so it counts as trained): the LoRA form offers PEFT's LLaMA modules.
       await page.getByTestId('train-step').click();
       await expect.poll(() => num(page, 'training-panel', 'data-step'), { timeout: 120_000 }).toBe(1);
       await page.getByTestId('tab-finetune').click();
-      expect(await page.getByTestId('lora-llama').textContent()).toMatch(/GPT-2 block only so far/);
-      expect(await page.getByTestId('lora-start').isDisabled()).toBe(true);
-      if (await page.getByTestId('dpo-target-lora').count()) expect(await page.getByTestId('dpo-target-lora').isDisabled()).toBe(true);
+      for (const m of ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']) expect(await page.getByTestId(`lora-module-${m}`).isChecked()).toBe(true);
+      expect(await page.getByTestId('lora-module-attn.c_attn').count()).toBe(0);
+      expect(await page.getByTestId('lora-problem').count()).toBe(0);
+      if (await page.getByTestId('dpo-target-lora').count()) expect(await page.getByTestId('dpo-target-lora').isDisabled()).toBe(false);
 
       // Runs: compare with the other block makes the GPT-2 run of nearly the same size; one step stores it,
       // and the comparison overlays both.

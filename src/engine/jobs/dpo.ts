@@ -4,7 +4,7 @@
 // before any update. Its Trainer runs it with a DpoHead (../stepHeads.ts):
 // one DPO job at a time, stoppable after the step in flight.
 import { vocabularyProblem } from '../../model/dpo';
-import { LORA_LLAMA, initLora, loraLayout, mergeAdapters, validateLoraConfig, type LoraLayout } from '../../model/lora';
+import { initLora, loraLayout, mergeAdapters, validateLoraConfig, type LoraLayout } from '../../model/lora';
 import { NOT_LOADED, type DpoJob, type Engine } from '../engine';
 import type { DpoStats, EngineReply, EngineRequest, FineTuneInfo } from '../protocol';
 import { forkRun, type Run } from '../runs';
@@ -26,10 +26,9 @@ function dpoProblems(request: Request<'startDpo'>, base: Run, pairsPerStep: numb
     const bad = vocabularyProblem(p.prompt + p.chosen + p.rejected, base.tokenizer.vocab, `Pair ${i + 1}`);
     if (bad) problems.push(bad);
   });
-  if (request.target === 'lora' && base.config.block === 'llama') problems.push(LORA_LLAMA);
-  else if (request.target === 'lora') {
+  if (request.target === 'lora') {
     if (!request.lora && !base.lora) problems.push('Choose the LoRA adapters (rank, alpha, modules) to train.');
-    else if (request.lora && !base.lora) problems.push(...validateLoraConfig(request.lora));
+    else if (request.lora && !base.lora) problems.push(...validateLoraConfig(request.lora, base.config));
   }
   return problems;
 }

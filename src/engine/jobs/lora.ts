@@ -2,7 +2,7 @@
 // base frozen, adapters trained), the adapters' strength in the views, and
 // merging them into the base as a new run. Adapter files: runFiles.ts.
 import { vocabularyProblem } from '../../model/dpo';
-import { LORA_LLAMA, initLora, loraLayout, mergeAdapters, validateLoraConfig, type LoraConfig } from '../../model/lora';
+import { initLora, loraLayout, mergeAdapters, validateLoraConfig, type LoraConfig } from '../../model/lora';
 import { NOT_LOADED, type Engine } from '../engine';
 import type { EngineReply, EngineRequest } from '../protocol';
 import { buildRun, corpusIdentity, forkRun, newIdentity, openNewRun, shapeOf, type Run } from '../runs';
@@ -11,7 +11,7 @@ import { baseState, fineTuneInfo } from './fineTune';
 type Request<K extends EngineRequest['kind']> = Extract<EngineRequest, { kind: K }>;
 
 function loraProblems(base: Run, lora: LoraConfig): string[] {
-  const problems = validateLoraConfig(lora);
+  const problems = validateLoraConfig(lora, base.config);
   if (base.lora) problems.push('The open run is a LoRA fine-tune already: merge its adapters into a new run, then fine-tune that.');
   return problems;
 }
@@ -22,7 +22,6 @@ export async function startLora(engine: Engine, request: Request<'startLora'>): 
   const busy = engine.dpoBusy();
   if (busy) return busy;
   const base = engine.run;
-  if (base.config.block === 'llama') return { kind: 'error', message: LORA_LLAMA };
   const problems = loraProblems(base, request.lora);
   const unknown = vocabularyProblem(request.text, base.tokenizer.vocab, 'The target text');
   if (unknown) problems.push(unknown);

@@ -6,11 +6,10 @@ import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, X
 import { useShallow } from 'zustand/react/shallow';
 import type { DpoStats } from '../../engine/protocol';
 import { describeRule, type JudgeRule } from '../../model/dpo';
-import { LORA_LLAMA } from '../../model/lora';
 import { formatEta } from '../TrainingPanel';
 import { useGpu } from '../gpuStore';
 import { typing } from '../keys';
-import { DPO_LR, dpoEta, dpoProblems, pairsVocabularyProblem, useFineTune, type PromptSource } from '../stores/finetune';
+import { blockModules, DPO_LR, dpoEta, dpoProblems, pairsVocabularyProblem, useFineTune, type PromptSource } from '../stores/finetune';
 import { useTraining } from '../stores/training';
 import { showWhitespace } from '../tokenizer/spans';
 import { NumField } from './fields';
@@ -326,8 +325,7 @@ function DpoRun() {
   const problems = dpoProblems(dpo, pairs);
   const vocab = loaded ? pairsVocabularyProblem(pairs, loaded.vocab) : null;
   const running = run?.running ?? false;
-  const llama = loaded?.config.block === 'llama';
-  const canStart = ready && loaded !== null && problems.length === 0 && vocab === null && !running && !(llama && dpo.target === 'lora');
+  const canStart = ready && loaded !== null && problems.length === 0 && vocab === null && !running;
   const last = run?.history.at(-1);
   return (
     <>
@@ -343,15 +341,10 @@ function DpoRun() {
           weights
         </label>
         <label>
-          <input type="radio" name="dpo-target" checked={dpo.target === 'lora'} disabled={llama} onChange={() => setDpo({ target: 'lora', learningRate: DPO_LR.lora })} data-testid="dpo-target-lora" />{' '}
-          LoRA adapters (r = {lora.r}, lora_alpha = {lora.alpha}, on {lora.modules.join(', ') || 'no module'}, from the LoRA section)
+          <input type="radio" name="dpo-target" checked={dpo.target === 'lora'} onChange={() => setDpo({ target: 'lora', learningRate: DPO_LR.lora })} data-testid="dpo-target-lora" />{' '}
+          LoRA adapters (r = {lora.r}, lora_alpha = {lora.alpha}, on {blockModules(lora, loaded?.config).join(', ') || 'no module'}, from the LoRA section)
         </label>
       </div>
-      {llama && (
-        <p className="tag" data-testid="dpo-lora-llama">
-          {LORA_LLAMA}
-        </p>
-      )}
       <p className="tag">
         The open run as it is now is the frozen reference; the DPO run is a new run. Each step trains on the next pairs of the list (cycled).
       </p>

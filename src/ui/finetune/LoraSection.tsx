@@ -7,7 +7,7 @@ import { useShallow } from 'zustand/react/shallow';
 import type { EvalStats, LossPoint } from '../../engine/protocol';
 import { formatBytes } from '../../data/corpus';
 import { vocabularyProblem } from '../../model/dpo';
-import { LORA_LLAMA, LORA_MODULES, MAX_LORA_RANK } from '../../model/lora';
+import { loraModulesOf, MAX_LORA_RANK } from '../../model/lora';
 import { formatEta } from '../TrainingPanel';
 import { useGpu } from '../gpuStore';
 import { loraProblems, useFineTune, type LoraTarget } from '../stores/finetune';
@@ -253,21 +253,15 @@ export function LoraSection() {
   const { setLora, startLora, importAdapter } = useFineTune((s) => s.actions);
   // A fine-tune is a model of its own even at step 0 (its base was trained).
   const trained = loaded !== null && (step > 0 || loaded.fineTune !== undefined);
-  const problems = loraProblems(lora);
+  const problems = loraProblems(lora, loaded?.config);
   const vocabBad = !target || !loaded || vocabularyProblem(target.text, loaded.vocab) !== null;
   // Adapters go on a full model: a LoRA run is merged first (or its base opened).
   const onLora = loaded?.fineTune?.kind === 'lora';
-  const llama = loaded?.config.block === 'llama';
-  const canStart = ready && trained && !onLora && !llama && problems.length === 0 && !vocabBad && busy === null;
+  const canStart = ready && trained && !onLora && problems.length === 0 && !vocabBad && busy === null;
 
   return (
     <section className="panel" aria-label="LoRA fine-tune" data-testid="lora-panel">
       <h2>LoRA fine-tune</h2>
-      {llama && (
-        <p className="tag" data-testid="lora-llama">
-          {LORA_LLAMA}
-        </p>
-      )}
       {!trained ? (
         <p className="tag" data-testid="lora-needs-run">
           LoRA adapts a trained model: train a run on the Model &amp; training tab, or open one on the Runs tab, then come back here.
@@ -282,7 +276,7 @@ export function LoraSection() {
           <fieldset className="plain">
             <legend>Target modules (every layer)</legend>
             <div className="row">
-              {LORA_MODULES.map((m) => (
+              {loraModulesOf(loaded.config).map((m) => (
                 <label key={m}>
                   <input
                     type="checkbox"
@@ -325,7 +319,7 @@ export function LoraSection() {
               <input
                 type="file"
                 accept=".safetensors,application/octet-stream"
-                disabled={!ready || onLora || llama || busy !== null}
+                disabled={!ready || onLora || busy !== null}
                 data-testid="lora-import"
                 onChange={(e) => {
                   const file = e.target.files?.[0];

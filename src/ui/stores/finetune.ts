@@ -11,12 +11,12 @@ import type { EngineEvent, EngineReply, SamplingSettings } from '../../engine/pr
 import { minCorpusChars } from '../../data/corpus';
 import { builtinCorpus, fetchBuiltin, readCorpus } from '../../data/readCorpus';
 import { describeRule, judge, pairsFromJsonl, pairsToJsonl, vocabularyProblem, type PreferencePair } from '../../model/dpo';
-import { LORA_MODULES, validateLoraConfig, type LoraConfig } from '../../model/lora';
+import { validateLoraConfig, type LoraConfig } from '../../model/lora';
 import { useGpu } from '../gpuStore';
 import { download } from './checkpoints';
 import { useData } from './data';
 import {
-  dpoProblems, fieldPrompt, loraProblems, loraTrain, pairsVocabularyProblem, readKept, rulePrompts, writeKept,
+  blockModules, dpoProblems, fieldPrompt, loraProblems, loraTrain, pairsVocabularyProblem, readKept, rulePrompts, writeKept,
   type BeforeAfter, type Candidates, type DpoForm, type FineTuneState, type PagePair,
 } from './finetuneForms';
 import { useInsights } from './insights';
@@ -25,7 +25,7 @@ import { useSetup } from './setup';
 import { useTraining, type LoadedReply } from './training';
 
 export {
-  DEFAULT_DPO, DEFAULT_LORA, DPO_LR, dpoEta, dpoProblems, loraProblems, loraTrain, pairsVocabularyProblem,
+  blockModules, DEFAULT_DPO, DEFAULT_LORA, DPO_LR, dpoEta, dpoProblems, loraProblems, loraTrain, pairsVocabularyProblem,
   type BeforeAfter, type Candidates, type DpoForm, type DpoRunView, type LoraForm, type LoraTarget, type PagePair, type PromptSource, type TargetText,
 } from './finetuneForms';
 
@@ -182,7 +182,7 @@ export const useFineTune = create<FineTuneState>((set, get) => {
         const { lora, target } = get();
         if (!engine || !loaded || !target || get().loraBusy) return;
         const problem = vocabularyProblem(target.text, loaded.vocab, target.name);
-        const problems = loraProblems(lora);
+        const problems = loraProblems(lora, useTraining.getState().loaded?.config);
         if (problem || problems.length) {
           set({ loraError: problem ?? problems.join(' ') });
           return;
@@ -191,7 +191,7 @@ export const useFineTune = create<FineTuneState>((set, get) => {
         if (useTraining.getState().state === 'running') await useTraining.getState().actions.command('pause');
         set({ loraBusy: 'start', loraError: null, loraNote: null });
         try {
-          const config: LoraConfig = { r: lora.r, alpha: lora.alpha, modules: LORA_MODULES.filter((m) => lora.modules.includes(m)) };
+          const config: LoraConfig = { r: lora.r, alpha: lora.alpha, modules: blockModules(lora, useTraining.getState().loaded?.config) };
           const reply = await engine.request({
             kind: 'startLora',
             corpusName: target.name,
@@ -382,9 +382,9 @@ export const useFineTune = create<FineTuneState>((set, get) => {
           set({ dpoError: vocab ?? problems.join(' ') });
           return;
         }
-        const loraConfig: LoraConfig = { r: lora.r, alpha: lora.alpha, modules: LORA_MODULES.filter((m) => lora.modules.includes(m)) };
+        const loraConfig: LoraConfig = { r: lora.r, alpha: lora.alpha, modules: blockModules(lora, loaded.config) };
         if (form.target === 'lora') {
-          const bad = validateLoraConfig(loraConfig);
+          const bad = validateLoraConfig(loraConfig, loaded.config);
           if (bad.length) {
             set({ dpoError: `The LoRA settings above: ${bad.join(' ')}` });
             return;

@@ -5,9 +5,9 @@
 // acts on them is ./finetune.ts.
 
 import type { DpoStats } from '../../engine/protocol';
-import type { CorpusId, TrainConfig } from '../../model/config';
+import type { CorpusId, ModelConfig, TrainConfig } from '../../model/config';
 import { vocabularyProblem, type JudgeRule, type PreferencePair } from '../../model/dpo';
-import { LORA_MODULES, validateLoraConfig, type LoraModule } from '../../model/lora';
+import { LLAMA_LORA_MODULES, LORA_MODULES, loraModulesOf, validateLoraConfig, type LoraModule } from '../../model/lora';
 
 // ---------------------------------------------------------------- forms (kept across reloads)
 
@@ -56,7 +56,8 @@ export const DEFAULT_LORA: LoraForm = {
   target: 'names',
   ownText: '',
   ownName: 'Your text',
-  modules: [...LORA_MODULES],
+  // every Linear of either block: the form shows (and a run uses) those of the open run's block
+  modules: [...LORA_MODULES, ...LLAMA_LORA_MODULES],
   r: 8,
   alpha: 16,
   learningRate: 1e-3,
@@ -97,7 +98,7 @@ export function readKept(): Kept {
     if (!raw) return fresh;
     const kept = JSON.parse(raw) as Partial<Kept>;
     const lora = { ...DEFAULT_LORA, ...kept.lora };
-    lora.modules = (lora.modules ?? []).filter((m) => (LORA_MODULES as readonly LoraModule[]).includes(m));
+    lora.modules = (lora.modules ?? []).filter((m) => ([...LORA_MODULES, ...LLAMA_LORA_MODULES] as LoraModule[]).includes(m));
     if (!['moby-dick', 'names', 'own'].includes(lora.target)) lora.target = DEFAULT_LORA.target;
     const dpo = { ...DEFAULT_DPO, ...kept.dpo };
     const pairs = Array.isArray(kept.pairs)
@@ -154,9 +155,14 @@ export interface BeforeAfter {
   after: string | null;
 }
 
-/** Problems with the LoRA form, as sentences. */
-export function loraProblems(form: LoraForm): string[] {
-  const out = validateLoraConfig({ r: form.r, alpha: form.alpha, modules: form.modules });
+/** The form's modules that `model`'s block has, in PEFT's order (the GPT-2 block's without a model). */
+export function blockModules(form: LoraForm, model?: ModelConfig | null): LoraModule[] {
+  return (model ? loraModulesOf(model) : LORA_MODULES).filter((m) => form.modules.includes(m));
+}
+
+/** Problems with the LoRA form for the open run's block, as sentences. */
+export function loraProblems(form: LoraForm, model?: ModelConfig | null): string[] {
+  const out = validateLoraConfig({ r: form.r, alpha: form.alpha, modules: blockModules(form, model) }, model ?? undefined);
   if (!(form.learningRate > 0) || form.learningRate > 1) out.push('The learning rate must be a number above 0 and at most 1.');
   if (!Number.isInteger(form.steps) || form.steps < 1 || form.steps > 1_000_000) out.push('Steps must be a whole number from 1 to 1,000,000.');
   return out;
