@@ -8,6 +8,7 @@ import type { ModelConfig, TrainConfig } from '../model/config';
 import prepareTemplate from './nanogpt/prepare.py?raw';
 import toCkpt from './nanogpt/playground_to_ckpt.py?raw';
 import fromCkpt from './nanogpt/ckpt_to_playground.py?raw';
+import { idsFile, metaPickle, needsWide, type TokenData } from './nanogpt/tokenData';
 
 export interface BundleInput {
   /** File-name stem of the run ("tiny-on-moby-dick"), also nanoGPT's dataset name. */
@@ -23,6 +24,8 @@ export interface BundleInput {
   step: number;
   /** Our .checkpoint.safetensors of the run (weights, AdamW moments, step). */
   checkpoint: Uint8Array;
+  /** A run on tokens: its splits, already encoded (no prepare.py: the .bin files and meta.pkl come ready). */
+  tokens?: TokenData;
 }
 
 /** Largest of 8, 4, 2, 1 that divides the batch: micro-batches per step, so 1, 2, 4 or 8 GPUs run the same global batch. */
@@ -81,19 +84,31 @@ export function configFile(input: Pick<BundleInput, 'stem' | 'model' | 'train' |
   return lines.join('\n') + '\n';
 }
 
+function tokenNote(input: BundleInput): string {
+  const t = input.tokens!;
+  const wide = needsWide(t.vocab.length);
+  return `
+This run reads tokens (${t.label}): data/${input.stem}/train.bin and val.bin hold its ${t.train.length.toLocaleString('en-US')} training and
+${t.val.length.toLocaleString('en-US')} validation token ids (${wide ? 'uint32' : 'uint16'}, the text cut at 90% of its characters, then each part
+encoded), and meta.pkl its ${t.vocab.length.toLocaleString('en-US')}-token vocabulary (vocab_size, itos, stoi). They are ready: skip prepare.py.
+${wide ? "The ids exceed 65,535, so they are uint32: change np.uint16 to np.uint32 in train.py's get_batch before training.\n" : ''}sample.py's encode looks up stoi one character at a time: start its prompt with a single-character piece such as "\\n".
+`;
+}
+
 export function readme(input: BundleInput): string {
   const { stem } = input;
   const ckpt = `${stem}-step${input.step}.checkpoint.safetensors`;
+  const prepareLine = input.tokens ? '' : `python data/${stem}/prepare.py\n`;
+  const vocabText = input.tokens ? `${input.vocab.length} tokens of ${input.tokens.label}` : `${input.vocab.length} characters`;
   return `# ${input.runName}, continued with nanoGPT
 
 Trained ${input.step} of ${input.train.maxSteps} steps in GPT Playground (${input.model.nLayer} layers, ${input.model.nHead} heads,
-${input.model.nEmbd} wide, context ${input.model.blockSize}, ${input.vocab.length} characters; GELU with tied embeddings, as nanoGPT's model.py).
+${input.model.nEmbd} wide, context ${input.model.blockSize}, ${vocabText}; GELU with tied embeddings, as nanoGPT's model.py).
 
 Unzip this into a clone of https://github.com/karpathy/nanoGPT (PyTorch and numpy installed), then, from that directory:
 
 \`\`\`sh
-python data/${stem}/prepare.py
-python playground_to_ckpt.py ${ckpt} out-${stem}
+${prepareLine}python playground_to_ckpt.py ${ckpt} out-${stem}
 python train.py config/train_${stem}.py
 \`\`\`
 
@@ -115,17 +130,25 @@ python ckpt_to_playground.py out-${stem}/ckpt.pt data/${stem}/meta.pkl ${stem}-c
 
 Files: data/${stem}/input.txt (your corpus, only here), data/${stem}/prepare.py (nanoGPT's shakespeare_char preparation,
 same character ids as the browser), config/train_${stem}.py, ${ckpt}, playground_to_ckpt.py, ckpt_to_playground.py.
-`;
+${input.tokens ? tokenNote(input) : ''}`;
 }
 
 /** The zip's files by path. */
 export function bundleFiles(input: BundleInput): Record<string, Uint8Array> {
   const { stem } = input;
   const prepare = prepareTemplate.replace('__VOCAB__', py(JSON.stringify(input.vocab)));
+  const t = input.tokens;
+  const data: Record<string, Uint8Array> = t
+    ? {
+        [`data/${stem}/train.bin`]: idsFile(t.train, needsWide(t.vocab.length)),
+        [`data/${stem}/val.bin`]: idsFile(t.val, needsWide(t.vocab.length)),
+        [`data/${stem}/meta.pkl`]: metaPickle(t.vocab),
+      }
+    : { [`data/${stem}/prepare.py`]: strToU8(prepare) };
   return {
     'README.md': strToU8(readme(input)),
     [`data/${stem}/input.txt`]: strToU8(input.text),
-    [`data/${stem}/prepare.py`]: strToU8(prepare),
+    ...data,
     [`config/train_${stem}.py`]: strToU8(configFile(input)),
     [`${stem}-step${input.step}.checkpoint.safetensors`]: input.checkpoint,
     'playground_to_ckpt.py': strToU8(toCkpt),

@@ -7,6 +7,7 @@ import { formatBytes } from '../../data/corpus';
 import { builtinCorpus } from '../../data/readCorpus';
 import { BUILTIN_CORPUS_IDS, type CorpusId } from '../../model/config';
 import { buildBundle } from '../../engine/nanogptBundle';
+import { tokenDataOf } from '../tokenizer/tokenData';
 import { useGpu } from '../gpuStore';
 import { useData } from './data';
 import { useSetup } from './setup';
@@ -196,7 +197,9 @@ export const useCheckpoints = create<CheckpointState>((set, get) => ({
           return;
         }
         const stem = reply.fileName.replace(/-step\d+\.checkpoint\.safetensors$/, '');
+        const tokens = await tokenDataOf(new Uint8Array(reply.bytes), corpus.text);
         const zip = buildBundle({
+          ...(tokens ? { tokens } : {}),
           stem,
           runName: loaded.runName,
           text: corpus.text,
