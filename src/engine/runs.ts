@@ -9,12 +9,12 @@ import { initParams, paramLayout, type ParamLayout } from '../model/layout';
 import { initLora, loraLayout, type LoraLayout } from '../model/lora';
 import { CharTokenizer } from '../model/tokenizer';
 import { memoryEstimate, validateConfig } from '../model/validate';
-import type { CorpusIdentity, RunIdentity } from './checkpointStore';
+import { appendThinned, type CorpusIdentity, type RunIdentity } from './checkpointStore';
 import type { Engine } from './engine';
 import { createGpuModel } from './gpuModel';
 import { runKey } from './insights';
 import { snapshotAt } from './jobs/insights';
-import type { EngineReply, EngineRequest, FineTuneInfo, ToyExample } from './protocol';
+import type { EngineReply, EngineRequest, FineTuneInfo, HealthStats, ToyExample } from './protocol';
 import { toyAccuracy } from './toyEval';
 import { Trainer } from './trainer';
 
@@ -22,6 +22,8 @@ type Request<K extends EngineRequest['kind']> = Extract<EngineRequest, { kind: K
 type Loaded = Extract<EngineReply, { kind: 'loaded' }>;
 
 const BUILT_IN_CORPORA = new Set<string>(BUILTIN_CORPUS_IDS);
+/** Training-health readings kept per run (older half thinned past this). */
+const MAX_HEALTH = 400;
 
 export interface Run {
   config: ModelConfig;
@@ -34,6 +36,8 @@ export interface Run {
   initialAdapters: Float32Array | null;
   /** Adapter strength in the views (sampling, attention, inspection). */
   strength: number;
+  /** Training-health readings so far, saved with every checkpoint. */
+  health: HealthStats[];
 }
 
 /** A run just built, with the sizes of its token splits. */
@@ -55,6 +59,8 @@ export interface BuildOptions {
   fineTune?: FineTuneInfo;
   /** A toy task's held-out examples, scored at every evaluation. */
   toyEval?: ToyExample[];
+  /** Training-health readings the run already has (a stored run). */
+  health?: HealthStats[];
 }
 
 /** A new run's identity: a fresh id, and a name not yet taken ("Tiny on Moby Dick 2"). */
@@ -144,14 +150,18 @@ export async function buildRun(
   const layout = paramLayout(config);
   const initialParams = opts.params ?? initParams(layout, train.seed);
   const model = createGpuModel(g, layout, train.batchSize, initialParams, opts.lora);
+  let health: HealthStats[] = opts.health ?? [];
   const trainer: Trainer = new Trainer(
     model,
     { run: identity, corpus, vocab: tokenizer.vocab, train, trainTokens: splits.train, valTokens: splits.val, ...(opts.fineTune ? { fineTune: opts.fineTune } : {}) },
     engine.serial,
     {
-      emit: engine.emit,
+      emit: (event) => {
+        if (event.kind === 'health') health = appendThinned(health.filter((h) => h.step < event.stats.step), event.stats, MAX_HEALTH);
+        engine.emit(event);
+      },
       save: async (r) => {
-        const saved = await engine.owners.save(engine.store, r);
+        const saved = await engine.owners.save(engine.store, { ...r, healthHistory: health.filter((h) => h.step <= r.step) });
         if (saved.saved) await engine.timelineStore.save(runKey(r), engine.timeline.upTo(r.step));
         return saved;
       },
@@ -161,7 +171,19 @@ export async function buildRun(
   );
   const lora = opts.lora ?? null;
   return {
-    run: { config, layout, tokenizer, trainer, initialParams, lora: lora?.layout ?? null, initialAdapters: lora?.adapters ?? null, strength: 1 },
+    run: {
+      config,
+      layout,
+      tokenizer,
+      trainer,
+      initialParams,
+      lora: lora?.layout ?? null,
+      initialAdapters: lora?.adapters ?? null,
+      strength: 1,
+      get health() {
+        return health;
+      },
+    },
     trainTokens: splits.train.length,
     valTokens: splits.val.length,
   };
@@ -292,7 +314,8 @@ export async function resume(engine: Engine, request: Request<'resume'>): Promis
   }
   const busy = engine.dpoBusy();
   if (busy) return busy;
-  const built = await buildRun(engine, saved.run!, saved.corpus, text, shapeOf(saved.model), saved.train, opts);
+  const health = (saved.healthHistory ?? []).filter((h) => h.step <= saved.step);
+  const built = await buildRun(engine, saved.run!, saved.corpus, text, shapeOf(saved.model), saved.train, { ...opts, health });
   if ('problems' in built) return { kind: 'invalid', problems: built.problems };
   const run = (engine.run = built.run);
   const t = run.trainer;
@@ -302,6 +325,7 @@ export async function resume(engine: Engine, request: Request<'resume'>): Promis
   t.emitHistory();
   engine.timeline.replace((await engine.timelineStore.load(runKey(saved))).filter((x) => x.step <= t.step));
   engine.emit({ kind: 'timeline', snapshots: engine.timeline.snapshots.slice() });
+  for (const stats of health) engine.emit({ kind: 'health', stats });
   const readOnly = !engine.owners.owns(saved.run!.id);
   return { ...loadedReply(run, built.trainTokens, built.valTokens), ...(saved.corpus.builtIn ? {} : { corpusText: text }), ...(readOnly ? { readOnly } : {}) };
 }
