@@ -1,9 +1,10 @@
 // The screen follows the open run: opening a stored run puts its preset (or
 // "Custom") in the picker, its description and its link; sentences about the
-// run before leave; training-health readings come back with the run after a reload.
+// run before leave; training-health readings come back with the run after a
+// reload; and the Insights views read well at 1280 px.
 import type { Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { launch, stopServer } from './harness';
+import { launch, screenshot, stopServer } from './harness';
 
 afterAll(stopServer);
 
@@ -110,6 +111,35 @@ describe('the screen follows the open run', () => {
       expect(await attr(page, 'health', 'data-last-step')).toBe('10');
       expect(Number(await attr(page, 'timeline', 'data-count'))).toBeGreaterThan(0);
       expect(await page.getByTestId('health').textContent()).not.toMatch(/appear once training runs/);
+
+      // Insights a newcomer can read, at 1280 x 800: a sentence under every view, a head-score axis scaled to its data.
+      for (const view of ['surprisal', 'lens', 'roles', 'chart', 'sample', 'health']) {
+        expect(await page.getByTestId(`explain-${view}`).textContent(), view).toMatch(/measure|likeliest/);
+      }
+      const chart = page.getByTestId('head-chart');
+      const scores = Object.values(JSON.parse((await chart.getAttribute('data-values'))!) as Record<string, (number | null)[]>).flat().filter((v): v is number => v !== null);
+      const top = Number(await chart.getAttribute('data-y-max'));
+      console.log(`[e2e follow] head scores up to ${Math.max(...scores).toFixed(4)}; axis to ${top}`);
+      expect(top).toBeGreaterThanOrEqual(Math.max(...scores));
+      expect(top).toBeLessThanOrEqual(Math.max(0.01, Math.max(...scores) * 2.5));
+      // The y axis's tick labels: right-aligned against the axis (the x axis's are centred).
+      const tickLabels = chart.locator('text.recharts-cartesian-axis-tick-value[text-anchor="end"]');
+      await expect.poll(() => tickLabels.count(), { timeout: 20_000 }).toBeGreaterThanOrEqual(5);
+      expect(await tickLabels.count()).toBeLessThanOrEqual(6);
+      const ticks = await tickLabels.allTextContents();
+      console.log(`[e2e follow] head-score ticks: ${ticks.join(', ')}`);
+      for (const t of ticks) expect(t.length).toBeLessThanOrEqual(5);
+      await screenshot(page, 'ui-insights-1280');
+      // Nothing sticks out of its panel: the GPU panel's readings, and the Train tab's stats row.
+      const overflow = (selector: string) =>
+        page.evaluate((sel) => {
+          const box = document.querySelector(sel)!.getBoundingClientRect();
+          return [...document.querySelectorAll(`${sel} *`)].filter((el) => el.getBoundingClientRect().right > box.right + 0.5).map((el) => el.textContent);
+        }, selector);
+      expect(await overflow('[data-testid="gpu-status"]')).toEqual([]);
+      await page.getByTestId('tab-train').click();
+      expect(await overflow('[data-testid="training-panel"]')).toEqual([]);
+      await screenshot(page, 'ui-train-1280');
 
       expect(s.consoleErrors).toEqual([]);
       expect(s.pageErrors).toEqual([]);
