@@ -9,7 +9,7 @@
 // sentence instead of throwing, and a full disk names the runs to delete.
 import type { ModelConfig, TrainConfig } from '../model/config';
 import type { TokenizerSpec } from '../model/runTokenizer';
-import type { EvalStats, FineTuneInfo, LossPoint, RunIdentity, RunSummary } from './protocol';
+import type { EvalStats, FineTuneInfo, HealthStats, LossPoint, RunIdentity, RunSummary } from './protocol';
 
 export type { RunIdentity, RunSummary };
 
@@ -54,6 +54,8 @@ export interface RunCheckpoint {
   evalHistory: EvalPoint[];
   /** Set for a fine-tune of another run (LoRA or DPO). */
   fineTune?: StoredFineTune;
+  /** The training-health readings so far (gradient norms, update ratios), so they come back with the run. */
+  healthHistory?: HealthStats[];
   /** Bumped by every stored checkpoint of this run; a save made from an older one is refused (absent: 0). */
   revision?: number;
 }

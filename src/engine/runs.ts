@@ -10,12 +10,12 @@ import { initLora, loraLayout, type LoraLayout } from '../model/lora';
 import { RunTokenizer, tokenSplitProblem } from '../model/runTokenizer';
 import { memoryEstimate, validateConfig } from '../model/validate';
 import type { Ablation } from '../model/interventions';
-import type { CorpusIdentity, RunIdentity } from './checkpointStore';
+import { appendThinned, type CorpusIdentity, type RunIdentity } from './checkpointStore';
 import type { Engine } from './engine';
 import { createGpuModel } from './gpuModel';
 import { runKey } from './insights';
 import { snapshotAt } from './jobs/insights';
-import type { DpoRecord, EngineReply, EngineRequest, FineTuneInfo, ToyExample } from './protocol';
+import type { DpoRecord, EngineReply, EngineRequest, FineTuneInfo, HealthStats, ToyExample } from './protocol';
 import { DpoHead } from './stepHeads';
 import { toyAccuracy } from './toyEval';
 import { Trainer } from './trainer';
@@ -24,6 +24,8 @@ type Request<K extends EngineRequest['kind']> = Extract<EngineRequest, { kind: K
 type Loaded = Extract<EngineReply, { kind: 'loaded' }>;
 
 const BUILT_IN_CORPORA = new Set<string>(BUILTIN_CORPUS_IDS);
+/** Training-health readings kept per run (older half thinned past this). */
+const MAX_HEALTH = 400;
 
 export interface Run {
   config: ModelConfig;
@@ -38,6 +40,8 @@ export interface Run {
   strength: number;
   /** Heads zero-ablated in the views (./jobs/circuits.ts); never in training. */
   ablations?: Ablation[];
+  /** Training-health readings so far, saved with every checkpoint. */
+  health: HealthStats[];
 }
 
 /** A run just built, with the sizes of its token splits. */
@@ -61,6 +65,8 @@ export interface BuildOptions {
   fineTune?: FineTuneInfo;
   /** A toy task's held-out examples, scored at every evaluation. */
   toyEval?: ToyExample[];
+  /** Training-health readings the run already has (a stored run). */
+  health?: HealthStats[];
 }
 
 /** A new run's identity: a fresh id, and a name not yet taken ("Tiny on Moby Dick 2"). */
@@ -166,6 +172,7 @@ export async function buildRun(
   const layout = paramLayout(config);
   const initialParams = opts.params ?? initParams(layout, train.seed);
   const model = createGpuModel(g, layout, train.batchSize, initialParams, opts.lora);
+  let health: HealthStats[] = opts.health ?? [];
   const trainer: Trainer = new Trainer(
     model,
     {
@@ -177,9 +184,12 @@ export async function buildRun(
     },
     engine.serial,
     {
-      emit: engine.emit,
+      emit: (event) => {
+        if (event.kind === 'health') health = appendThinned(health.filter((h) => h.step < event.stats.step), event.stats, MAX_HEALTH);
+        engine.emit(event);
+      },
       save: async (r) => {
-        const saved = await engine.owners.save(engine.store, r);
+        const saved = await engine.owners.save(engine.store, { ...r, healthHistory: health.filter((h) => h.step <= r.step) });
         if (saved.saved) await engine.timelineStore.save(runKey(r), engine.timeline.upTo(r.step));
         return saved;
       },
@@ -189,7 +199,19 @@ export async function buildRun(
   );
   const lora = opts.lora ?? null;
   return {
-    run: { config, layout, tokenizer, trainer, initialParams, lora: lora?.layout ?? null, initialAdapters: lora?.adapters ?? null, strength: 1 },
+    run: {
+      config,
+      layout,
+      tokenizer,
+      trainer,
+      initialParams,
+      lora: lora?.layout ?? null,
+      initialAdapters: lora?.adapters ?? null,
+      strength: 1,
+      get health() {
+        return health;
+      },
+    },
     trainTokens: splits.train.length,
     valTokens: splits.val.length,
   };
@@ -343,7 +365,8 @@ export async function resume(engine: Engine, request: Request<'resume'>): Promis
   }
   const busy = engine.dpoBusy();
   if (busy) return busy;
-  const built = await buildRun(engine, saved.run!, saved.corpus, text, shapeOf(saved.model), saved.train, opts);
+  const health = (saved.healthHistory ?? []).filter((h) => h.step <= saved.step);
+  const built = await buildRun(engine, saved.run!, saved.corpus, text, shapeOf(saved.model), saved.train, { ...opts, health });
   if ('problems' in built) return { kind: 'invalid', problems: built.problems };
   const run = (engine.run = built.run);
   const t = run.trainer;
@@ -353,6 +376,7 @@ export async function resume(engine: Engine, request: Request<'resume'>): Promis
   t.emitHistory();
   engine.timeline.replace((await engine.timelineStore.load(runKey(saved))).filter((x) => x.step <= t.step));
   engine.emit({ kind: 'timeline', snapshots: engine.timeline.snapshots.slice() });
+  for (const stats of health) engine.emit({ kind: 'health', stats });
   const readOnly = !engine.owners.owns(saved.run!.id);
   return { ...loadedReply(run, built.trainTokens, built.valTokens), ...(saved.corpus.builtIn ? {} : { corpusText: text }), ...(readOnly ? { readOnly } : {}) };
 }

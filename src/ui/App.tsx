@@ -22,6 +22,7 @@ import { useData } from './stores/data';
 import { handleInsightsEvent } from './stores/insights';
 import { handleInspectEvent, useInspect } from './stores/inspect';
 import { currentQuery, useSetup } from './stores/setup';
+import './stores/runScoped';
 import { handleTabsEvent } from './stores/tabs';
 import { handleTrainingEvent, useTraining } from './stores/training';
 

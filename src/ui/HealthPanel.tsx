@@ -1,3 +1,4 @@
+import { Explain } from './insightsText';
 import { CartesianGrid, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { HEALTH_INTERVAL, type HealthStats } from '../engine/protocol';
 import { useInsights } from './stores/insights';
@@ -55,6 +56,7 @@ export function HealthPanel() {
   return (
     <div data-testid="health" data-readings={history.length} data-groups={groups.size} data-last-step={last?.step}>
       <h3>Training health</h3>
+      <Explain view="health" />
       <p className="tag">
         Every {HEALTH_INTERVAL} steps, measured on the GPU: the gradient norm of each parameter tensor (before clipping) and its update-to-weight ratio
         ‖lr · update‖ / ‖w‖, with the common rule of thumb of about 1e-3 drawn. Far below, the layer barely learns; far above, it may be unstable.

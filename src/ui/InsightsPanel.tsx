@@ -1,4 +1,5 @@
 import { useEffect, useMemo, useState } from 'react';
+import { Explain, scoreAxisMax, scoreTick, scoreTicks } from './insightsText';
 import { CartesianGrid, Legend, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { useShallow } from 'zustand/react/shallow';
 import { MAX_SNAPSHOTS, snapshotBytes } from '../engine/insights';
@@ -65,6 +66,7 @@ function SurprisalView({ s, vocab }: { s: Insights; vocab: (id: number) => strin
   return (
     <div data-testid="surprisal">
       <h3>Surprisal</h3>
+      <Explain view="surprisal" />
       <p className="token-info" aria-live="polite" data-testid="surprisal-info" data-prob={p ?? undefined} data-pos={hover ?? undefined}>
         {info}
       </p>
@@ -113,6 +115,7 @@ function LensGrid({ s, vocab }: { s: Insights; vocab: (id: number) => string }) 
   return (
     <div data-testid="lens">
       <h3>Logit lens</h3>
+      <Explain view="lens" />
       <p className="token-info" aria-live="polite" data-testid="lens-info">
         {info}
       </p>
@@ -176,6 +179,7 @@ function HeadRoles({ s }: { s: Insights }) {
   return (
     <div data-testid="head-roles">
       <h3>Head roles</h3>
+      <Explain view="roles" />
       {s.nLayer < 2 && (
         <p className="tag" data-testid="induction-note">
           A one-layer model has no induction circuit to find (an induction head needs a previous-token head in an earlier layer); its prefix-matching scores are shown only for comparison.
@@ -255,8 +259,9 @@ function HeadScoreChart({ timeline, step }: { timeline: Insights[]; step: number
     });
   const counts = Object.fromEntries(keys.map((k) => [k, points.filter((p) => k in p).length]));
   const values = Object.fromEntries(keys.map((k) => [k, points.map((p) => p[k] ?? null)]));
+  const top = scoreAxisMax(points.flatMap((p) => keys.map((k) => p[k] ?? 0)));
   return (
-    <div data-testid="head-chart" data-measure={measure} data-counts={JSON.stringify(counts)} data-values={JSON.stringify(values)} data-steps={JSON.stringify(points.map((p) => p.step))}>
+    <div data-testid="head-chart" data-y-max={top} data-measure={measure} data-counts={JSON.stringify(counts)} data-values={JSON.stringify(values)} data-steps={JSON.stringify(points.map((p) => p.step))}>
       <div className="row">
         <h3>Head scores over training</h3>
         <label>
@@ -266,11 +271,12 @@ function HeadScoreChart({ timeline, step }: { timeline: Insights[]; step: number
           <input type="radio" checked={measure === 'previous'} onChange={() => setMeasure('previous')} data-testid="head-chart-previous" /> previous token
         </label>
       </div>
+      <Explain view="chart" />
       <ResponsiveContainer width="100%" height={220}>
         <LineChart data={points} margin={{ top: 8, right: 16, bottom: 4, left: 0 }}>
           <CartesianGrid strokeDasharray="3 3" stroke="var(--border)" />
-          <XAxis dataKey="step" type="number" domain={['dataMin', 'dataMax']} stroke="var(--muted)" />
-          <YAxis domain={[0, 1]} stroke="var(--muted)" width={40} />
+          <XAxis dataKey="step" type="number" domain={['dataMin', 'dataMax']} allowDecimals={false} stroke="var(--muted)" />
+          <YAxis domain={[0, top]} ticks={scoreTicks(top)} tickFormatter={scoreTick} allowDataOverflow stroke="var(--muted)" width={48} />
           <Tooltip {...TOOLTIP_STYLE} formatter={(v) => (typeof v === 'number' ? v.toFixed(3) : String(v))} />
           <Legend formatter={legendText} />
           {step !== null && <ReferenceLine x={step} stroke="var(--muted)" strokeDasharray="4 2" />}
@@ -367,6 +373,7 @@ export function InsightsPanel() {
           <LensGrid s={shown} vocab={vocab} />
           <HeadRoles s={shown} />
           <h3>Greedy sample</h3>
+          <Explain view="sample" />
           <pre className="generated sample-short" tabIndex={0} role="region" aria-label="Greedy sample" data-testid="insights-sample">
             <span className="prompt-text">{shown.samplePrompt}</span>
             {shown.sample}

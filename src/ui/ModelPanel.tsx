@@ -6,6 +6,7 @@ import { useGpu } from './gpuStore';
 import { choosePreset } from './stores/data';
 import { useModelVocabSize } from './stores/runTokenizer';
 import { useSetup } from './stores/setup';
+import { isPreset } from './runPreset';
 import { useShallow } from 'zustand/react/shallow';
 
 type NumberKey<T> = { [K in keyof T]-?: T[K] extends number ? K : never }[keyof T];
@@ -80,7 +81,9 @@ export function ModelConfigPanel() {
   const params = shapeOk ? paramCount(config) : null;
   const memory = shapeOk ? memoryEstimate(config, train.batchSize) : null;
   const general = problems.filter((p) => p.field === 'memory' || p.field === 'vocabSize');
-  const current = PRESETS.find((p) => p.id === preset);
+  const named = PRESETS.find((p) => p.id === preset);
+  // The picker and the description say what the fields are: a preset's settings, or custom ones.
+  const current = named && isPreset(named, model, train) ? named : null;
   const llama = model.block === 'llama';
   const gpt2Only = llama ? 'GPT-2 block only: the LLaMA-style block uses SwiGLU and has no biases.' : null;
   const defaultFfn = intermediateSize({ nEmbd: model.nEmbd });
@@ -90,7 +93,12 @@ export function ModelConfigPanel() {
       <h2>Model</h2>
       <label className="field">
         <span>Preset</span>
-        <select value={preset} onChange={(e) => void choosePreset(e.target.value as typeof preset)} data-testid="preset">
+        <select value={current ? preset : 'custom'} onChange={(e) => void choosePreset(e.target.value as typeof preset)} data-testid="preset">
+          {!current && (
+            <option value="custom" disabled>
+              Custom{named ? ` (from ${named.label})` : ''}
+            </option>
+          )}
           {PRESETS.map((p) => (
             <option key={p.id} value={p.id}>
               {p.label}
@@ -98,10 +106,15 @@ export function ModelConfigPanel() {
           ))}
         </select>
       </label>
-      {current && (
-        <p className="tag" data-testid="preset-description">
+      {current ? (
+        <p className="tag" data-testid="preset-description" data-custom="false">
           {current.description}
           {current.publishedOn && ` ${current.publishedOn} is not built in: drop it on the Dataset tab to reproduce the published losses.`}
+        </p>
+      ) : (
+        <p className="tag" data-testid="preset-description" data-custom="true">
+          Custom: these settings match no preset
+          {named ? ` (they started from ${named.label}; the link names it and what differs)` : ''}. Pick a preset to start from its settings.
         </p>
       )}
       <p className="cost" data-testid="model-cost" data-params={params ?? undefined} data-bytes={memory?.totalBytes}>

@@ -98,30 +98,50 @@ export function TrainingControls() {
         </span>
       </div>
       <dl className="stats">
-        <dt>loss</dt>
-        <dd>{t.latest ? t.latest.loss.toFixed(4) : '–'}</dd>
-        <dt>perplexity</dt>
-        <dd>{t.latest ? perplexity(t.latest.loss).toFixed(3) : '–'}</dd>
-        <dt>bits/char</dt>
-        <dd>{t.latest ? trainBpc(t.latest.loss, t.loaded).toFixed(4) : '–'}</dd>
-        <dt>val loss</dt>
-        <dd data-testid="val-loss" data-value={t.lastEval?.valLoss}>{t.lastEval ? t.lastEval.valLoss.toFixed(4) : '–'}</dd>
-        <dt>val perplexity</dt>
-        <dd data-testid="val-perplexity" data-value={t.lastEval ? perplexity(t.lastEval.valLoss) : undefined}>
-          {t.lastEval ? perplexity(t.lastEval.valLoss).toFixed(3) : '–'}
-        </dd>
-        <dt>val bits/char</dt>
-        <dd data-testid="val-bpc" data-value={t.lastEval ? valBpc(t.lastEval, t.loaded) : undefined}>
-          {t.lastEval ? valBpc(t.lastEval, t.loaded).toFixed(4) : '–'}
-        </dd>
-        <dt>tokens/s</dt>
-        <dd data-testid="tokens-per-sec">{t.latest ? Math.round(t.latest.tokensPerSec).toLocaleString('en-US') : '–'}</dd>
-        <dt>ms/step</dt>
-        <dd>{t.latest ? t.latest.ms.toFixed(1) : '–'}</dd>
-        <dt>lr</dt>
-        <dd>{t.latest ? t.latest.lr.toExponential(2) : '–'}</dd>
-        <dt>grad norm</dt>
-        <dd>{t.latest ? t.latest.gradNorm.toFixed(3) : '–'}</dd>
+        <div>
+          <dt>loss</dt>
+          <dd>{t.latest ? t.latest.loss.toFixed(4) : '–'}</dd>
+        </div>
+        <div>
+          <dt>perplexity</dt>
+          <dd>{t.latest ? perplexity(t.latest.loss).toFixed(3) : '–'}</dd>
+        </div>
+        <div>
+          <dt>bits/char</dt>
+          <dd>{t.latest ? trainBpc(t.latest.loss, t.loaded).toFixed(4) : '–'}</dd>
+        </div>
+        <div>
+          <dt>val loss</dt>
+          <dd data-testid="val-loss" data-value={t.lastEval?.valLoss}>{t.lastEval ? t.lastEval.valLoss.toFixed(4) : '–'}</dd>
+        </div>
+        <div>
+          <dt>val perplexity</dt>
+          <dd data-testid="val-perplexity" data-value={t.lastEval ? perplexity(t.lastEval.valLoss) : undefined}>
+            {t.lastEval ? perplexity(t.lastEval.valLoss).toFixed(3) : '–'}
+          </dd>
+        </div>
+        <div>
+          <dt>val bits/char</dt>
+          <dd data-testid="val-bpc" data-value={t.lastEval ? valBpc(t.lastEval, t.loaded) : undefined}>
+            {t.lastEval ? valBpc(t.lastEval, t.loaded).toFixed(4) : '–'}
+          </dd>
+        </div>
+        <div>
+          <dt>tokens/s</dt>
+          <dd data-testid="tokens-per-sec">{t.latest ? Math.round(t.latest.tokensPerSec).toLocaleString('en-US') : '–'}</dd>
+        </div>
+        <div>
+          <dt>ms/step</dt>
+          <dd>{t.latest ? t.latest.ms.toFixed(1) : '–'}</dd>
+        </div>
+        <div>
+          <dt>lr</dt>
+          <dd>{t.latest ? t.latest.lr.toExponential(2) : '–'}</dd>
+        </div>
+        <div>
+          <dt>grad norm</dt>
+          <dd>{t.latest ? t.latest.gradNorm.toFixed(3) : '–'}</dd>
+        </div>
       </dl>
       {t.loaded && (
         <p className="tag" data-testid="loaded-model" data-val-tokens={t.loaded.valTokens} data-val-chars={t.loaded.valChars ?? t.loaded.valTokens}>

@@ -11,6 +11,7 @@ import { tokenDataOf } from '../tokenizer/tokenData';
 import { useGpu } from '../gpuStore';
 import { useData } from './data';
 import { useSetup } from './setup';
+import { presetForRun } from '../runPreset';
 import { useTraining } from './training';
 
 /** The built-in corpus a saved run names (by label or id), if any. */
@@ -317,6 +318,8 @@ export async function openRun(run: SavedRunSummary, opts: { duplicate?: boolean 
   const setup = useSetup.getState().actions;
   setup.setModel(shape);
   setup.setTrain({ lrDecaySteps: undefined, ...reply.train });
+  // The picker, its description and the link name the run's preset (or the one its custom settings started from).
+  useSetup.setState({ preset: presetForRun(shape, reply.train, run.preset).id });
   if (!run.builtIn) {
     // The user's own text comes back from storage with the run.
     const own = useData.getState().corpus;
