@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Benchmarks and the step plan in Node on Dawn, without a browser.
 //
-//   npm run bench:plan                      the step plan of one reference training step (recorded, not run)
+//   npm run bench:plan                      the plans (recorded, not run) of the reference training steps of both
+//                                           blocks, a LoRA step, a DPO step and one decoded token, with a calibrated range
 //   npm run bench:node [-- --full]          kernels and a training step with per-kernel GPU time, on the
 //                                           Vulkan driver VK_ICD_FILENAMES names (or the system's)
 //   npm run bench:tune [-- --full]          LoRA, full fine-tune and a DPO step: ms/step and GPU memory
@@ -72,7 +73,7 @@ async function writeBundle(dir) {
       '',
       '    node bench-node.mjs bench            # kernels and a training step (quick), per-kernel GPU time where timestamp queries exist',
       '    node bench-node.mjs bench --full     # the reference shapes (B*T = 4096, 6 layers, 192 wide)',
-      '    node bench-node.mjs plan             # the step plan of one reference training step (recorded, not run)',
+      '    node bench-node.mjs plan             # the plans of both blocks\' training steps, LoRA, DPO and a decoded token (recorded, not run)',
       '',
       'It prints the adapter first and writes its figures to bench-results/ (change with --out DIR).',
       'Dawn uses the system Vulkan driver on Linux (VK_ICD_FILENAMES picks one), Metal on macOS and D3D12 on Windows.',

@@ -21,29 +21,47 @@ export function biasBackwardScratchFloats(M: number, N: number): number {
   return rowBlocks(M, N).NB * N;
 }
 
+/** What finishes a bias gradient once its partial column sums are recorded: dbias (N) += sum of NB rows of partials. */
+export interface BiasPartials {
+  dbias: Binding;
+  /** (NB, N) partial column sums */
+  partials: Binding;
+  N: number;
+  NB: number;
+}
+
 /**
  * Record dbias (N) += sum over rows of dout (M, N): partial sums per block of
  * rows into scratch, then their sums in block order (deterministic, one writer
  * per element).
  */
 export function biasBackward(gpu: Gpu, encoder: Recorder, args: BiasBackwardArgs): void {
+  biasBackwardReduce(gpu, encoder, biasBackwardPartials(gpu, encoder, args));
+}
+
+/** Record the first stage only: the partial column sums of each block of rows into scratch. Finish with biasBackwardReduce or a split-K matmul's biasGrad. */
+export function biasBackwardPartials(gpu: Gpu, encoder: Recorder, args: BiasBackwardArgs): BiasPartials {
   const { M, N } = args;
   const { RB, NB } = rowBlocks(M, N);
-  const params = [M, N, RB, NB];
-  const colBlocks = Math.ceil(N / COLS);
   gpu.dispatch(encoder, gpu.pipeline(code, { entryPoint: 'partials' }), {
-    params,
+    params: [M, N, RB, NB],
     buffers: [args.scratch, args.dout],
-    workgroups: [colBlocks, NB],
+    workgroups: [Math.ceil(N / COLS), NB],
     kernel: 'bias_backward',
     workgroupSize: COLS,
     flops: M * N,
     bytes: 4 * (M * N + NB * N),
   });
+  return { dbias: args.dbias, partials: args.scratch, N, NB };
+}
+
+/** Record the second stage: dbias += the NB partial sums of each column, in block order. */
+export function biasBackwardReduce(gpu: Gpu, encoder: Recorder, p: BiasPartials): void {
+  const { N, NB } = p;
   gpu.dispatch(encoder, gpu.pipeline(code, { entryPoint: 'reduce' }), {
-    params,
-    buffers: [args.dbias, args.scratch],
-    workgroups: colBlocks,
+    params: [0, N, 0, NB],
+    buffers: [p.dbias, p.partials],
+    workgroups: Math.ceil(N / COLS),
     kernel: 'bias_backward_reduce',
     workgroupSize: COLS,
     flops: NB * N,

@@ -4,6 +4,7 @@ import matvecCode from '../../shaders/matvec.wgsl?raw';
 import cpuCode from '../../shaders/matmul_cpu.wgsl?raw';
 import thinCpuCode from '../../shaders/matmul_thin_cpu.wgsl?raw';
 import { type Gpu, type Binding, type Recorder, grid } from '../gpu/runtime';
+import { biasBackwardReduce, type BiasPartials } from './biasBackward';
 
 /** The shape of one product: C (M, N) = op(A) (M, K) op(B) (K, N). */
 export interface MatmulShape {
@@ -40,6 +41,11 @@ export interface MatmulArgs extends MatmulShape {
   tile?: MatmulTile;
   /** The Linear this product belongs to, e.g. 'attn.c_attn' (profiles group by it and by fwd / dX / dW). */
   site?: string;
+  /**
+   * Also finish a bias gradient whose partial column sums biasBackwardPartials recorded:
+   * dbias += their sum, inside the split-K reduction when the product splits, else its own dispatch after.
+   */
+  biasGrad?: BiasPartials | null;
 }
 
 /** The direction of a Linear's product, from its transposes: x W^T is the forward, dY^T X the weight gradient. */
@@ -164,9 +170,21 @@ function dummy(gpu: Gpu): GPUBuffer {
  * shaders/matmul_cpu.wgsl unless a test forces slices or a tile.
  */
 export function matmul(gpu: Gpu, recorder: Recorder, args: MatmulArgs): void {
+  const fused = product(gpu, recorder, args);
+  if (args.biasGrad && !fused) biasBackwardReduce(gpu, recorder, args.biasGrad);
+}
+
+/** Record the product; true when its split-K reduction also finished args.biasGrad. */
+function product(gpu: Gpu, recorder: Recorder, args: MatmulArgs): boolean {
   const { M, N, K } = args;
-  if (gpu.kernels === 'cpu' && args.slices === undefined && !args.tile) return matmulCpu(gpu, recorder, args);
-  if (M === 1 && args.slices === undefined && !args.tile) return matvec(gpu, recorder, args);
+  if (gpu.kernels === 'cpu' && args.slices === undefined && !args.tile) {
+    matmulCpu(gpu, recorder, args);
+    return false;
+  }
+  if (M === 1 && args.slices === undefined && !args.tile) {
+    matvec(gpu, recorder, args);
+    return false;
+  }
   // Without scratch, one pass.
   const plan = matmulPlan(args, args.slices ?? (args.scratch ? undefined : 1), args.tile);
   const split = plan.slices > 1;
@@ -217,25 +235,29 @@ export function matmul(gpu: Gpu, recorder: Recorder, args: MatmulArgs): void {
     bytes: split ? 4 * (M * K + K * N + slices * M * N) : matmulBytes(args),
     ...label,
   });
-  if (!split) return;
+  if (!split) return false;
+  const bg = args.biasGrad ?? null;
   const reduce = gpu.pipeline(reduceCode, {
     constants: {
       HAS_BIAS: args.bias ? 1 : 0,
       HAS_RESIDUAL: args.residual ? 1 : 0,
       ACCUMULATE: args.accumulate ? 1 : 0,
+      BIAS_GRAD: bg ? 1 : 0,
     },
   });
+  const mainWG = Math.ceil((M * N) / 256);
   gpu.dispatch(recorder, reduce, {
-    params: [M * N, N, slices],
-    buffers: [args.out, args.scratch!, args.bias || zeros, args.residual || zeros],
-    workgroups: grid(Math.ceil((M * N) / 256)),
+    params: [M * N, N, slices, mainWG, bg?.N ?? 0, bg?.NB ?? 0],
+    buffers: [args.out, args.scratch!, args.bias || zeros, args.residual || zeros, bg?.partials ?? zeros, bg?.dbias ?? dummy(gpu)],
+    workgroups: grid(mainWG + (bg ? Math.ceil(bg.N / 256) : 0)),
     kernel: 'matmul_splitk_reduce',
     workgroupSize: 256,
-    flops: M * N * slices,
-    // the partials read once, then what a one-pass product reads and writes besides A and B
-    bytes: 4 * slices * M * N + matmulBytes(args) - 4 * (M * K + K * N),
+    flops: M * N * slices + (bg ? bg.NB * bg.N : 0),
+    // the partials read once, then what a one-pass product reads and writes besides A and B (+ the bias partials read, dbias read and written)
+    bytes: 4 * slices * M * N + matmulBytes(args) - 4 * (M * K + K * N) + (bg ? 4 * (bg.NB * bg.N + 2 * bg.N) : 0),
     ...label,
   });
+  return bg !== null;
 }
 
 /** The widest side of a product that the CPU variant computes without tiles (LoRA's rank-r products). */

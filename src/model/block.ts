@@ -19,7 +19,7 @@
 
 import type { Binding, Gpu, Recorder } from '../gpu/runtime';
 import { activationBackward, activationForward } from '../kernels/activation';
-import { biasBackward } from '../kernels/biasBackward';
+import { biasBackward, biasBackwardPartials } from '../kernels/biasBackward';
 import { dropoutForward } from '../kernels/dropout';
 import { add } from '../kernels/elementwise';
 import { layerNormBackward, layerNormForward } from '../kernels/layerNorm';
@@ -197,8 +197,13 @@ function linearBackward(
   const { N } = args;
   matmul(gpu, rec, { site: module, out: l.dinp, a: l.dout, b: l.W, M: N, N: l.IN, K: l.OUT }); // (N, IN)
   args.adapterBackward(rec, module, l.dout, l.inp, l.dinp);
-  weightGrad(gpu, rec, module, l.dW, l.dout, l.inp, l.OUT, l.IN, N, args.mmScratch);
-  if (l.dB) biasBackward(gpu, rec, { dbias: l.dB, scratch: args.sumScratch, dout: l.dout, M: N, N: l.OUT });
+  if (!l.dW) {
+    if (l.dB) biasBackward(gpu, rec, { dbias: l.dB, scratch: args.sumScratch, dout: l.dout, M: N, N: l.OUT });
+    return;
+  }
+  // The bias gradient's column sums, finished inside dW's split-K reduction (one dispatch fewer).
+  const biasGrad = l.dB ? biasBackwardPartials(gpu, rec, { dbias: l.dB, scratch: args.sumScratch, dout: l.dout, M: N, N: l.OUT }) : null;
+  matmul(gpu, rec, { site: module, out: l.dW, a: l.dout, b: l.inp, M: l.OUT, N: l.IN, K: N, transA: true, accumulate: true, scratch: args.mmScratch, biasGrad }); // (OUT, IN)
 }
 
 /** Record one block's backward, the pair of blockForward (no LoRA-specific branches: a frozen group and adapter hooks). */

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { biasBackward, biasBackwardScratchFloats } from '../../src/kernels/biasBackward';
+import { biasBackward, biasBackwardPartials, biasBackwardScratchFloats } from '../../src/kernels/biasBackward';
+import { matmul } from '../../src/kernels/matmul';
 import { compare, report } from '../reference/compare';
 import { biasBackwardRef } from '../reference/elementwise';
 import { randn } from '../reference/random';
-import { checked, poisoned, testGpu } from './context';
+import { checked, poisoned, testGpu, VARIANTS, withVariant } from './context';
 
 // Sums of M unit-variance f32 terms (magnitude sqrt(M)): the rounding errors of
 // the partial sums add up to about 1e-8 * M here; 3e-8 * M leaves a margin.
@@ -68,4 +69,71 @@ describe('biasBackward kernel vs float64 reference', () => {
     expect(Array.from(runs[1])).toEqual(Array.from(runs[0]));
     expect(Array.from(runs[2])).toEqual(Array.from(runs[0]));
   });
+});
+
+// The bias gradient finished inside a weight gradient's split-K reduction
+// (matmul biasGrad): dW += dout^T inp and dbias += colsum(dout) against float64,
+// split into slices (the fused reduction) and in one pass (its own reduce
+// dispatch after), on every kernel variant.
+describe.each(VARIANTS)('bias gradient inside the dW reduction vs float64 reference, %s', (variant) => {
+  // (rows, OUT, IN): a bias wider than one workgroup of 256 with a partial one, short last row blocks
+  const CASES: Array<[number, number, number]> = [
+    [37, 7, 5],
+    [301, 260, 19],
+    [1001, 130, 33],
+  ];
+  for (const [M, OUT, IN] of CASES) {
+    for (const slices of [1, 3]) {
+      it(`rows=${M} OUT=${OUT} IN=${IN} slices=${slices}`, async () => {
+        const { gpu } = await testGpu();
+        const seed = M * 17 + OUT * 5 + IN + slices;
+        const dout = randn(M * OUT, seed);
+        const inp = randn(M * IN, seed + 1);
+        const dW0 = randn(OUT * IN, seed + 2);
+        const dbias0 = randn(OUT, seed + 3);
+        const got = await withVariant(gpu, variant, () => checked(gpu, async () => {
+          const b = { dout: gpu.upload(dout), inp: gpu.upload(inp), dW: gpu.upload(dW0), dbias: gpu.upload(dbias0) };
+          const sums = poisoned(gpu, biasBackwardScratchFloats(M, OUT), 'column sums');
+          const mm = poisoned(gpu, slices * OUT * IN, 'matmul scratch');
+          const { dispatches } = await (async () => {
+            const seen: string[] = [];
+            const previous = gpu.onDispatch;
+            gpu.onDispatch = (d) => seen.push(d.kernel);
+            try {
+              gpu.submit((enc) => {
+                const pass = enc.beginComputePass();
+                const biasGrad = biasBackwardPartials(gpu, pass, { dbias: b.dbias, scratch: sums, dout: b.dout, M, N: OUT });
+                matmul(gpu, pass, { out: b.dW, a: b.dout, b: b.inp, M: OUT, N: IN, K: M, transA: true, accumulate: true, scratch: mm, slices, biasGrad });
+                pass.end();
+              });
+            } finally {
+              gpu.onDispatch = previous;
+            }
+            return { dispatches: seen };
+          })();
+          const out = { dW: await gpu.readF32(b.dW, OUT * IN), dbias: await gpu.readF32(b.dbias, OUT), dispatches };
+          for (const x of [...Object.values(b), sums, mm]) gpu.destroy(x);
+          return out;
+        }));
+        // Split: partials, product, the reduction that also sums the bias; one pass: partials, product, bias reduce.
+        expect(got.dispatches).toEqual(slices > 1 ? ['bias_backward', 'matmul_splitk', 'matmul_splitk_reduce'] : ['bias_backward', expect.stringMatching(/^matmul/), 'bias_backward_reduce']);
+        const wantW = Float64Array.from(dW0);
+        for (let o = 0; o < OUT; o++) {
+          for (let i = 0; i < IN; i++) {
+            let s = 0;
+            for (let m = 0; m < M; m++) s += dout[m * OUT + o] * inp[m * IN + i];
+            wantW[o * IN + i] += s;
+          }
+        }
+        const wantB = Float64Array.from(dbias0);
+        biasBackwardRef(wantB, dout, M, OUT);
+        for (const [what, g, w, atol] of [['dW', got.dW, wantW, 1e-6 * Math.sqrt(M) * 4], ['dbias', got.dbias, wantB, atolFor(M)]] as const) {
+          const cmp = compare(g, w, atol, RTOL);
+          console.log(report(cmp, `bias grad in dW [${variant}] ${what} rows=${M} OUT=${OUT} slices=${slices}`));
+          expect(cmp.nonFinite, what).toBe(0);
+          expect(cmp.failures, what).toBe(0);
+        }
+      });
+    }
+  }
 });
