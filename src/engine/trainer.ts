@@ -11,59 +11,19 @@
 // Anything non-finite (loss, gradient norm, eval loss) pauses training and
 // rolls the weights back to the last finite snapshot kept in memory; no
 // non-finite number is ever sent to the page or written to storage.
-import type { TrainConfig } from '../model/config';
 import { BatchSampler } from '../model/data';
-import { bitsPerChar, type TokenizerSpec } from '../model/runTokenizer';
-import { appendThinned, CHECKPOINT_VERSION, firstNonFinite, type CorpusIdentity, type RunCheckpoint, type RunIdentity, type SaveResult } from './checkpointStore';
-import type { Batch, EngineModel, OptimizerState, StepReadback } from './model';
-import { HEALTH_INTERVAL, type EngineEvent, type EvalStats, type FineTuneInfo, type LossPoint, type TrainAction, type TrainState } from './protocol';
+import { bitsPerChar } from '../model/runTokenizer';
+import { appendThinned, CHECKPOINT_VERSION, firstNonFinite, type RunCheckpoint } from './checkpointStore';
+import type { Batch, EngineModel, OptimizerState } from './model';
+import { HEALTH_INTERVAL, type EvalStats, type LossPoint, type TrainAction, type TrainState } from './protocol';
 import { mixSeed, stepHyper } from '../model/schedule';
 import { SeededRng } from '../model/sampling';
 import type { Serial } from './serial';
 import { CorpusHead, type StepHead } from './stepHeads';
 
-export interface TrainerHooks {
-  emit(event: EngineEvent): void;
-  /** Persist the run; resolves with whether it was saved. */
-  save(run: RunCheckpoint): Promise<SaveResult>;
-  /** Runs after every finite evaluation, weights at that step (the inspection timeline's snapshot). */
-  afterEval?(stats: EvalStats): Promise<void>;
-  /** Runs on a toy task: the held-out accuracy at an evaluation (weights drained). */
-  toyAccuracy?(): Promise<EvalStats['toy'] | null>;
-}
+import type { InFlight, Snapshot, TrainerHooks, TrainerSetup } from './trainerTypes';
 
-export interface TrainerSetup {
-  /** Which run this is; every checkpoint is saved under its id. */
-  run: RunIdentity;
-  corpus: CorpusIdentity;
-  vocab: string[];
-  train: TrainConfig;
-  trainTokens: Int32Array;
-  valTokens: Int32Array;
-  /** Characters of each split, for bits per character (default: one per token). */
-  trainChars?: number;
-  valChars?: number;
-  /** A run on tokens: its tokenizer, kept with every checkpoint. */
-  tokenizer?: TokenizerSpec;
-  /** Set for a fine-tune of another run; kept with every checkpoint. */
-  fineTune?: FineTuneInfo;
-  /** What a step trains on; default: cross-entropy on the corpus (CorpusHead). */
-  head?: StepHead;
-}
-
-/** What a rollback or a device restore goes back to. */
-export interface Snapshot {
-  step: number;
-  state: OptimizerState;
-  samplerState: number;
-}
-
-interface InFlight {
-  index: number;
-  lr: number;
-  submitAt: number;
-  done: Promise<StepReadback>;
-}
+export type { Snapshot, TrainerHooks, TrainerSetup } from './trainerTypes';
 
 /** Raised inside the loop when the model is gone (device lost). */
 class Aborted extends Error {}
