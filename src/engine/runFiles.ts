@@ -116,13 +116,21 @@ export async function importCheckpoint(engine: Engine, request: Request<'importC
   );
   engine.clearTimeline();
   t.emitHistory();
-  // An evaluation at the file's step on this corpus (a point on the curve), and the run stored at once: an import survives a reload.
-  progress(0.5, 'evaluating on the corpus');
-  await t.evaluate((done, total) => progress(0.5 + (0.4 * done) / total, 'evaluating on the corpus'));
-  progress(0.9, 'saving the run');
-  await t.checkpoint();
-  progress(1, 'done');
   engine.emit({ kind: 'trainState', state: t.state, step, maxSteps: t.setup.train.maxSteps });
+  progress(0.5, 'weights ready; evaluating on the corpus in the background');
+  // The weights are usable now (sampling, attention, export). An evaluation at
+  // the file's step on this corpus (a point on the curve) and the run stored
+  // follow in the background; training and other runs wait for them.
+  engine.inBackground(async () => {
+    try {
+      await t.evaluate((done, total) => progress(0.5 + (0.4 * done) / total, 'evaluating on the corpus in the background'));
+      progress(0.9, 'saving the run');
+      await t.checkpoint();
+      progress(1, 'done');
+    } catch (e) {
+      progress(1, `the evaluation after the import failed: ${(e as Error).message}`);
+    }
+  });
   return { ...loadedReply(run, built.trainTokens, built.valTokens), imported: { fileName: request.fileName, step } };
 }
 

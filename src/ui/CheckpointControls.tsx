@@ -96,7 +96,7 @@ export function CheckpointControls() {
         <button onClick={() => picker.current?.click()} disabled={!canTransfer} data-testid="import-weights">
           {transfer === 'import' ? `Importing… ${Math.round(100 * (progress?.fraction ?? 0))}%` : 'Import model file…'}
         </button>
-        {transfer === 'import' && progress && (
+        {progress && (
           <span className="tag" data-testid="import-progress" data-fraction={progress.fraction}>
             <progress max={1} value={progress.fraction} aria-label="Import progress" /> {Math.round(100 * progress.fraction)}%: {progress.stage}
           </span>

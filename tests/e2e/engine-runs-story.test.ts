@@ -112,6 +112,8 @@ describe('every run tells the same story', () => {
       expect(imported.lossHistory!.map((p) => p.step)).toEqual(base.lossHistory!.map((p) => p.step));
       expect(imported.lossHistory!.map((p) => p.loss)).toEqual(base.lossHistory!.map((p) => p.loss));
       expect(imported.evalHistory!.map((p) => p.step)).toEqual(base.evalHistory!.map((p) => p.step));
+      // The reply comes once the weights are on the GPU; the evaluation and the save follow in the background.
+      await page.waitForFunction(() => window.__events!.some((e) => e.kind === 'importProgress' && e.fraction === 1), null, { timeout: 120_000, polling: 100 });
       const progress = (await events(page)).flatMap((e) => (e.kind === 'importProgress' ? [e.fraction] : []));
       console.log(`[e2e story] import progress: ${progress.map((f) => Math.round(100 * f)).join(' ')} %`);
       expect(progress[0]).toBe(0);

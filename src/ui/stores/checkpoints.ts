@@ -57,7 +57,7 @@ interface CheckpointState {
   last: CheckpointStatus | null;
   /** Export or import in progress. */
   transfer: 'export' | 'import' | 'bundle' | null;
-  /** How far the import in progress is (0..1) and what it is doing, from the engine's events. */
+  /** How far the import in progress is (0..1) and what it is doing, from the engine's events; it outlives the reply while the engine evaluates in the background. */
   importProgress: { fraction: number; stage: string } | null;
   /** Sentence about the last export or import (problems are shown as alerts). */
   transferNote: string | null;
@@ -228,6 +228,7 @@ export const useCheckpoints = create<CheckpointState>((set, get) => ({
       const jsonFile = list.length > 1 ? list.find((f) => /\.json$/i.test(f.name)) : undefined;
       const file = list.find((f) => f !== jsonFile) ?? list[0]!;
       set({ transfer: 'import', importProgress: { fraction: 0, stage: 'reading the file' }, transferError: null, transferNote: null, transferHash: null });
+      let ok = false;
       try {
         if (!useData.getState().corpus) {
           set({ transferError: 'Load the text the model was trained on first (Dataset tab): its characters are the model\'s vocabulary.' });
@@ -278,12 +279,14 @@ export const useCheckpoints = create<CheckpointState>((set, get) => ({
         useSetup.getState().actions.setModel(shape);
         useTraining.getState().actions.adopt(reply, corpus.name);
         const step = reply.imported?.step ?? reply.step ?? 0;
+        ok = true;
         set({
           transferHash: hash,
           transferNote: `Imported ${file.name}${hash ? ` (${fingerprint(hash)})` : ''} as the run "${reply.runName}": the model is at step ${step}.`,
         });
       } finally {
-        set({ transfer: null, importProgress: null });
+        // A loaded file keeps its progress line while the engine evaluates it in the background.
+        set(ok ? { transfer: null } : { transfer: null, importProgress: null });
       }
     },
   },
@@ -335,8 +338,9 @@ export async function openRun(run: SavedRunSummary, opts: { duplicate?: boolean 
 
 /** Checkpoint events become the status line; a new load retires the offer. */
 export function handleCheckpointEvent(event: EngineEvent): void {
-  if (event.kind === 'importProgress' && useCheckpoints.getState().transfer === 'import') {
-    useCheckpoints.setState({ importProgress: { fraction: event.fraction, stage: event.stage } });
+  if (event.kind === 'importProgress' && useCheckpoints.getState().importProgress) {
+    useCheckpoints.setState({ importProgress: event.fraction >= 1 ? null : { fraction: event.fraction, stage: event.stage } });
+    if (event.fraction >= 1 && event.stage !== 'done') useCheckpoints.setState({ transferError: `The imported run is loaded, but ${event.stage}` });
   }
   if (event.kind === 'checkpoint') {
     useCheckpoints.setState({ last: { step: event.step, saved: event.saved, message: event.message ?? null, at: Date.now() } });
