@@ -54,5 +54,5 @@ export function readModelFile(bytes: Uint8Array, configJson?: string): ImportedM
         'Import a file exported from this app, whose model.safetensors keeps the vocabulary.',
     );
   }
-  return { layout: imported.layout, params: imported.params, vocab: imported.vocab, adam: null };
+  return { layout: imported.layout, params: imported.params, vocab: imported.vocab, adam: null, metadata: file.metadata };
 }

@@ -111,7 +111,7 @@ export interface RunSummary extends RunIdentity {
   /** Bytes the run takes in storage (weights, moments, corpus text, curves), about. */
   bytes: number;
   /** For a fine-tune: its kind and the run it started from. */
-  fineTune?: { kind: FineTuneInfo['kind']; baseRunName: string; baseRunId: string };
+  fineTune?: { kind: FineTuneInfo['kind']; baseRunName: string; baseRunId: string; dpo?: DpoStats };
   lossHistory: LossPoint[];
   evalHistory: EvalStats[];
   /** Bumped by every stored checkpoint (absent in runs stored before revisions). */
@@ -431,6 +431,8 @@ export type EngineEvent =
   | { kind: 'dpoStep'; stats: DpoStats; steps: number }
   /** A DPO run ended (all steps, stopped, or failed with `message`); it is saved. */
   | { kind: 'dpoDone'; history: DpoStats[]; stopped: boolean; message?: string }
+  /** A model file being imported: the share done (0..1) and what it is doing. */
+  | { kind: 'importProgress'; fraction: number; stage: string }
   /** A timeline snapshot taken at an evaluation. */
   | { kind: 'snapshot'; insights: Insights }
   /** The whole timeline, sent when it changes other than by appending (load, resume, reset). */
