@@ -36,6 +36,8 @@ export async function inspectModel(
   vocab: string[],
   ids: Int32Array,
   meta: { step: number; source: Insights['source']; cropped: number; unknown: string[] },
+  /** Each token's share of the decoded text (a run on tokens: partial UTF-8 held until complete); default: its vocabulary entry. */
+  texts: (ids: number[]) => string[] = (xs) => xs.map((id) => vocab[id]),
 ): Promise<Insights> {
   const { nLayer: L, nHead: NH, vocabSize: V, blockSize } = model.config;
   const T = ids.length;
@@ -66,16 +68,17 @@ export async function inspectModel(
   }
 
   // A short greedy continuation of the text's start, on the same weights.
-  const context = Array.from(ids.subarray(0, Math.min(SAMPLE_PROMPT, T)));
-  let sample = '';
+  const prompt = Math.min(SAMPLE_PROMPT, T);
+  const context = Array.from(ids.subarray(0, prompt));
   for (let i = 0; i < SAMPLE_CHARS; i++) {
     const window = Int32Array.from(context.slice(-blockSize));
     // The trained model, without the views' live ablations (as the probe).
     const logits = await serial.run(() => model.logits(window, { interventions: false }));
     const next = topK(logits, 0, V, 1).ids[0];
     context.push(next);
-    sample += vocab[next];
   }
+  const sampled = texts(context);
+  const spelled = texts(Array.from(ids));
 
   return {
     step: meta.step,
@@ -90,10 +93,11 @@ export async function inspectModel(
     bits,
     heads,
     inductionLength,
-    samplePrompt: Array.from(ids.subarray(0, Math.min(SAMPLE_PROMPT, T)), (id) => vocab[id]).join(''),
-    sample,
+    samplePrompt: sampled.slice(0, prompt).join(''),
+    sample: sampled.slice(prompt).join(''),
     cropped: meta.cropped,
     unknown: meta.unknown,
+    predictedChars: [...spelled.slice(1).join('')].length,
   };
 }
 

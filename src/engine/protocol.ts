@@ -162,6 +162,8 @@ export interface Insights {
   cropped: number;
   /** Characters of the text the model has never seen (left out). */
   unknown: string[];
+  /** Characters the tokens after the first spell (bits per character of the shown text; runs on tokens). */
+  predictedChars?: number;
   /**
    * Timeline snapshots: Anthropic's in-context-learning score, the mean loss (nats) at position
    * `late` minus at position `early` over `windows` validation windows (negative: the context helps).

@@ -17,6 +17,7 @@ import type { BpeModel } from '../tokenizer/model';
 import { compilePattern } from '../tokenizer/pieces';
 import { parseTiktoken, toTiktoken } from '../tokenizer/tiktokenFile';
 import { TRAIN_FRACTION } from './data';
+import { vocabularyProblem } from './dpo';
 import { CharTokenizer } from './tokenizer';
 
 export type OpenAiEncoding = 'cl100k_base' | 'o200k_base';
@@ -234,6 +235,22 @@ export class RunTokenizer {
       else for (const id of local) ids.push(id);
     }
     return { ids: Int32Array.from(ids), unknown: [...unknown] };
+  }
+
+  /**
+   * A sentence naming what of `text` the run's vocabulary cannot encode, or null:
+   * its characters for a character run, its pieces for a run on tokens (a
+   * trained BPE encodes any text; cl100k_base / o200k_base keep only the
+   * corpus's tokens). Parts (a preference pair's prompt and responses) are
+   * encoded each on its own, as the model reads them. LoRA targets and
+   * preference pairs go through it.
+   */
+  encodeProblem(text: string | string[], what = 'The text'): string | null {
+    const parts = typeof text === 'string' ? [text] : text;
+    if (this.charIndex) return vocabularyProblem(parts.join(''), this.vocab, what);
+    const unknown = new Set<string>();
+    for (const part of parts) for (const piece of this.encode(part).unknown) unknown.add(piece);
+    return unknown.size ? unknownSentence([...unknown], what) : null;
   }
 
   decode(ids: ArrayLike<number>): string {

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState } from 'react';
-import { Explain, scoreAxisMax, scoreTick, scoreTicks } from './insightsText';
+import { Explain, scoreAxisMax, scoreTick, scoreTicks, type TextUnit } from './insightsText';
 import { CartesianGrid, Legend, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { useShallow } from 'zustand/react/shallow';
 import { MAX_SNAPSHOTS, snapshotBytes } from '../engine/insights';
@@ -39,11 +39,11 @@ function topList(vocab: (id: number) => string, ids: ArrayLike<number>, probs: A
   return Array.from({ length: n }, (_, k) => `${JSON.stringify(vocab(ids[from + k]))} ${pct(probs[from + k])}`).join(', ');
 }
 
-/** Per-character surprisal of the text, hover for the top-5 predictions there. */
-function SurprisalView({ s, vocab }: { s: Insights; vocab: (id: number) => string }) {
+/** Surprisal of each character (or token) of the text, hover for the top-5 predictions there. */
+function SurprisalView({ s, vocab, unit }: { s: Insights; vocab: (id: number) => string; unit: TextUnit }) {
   const [hover, setHover] = useState<number | null>(null);
   const L = s.nLayer;
-  // The last lens row is the model's own prediction: row t predicts character t + 1.
+  // The last lens row is the model's own prediction: row t predicts token t + 1.
   const top = (t: number) => ((L - 1) * s.T + t) * LENS_TOP;
   const rows = useMemo(() => {
     const acc = new Map<string, { sum: number; n: number }>();
@@ -55,18 +55,21 @@ function SurprisalView({ s, vocab }: { s: Insights; vocab: (id: number) => strin
     }
     return [...acc].map(([ch, a]) => ({ ch, bits: a.sum / a.n, n: a.n })).sort((a, b) => a.bits - b.bits || (a.ch < b.ch ? -1 : 1));
   }, [s]);
-  const mean = s.T > 1 ? s.bits.reduce((a, b) => a + b, 0) / (s.T - 1) : NaN;
+  const total = s.T > 1 ? s.bits.reduce((a, b) => a + b, 0) : NaN;
+  const mean = total / (s.T - 1);
+  // A run on tokens: the same bits over the characters those tokens spell (comparable with a character run).
+  const predictedChars = s.predictedChars ?? [...s.tokens.slice(1).join('')].length;
   const p = hover !== null ? 2 ** -s.bits[hover - 1] : null;
   const info =
     hover !== null
       ? `${JSON.stringify(s.tokens[hover])} at position ${hover}: p = ${p!.toFixed(4)} (${s.bits[hover - 1].toFixed(2)} bits). Top ${LENS_TOP}: ${topList(vocab, s.lensIds, s.lensProbs, top(hover - 1), LENS_TOP)}`
       : s.T > 1
-        ? 'Hover a character for its probability and the top predictions there. The first character has no context, so no surprisal.'
-        : 'A single character has nothing before it to predict from.';
+        ? `Hover a ${unit} for its probability and the top predictions there. The first ${unit} has no context, so no surprisal.`
+        : `A single ${unit} has nothing before it to predict from.`;
   return (
     <div data-testid="surprisal">
       <h3>Surprisal</h3>
-      <Explain view="surprisal" />
+      <Explain view="surprisal" unit={unit} />
       <p className="token-info" aria-live="polite" data-testid="surprisal-info" data-prob={p ?? undefined} data-pos={hover ?? undefined}>
         {info}
       </p>
@@ -74,7 +77,7 @@ function SurprisalView({ s, vocab }: { s: Insights; vocab: (id: number) => strin
         className="generated surprisal-text"
         tabIndex={0}
         role="region"
-        aria-label="Text coloured by surprisal: left and right arrows read each character"
+        aria-label={`Text coloured by surprisal: left and right arrows read each ${unit}`}
         onMouseLeave={() => setHover(null)}
         onKeyDown={(e) => {
           const step = { ArrowRight: 1, ArrowLeft: -1 }[e.key];
@@ -96,8 +99,9 @@ function SurprisalView({ s, vocab }: { s: Insights; vocab: (id: number) => strin
         ))}
       </pre>
       {rows.length > 0 && (
-        <p className="tag" data-testid="surprisal-summary" data-mean-bits={mean}>
-          Mean {mean.toFixed(3)} bits per character. Easiest: {rows.slice(0, 3).map((r) => `${JSON.stringify(r.ch)} ${r.bits.toFixed(2)}`).join(', ')}. Hardest:{' '}
+        <p className="tag" data-testid="surprisal-summary" data-mean-bits={mean} data-unit={unit} data-bits-per-char={unit === 'token' ? total / predictedChars : mean}>
+          Mean {mean.toFixed(3)} bits per {unit}
+          {unit === 'token' && ` (${(total / predictedChars).toFixed(3)} bits per character over the ${predictedChars} characters they spell)`}. Easiest: {rows.slice(0, 3).map((r) => `${JSON.stringify(r.ch)} ${r.bits.toFixed(2)}`).join(', ')}. Hardest:{' '}
           {rows.slice(-3).reverse().map((r) => `${JSON.stringify(r.ch)} ${r.bits.toFixed(2)}`).join(', ')} (bits, mean over the text).
         </p>
       )}
@@ -105,8 +109,8 @@ function SurprisalView({ s, vocab }: { s: Insights; vocab: (id: number) => strin
   );
 }
 
-/** Layers x positions: the likeliest next character after each block, coloured by its probability. */
-function LensGrid({ s, vocab }: { s: Insights; vocab: (id: number) => string }) {
+/** Layers x positions: the likeliest next character (or token) after each block, coloured by its probability. */
+function LensGrid({ s, vocab, unit }: { s: Insights; vocab: (id: number) => string; unit: TextUnit }) {
   const [hover, setHover] = useState<{ l: number; t: number } | null>(null);
   const cell = (l: number, t: number) => (l * s.T + t) * LENS_TOP;
   const info = hover
@@ -115,7 +119,7 @@ function LensGrid({ s, vocab }: { s: Insights; vocab: (id: number) => string }) 
   return (
     <div data-testid="lens">
       <h3>Logit lens</h3>
-      <Explain view="lens" />
+      <Explain view="lens" unit={unit} />
       <p className="token-info" aria-live="polite" data-testid="lens-info">
         {info}
       </p>
@@ -171,7 +175,7 @@ function LensGrid({ s, vocab }: { s: Insights; vocab: (id: number) => string }) 
 }
 
 /** Every head's scores and badges, with its attention map on the text. */
-function HeadRoles({ s }: { s: Insights }) {
+function HeadRoles({ s, unit }: { s: Insights; unit: TextUnit }) {
   const [pick, setPick] = useState({ layer: 0, head: 0 });
   const layer = Math.min(pick.layer, s.nLayer - 1);
   const head = Math.min(pick.head, s.nHead - 1);
@@ -179,14 +183,14 @@ function HeadRoles({ s }: { s: Insights }) {
   return (
     <div data-testid="head-roles">
       <h3>Head roles</h3>
-      <Explain view="roles" />
+      <Explain view="roles" unit={unit} />
       {s.nLayer < 2 && (
         <p className="tag" data-testid="induction-note">
           A one-layer model has no induction circuit to find (an induction head needs a previous-token head in an earlier layer); its prefix-matching scores are shown only for comparison.
         </p>
       )}
-      {s.inductionLength === 0 && <p className="tag">The context is too short for the induction probe (it needs at least 4 characters).</p>}
-      {s.T < 2 && <p className="tag">The text is a single character: previous-token, first-token and self scores need at least two.</p>}
+      {s.inductionLength === 0 && <p className="tag">The context is too short for the induction probe (it needs at least 4 {unit}s).</p>}
+      {s.T < 2 && <p className="tag">The text is a single {unit}: previous-token, first-token and self scores need at least two.</p>}
       <div className="attention-layout">
         <table className="heads">
           <thead>
@@ -298,6 +302,8 @@ export function InsightsPanel() {
   const shown = shownInsights(st);
   const vocabList = loaded?.vocab;
   const vocab = (id: number) => vocabList?.[id] ?? '?';
+  // A run on tokens reads (and the views show) tokens, not characters.
+  const unit: TextUnit = loaded?.tokenizer && loaded.tokenizer.kind !== 'char' ? 'token' : 'character';
   const index = st.selected ?? st.timeline.length - 1;
   const perSnapshot = st.timeline.length ? snapshotBytes(st.timeline[st.timeline.length - 1]) : 0;
 
@@ -359,9 +365,9 @@ export function InsightsPanel() {
         </span>
       </div>
       {shown && (
-        <p className="tag" data-testid="insights-shown" data-step={shown.step} data-source={shown.source}>
-          Showing step {shown.step} ({shown.source === 'eval' ? 'snapshot at an evaluation' : 'inspected on request'}), {shown.T} characters.
-          {shown.cropped > 0 && ` The text is longer than the context of ${shown.T} characters: the last ${shown.cropped} are not shown.`}
+        <p className="tag" data-testid="insights-shown" data-step={shown.step} data-source={shown.source} data-unit={unit}>
+          Showing step {shown.step} ({shown.source === 'eval' ? 'snapshot at an evaluation' : 'inspected on request'}), {shown.T} {unit}s.
+          {shown.cropped > 0 && ` The text is longer than the context of ${shown.T} ${unit}s: the last ${shown.cropped} are not shown.`}
           {shown.unknown.length > 0 && ` Left out, never seen in the corpus: ${shown.unknown.map((c) => JSON.stringify(c)).join(' ')}.`}
         </p>
       )}
@@ -369,9 +375,9 @@ export function InsightsPanel() {
       <IclChart timeline={st.timeline} step={st.showing === 'timeline' && shown ? shown.step : null} />
       {shown && vocabList && (
         <>
-          <SurprisalView s={shown} vocab={vocab} />
-          <LensGrid s={shown} vocab={vocab} />
-          <HeadRoles s={shown} />
+          <SurprisalView s={shown} vocab={vocab} unit={unit} />
+          <LensGrid s={shown} vocab={vocab} unit={unit} />
+          <HeadRoles s={shown} unit={unit} />
           <h3>Greedy sample</h3>
           <Explain view="sample" />
           <pre className="generated sample-short" tabIndex={0} role="region" aria-label="Greedy sample" data-testid="insights-sample">

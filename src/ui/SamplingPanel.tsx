@@ -16,15 +16,15 @@ function probColour(p: number): string {
   return `hsla(${hue}, 70%, 50%, 0.35)`;
 }
 
-/** Characters so far out of those asked for, with an ETA from the rate so far. */
-function GenerationProgress({ done, max, startedAt }: { done: number; max: number; startedAt: number }) {
+/** Characters (or tokens) so far out of those asked for, with an ETA from the rate so far. */
+function GenerationProgress({ done, max, startedAt, unit }: { done: number; max: number; startedAt: number; unit: string }) {
   const elapsed = performance.now() - startedAt;
   const eta = done > 0 ? ((max - done) * elapsed) / done / 1000 : NaN;
   return (
     <div className="progress-line" data-testid="sample-progress">
       <progress max={max || 1} value={done} aria-label="Generation progress" />
       <span className="tag">
-        {done} / {max} characters · ETA {formatEta(eta)}
+        {done} / {max} {unit}s · ETA {formatEta(eta)}
       </span>
     </div>
   );
@@ -35,6 +35,7 @@ export function SamplingPanel() {
   const sampling = useSetup((s) => s.sampling);
   const { setSampling } = useSetup((s) => s.actions);
   const vocab = useTraining((s) => s.loaded?.vocab ?? null);
+  const unit = useTraining((s) => (s.loaded?.tokenizer && s.loaded.tokenizer.kind !== 'char' ? 'token' : 'character'));
   const corpusVocab = useData((s) => s.corpus?.stats.vocab.length ?? 0);
   const generation = useInspect(useShallow((s) => s.generation));
   const { generate, stopGenerate } = useInspect((s) => s.actions);
@@ -110,7 +111,7 @@ export function SamplingPanel() {
             )}
             {!vocab && <span className="tag">Train (or step) a model first.</span>}
           </div>
-          {generation.running && <GenerationProgress done={generation.chars.length} max={generation.max} startedAt={generation.startedAt} />}
+          {generation.running && <GenerationProgress done={generation.chars.length} max={generation.max} startedAt={generation.startedAt} unit={unit} />}
           {generation.error && <p className="bad" role="alert">{generation.error}</p>}
           <pre
             ref={output}
@@ -153,7 +154,7 @@ export function SamplingPanel() {
               </p>
             </>
           ) : (
-            <p className="tag">Generate to see, for each new character, the 20 likeliest candidates after temperature.</p>
+            <p className="tag">Generate to see, for each new {unit}, the 20 likeliest candidates after temperature.</p>
           )}
         </div>
       </div>

@@ -15,10 +15,18 @@ export const EXPLAIN = {
     'Training health measures, for every weight tensor, the gradient norm and the update-to-weight ratio (how much one step changes the weights): a ratio far above 1e-3 means the steps are too large for that tensor (lower the learning rate), far below means it barely learns.',
 } as const;
 
-export function Explain({ view }: { view: keyof typeof EXPLAIN }) {
+/** What the model reads one at a time: characters, or a tokenizer's tokens. */
+export type TextUnit = 'character' | 'token';
+
+/** The view's sentence for a run that reads `unit`s (the sentences above speak of characters). */
+export function explainText(view: keyof typeof EXPLAIN, unit: TextUnit = 'character'): string {
+  return unit === 'character' ? EXPLAIN[view] : EXPLAIN[view].replaceAll('character', unit);
+}
+
+export function Explain({ view, unit = 'character' }: { view: keyof typeof EXPLAIN; unit?: TextUnit }) {
   return (
-    <p className="explain" data-testid={`explain-${view}`}>
-      {EXPLAIN[view]}
+    <p className="explain" data-testid={`explain-${view}`} data-unit={unit}>
+      {explainText(view, unit)}
     </p>
   );
 }

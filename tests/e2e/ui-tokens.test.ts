@@ -102,6 +102,19 @@ describe('models on tokens', () => {
       const spans = await page.getByTestId('surprisal').locator('[data-testid^="surprisal-char-"]').allTextContents();
       expect(spans).toEqual(tokens);
       expect(Number(await attr(page, 'surprisal-char-1', 'data-bits'))).toBeGreaterThan(0);
+      // The views speak of tokens: the summary gives bits per token and per character of the text they spell.
+      expect(await attr(page, 'insights-shown', 'data-unit')).toBe('token');
+      expect(await page.getByTestId('insights-shown').textContent()).toContain(`${tokens.length} tokens.`);
+      expect(await page.getByTestId('explain-surprisal').textContent()).toContain('how unexpected each token was');
+      expect(await page.getByTestId('lens').locator('thead th').count()).toBe(tokens.length);
+      const spanBits = await page.getByTestId('surprisal').locator('[data-bits]').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-bits'))));
+      const summary = (await page.getByTestId('surprisal-summary').textContent()) ?? '';
+      console.log(`[e2e tokens] surprisal summary: ${summary}`);
+      const spelled = 'Christopher Anna'.length - tokens[0].length;
+      expect(summary).toMatch(new RegExp(`^Mean [\\d.]+ bits per token \\([\\d.]+ bits per character over the ${spelled} characters they spell\\)`));
+      const sumBits = spanBits.reduce((a, b) => a + b, 0);
+      expect(Math.abs(Number(await attr(page, 'surprisal-summary', 'data-bits-per-char')) - sumBits / spelled)).toBeLessThan(1e-5);
+      expect(Number(await attr(page, 'timeline', 'data-count'))).toBeGreaterThanOrEqual(2);
       await screenshot(page, 'ui-tokens-surprisal');
 
       // The Runs tab compares both in bits per character.

@@ -116,6 +116,27 @@ describe.each([
       `The prompt has pieces this run's vocabulary cannot encode: " zebra", " quantum". Use only text like the corpus the model was trained on.`,
     );
   });
+
+  it('checks LoRA texts and preference pairs part by part, naming each missing piece once', async () => {
+    const { tokenizer } = await RunTokenizer.forCorpus({ kind: name }, TEXT);
+    expect(tokenizer.encodeProblem(['All:\n', 'Speak, speak', 'Before we proceed'], 'Pair 1')).toBeNull();
+    // Each part on its own: "Citizen" without its leading space is another token than " Citizen".
+    expect(tokenizer.encodeProblem(['First', ' Citizen', 'Citizen', ' zebra zebra'], 'Pair 2')).toBe(
+      `Pair 2 has pieces this run's vocabulary cannot encode: "Citizen", " zebra". Use only text like the corpus the model was trained on.`,
+    );
+  });
+});
+
+describe('encodeProblem on characters and a trained BPE', () => {
+  it('names characters for a character run (as before), nothing for a BPE (every byte is a token)', () => {
+    const chars = RunTokenizer.charsOf(TEXT);
+    expect(chars.encodeProblem(['Speak', 'Zoo!'], 'The target text')).toBe(
+      'The target text has 2 characters the base model has never seen ("Z", "!"); remove or replace them.',
+    );
+    expect(chars.encodeProblem('Speak, speak.')).toBeNull();
+    const bpe = RunTokenizer.bpe('toy', trained(300));
+    expect(bpe.encodeProblem(['Zoo! ∑ 🦓', 'anything at all'])).toBeNull();
+  });
 });
 
 describe('bad input and bits per character', () => {

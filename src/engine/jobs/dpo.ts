@@ -3,7 +3,6 @@
 // and trains on preference pairs against a frozen reference, the policy
 // before any update. Its Trainer runs it with a DpoHead (../stepHeads.ts):
 // one DPO job at a time, stoppable after the step in flight.
-import { vocabularyProblem } from '../../model/dpo';
 import { initLora, loraLayout, mergeAdapters, validateLoraConfig, type LoraLayout } from '../../model/lora';
 import { NOT_LOADED, type DpoJob, type Engine } from '../engine';
 import type { DpoStats, EngineReply, EngineRequest, FineTuneInfo } from '../protocol';
@@ -23,7 +22,8 @@ function dpoProblems(request: Request<'startDpo'>, base: Run, pairsPerStep: numb
   if (!Number.isInteger(request.steps) || request.steps < 1) problems.push('Train at least one DPO step.');
   pairs.forEach((p, i) => {
     if (!p.prompt) problems.push(`Pair ${i + 1} has no prompt.`);
-    const bad = vocabularyProblem(p.prompt + p.chosen + p.rejected, base.tokenizer.vocab, `Pair ${i + 1}`);
+    // Each part is encoded on its own (prompt, then each response), as the DPO batch reads them.
+    const bad = base.tokenizer.encodeProblem([p.prompt, p.chosen, p.rejected], `Pair ${i + 1}`);
     if (bad) problems.push(bad);
   });
   if (request.target === 'lora') {

@@ -14,13 +14,16 @@ function probeIds(r: Run): Int32Array {
   return r.trainer.setup.valTokens.slice(0, Math.min(r.config.blockSize, PROBE_CHARS));
 }
 
+/** Each token's share of the text, as the run's tokenizer decodes it. */
+const texts = (r: Run) => (ids: number[]) => r.tokenizer.tokenTexts(ids);
+
 /** A timeline snapshot of the open run at `step` (called after each evaluation, weights at that step). */
 export async function snapshotAt(engine: Engine, step: number): Promise<void> {
   const r = engine.run;
   if (!r) return;
   const model = r.trainer.model;
   if (!canProbe(model)) return;
-  const insights = await inspectModel(model, engine.serial, r.tokenizer.vocab, probeIds(r), { step, source: 'eval', cropped: 0, unknown: [] });
+  const insights = await inspectModel(model, engine.serial, r.tokenizer.vocab, probeIds(r), { step, source: 'eval', cropped: 0, unknown: [] }, texts(r));
   const icl = await inContextLearning(model, engine.serial, r.trainer.setup.valTokens);
   if (icl) insights.icl = icl;
   engine.timeline.add(insights);
@@ -50,6 +53,6 @@ export async function insights(engine: Engine, request: Extract<EngineRequest, {
     source: 'request',
     cropped: ids.length - T,
     unknown,
-  });
+  }, texts(r));
   return { kind: 'insights', insights };
 }

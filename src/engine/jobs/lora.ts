@@ -1,7 +1,6 @@
 // The LoRA lifecycle: a LoRA fine-tune of the open run on a target text (the
 // base frozen, adapters trained), the adapters' strength in the views, and
 // merging them into the base as a new run. Adapter files: runFiles.ts.
-import { vocabularyProblem } from '../../model/dpo';
 import { initLora, loraLayout, mergeAdapters, validateLoraConfig, type LoraConfig } from '../../model/lora';
 import { NOT_LOADED, type Engine } from '../engine';
 import type { EngineReply, EngineRequest } from '../protocol';
@@ -23,7 +22,7 @@ export async function startLora(engine: Engine, request: Request<'startLora'>): 
   if (busy) return busy;
   const base = engine.run;
   const problems = loraProblems(base, request.lora);
-  const unknown = vocabularyProblem(request.text, base.tokenizer.vocab, 'The target text');
+  const unknown = base.tokenizer.encodeProblem(request.text, 'The target text');
   if (unknown) problems.push(unknown);
   if (problems.length) return { kind: 'invalid', problems };
   const state = await baseState(engine, base);
@@ -32,7 +31,8 @@ export async function startLora(engine: Engine, request: Request<'startLora'>): 
   const identity = await newIdentity(engine, request.runName || `LoRA of ${base.trainer.setup.run.name} on ${request.corpusName}`, 'lora');
   const corpus = corpusIdentity(request.corpusName, request.text, request.builtIn);
   const built = await buildRun(engine, identity, corpus, request.text, shapeOf(base.config), request.train, {
-    vocab: base.tokenizer.vocab,
+    // The target text is read with the base's tokenizer (characters, or its tokens).
+    ...(base.tokenizer.kind === 'char' ? { vocab: base.tokenizer.vocab } : { tokenizer: base.tokenizer }),
     params: state.params,
     lora: { layout, adapters: initLora(layout, request.train.seed) },
     fineTune: info,

@@ -16,7 +16,7 @@ import { useGpu } from '../gpuStore';
 import { download } from './checkpoints';
 import { useData } from './data';
 import {
-  blockModules, dpoProblems, fieldPrompt, loraProblems, loraTrain, pairsVocabularyProblem, readKept, rulePrompts, writeKept,
+  blockModules, dpoProblems, fieldPrompt, loraProblems, loraTrain, onTokens, pairsVocabularyProblem, readKept, rulePrompts, writeKept,
   type BeforeAfter, type Candidates, type DpoForm, type FineTuneState, type PagePair,
 } from './finetuneForms';
 import { useInsights } from './insights';
@@ -181,7 +181,8 @@ export const useFineTune = create<FineTuneState>((set, get) => {
         const loaded = useTraining.getState().loaded;
         const { lora, target } = get();
         if (!engine || !loaded || !target || get().loraBusy) return;
-        const problem = vocabularyProblem(target.text, loaded.vocab, target.name);
+        // A run on tokens: the engine encodes the text with the run's tokenizer and names what it cannot.
+        const problem = onTokens(loaded) ? null : vocabularyProblem(target.text, loaded.vocab, target.name);
         const problems = loraProblems(lora, useTraining.getState().loaded?.config);
         if (problem || problems.length) {
           set({ loraError: problem ?? problems.join(' ') });
@@ -377,7 +378,7 @@ export const useFineTune = create<FineTuneState>((set, get) => {
         const { dpo: form, pairs, lora } = get();
         if (!engine || !loaded || get().dpoRun?.running) return;
         const problems = dpoProblems(form, pairs);
-        const vocab = pairsVocabularyProblem(pairs, loaded.vocab);
+        const vocab = onTokens(loaded) ? null : pairsVocabularyProblem(pairs, loaded.vocab);
         if (problems.length || vocab) {
           set({ dpoError: vocab ?? problems.join(' ') });
           return;

@@ -182,6 +182,11 @@ export function dpoProblems(form: DpoForm, pairs: PreferencePair[]): string[] {
   return out;
 }
 
+/** A run on tokens (not characters): its texts are checked by the engine, with its tokenizer. */
+export function onTokens(loaded: { tokenizer?: { kind: string } }): boolean {
+  return !!loaded.tokenizer && loaded.tokenizer.kind !== 'char';
+}
+
 /** The sentence about characters of the pairs the open model cannot read, or null. */
 export function pairsVocabularyProblem(pairs: PreferencePair[], vocab: readonly string[]): string | null {
   const text = pairs.map((p) => p.prompt + p.chosen + p.rejected).join('');
