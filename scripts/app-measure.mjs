@@ -181,3 +181,18 @@ export async function openRunId(page) {
   await open.waitFor({ timeout: 60_000 });
   return open.getAttribute('data-run-id');
 }
+
+/**
+ * A stored run's timing: the training time the app records (steps only, not
+ * evaluations or checkpoints) and the milliseconds per step after step 20,
+ * when the kernels are compiled (the first run in a page compiles them).
+ */
+export function runTiming(run) {
+  const pts = (run?.lossHistory ?? []).filter((p) => typeof p.time === 'number');
+  const last = pts.at(-1);
+  const from = last && pts.find((p) => p.step >= Math.min(20, last.step - 1));
+  return {
+    appWallS: run ? run.wallMs / 1000 : NaN,
+    msPerStep: from && last.step > from.step ? ((last.time - from.time) * 1000) / (last.step - from.step) : NaN,
+  };
+}

@@ -18,7 +18,7 @@
 // measures the CPU, and other work on the machine slows it.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ROOT, cpuModel, fmt, gotoApp, load, openApp, openRunId, parseArgs, renameRun, storedRuns, trainToEnd, until } from './app-measure.mjs';
+import { ROOT, cpuModel, fmt, gotoApp, load, openApp, openRunId, parseArgs, renameRun, runTiming, storedRuns, trainToEnd, until } from './app-measure.mjs';
 
 const opts = parseArgs(process.argv.slice(2), { steps: 400, evalIters: 16 }, 'Use --steps N, --eval-iters N, --build, --headed, --chrome PATH.');
 const CHART = resolve(ROOT, 'docs/compare-blocks.png');
@@ -57,22 +57,22 @@ async function main() {
     await page.getByTestId('compare-metric').selectOption('bpc');
     await page.getByTestId('compare-axis-steps').check();
     const chart = page.getByTestId('compare-chart');
-    await until('both curves in the comparison', async () => (await chart.getAttribute('data-series')) === '2', 60_000);
+    await until('both curves in the comparison', async () => (await chart.getAttribute('data-series')) === '2', 180_000);
     mkdirSync(resolve(ROOT, 'docs'), { recursive: true });
     await chart.screenshot({ path: CHART });
     runs = await storedRuns(app);
   } finally {
     await app.close();
   }
-  // The training time the app itself records for each run (steps only, without evaluations and checkpoints).
-  for (const r of rows) r.appWallS = (runs.find((x) => x.id === r.runId)?.wallMs ?? NaN) / 1000;
+  // The training time the app records for each run, and its time per step once the kernels are compiled.
+  for (const r of rows) Object.assign(r, runTiming(runs.find((x) => x.id === r.runId)));
 
   const table = [
-    '| block | parameters | steps | val loss (nats/char) | val bits/char | wall time (Start to done) | training time (app) | load average (1 min) before → after |',
+    '| block | parameters | steps | val loss (nats/char) | val bits/char | wall time (Start to done) | ms/step after step 20 | load average (1 min) before → after |',
     '|---|--:|--:|--:|--:|--:|--:|---|',
     ...rows.map(
       (r) =>
-        `| ${r.block} | ${r.params.toLocaleString('en-US')} | ${r.step} | ${fmt(r.valLoss, 4)} | ${fmt(r.valBpc, 4)} | ${fmt(r.wallS, 0)} s | ${fmt(r.appWallS, 0)} s | ${r.loadBefore[0]} → ${r.loadAfter[0]} |`,
+        `| ${r.block} | ${r.params.toLocaleString('en-US')} | ${r.step} | ${fmt(r.valLoss, 4)} | ${fmt(r.valBpc, 4)} | ${fmt(r.wallS, 0)} s | ${fmt(r.msPerStep, 0)} | ${r.loadBefore[0]} → ${r.loadAfter[0]} |`,
     ),
   ].join('\n');
   console.log(`\n${table}\n\nchart: ${CHART}`);
@@ -87,7 +87,7 @@ async function main() {
     steps: opts.steps,
     evalIters: opts.evalIters,
     rows,
-    runs: runs.map((r) => ({ id: r.id, name: r.name, model: r.model, train: r.train, step: r.step, wallMs: r.wallMs, evalHistory: r.evalHistory })),
+    runs: runs.map((r) => ({ id: r.id, name: r.name, model: r.model, train: r.train, step: r.step, wallMs: r.wallMs, evalHistory: r.evalHistory, lossHistory: r.lossHistory })),
     chart: 'docs/compare-blocks.png',
     ...app.problems,
   };
