@@ -104,23 +104,35 @@ async function main() {
       const info = a?.info;
       return info ? `${info.vendor || '?'} ${info.architecture || ''} ${info.description || ''}`.trim() : 'no WebGPU adapter';
     });
-    const setup = await page.evaluate(
+    const step = async (what, fn, arg) => {
+      const t = Date.now();
+      const out = await page.evaluate(fn, arg);
+      console.error(`${what}: ${((Date.now() - t) / 1000).toFixed(1)} s`);
+      if (out && out.error) throw new Error(`${what} failed: ${out.error}`);
+      return out;
+    };
+    await step('engine ready', async () => {
+      const engine = new window.__EngineClient();
+      window.__engine = engine;
+      window.__events = [];
+      engine.on((e) => window.__events.push({ ...e, at: performance.now() }));
+      const init = await engine.request({ kind: 'init' });
+      return init.kind === 'ready' ? {} : { error: JSON.stringify(init) };
+    });
+    await step(
+      'Tutorial-sized run built',
       async ({ model, train, text, name }) => {
-        const engine = new window.__EngineClient();
-        window.__engine = engine;
-        window.__events = [];
-        engine.on((e) => window.__events.push({ ...e, at: performance.now() }));
-        const init = await engine.request({ kind: 'init' });
-        if (init.kind !== 'ready') return { error: JSON.stringify(init) };
-        const load = await engine.request({ kind: 'load', corpusName: name, text, model, train, runName: 'Tutorial-sized' });
-        if (load.kind !== 'loaded') return { error: JSON.stringify(load) };
-        const file = await engine.request({ kind: 'exportCheckpoint', withOptimizer: true });
-        if (file.kind !== 'exported') return { error: JSON.stringify(file) };
-        window.__file = file.bytes.slice(0);
-        return { params: load.params ?? null, bytes: file.bytes.byteLength, fileName: file.fileName };
+        const load = await window.__engine.request({ kind: 'load', corpusName: name, text, model, train, runName: 'Tutorial-sized' });
+        return load.kind === 'loaded' ? {} : { error: JSON.stringify(load) };
       },
       { model: MODEL, train, text: text.text, name: text.name },
     );
+    const setup = await step('checkpoint exported', async () => {
+      const file = await window.__engine.request({ kind: 'exportCheckpoint', withOptimizer: true });
+      if (file.kind !== 'exported') return { error: JSON.stringify(file) };
+      window.__file = file.bytes.slice(0);
+      return { bytes: file.bytes.byteLength, fileName: file.fileName };
+    });
     if (setup.error) throw new Error(`Setup failed: ${setup.error}`);
     const rows = [];
     for (let i = 0; i < opts.repeat; i++) {

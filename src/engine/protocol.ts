@@ -297,7 +297,8 @@ export type EngineRequest =
   /** The open LoRA run's adapters as a PEFT-format safetensors file. */
   | { kind: 'exportAdapter' }
   /** A PEFT LoRA file onto the open run (the base), as a new LoRA run on the open run's corpus. */
-  | { kind: 'importAdapter'; bytes: ArrayBuffer; fileName: string }
+  /** An adapter: PEFT's folder zipped, adapter_model.safetensors with its adapter_config.json as `configJson`, or our single file. */
+  | { kind: 'importAdapter'; bytes: ArrayBuffer; fileName: string; configJson?: string }
   /**
    * DPO from the open run as a new run: the model as it is now is the frozen
    * reference; `steps` steps on the pairs (cycled), all weights or LoRA

@@ -1,10 +1,10 @@
 // Runs to and from files: the open run exported as safetensors (a nanoGPT
 // checkpoint, or ours with the AdamW moments; a LoRA run's adapters alone in
-// PEFT's layout), and files imported as new runs (a checkpoint on the page's
+// PEFT's adapter folder, zipped), and files imported as new runs (a checkpoint on the page's
 // corpus, or an adapter onto the open base run).
 import { exportSafetensors, nanoGptComputes } from '../model/files';
-import { hfZip, readModelFile } from './modelFiles';
-import { exportAdapter as adapterFile, importAdapter as readAdapterFile } from '../model/adapterFiles';
+import { adapterZip, hfZip, readAdapterInput, readModelFile } from './modelFiles';
+import { importAdapter as readAdapterFile } from '../model/adapterFiles';
 import { mergeAdapters } from '../model/lora';
 import { RunTokenizer } from '../model/runTokenizer';
 import { NOT_LOADED, type Engine } from './engine';
@@ -134,15 +134,16 @@ export async function importCheckpoint(engine: Engine, request: Request<'importC
   return { ...loadedReply(run, built.trainTokens, built.valTokens), imported: { fileName: request.fileName, step } };
 }
 
-/** The open LoRA run's adapters alone (PEFT's adapter_model.safetensors layout). */
+/** The open LoRA run's adapters alone, as PEFT's adapter folder zipped (adapter_config.json, adapter_model.safetensors). */
 export async function exportAdapter(engine: Engine): Promise<EngineReply> {
   const r = engine.run;
   if (!r?.lora) return { kind: 'error', message: 'The open run has no LoRA adapters to export.' };
   await recover(engine);
   const state = await engine.serial.run(() => r.trainer.model.readState());
-  const bytes = adapterFile(r.lora, state.lora!.adapters, r.tokenizer.vocab);
+  const setup = r.trainer.setup;
+  const bytes = adapterZip(r.lora, state.lora!.adapters, r.tokenizer.vocab, setup.fineTune?.baseRunName ?? setup.run.name);
   const step = r.trainer.step;
-  return { kind: 'exported', bytes: ownBuffer(bytes), step, fileName: `${fileStem(r.trainer.setup.run.name)}-step${step}.adapter.safetensors` };
+  return { kind: 'exported', bytes: ownBuffer(bytes), step, fileName: `${fileStem(setup.run.name)}-step${step}.adapter.zip` };
 }
 
 /** An adapter file onto the open base run, as a new LoRA run. */
@@ -154,13 +155,14 @@ export async function importAdapter(engine: Engine, request: Request<'importAdap
   if (base.lora) return { kind: 'error', message: 'The open run has adapters of its own: open the base run (one without adapters) to import an adapter onto it.' };
   let imported;
   try {
-    imported = readAdapterFile(request.bytes, base.config);
+    const input = readAdapterInput(new Uint8Array(request.bytes), request.configJson);
+    imported = readAdapterFile(input.safetensors, base.config, input.configJson);
   } catch (e) {
     return { kind: 'error', message: (e as Error).message };
   }
   const state = await baseState(engine, base);
   const info = fineTuneInfo('lora', base, imported.layout, base.trainer.setup.train.batchSize);
-  const stem = request.fileName.replace(/\.safetensors$/i, '');
+  const stem = request.fileName.replace(/\.(safetensors|zip)$/i, '');
   const lora = { layout: imported.layout, adapters: imported.flat };
   return forkRun(engine, base, `${stem} on ${base.trainer.setup.run.name}`, 'lora', { params: state.params, lora, fineTune: info }, true);
 }
