@@ -62,6 +62,9 @@ def main(ckpt_path, meta_path, out):
         'vocab': json.dumps(vocab),
         'step': str(step),
     }
+    # A run on tokens: its tokenizer (kept in meta.pkl by the browser), so the import reads the corpus with it.
+    if 'playground_tokenizer' in meta:
+        metadata['tokenizer'] = meta['playground_tokenizer']
     if len(opt_state) != len(names):
         del metadata['step']
     write_safetensors(out, tensors, metadata)
