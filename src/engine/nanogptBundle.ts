@@ -91,8 +91,26 @@ function tokenNote(input: BundleInput): string {
 This run reads tokens (${t.label}): data/${input.stem}/train.bin and val.bin hold its ${t.train.length.toLocaleString('en-US')} training and
 ${t.val.length.toLocaleString('en-US')} validation token ids (${wide ? 'uint32' : 'uint16'}, the text cut at 90% of its characters, then each part
 encoded), and meta.pkl its ${t.vocab.length.toLocaleString('en-US')}-token vocabulary (vocab_size, itos, stoi). They are ready: skip prepare.py.
+meta.pkl's playground_tokenizer holds the tokenizer as JSON (ckpt_to_playground.py copies it into the checkpoint, so the
+browser reads the corpus with the same tokens).${bpeNote(input)}
 ${wide ? "The ids exceed 65,535, so they are uint32: change np.uint16 to np.uint32 in train.py's get_batch before training.\n" : ''}sample.py's encode looks up stoi one character at a time: start its prompt with a single-character piece such as "\\n".
 `;
+}
+
+/** A trained BPE: its ranks as tiktoken's own file, and how Python's tiktoken loads it. */
+function bpeNote(input: BundleInput): string {
+  const spec = input.tokens?.spec;
+  if (spec?.kind !== 'bpe') return '';
+  return `
+data/${input.stem}/${input.stem}.tiktoken is the BPE in tiktoken's rank format (base64 of each token's bytes, then its id);
+with Python's tiktoken:
+
+\`\`\`python
+import tiktoken
+from tiktoken.load import load_tiktoken_bpe
+enc = tiktoken.Encoding(name=${JSON.stringify(spec.name)}, pat_str=${JSON.stringify(spec.pattern)},
+                        mergeable_ranks=load_tiktoken_bpe('data/${input.stem}/${input.stem}.tiktoken'), special_tokens={})
+\`\`\``;
 }
 
 export function readme(input: BundleInput): string {
@@ -142,7 +160,8 @@ export function bundleFiles(input: BundleInput): Record<string, Uint8Array> {
     ? {
         [`data/${stem}/train.bin`]: idsFile(t.train, needsWide(t.vocab.length)),
         [`data/${stem}/val.bin`]: idsFile(t.val, needsWide(t.vocab.length)),
-        [`data/${stem}/meta.pkl`]: metaPickle(t.vocab),
+        [`data/${stem}/meta.pkl`]: metaPickle(t.vocab, t.spec),
+        ...(t.spec?.kind === 'bpe' ? { [`data/${stem}/${stem}.tiktoken`]: strToU8(t.spec.tiktoken) } : {}),
       }
     : { [`data/${stem}/prepare.py`]: strToU8(prepare) };
   return {

@@ -1,7 +1,8 @@
 // Runs on tokens through the engine worker in headless Chromium: a tiny model
 // on a BPE trained on its corpus, its checkpoint out and back in (the file
 // carries the tokenizer: same predictions, same validation loss), a LoRA
-// fine-tune on another text read with the run's BPE (its validation loss falls),
+// fine-tune on another text read with the run's BPE (its validation loss falls;
+// reopened from storage it reads with the same BPE),
 // DPO on preference pairs encoded with it (the loss falls below ln 2), and, on a
 // cl100k_base run whose vocabulary is only its corpus's tokens, a LoRA text and
 // a preference pair with a piece it cannot encode refused with a sentence.
@@ -128,6 +129,14 @@ describe('fine-tuning runs on tokens', () => {
       console.log(`[e2e tokens-ft] LoRA on the target (${ft.trainTokens}+${ft.valTokens} tokens for ${TARGET.length} characters): val loss ${start.toFixed(4)} -> ${end.valLoss.toFixed(4)} after ${end.step} steps`);
       expect(end.step).toBe(30);
       expect(end.valLoss).toBeLessThan(start - 0.1);
+      // Reopened from storage, the fine-tune reads its text with the same BPE and predicts the same.
+      const tuned = await bits(page);
+      const stored = await request(page, { kind: 'listRuns' });
+      if (stored.kind !== 'runs') throw new Error(JSON.stringify(stored));
+      loaded(await request(page, { kind: 'resume', id: await baseId(page), text: TEXT }));
+      const reopened = loaded(await request(page, { kind: 'resume', id: stored.runs.find((r) => r.fineTune?.kind === 'lora')!.id, text: TARGET }));
+      expect(reopened).toMatchObject({ step: 30, tokenizer: { kind: 'bpe', size: 300 }, trainTokens: ft.trainTokens, valTokens: ft.valTokens });
+      expect(maxDiff((await bits(page)).bits, tuned.bits)).toBe(0);
 
       // DPO on pairs encoded with the BPE.
       loaded(await request(page, { kind: 'resume', id: await baseId(page), text: TEXT }));

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_TRAIN } from '../../src/model/config';
+import { RunTokenizer } from '../../src/model/runTokenizer';
+import { onTokens, rulePrompts } from '../../src/ui/stores/finetuneForms';
 import { DEFAULT_DPO, DEFAULT_LORA, dpoEta, dpoProblems, loraProblems, loraTrain, pairsVocabularyProblem, type DpoRunView } from '../../src/ui/stores/finetune';
 
 describe('fine-tune forms', () => {
@@ -50,4 +52,19 @@ describe('fine-tune forms', () => {
     expect(dpoEta(run)).toBeCloseTo(15, 9);
     expect(dpoEta({ ...run, running: false })).toBeNaN();
   });
+
+  it('starts rule prompts at lines of the validation text: two characters, or a whole word a run on tokens can encode', async () => {
+    const text = 'First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n'.repeat(10);
+    const form = { ...DEFAULT_DPO, promptSource: 'lines' as const };
+    expect(new Set(rulePrompts(form, 4, text))).toEqual(new Set(['\nFi', '\nBe', '\nAl', '\nSp']));
+    const words = rulePrompts(form, 4, text, true);
+    expect(new Set(words)).toEqual(new Set(['First', 'Before', 'All', 'Speak']));
+    // Every one is in the vocabulary of a cl100k_base run on that text; the character prompts are not.
+    const { tokenizer } = await RunTokenizer.forCorpus({ kind: 'cl100k_base' }, text);
+    for (const w of words) expect(tokenizer.encodeProblem(w)).toBeNull();
+    expect(tokenizer.encodeProblem(rulePrompts(form, 4, text))).not.toBeNull();
+    expect(onTokens({ tokenizer: { kind: 'cl100k_base' } })).toBe(true);
+    expect(onTokens({ tokenizer: { kind: 'char' } })).toBe(false);
+    expect(onTokens({})).toBe(false);
+  }, 60_000);
 });

@@ -67,6 +67,9 @@ def main(ckpt_path, meta_path, out):
     max_iters = ckpt.get('config', {}).get('max_iters')
     if isinstance(max_iters, int) and max_iters > 0:
         metadata['max_iters'] = str(max_iters)
+    # A run on tokens: its tokenizer (kept in meta.pkl by the browser), so the import reads the corpus with it.
+    if 'playground_tokenizer' in meta:
+        metadata['tokenizer'] = meta['playground_tokenizer']
     if len(opt_state) != len(names):
         del metadata['step']
     write_safetensors(out, tensors, metadata)

@@ -2,6 +2,10 @@
 // dataset: train.bin / val.bin (the token ids, uint16; uint32 when the
 // vocabulary exceeds 65,535) and meta.pkl ({vocab_size, itos, stoi}, what
 // sample.py reads), written here because the browser already has the ids.
+// meta.pkl also keeps the run's tokenizer (playground_tokenizer: the JSON a
+// checkpoint's metadata holds: a BPE's .tiktoken ranks and split pattern, or an
+// OpenAI encoding's ranks), so ckpt_to_playground.py writes it back.
+import type { TokenizerSpec } from '../../model/runTokenizer';
 
 export interface TokenData {
   train: Int32Array;
@@ -10,6 +14,8 @@ export interface TokenData {
   vocab: string[];
   /** "BPE on Tiny Shakespeare (512)", "cl100k_base". */
   label: string;
+  /** The tokenizer, as a checkpoint keeps it. */
+  spec?: TokenizerSpec;
 }
 
 /** Ids as nanoGPT's np.uint16 .tofile() writes them (little-endian); uint32 past 65,535. */
@@ -22,8 +28,8 @@ export function idsFile(ids: Int32Array, wide: boolean): Uint8Array {
 /** Whether the ids need uint32 (nanoGPT's train.py reads uint16 unless told). */
 export const needsWide = (vocabSize: number): boolean => vocabSize > 65535;
 
-/** Python's pickle (protocol 2) of {'vocab_size': V, 'itos': {i: s}, 'stoi': {s: i}}. */
-export function metaPickle(vocab: string[]): Uint8Array {
+/** Python's pickle (protocol 2) of {'vocab_size': V, 'itos': {i: s}, 'stoi': {s: i}} (+ 'playground_tokenizer': its spec as JSON). */
+export function metaPickle(vocab: string[], spec?: TokenizerSpec): Uint8Array {
   const parts: number[] = [0x80, 2, 0x7d, 0x28]; // PROTO 2, EMPTY_DICT, MARK
   const enc = new TextEncoder();
   const u32 = (n: number) => parts.push(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff);
@@ -52,6 +58,11 @@ export function metaPickle(vocab: string[]): Uint8Array {
     str(s);
     int(i);
   });
-  parts.push(0x75, 0x75, 0x2e); // SETITEMS (stoi), SETITEMS (outer), STOP
+  parts.push(0x75); // SETITEMS (stoi)
+  if (spec) {
+    str('playground_tokenizer');
+    str(JSON.stringify(spec));
+  }
+  parts.push(0x75, 0x2e); // SETITEMS (outer), STOP
   return Uint8Array.from(parts);
 }

@@ -309,7 +309,7 @@ export const useFineTune = create<FineTuneState>((set, get) => {
           return;
         }
         const n = Math.max(1, Math.min(500, Math.floor(form.ruleCount)));
-        const prompts = rulePrompts(form, n, corpusTextOfOpenRun());
+        const prompts = rulePrompts(form, n, corpusTextOfOpenRun(), onTokens(loaded));
         labellingStopped = false;
         set({ writing: { done: 0, total: n }, dpoError: null, dpoNote: null, candidates: null });
         let labelled = 0;

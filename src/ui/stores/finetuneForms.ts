@@ -213,14 +213,20 @@ export function fieldPrompt(form: DpoForm): string {
   return form.prompt || '\n';
 }
 
-/** N prompts for the rule: the field's, or the first characters of lines of the open run's validation text. */
-export function rulePrompts(form: DpoForm, n: number, text: string | null): string[] {
+/**
+ * N prompts for the rule: the field's, or the starts of lines of the open run's
+ * validation text: a newline and two characters for a character run; the
+ * line's first word for a run on tokens (two characters are rarely a token of
+ * it, and cl100k_base / o200k_base runs refuse pieces outside their corpus).
+ */
+export function rulePrompts(form: DpoForm, n: number, text: string | null, tokens = false): string[] {
   if (form.promptSource === 'field' || !text) return Array.from({ length: n }, () => fieldPrompt(form));
   const starts: string[] = [];
   const lines = text.slice(Math.floor(text.length * 0.9)).split('\n').filter((l) => l.length >= 2);
-  if (lines.length === 0) return Array.from({ length: n }, () => fieldPrompt(form));
-  const stride = Math.max(1, Math.floor(lines.length / n));
-  for (let i = 0; i < n; i++) starts.push('\n' + lines[(i * stride) % lines.length].slice(0, 2));
+  const heads = tokens ? lines.flatMap((l) => l.match(/^\p{L}+/u) ?? []) : lines.map((l) => '\n' + l.slice(0, 2));
+  if (heads.length === 0) return Array.from({ length: n }, () => fieldPrompt(form));
+  const stride = Math.max(1, Math.floor(heads.length / n));
+  for (let i = 0; i < n; i++) starts.push(heads[(i * stride) % heads.length]);
   return starts;
 }
 

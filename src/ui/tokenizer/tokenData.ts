@@ -9,7 +9,8 @@ import { readSafetensors } from '../../model/safetensors';
 export async function tokenDataOf(checkpoint: Uint8Array, text: string): Promise<TokenData | null> {
   const raw = readSafetensors(checkpoint).metadata.tokenizer;
   if (raw === undefined) return null;
-  const tokenizer = await RunTokenizer.fromSpec(JSON.parse(raw) as TokenizerSpec);
+  const spec = JSON.parse(raw) as TokenizerSpec;
+  const tokenizer = await RunTokenizer.fromSpec(spec);
   const { train, val } = tokenizer.splitCorpus(text);
-  return { train, val, vocab: tokenizer.vocab, label: tokenizer.label };
+  return { train, val, vocab: tokenizer.vocab, label: tokenizer.label, spec };
 }
