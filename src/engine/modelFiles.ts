@@ -7,11 +7,12 @@ import { strToU8, unzipSync, zipSync } from 'fflate';
 import { importSafetensors, ARCHITECTURE_KEY, type ImportedModel } from '../model/files';
 import { exportHfLlama, importHfLlama } from '../model/hfFiles';
 import type { ParamLayout } from '../model/layout';
+import type { TokenizerSpec } from '../model/runTokenizer';
 import { readSafetensors } from '../model/safetensors';
 
-/** One zip: model.safetensors (our vocabulary in its metadata) and config.json, Hugging Face's folder layout. */
-export function hfZip(layout: ParamLayout, params: Float32Array, vocab: string[]): Uint8Array {
-  const { safetensors, configJson } = exportHfLlama(layout, params, vocab);
+/** One zip: model.safetensors (our vocabulary, and a run on tokens' tokenizer, in its metadata) and config.json, Hugging Face's folder layout. */
+export function hfZip(layout: ParamLayout, params: Float32Array, vocab: string[], tokenizer?: TokenizerSpec): Uint8Array {
+  const { safetensors, configJson } = exportHfLlama(layout, params, vocab, tokenizer);
   return zipSync({ 'model.safetensors': safetensors, 'config.json': strToU8(configJson) }, { level: 0 });
 }
 
@@ -54,5 +55,5 @@ export function readModelFile(bytes: Uint8Array, configJson?: string): ImportedM
         'Import a file exported from this app, whose model.safetensors keeps the vocabulary.',
     );
   }
-  return { layout: imported.layout, params: imported.params, vocab: imported.vocab, adam: null };
+  return { layout: imported.layout, params: imported.params, vocab: imported.vocab, adam: null, ...(imported.tokenizer ? { tokenizer: imported.tokenizer } : {}) };
 }
