@@ -9,7 +9,7 @@
 // sentence instead of throwing, and a full disk names the runs to delete.
 import type { ModelConfig, TrainConfig } from '../model/config';
 import type { TokenizerSpec } from '../model/runTokenizer';
-import type { EvalStats, FineTuneInfo, HealthStats, LossPoint, RunIdentity, RunSummary } from './protocol';
+import type { DpoStats, EvalStats, FineTuneInfo, HealthStats, LossPoint, RunIdentity, RunSummary } from './protocol';
 
 export type { RunIdentity, RunSummary };
 
@@ -133,6 +133,12 @@ export function recordBytes(c: RunCheckpoint): number {
   return floats * 4 + text + (c.lossHistory.length + c.evalHistory.length) * 24;
 }
 
+/** A DPO run's latest statistics (loss, margin, accuracy), for the runs table. */
+function dpoLast(c: RunCheckpoint): { dpo?: DpoStats } {
+  const last = c.fineTune?.info.dpo?.history.at(-1);
+  return last ? { dpo: last } : {};
+}
+
 export function summarize(c: RunCheckpoint, fallbackId = LEGACY_ID): RunSummary {
   return {
     ...identityOf(c, fallbackId),
@@ -150,7 +156,7 @@ export function summarize(c: RunCheckpoint, fallbackId = LEGACY_ID): RunSummary 
     ...(c.tokenizer && c.tokenizer.kind !== 'char' ? { tokenizer: c.tokenizer.kind } : {}),
     bytes: recordBytes(c),
     revision: c.revision ?? 0,
-    ...(c.fineTune ? { fineTune: { kind: c.fineTune.info.kind, baseRunName: c.fineTune.info.baseRunName, baseRunId: c.fineTune.info.baseRunId } } : {}),
+    ...(c.fineTune ? { fineTune: { kind: c.fineTune.info.kind, baseRunName: c.fineTune.info.baseRunName, baseRunId: c.fineTune.info.baseRunId, ...dpoLast(c) } } : {}),
     lossHistory: c.lossHistory,
     evalHistory: c.evalHistory,
   };

@@ -34,6 +34,8 @@ export class Engine {
   /** The generation in progress, if any. */
   generation: Generation | null = null;
   dpoJob: DpoJob | null = null;
+  /** Work left running after a reply (an imported run's first evaluation and save), or null. */
+  private background: Promise<void> | null = null;
   /** Which runs this tab may write (one writer per run across tabs), and the news from other tabs. */
   readonly owners: RunOwnership;
 
@@ -60,6 +62,25 @@ export class Engine {
   /** The refusal while DPO trains the open run, or null when none does. */
   dpoBusy(): EngineReply | null {
     return this.dpoJob ? DPO_BUSY : null;
+  }
+
+  /**
+   * Run `job` after the reply: requests that change weights or the open run
+   * wait for it (`settled`), while views on the current weights are served
+   * meanwhile. The job reports its own problems (as events); a failure never
+   * blocks the requests after it.
+   */
+  inBackground(job: () => Promise<void>): void {
+    const done = this.settled().then(job);
+    const tracked = done.catch(() => undefined).finally(() => {
+      if (this.background === tracked) this.background = null;
+    });
+    this.background = tracked;
+  }
+
+  /** Resolves once the background work started so far has finished. */
+  async settled(): Promise<void> {
+    while (this.background) await this.background;
   }
 
   /** A new timeline for a new run (the page's view cleared too). */

@@ -2,11 +2,15 @@
 // Face folder zipped (model.safetensors + config.json), and any file the
 // import accepts, told apart by its contents: a zip holding model.safetensors
 // (and config.json), a Hugging Face model.safetensors (its config in the
-// metadata, or config.json picked with it), or our own checkpoint file.
+// metadata, or config.json picked with it), or our own checkpoint file; and a
+// LoRA run's adapters as PEFT's adapter folder zipped, read back from that zip,
+// the folder's two files, or our single adapter file.
 import { strToU8, unzipSync, zipSync } from 'fflate';
 import { importSafetensors, ARCHITECTURE_KEY, type ImportedModel } from '../model/files';
+import { adapterFolder } from '../model/adapterFiles';
 import { exportHfLlama, importHfLlama } from '../model/hfFiles';
 import type { ParamLayout } from '../model/layout';
+import type { LoraLayout } from '../model/lora';
 import type { TokenizerSpec } from '../model/runTokenizer';
 import { readSafetensors } from '../model/safetensors';
 
@@ -55,5 +59,33 @@ export function readModelFile(bytes: Uint8Array, configJson?: string): ImportedM
         'Import a file exported from this app, whose model.safetensors keeps the vocabulary.',
     );
   }
-  return { layout: imported.layout, params: imported.params, vocab: imported.vocab, adam: null, ...(imported.tokenizer ? { tokenizer: imported.tokenizer } : {}) };
+  return { layout: imported.layout, params: imported.params, vocab: imported.vocab, adam: null, metadata: file.metadata, ...(imported.tokenizer ? { tokenizer: imported.tokenizer } : {}) };
+}
+
+/** A LoRA run's adapters as PEFT's folder zipped: adapter_config.json and adapter_model.safetensors. */
+export function adapterZip(layout: LoraLayout, flat: Float32Array, vocab: string[], baseModel: string): Uint8Array {
+  const folder = adapterFolder(layout, flat, vocab, baseModel);
+  return zipSync({ 'adapter_config.json': strToU8(folder['adapter_config.json']), 'adapter_model.safetensors': folder['adapter_model.safetensors'] }, { level: 0 });
+}
+
+/**
+ * The adapter's tensors file and its adapter_config.json (when there is one)
+ * from what the person picked: PEFT's folder zipped, adapter_model.safetensors
+ * with `configJson` beside it, or our single safetensors file. Throws a
+ * sentence for a zip that is not PEFT's folder.
+ */
+export function readAdapterInput(bytes: Uint8Array, configJson?: string): { safetensors: Uint8Array; configJson?: string } {
+  if (!isZip(bytes)) return { safetensors: bytes, ...(configJson !== undefined ? { configJson } : {}) };
+  let files: Record<string, Uint8Array>;
+  try {
+    files = unzipSync(bytes);
+  } catch (e) {
+    throw new Error(`The zip could not be read: ${(e as Error).message}.`);
+  }
+  const find = (name: string) => Object.entries(files).find(([path]) => baseName(path) === name)?.[1];
+  const safetensors = find('adapter_model.safetensors');
+  if (!safetensors) throw new Error("The zip holds no adapter_model.safetensors: PEFT's adapter folder keeps the adapter's tensors there.");
+  const json = find('adapter_config.json');
+  if (!json) throw new Error("The zip holds no adapter_config.json: PEFT's adapter folder keeps the adapter's LoraConfig (r, lora_alpha, target_modules) there.");
+  return { safetensors, configJson: new TextDecoder().decode(json) };
 }

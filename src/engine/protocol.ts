@@ -111,7 +111,7 @@ export interface RunSummary extends RunIdentity {
   /** Bytes the run takes in storage (weights, moments, corpus text, curves), about. */
   bytes: number;
   /** For a fine-tune: its kind and the run it started from. */
-  fineTune?: { kind: FineTuneInfo['kind']; baseRunName: string; baseRunId: string };
+  fineTune?: { kind: FineTuneInfo['kind']; baseRunName: string; baseRunId: string; dpo?: DpoStats };
   lossHistory: LossPoint[];
   evalHistory: EvalStats[];
   /** Bumped by every stored checkpoint (absent in runs stored before revisions). */
@@ -297,7 +297,8 @@ export type EngineRequest =
   /** The open LoRA run's adapters as a PEFT-format safetensors file. */
   | { kind: 'exportAdapter' }
   /** A PEFT LoRA file onto the open run (the base), as a new LoRA run on the open run's corpus. */
-  | { kind: 'importAdapter'; bytes: ArrayBuffer; fileName: string }
+  /** An adapter: PEFT's folder zipped, adapter_model.safetensors with its adapter_config.json as `configJson`, or our single file. */
+  | { kind: 'importAdapter'; bytes: ArrayBuffer; fileName: string; configJson?: string }
   /**
    * DPO from the open run as a new run: the model as it is now is the frozen
    * reference; `steps` steps on the pairs (cycled), all weights or LoRA
@@ -433,6 +434,8 @@ export type EngineEvent =
   | { kind: 'dpoStep'; stats: DpoStats; steps: number }
   /** A DPO run ended (all steps, stopped, or failed with `message`); it is saved. */
   | { kind: 'dpoDone'; history: DpoStats[]; stopped: boolean; message?: string }
+  /** A model file being imported: the share done (0..1) and what it is doing. */
+  | { kind: 'importProgress'; fraction: number; stage: string }
   /** A timeline snapshot taken at an evaluation. */
   | { kind: 'snapshot'; insights: Insights }
   /** The whole timeline, sent when it changes other than by appending (load, resume, reset). */

@@ -57,9 +57,17 @@ const handlers: { [K in Kind]: Handler<K> } = {
   stopDpo,
 };
 
+/**
+ * Requests served while background work (an import's evaluation) runs: views
+ * on the current weights and reads. Every other request waits for it, so
+ * training never starts under an evaluation and no result is lost.
+ */
+const SERVED_MEANWHILE = new Set<Kind>(['init', 'selfCheck', 'stats', 'debug', 'savedRun', 'listRuns', 'runCorpus', 'attention', 'generate', 'setSampling', 'stopGenerate', 'insights', 'exportCheckpoint', 'exportAdapter', 'stopDpo']);
+
 /** The engine's answer to one request. */
 export async function route(engine: Engine, request: EngineRequest): Promise<EngineReply> {
   const handler = handlers[request.kind] as Handler<Kind> | undefined;
   if (!handler) return { kind: 'error', message: `The engine cannot handle '${(request as { kind: string }).kind}'.` };
+  if (!SERVED_MEANWHILE.has(request.kind)) await engine.settled();
   return handler(engine, request);
 }

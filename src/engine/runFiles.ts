@@ -1,16 +1,17 @@
 // Runs to and from files: the open run exported as safetensors (a nanoGPT
 // checkpoint, or ours with the AdamW moments; a LoRA run's adapters alone in
-// PEFT's layout), and files imported as new runs (a checkpoint on the page's
+// PEFT's adapter folder, zipped), and files imported as new runs (a checkpoint on the page's
 // corpus, or an adapter onto the open base run).
 import { exportSafetensors, nanoGptComputes } from '../model/files';
-import { hfZip, readModelFile } from './modelFiles';
-import { exportAdapter as adapterFile, importAdapter as readAdapterFile } from '../model/adapterFiles';
+import { adapterZip, hfZip, readAdapterInput, readModelFile } from './modelFiles';
+import { importAdapter as readAdapterFile } from '../model/adapterFiles';
 import { mergeAdapters } from '../model/lora';
 import { RunTokenizer } from '../model/runTokenizer';
 import { NOT_LOADED, type Engine } from './engine';
 import { recover } from './jobs/device';
 import { baseState, fineTuneInfo } from './jobs/fineTune';
 import type { EngineReply, EngineRequest } from './protocol';
+import { readFileRun, runMetadata } from './runRecord';
 import { buildRun, type BuildOptions, corpusIdentity, fileStem, forkRun, loadedReply, newIdentity, sameVocab, shapeOf } from './runs';
 
 type Request<K extends EngineRequest['kind']> = Extract<EngineRequest, { kind: K }>;
@@ -44,18 +45,27 @@ export async function exportCheckpoint(engine: Engine, request: Request<'exportC
     return { kind: 'exported', bytes: ownBuffer(zip), step, fileName: `${fileStem(r.trainer.setup.run.name)}-step${step}.hf.zip` };
   }
   const adam = request.withOptimizer && !r.lora ? { m: state.m, v: state.v, step } : undefined;
-  const bytes = exportSafetensors(r.layout, params, r.tokenizer.vocab, adam, r.tokenizer.spec());
+  // The run's step, budget and curves travel in the metadata, so an import tells the same story.
+  const bytes = exportSafetensors(r.layout, params, r.tokenizer.vocab, adam, r.tokenizer.spec(), runMetadata(r.trainer, step));
   const kind = request.withOptimizer ? 'checkpoint' : 'nanogpt';
   return { kind: 'exported', bytes: ownBuffer(bytes), step, fileName: `${fileStem(r.trainer.setup.run.name)}-step${step}.${kind}.safetensors` };
 }
 
-/** A safetensors checkpoint as a new run on the page's corpus (its characters must match the file's vocabulary). */
+/**
+ * A model file as a new run on the page's corpus (its characters must match
+ * the file's vocabulary), at the step the file records, with its step budget
+ * and curves when the file carries them. `importProgress` events say how far.
+ */
 export async function importCheckpoint(engine: Engine, request: Request<'importCheckpoint'>): Promise<EngineReply> {
   const busy = engine.dpoBusy();
   if (busy) return busy;
+  const progress = (fraction: number, stage: string) => engine.emit({ kind: 'importProgress', fraction, stage });
+  progress(0, 'reading the file');
   let imported;
+  let fileRun;
   try {
     imported = readModelFile(new Uint8Array(request.bytes), request.configJson);
+    fileRun = readFileRun(imported.metadata);
   } catch (e) {
     return { kind: 'error', message: (e as Error).message };
   }
@@ -77,15 +87,20 @@ export async function importCheckpoint(engine: Engine, request: Request<'importC
       message: `This file was trained on a text with different characters (${imported.vocab.length}) from ${request.corpusName} (${tokenizer.size}), so its token ids would not match. Load the text it was trained on first.`,
     };
   }
+  progress(0.2, 'building the model');
+  const step = imported.adam?.step ?? fileRun?.step ?? 0;
+  // The step budget is the file's; a file that does not know it ends where it is, or at the page's budget if that is further.
+  const maxSteps = fileRun?.maxSteps ?? Math.max(request.train.maxSteps, step);
+  const train = { ...request.train, maxSteps: Math.max(maxSteps, step) };
   const stem = request.fileName.replace(/\.(safetensors|zip)$/i, '');
   const identity = await newIdentity(engine, `Imported ${stem}`, '');
   const corpus = corpusIdentity(request.corpusName, request.text, request.builtIn);
-  const built = await buildRun(engine, identity, corpus, request.text, shapeOf(imported.layout.config), request.train, opts);
+  const built = await buildRun(engine, identity, corpus, request.text, shapeOf(imported.layout.config), train, opts);
   if ('problems' in built) return { kind: 'invalid', problems: built.problems };
   const run = (engine.run = built.run);
   const t = run.trainer;
   const n = imported.params.length;
-  const step = imported.adam?.step ?? 0;
+  progress(0.4, 'writing the weights');
   await engine.serial.run(() =>
     t.restore({
       step,
@@ -93,27 +108,42 @@ export async function importCheckpoint(engine: Engine, request: Request<'importC
       m: imported.adam?.m ?? new Float32Array(n),
       v: imported.adam?.v ?? new Float32Array(n),
       samplerState: t.samplerState,
-      lossHistory: [],
-      evalHistory: [],
+      lossHistory: fileRun?.lossHistory ?? [],
+      evalHistory: fileRun?.evalHistory ?? [],
+      wallMs: fileRun?.wallMs ?? 0,
+      tokensPerSec: fileRun?.tokensPerSec ?? 0,
     }),
   );
+  engine.clearTimeline();
   t.emitHistory();
-  // A first point on the curve, and the run stored at once: an import survives a reload.
-  await t.evaluate();
-  await t.checkpoint();
   engine.emit({ kind: 'trainState', state: t.state, step, maxSteps: t.setup.train.maxSteps });
+  progress(0.5, 'weights ready; evaluating on the corpus in the background');
+  // The weights are usable now (sampling, attention, export). An evaluation at
+  // the file's step on this corpus (a point on the curve) and the run stored
+  // follow in the background; training and other runs wait for them.
+  engine.inBackground(async () => {
+    try {
+      await t.evaluate((done, total) => progress(0.5 + (0.4 * done) / total, 'evaluating on the corpus in the background'));
+      progress(0.9, 'saving the run');
+      await t.checkpoint();
+      progress(1, 'done');
+    } catch (e) {
+      progress(1, `the evaluation after the import failed: ${(e as Error).message}`);
+    }
+  });
   return { ...loadedReply(run, built.trainTokens, built.valTokens), imported: { fileName: request.fileName, step } };
 }
 
-/** The open LoRA run's adapters alone (PEFT's adapter_model.safetensors layout). */
+/** The open LoRA run's adapters alone, as PEFT's adapter folder zipped (adapter_config.json, adapter_model.safetensors). */
 export async function exportAdapter(engine: Engine): Promise<EngineReply> {
   const r = engine.run;
   if (!r?.lora) return { kind: 'error', message: 'The open run has no LoRA adapters to export.' };
   await recover(engine);
   const state = await engine.serial.run(() => r.trainer.model.readState());
-  const bytes = adapterFile(r.lora, state.lora!.adapters, r.tokenizer.vocab);
+  const setup = r.trainer.setup;
+  const bytes = adapterZip(r.lora, state.lora!.adapters, r.tokenizer.vocab, setup.fineTune?.baseRunName ?? setup.run.name);
   const step = r.trainer.step;
-  return { kind: 'exported', bytes: ownBuffer(bytes), step, fileName: `${fileStem(r.trainer.setup.run.name)}-step${step}.adapter.safetensors` };
+  return { kind: 'exported', bytes: ownBuffer(bytes), step, fileName: `${fileStem(setup.run.name)}-step${step}.adapter.zip` };
 }
 
 /** An adapter file onto the open base run, as a new LoRA run. */
@@ -125,13 +155,14 @@ export async function importAdapter(engine: Engine, request: Request<'importAdap
   if (base.lora) return { kind: 'error', message: 'The open run has adapters of its own: open the base run (one without adapters) to import an adapter onto it.' };
   let imported;
   try {
-    imported = readAdapterFile(request.bytes, base.config);
+    const input = readAdapterInput(new Uint8Array(request.bytes), request.configJson);
+    imported = readAdapterFile(input.safetensors, base.config, input.configJson);
   } catch (e) {
     return { kind: 'error', message: (e as Error).message };
   }
   const state = await baseState(engine, base);
   const info = fineTuneInfo('lora', base, imported.layout, base.trainer.setup.train.batchSize);
-  const stem = request.fileName.replace(/\.safetensors$/i, '');
+  const stem = request.fileName.replace(/\.(safetensors|zip)$/i, '');
   const lora = { layout: imported.layout, adapters: imported.flat };
   return forkRun(engine, base, `${stem} on ${base.trainer.setup.run.name}`, 'lora', { params: state.params, lora, fineTune: info }, true);
 }

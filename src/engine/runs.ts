@@ -10,7 +10,7 @@ import { initLora, loraLayout, type LoraLayout } from '../model/lora';
 import { RunTokenizer, tokenSplitProblem } from '../model/runTokenizer';
 import { memoryEstimate, validateConfig } from '../model/validate';
 import type { Ablation } from '../model/interventions';
-import { appendThinned, type CorpusIdentity, type RunIdentity } from './checkpointStore';
+import { appendThinned, type CorpusIdentity, type RunCheckpoint, type RunIdentity } from './checkpointStore';
 import type { Engine } from './engine';
 import { createGpuModel } from './gpuModel';
 import { runKey } from './insights';
@@ -67,6 +67,8 @@ export interface BuildOptions {
   toyEval?: ToyExample[];
   /** Training-health readings the run already has (a stored run). */
   health?: HealthStats[];
+  /** The story carried over from the run these weights come from (a merge): its step, sampler and curves. */
+  carry?: Pick<RunCheckpoint, 'step' | 'samplerState' | 'lossHistory' | 'evalHistory' | 'wallMs' | 'tokensPerSec'>;
 }
 
 /** A new run's identity: a fresh id, and a name not yet taken ("Tiny on Moby Dick 2"). */
@@ -198,6 +200,10 @@ export async function buildRun(
     },
   );
   const lora = opts.lora ?? null;
+  if (opts.carry && !lora) {
+    const n = initialParams.length;
+    trainer.restore({ ...opts.carry, params: initialParams, m: new Float32Array(n), v: new Float32Array(n) });
+  }
   return {
     run: {
       config,

@@ -429,17 +429,19 @@ export class Trainer {
     this.setState('paused', message);
   }
 
-  /** Mean loss over evalIters batches of each split (nanoGPT's estimate_loss). Null if it was not finite. */
-  async evaluate(): Promise<EvalStats | null> {
+  /** Mean loss over evalIters batches of each split (nanoGPT's estimate_loss). Null if it was not finite. `onBatch` hears each batch done. */
+  async evaluate(onBatch?: (done: number, total: number) => void): Promise<EvalStats | null> {
     const { evalIters, seed, batchSize } = this.setup.train;
     const T = this.model.config.blockSize;
     const rng = new SeededRng(mixSeed(seed ^ 0x5eed, this.step));
+    let done = 0;
     const mean = async (tokens: Int32Array): Promise<number> => {
       const sampler = new BatchSampler(tokens, batchSize, T, rng.next() * 2 ** 32);
       let sum = 0;
       for (let i = 0; i < evalIters; i++) {
         const batch: Batch = sampler.next();
         sum += await this.guard(this.serial.run(() => this.model.evalLoss(batch)));
+        onBatch?.(++done, 2 * evalIters);
       }
       return sum / evalIters;
     };

@@ -120,8 +120,15 @@ export interface AdamState {
 const M_PREFIX = 'optimizer.m.';
 const V_PREFIX = 'optimizer.v.';
 
-/** A safetensors file of these flat parameters under nanoGPT names (+ vocab, + optional AdamW state). */
-export function exportSafetensors(layout: ParamLayout, params: Float32Array, vocab: string[], adam?: AdamState, tokenizer?: TokenizerSpec): Uint8Array {
+/** A safetensors file of these flat parameters under nanoGPT names (+ vocab, + optional AdamW state, + the tokenizer, + more metadata). */
+export function exportSafetensors(
+  layout: ParamLayout,
+  params: Float32Array,
+  vocab: string[],
+  adam?: AdamState,
+  tokenizer?: TokenizerSpec,
+  extra: Record<string, string> = {},
+): Uint8Array {
   const list: Array<[string, { shape: number[]; data: TensorData }]> = [];
   const slice = (flat: Float32Array, t: ParamTensor) => flat.subarray(t.offset, t.offset + t.size);
   const wte = layout.byName.get(roleName(layout.config, 'tokenEmbedding')!)!;
@@ -132,6 +139,7 @@ export function exportSafetensors(layout: ParamLayout, params: Float32Array, voc
     for (const t of layout.tensors) list.push([V_PREFIX + t.name, { shape: t.shape, data: slice(adam.v, t) }]);
   }
   const metadata: Record<string, string> = {
+    ...extra,
     format: 'nanogpt-state-dict',
     config: configToJson(layout.config),
     [ARCHITECTURE_KEY]: architectureToJson(layout.config),
@@ -150,6 +158,8 @@ export interface ImportedModel {
   adam: AdamState | null;
   /** A run on tokens: the tokenizer its ids belong to (absent: the vocabulary's characters). */
   tokenizer?: TokenizerSpec;
+  /** The file's metadata as written (the engine reads a run's record and nanoGPT's iter_num from it). */
+  metadata?: Record<string, string>;
 }
 
 /**
@@ -225,5 +235,5 @@ export function importSafetensors(input: Uint8Array | ArrayBuffer | SafetensorsF
     }
     if (typeof tokenizer !== 'object' || tokenizer === null || typeof tokenizer.kind !== 'string') throw new Error('The file\'s "tokenizer" metadata names no tokenizer.');
   }
-  return { layout, params, vocab, adam, ...(tokenizer ? { tokenizer } : {}) };
+  return { layout, params, vocab, adam, ...(tokenizer ? { tokenizer } : {}), metadata: file.metadata };
 }

@@ -15,6 +15,7 @@ function clock(at: number): string {
 export function CheckpointControls() {
   const last = useCheckpoints((s) => s.last);
   const transfer = useCheckpoints((s) => s.transfer);
+  const progress = useCheckpoints((s) => s.importProgress);
   const note = useCheckpoints((s) => s.transferNote);
   const hash = useCheckpoints((s) => s.transferHash);
   const error = useCheckpoints((s) => s.transferError);
@@ -93,8 +94,13 @@ export function CheckpointControls() {
           </button>
         )}
         <button onClick={() => picker.current?.click()} disabled={!canTransfer} data-testid="import-weights">
-          {transfer === 'import' ? 'Importing…' : 'Import model file…'}
+          {transfer === 'import' ? `Importing… ${Math.round(100 * (progress?.fraction ?? 0))}%` : 'Import model file…'}
         </button>
+        {progress && (
+          <span className="tag" data-testid="import-progress" data-fraction={progress.fraction}>
+            <progress max={1} value={progress.fraction} aria-label="Import progress" /> {Math.round(100 * progress.fraction)}%: {progress.stage}
+          </span>
+        )}
         <input
           ref={picker}
           type="file"

@@ -161,6 +161,13 @@ function RunRow({ run, open, onOpened }: { run: RunSummary; open: boolean; onOpe
             (open in another tab, which trains it)
           </span>
         )}
+        {run.fineTune?.dpo && (
+          <span className="tag" data-testid="run-dpo" data-loss={run.fineTune.dpo.loss} data-margin={run.fineTune.dpo.margin} data-accuracy={run.fineTune.dpo.accuracy}>
+            <br />
+            DPO step {run.fineTune.dpo.step}: loss {run.fineTune.dpo.loss.toFixed(4)}, margin {run.fineTune.dpo.margin.toFixed(4)}, accuracy{' '}
+            {Math.round(100 * run.fineTune.dpo.accuracy)}% (train loss is the DPO loss)
+          </span>
+        )}
       </td>
       <td>{run.preset || 'custom'}</td>
       <td data-testid="run-corpus" data-tokenizer={run.tokenizer ?? 'char'}>

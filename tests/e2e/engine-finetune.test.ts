@@ -1,7 +1,8 @@
 // Fine-tuning through the engine worker's protocol in headless Chromium: a
 // LoRA fine-tune of a trained run on another text (its validation loss falls
 // below the base's), the adapter strength (0 gives the base model exactly),
-// a PEFT-format adapter file out and back in (same predictions), a merge into
+// a PEFT adapter folder (zipped) out and back in as the zip, its two files
+// or the safetensors file alone (same predictions), a merge into
 // a new run, the fine-tune reopened after a reload, and DPO on preference
 // pairs (all weights and LoRA), whose accuracy and reward margin rise from
 // where they start (loss ln 2, margin 0), and a DPO run stopped midway.
@@ -10,6 +11,8 @@ import type { Page } from 'playwright-core';
 import type { DpoStats, EngineReply, PreferencePair } from '../../src/engine/protocol';
 import type { ModelShape, TrainConfig } from '../../src/model/config';
 import { DEFAULT_TRAIN } from '../../src/model/config';
+import { unzipSync, zipSync } from 'fflate';
+import { readSafetensors } from '../../src/model/safetensors';
 import { events, openEngine, request } from './engine';
 import { launch, stopServer } from './harness';
 
@@ -110,23 +113,26 @@ describe('fine-tuning through the engine', () => {
       expect(await request(page, { kind: 'setLoraStrength', strength: 1 })).toEqual({ kind: 'ok' });
       expect(maxDiff(await bits(page), tuned)).toBe(0);
 
-      // The adapter file: PEFT's names and shapes, PEFT's config in the metadata.
+      // The adapter file: PEFT's folder zipped, adapter_config.json (LoraConfig) beside adapter_model.safetensors (PEFT's names and shapes).
       const file = await page.evaluate(async () => {
         const reply = await window.__engine!.request({ kind: 'exportAdapter' });
-        if (reply.kind !== 'exported') return reply;
+        if (reply.kind !== 'exported') return { kind: reply.kind, fileName: JSON.stringify(reply), bytes: [] as number[] };
         window.__bytes = reply.bytes.slice(0);
-        const n = Number(new DataView(reply.bytes).getBigUint64(0, true));
-        return { kind: 'file', fileName: reply.fileName, header: JSON.parse(new TextDecoder().decode(new Uint8Array(reply.bytes, 8, n))) };
+        return { kind: 'file', fileName: reply.fileName, bytes: Array.from(new Uint8Array(reply.bytes)) };
       });
-      if (file.kind !== 'file') throw new Error(JSON.stringify(file));
-      expect(file.fileName).toMatch(/-step30\.adapter\.safetensors$/);
-      const header = (file as unknown as { header: Record<string, { shape: number[]; dtype: string }> & { __metadata__: Record<string, string> } }).header;
-      expect(header['base_model.model.transformer.h.0.attn.c_attn.lora_A.weight'].shape).toEqual([4, C]);
-      expect(header['base_model.model.transformer.h.0.attn.c_attn.lora_B.weight'].shape).toEqual([3 * C, 4]);
-      expect(header['base_model.model.transformer.h.0.mlp.c_proj.lora_A.weight'].shape).toEqual([4, 4 * C]);
-      expect(header['base_model.model.transformer.h.0.mlp.c_proj.lora_B.weight'].shape).toEqual([C, 4]);
-      expect(Object.keys(header).filter((k) => k !== '__metadata__')).toHaveLength(8);
-      expect(JSON.parse(header.__metadata__.adapter_config)).toMatchObject({ peft_type: 'LORA', r: 4, lora_alpha: 8 });
+      if (file.kind !== 'file') throw new Error(file.fileName);
+      expect(file.fileName).toMatch(/-step30\.adapter\.zip$/);
+      const folder = unzipSync(Uint8Array.from(file.bytes));
+      expect(Object.keys(folder).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+      const adapterConfig = JSON.parse(new TextDecoder().decode(folder['adapter_config.json']));
+      expect(adapterConfig).toMatchObject({ peft_type: 'LORA', task_type: 'CAUSAL_LM', r: 4, lora_alpha: 8, bias: 'none', base_model_name_or_path: 'Base' });
+      expect(adapterConfig.target_modules).toEqual(['c_attn', 'c_proj', 'c_fc']);
+      const tensors = readSafetensors(folder['adapter_model.safetensors']!).tensors;
+      expect(tensors.get('base_model.model.transformer.h.0.attn.c_attn.lora_A.weight')!.shape).toEqual([4, C]);
+      expect(tensors.get('base_model.model.transformer.h.0.attn.c_attn.lora_B.weight')!.shape).toEqual([3 * C, 4]);
+      expect(tensors.get('base_model.model.transformer.h.0.mlp.c_proj.lora_A.weight')!.shape).toEqual([4, 4 * C]);
+      expect(tensors.get('base_model.model.transformer.h.0.mlp.c_proj.lora_B.weight')!.shape).toEqual([C, 4]);
+      expect(tensors.size).toBe(8);
 
       // Merged into a new full run: the same predictions, up to float rounding.
       const merged = loaded(await request(page, { kind: 'mergeLora' }));
@@ -142,12 +148,28 @@ describe('fine-tuning through the engine', () => {
       const loraId = runs.runs.find((r) => r.fineTune?.kind === 'lora')!.id;
       loaded(await request(page, { kind: 'resume', id: baseId, text: TEXT }));
       expect(maxDiff(await bits(page), baseBits)).toBe(0);
-      const reimported = loaded(await page.evaluate(() => window.__engine!.request({ kind: 'importAdapter', bytes: window.__bytes!.slice(0), fileName: 'adapter.safetensors' })));
+      const importAdapter = (bytes: Uint8Array, fileName: string, configJson?: string) =>
+        page.evaluate(
+          ({ bytes, fileName, configJson }) => window.__engine!.request({ kind: 'importAdapter', bytes: Uint8Array.from(bytes).buffer, fileName, ...(configJson ? { configJson } : {}) }),
+          { bytes: Array.from(bytes), fileName, configJson },
+        );
+      // The zip as exported.
+      const reimported = loaded(await page.evaluate(() => window.__engine!.request({ kind: 'importAdapter', bytes: window.__bytes!.slice(0), fileName: 'adapter.zip' })));
       expect(reimported.fineTune?.kind).toBe('lora');
       expect(maxDiff(await bits(page), tuned)).toBe(0);
-      // A truncated file is refused with a sentence.
-      const cut = await page.evaluate(() => window.__engine!.request({ kind: 'importAdapter', bytes: window.__bytes!.slice(0, 100), fileName: 'cut.safetensors' }));
+      loaded(await request(page, { kind: 'resume', id: baseId, text: TEXT }));
+      // The folder's two files picked together (lora_alpha from adapter_config.json), and the safetensors file alone.
+      for (const configJson of [new TextDecoder().decode(folder['adapter_config.json']), undefined]) {
+        loaded(await importAdapter(folder['adapter_model.safetensors']!, 'adapter_model.safetensors', configJson));
+        expect(maxDiff(await bits(page), tuned)).toBe(0);
+        loaded(await request(page, { kind: 'resume', id: baseId, text: TEXT }));
+      }
+      // A zip without adapter_config.json, and a truncated file, are refused with a sentence.
+      const noConfig = await importAdapter(zipSync({ 'adapter_model.safetensors': folder['adapter_model.safetensors']! }), 'no-config.zip');
+      expect(noConfig).toEqual({ kind: 'error', message: "The zip holds no adapter_config.json: PEFT's adapter folder keeps the adapter's LoraConfig (r, lora_alpha, target_modules) there." });
+      const cut = await importAdapter(Uint8Array.from(file.bytes.slice(0, 100)), 'cut.zip');
       expect(cut.kind).toBe('error');
+      expect(maxDiff(await bits(page), baseBits)).toBe(0);
 
       // After a reload the fine-tune reopens with its adapters and its record.
       await openEngine(page, s.url);

@@ -11,6 +11,8 @@ import { DEFAULT_TRAIN } from '../../src/model/config';
 import type { LoraConfig } from '../../src/model/lora';
 import { events, openEngine, request } from './engine';
 import { launch, stopServer } from './harness';
+import { unzipSync } from 'fflate';
+import { readSafetensors } from '../../src/model/safetensors';
 
 afterAll(stopServer);
 
@@ -85,14 +87,16 @@ describe('fine-tuning a LLaMA-style run', () => {
       console.log(`[e2e llama lora] ${ft.fineTune!.peftLine}; validation loss ${start.toFixed(4)} -> ${end.valLoss.toFixed(4)} after ${end.step} steps`);
       expect(end.step).toBe(20);
       expect(end.valLoss).toBeLessThan(start - 0.05);
-      const header: Record<string, { shape: number[]; reply?: string }> = await page.evaluate(async () => {
+      const exported = await page.evaluate(async () => {
         const reply = await window.__engine!.request({ kind: 'exportAdapter' });
-        if (reply.kind !== 'exported') return { error: { shape: [] as number[], reply: JSON.stringify(reply) } };
-        const n = Number(new DataView(reply.bytes).getBigUint64(0, true));
-        return JSON.parse(new TextDecoder().decode(new Uint8Array(reply.bytes, 8, n))) as Record<string, { shape: number[]; reply?: string }>;
+        return reply.kind === 'exported' ? { bytes: Array.from(new Uint8Array(reply.bytes)), error: '' } : { bytes: [] as number[], error: JSON.stringify(reply) };
       });
-      expect(header.error).toBeUndefined();
-      const names = Object.keys(header).filter((n) => n !== '__metadata__').sort();
+      expect(exported.error).toBe('');
+      // PEFT's adapter folder, zipped: LLaMA's module names in adapter_config.json, PEFT's tensor names.
+      const folder = unzipSync(Uint8Array.from(exported.bytes));
+      expect(JSON.parse(new TextDecoder().decode(folder['adapter_config.json'])).target_modules).toEqual(['q_proj', 'v_proj', 'up_proj', 'down_proj']);
+      const header = Object.fromEntries(readSafetensors(folder['adapter_model.safetensors']!).tensors);
+      const names = Object.keys(header).sort();
       const peft = (path: string, w: string) => `base_model.model.model.layers.0.${path}.lora_${w}.weight`;
       expect(names).toEqual(['mlp.down_proj', 'mlp.up_proj', 'self_attn.q_proj', 'self_attn.v_proj'].flatMap((p) => [peft(p, 'A'), peft(p, 'B')]));
       expect(header[peft('self_attn.v_proj', 'B')].shape).toEqual([KV * D, LORA.r]);

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { unzipSync } from 'fflate';
 import type { Page } from 'playwright-core';
 import { ARTIFACTS, launch, screenshot, stopServer, type Session } from './harness';
 
@@ -68,8 +69,8 @@ async function trainBase(s: Session): Promise<void> {
 }
 
 /** Reads the tensor table and metadata of a safetensors file: 8-byte little-endian header length, then JSON. */
-function safetensorsHeader(path: string): { tensors: Record<string, { dtype: string; shape: number[] }>; metadata: Record<string, string> } {
-  const buf = readFileSync(path);
+function safetensorsHeader(bytes: Uint8Array): { tensors: Record<string, { dtype: string; shape: number[] }>; metadata: Record<string, string> } {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = Number(buf.readBigUInt64LE(0));
   const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, unknown>;
   const { __metadata__: metadata, ...tensors } = header;
@@ -191,10 +192,13 @@ describe('the Fine-tune tab', () => {
       // The adapter file: PEFT's names and shapes, PEFT's LoraConfig as adapter_config.
       await page.getByTestId('tab-finetune').click();
       const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('lora-export').click()]);
-      expect(download.suggestedFilename()).toMatch(/-step30\.adapter\.safetensors$/);
+      expect(download.suggestedFilename()).toMatch(/-step30\.adapter\.zip$/);
       const file = resolve(ARTIFACTS, download.suggestedFilename());
       await download.saveAs(file);
-      const { tensors, metadata } = safetensorsHeader(file);
+      // PEFT's adapter folder, zipped: adapter_config.json beside adapter_model.safetensors.
+      const folder = unzipSync(readFileSync(file));
+      expect(Object.keys(folder).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+      const { tensors } = safetensorsHeader(folder['adapter_model.safetensors']!);
       const dims: Record<string, [number, number]> = { 'attn.c_attn': [32, 96], 'attn.c_proj': [32, 32], 'mlp.c_fc': [32, 128], 'mlp.c_proj': [128, 32] };
       const expected: Record<string, number[]> = {};
       for (let l = 0; l < 2; l++) {
@@ -208,11 +212,12 @@ describe('the Fine-tune tab', () => {
         expect(tensors[name].shape).toEqual(shape);
         expect(tensors[name].dtype).toBe('F32');
       }
-      const config = JSON.parse(metadata.adapter_config) as { peft_type: string; r: number; lora_alpha: number; target_modules: string[] };
+      const config = JSON.parse(new TextDecoder().decode(folder['adapter_config.json'])) as { peft_type: string; r: number; lora_alpha: number; target_modules: string[]; base_model_name_or_path: string };
       expect(config.peft_type).toBe('LORA');
       expect(config.r).toBe(8);
       expect(config.lora_alpha).toBe(16);
-      expect([...config.target_modules].sort()).toEqual(Object.keys(dims).sort());
+      expect(config.target_modules).toEqual(['c_attn', 'c_proj', 'c_fc']);
+      expect(config.base_model_name_or_path).toBe(baseName);
 
       // Back onto the base: open it from the Runs tab, import the file, and the distribution is the fine-tune's.
       await page.getByTestId('tab-runs').click();
@@ -226,7 +231,7 @@ describe('the Fine-tune tab', () => {
       await page.getByTestId('lora-import').setInputFiles(file);
       await page.getByTestId('lora-peft-line').waitFor({ timeout: 120_000 });
       expect(await page.getByTestId('lora-peft-line').textContent()).toBe(await peft.textContent());
-      expect(await page.getByTestId('lora-note').textContent()).toMatch(/^Imported .*\.adapter\.safetensors onto "Tiny/);
+      expect(await page.getByTestId('lora-note').textContent()).toMatch(/^Imported .*\.adapter\.zip onto "Tiny/);
       const importedDist = await nextTokenDist(page);
       const importedVsTuned = distDiff(importedDist, tunedDist);
       console.log(`[e2e] imported adapter on the base: max |p - p_tuned| ${importedVsTuned.toExponential(2)}`);

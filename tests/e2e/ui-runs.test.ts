@@ -152,6 +152,8 @@ describe('runs, presets and exports', () => {
       // An imported file becomes a run of its own, kept across a reload.
       await page.getByTestId('import-file').setInputFiles(ckpt.path);
       await expect.poll(() => page.getByTestId('transfer-note').textContent(), { timeout: 120_000 }).toMatch(/as the run "Imported .*": the model is at step 6\.$/);
+      // The weights come first; the evaluation and the save follow in the background, shown until done.
+      await page.getByTestId('import-progress').waitFor({ state: 'detached', timeout: 120_000 });
       await page.reload();
       await page.getByTestId('kernel-check').waitFor({ timeout: 180_000 });
       const after = await table(page);

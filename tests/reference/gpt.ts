@@ -265,6 +265,21 @@ function attentionDropFactors(drop: Dropout | undefined, l: number, n: number): 
   return Float64Array.from(mask, (m) => (m ? scale : 0));
 }
 
+/** Row softmax of (BT, V) logits and the mean cross-entropy against y (NaN without targets). */
+export function softmaxCrossEntropy(logits: Float64Array, y: Int32Array | null, BT: number, V: number): { probs: Float64Array; loss: number } {
+  const probs = new Float64Array(BT * V);
+  let loss = 0;
+  for (let i = 0; i < BT; i++) {
+    let max = -Infinity;
+    for (let v = 0; v < V; v++) max = Math.max(max, logits[i * V + v]);
+    let sum = 0;
+    for (let v = 0; v < V; v++) sum += (probs[i * V + v] = Math.exp(logits[i * V + v] - max));
+    for (let v = 0; v < V; v++) probs[i * V + v] /= sum;
+    if (y) loss -= Math.log(probs[i * V + y[i]]);
+  }
+  return { probs, loss: y ? loss / BT : Number.NaN };
+}
+
 /** x * mask / (1 - p), or x itself without dropout */
 function applyDropout(x: Float64Array, drop: Dropout | undefined, salt: number): Float64Array {
   if (!drop || !(drop.p > 0)) return x;
@@ -343,17 +358,7 @@ export function gptForward(
   const logits = f(BT * V); // (BT, V)
   linearForward(logits, lnf, p(P, lmHeadName(cfg)), null, BT, C, V);
 
-  const probs = f(BT * V);
-  let loss = 0;
-  for (let i = 0; i < BT; i++) {
-    let max = -Infinity;
-    for (let v = 0; v < V; v++) max = Math.max(max, logits[i * V + v]);
-    let sum = 0;
-    for (let v = 0; v < V; v++) sum += (probs[i * V + v] = Math.exp(logits[i * V + v] - max));
-    for (let v = 0; v < V; v++) probs[i * V + v] /= sum;
-    if (y) loss -= Math.log(probs[i * V + y[i]]);
-  }
-  loss = y ? loss / BT : Number.NaN;
+  const { probs, loss } = softmaxCrossEntropy(logits, y, BT, V);
   return {
     logits, loss, att: layers.map((c) => c.att),
     cache: { B, T, x, y, drop, layers, resid, lnf, lnfMean, lnfRstd, probs },

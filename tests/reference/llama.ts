@@ -20,7 +20,7 @@
 // and the backward also returns dA and dB under those names.
 
 import { attentionBackwardRef, attentionForwardRef } from './attention';
-import type { Tensors } from './gpt';
+import { softmaxCrossEntropy, type Tensors } from './gpt';
 import { rmsNormBackwardRef, rmsNormForwardRef } from './rmsNorm';
 import { ropeBackwardRef, ropeForwardRef } from './rope';
 import { swigluBackwardRef, swigluForwardRef } from './swiglu';
@@ -266,17 +266,7 @@ export function llamaForward(cfg: LlamaRefConfig, P: Tensors, x: Int32Array, y: 
   const logits = f(BT * V); // (BT, V)
   linearForward(logits, nf.out, p(P, lmHeadName(cfg)), BT, C, V);
 
-  const probs = f(BT * V);
-  let loss = 0;
-  for (let i = 0; i < BT; i++) {
-    let max = -Infinity;
-    for (let v = 0; v < V; v++) max = Math.max(max, logits[i * V + v]);
-    let sum = 0;
-    for (let v = 0; v < V; v++) sum += (probs[i * V + v] = Math.exp(logits[i * V + v] - max));
-    for (let v = 0; v < V; v++) probs[i * V + v] /= sum;
-    if (y) loss -= Math.log(probs[i * V + y[i]]);
-  }
-  loss = y ? loss / BT : Number.NaN;
+  const { probs, loss } = softmaxCrossEntropy(logits, y, BT, V);
   return { logits, loss, cache: { B, T, x, y, lora, layers, resid, lnf: nf.out, lnfRstd: nf.rstd, probs } };
 }
 

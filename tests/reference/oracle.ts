@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { readSafetensors } from '../../src/model/safetensors';
-import type { RefConfig, Tensors } from './gpt';
+import { adamInit, adamwStep, clipGradNorm, type RefConfig, type Tensors } from './gpt';
 import { parseLlamaConfig, type LlamaRefConfig } from './llama';
 
 export const ORACLE_DIR = resolve(__dirname, '../../../shared/data/oracle');
@@ -161,4 +161,46 @@ export function checkLosses(label: string, got: ArrayLike<number>, want: ArrayLi
 export function loadLlamaFixture(name: string): Omit<Fixture, 'config'> & { config: LlamaRefConfig } {
   const fx = loadFixture(name);
   return { ...fx, config: parseLlamaConfig(readSafetensors(fx.initBytes).metadata.config) };
+}
+
+/**
+ * Replays a fixture's K AdamW steps on a float64 reference model (forward and
+ * backward of its own block) from the fixture's init, and checks step-0 logits
+ * and gradients, every loss and gradient norm and every final weight against
+ * PyTorch. `finalOf` reads a final tensor from the parameters (a tied lm_head
+ * is the token embedding).
+ */
+export function replayOnCpu<C extends { tieWeights: boolean }, F extends { logits: Float64Array; loss: number }>(
+  fx: Omit<Fixture, 'config'> & { config: C },
+  forward: (cfg: C, P: Tensors, x: Int32Array, y: Int32Array, B: number, T: number) => F,
+  backward: (cfg: C, P: Tensors, fwd: F) => Tensors,
+  finalOf: (P: Tensors, name: string) => Float64Array = (P, n) => P.get(n)!,
+): { checks: Check[]; gradNames: string[] } {
+  const { config: cfg, B, T, K } = fx;
+  const P: Tensors = new Map([...fx.init].map(([k, t]) => [k, Float64Array.from(t)]));
+  const checks: Check[] = [];
+  const losses: number[] = [];
+  const norms: number[] = [];
+  let adam: ReturnType<typeof adamInit> | null = null;
+  let gradNames: string[] = [];
+  const o = fx.optimizer;
+  for (let k = 0; k < K; k++) {
+    const x = fx.x.subarray(k * B * T, (k + 1) * B * T);
+    const y = fx.y.subarray(k * B * T, (k + 1) * B * T);
+    const fwd = forward(cfg, P, x, y, B, T);
+    const G = backward(cfg, P, fwd);
+    if (k === 0) {
+      checks.push(checkRelMax('logits0', fwd.logits, fx.logits0));
+      gradNames = [...G.keys()];
+      for (const [n, want] of fx.grad0) checks.push(checkRelMax(`grad0.${n}`, G.get(n)!, want));
+      adam = adamInit(G);
+    }
+    losses.push(fwd.loss);
+    norms.push(clipGradNorm(G, o.grad_clip));
+    adamwStep(P, G, fx.shapes, adam!, { lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weight_decay });
+  }
+  checks.push(checkLosses('losses', losses, fx.losses));
+  checks.push(checkRelMax('grad_norms', norms, fx.gradNorms));
+  for (const [n, want] of fx.final) checks.push(checkFinal(`final.${n}`, finalOf(P, n), want, fx.init.get(n)!));
+  return { checks, gradNames };
 }

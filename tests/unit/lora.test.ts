@@ -84,7 +84,7 @@ describe('LoRA adapter files (PEFT format)', () => {
     expect(file.tensors.get('base_model.model.transformer.h.1.mlp.c_fc.lora_B.weight')!.shape).toEqual([96, 5]);
     expect(file.tensors.get('base_model.model.transformer.h.0.attn.c_proj.lora_A.weight')!.shape).toEqual([5, 24]);
     const cfg = JSON.parse(file.metadata.adapter_config);
-    expect(cfg).toMatchObject({ peft_type: 'LORA', r: 5, lora_alpha: 10, lora_dropout: 0, bias: 'none', fan_in_fan_out: false, target_modules: ['attn.c_proj', 'mlp.c_fc'] });
+    expect(cfg).toMatchObject({ peft_type: 'LORA', r: 5, lora_alpha: 10, lora_dropout: 0, bias: 'none', fan_in_fan_out: false, target_modules: ['attn.c_proj', 'c_fc'] });
     expect(configFromJson(file.metadata.base_model_config, file.metadata[ARCHITECTURE_KEY])).toEqual(model);
     const back = importAdapter(bytes, model);
     expect(back.layout.lora).toEqual(layout.lora);

@@ -2,8 +2,8 @@
 // gradient, every step's loss and gradient norm, every final weight, within
 // the fixtures' README tolerances (it should land far inside them).
 import { describe, expect, it } from 'vitest';
-import { adamInit, adamwStep, clipGradNorm, erf, gptBackward, gptForward, type Tensors } from '../reference/gpt';
-import { FIXTURES, checkFinal, checkLosses, checkRelMax, loadFixture, type Check } from '../reference/oracle';
+import { erf, gptBackward, gptForward, type Tensors } from '../reference/gpt';
+import { FIXTURES, loadFixture, replayOnCpu } from '../reference/oracle';
 
 describe('reference erf', () => {
   it('matches known values to 1e-15', () => {
@@ -20,33 +20,9 @@ describe('float64 CPU GPT vs PyTorch', () => {
     it(`${name}: logits, gradients, losses, grad norms and final weights`, () => {
       const fx = loadFixture(name);
       const { config: cfg, B, T, K } = fx;
-      const P: Tensors = new Map([...fx.init].map(([k, t]) => [k, Float64Array.from(t)]));
-      const checks: Check[] = [];
-      const losses: number[] = [];
-      const norms: number[] = [];
-      let adam = null as ReturnType<typeof adamInit> | null;
-      const o = fx.optimizer;
-      for (let k = 0; k < K; k++) {
-        const x = fx.x.subarray(k * B * T, (k + 1) * B * T);
-        const y = fx.y.subarray(k * B * T, (k + 1) * B * T);
-        const fwd = gptForward(cfg, P, x, y, B, T);
-        const G = gptBackward(cfg, P, fwd);
-        if (k === 0) {
-          checks.push(checkRelMax('logits0', fwd.logits, fx.logits0));
-          expect([...G.keys()].sort()).toEqual([...fx.grad0.keys()].sort());
-          for (const [n, want] of fx.grad0) checks.push(checkRelMax(`grad0.${n}`, G.get(n)!, want));
-          adam = adamInit(G);
-        }
-        losses.push(fwd.loss);
-        norms.push(clipGradNorm(G, o.grad_clip));
-        adamwStep(P, G, fx.shapes, adam!, { lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weight_decay });
-      }
-      checks.push(checkLosses('losses', losses, fx.losses));
-      checks.push(checkRelMax('grad_norms', norms, fx.gradNorms));
-      for (const [n, want] of fx.final) {
-        const got = cfg.tieWeights && n === 'lm_head.weight' ? P.get('transformer.wte.weight')! : P.get(n)!;
-        checks.push(checkFinal(`final.${n}`, got, want, fx.init.get(n)!));
-      }
+      const tiedHead = (P: Tensors, n: string) => P.get(cfg.tieWeights && n === 'lm_head.weight' ? 'transformer.wte.weight' : n)!;
+      const { checks, gradNames } = replayOnCpu(fx, gptForward, (c, P, fwd) => gptBackward(c, P, fwd), tiedHead);
+      expect(gradNames.sort()).toEqual([...fx.grad0.keys()].sort());
       console.log(`[cpu oracle] ${name} (K=${K}, B=${B}, T=${T})\n${checks.map((c) => `  ${c.line}`).join('\n')}`);
       expect(checks.filter((c) => !c.ok).map((c) => c.line)).toEqual([]);
       expect(checks.length).toBe(1 + fx.grad0.size + 2 + fx.final.size);

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL, DEFAULT_TRAIN, PRESETS, type ModelConfig, type TrainConfig } from '../../src/model/config';
 import { allocationTable, bufferBytes, minimumFloats, tableBytes } from '../../src/model/allocation';
 import { memoryEstimate, paramCount, validateConfig } from '../../src/model/validate';
+import { parseFixtureConfig } from '../reference/oracle';
 
 const ORACLE = resolve(__dirname, '../../../shared/data/oracle');
 
@@ -20,18 +21,9 @@ function headerShapes(path: string): { shapes: Map<string, number[]>; config: Re
   return { shapes, config: JSON.parse(metadata.config) };
 }
 
+/** The fixture's nanoGPT GPTConfig fields as our ModelConfig (the reference's reading, plus dropout). */
 function configOf(raw: Record<string, unknown>): ModelConfig {
-  return {
-    nLayer: raw.n_layer as number,
-    nHead: raw.n_head as number,
-    nEmbd: raw.n_embd as number,
-    blockSize: raw.block_size as number,
-    vocabSize: raw.vocab_size as number,
-    dropout: raw.dropout as number,
-    bias: raw.bias as boolean,
-    tieWeights: raw.tie_weights as boolean,
-    activation: raw.activation as 'relu' | 'gelu',
-  };
+  return { ...parseFixtureConfig(JSON.stringify(raw)), dropout: raw.dropout as number };
 }
 
 const baby: ModelConfig = { ...DEFAULT_MODEL, vocabSize: 65 };

@@ -61,5 +61,8 @@ export async function mergeLora(engine: Engine): Promise<EngineReply> {
   if (busy) return busy;
   const state = await baseState(engine, r);
   const merged = mergeAdapters(r.layout, state.params, r.lora, state.lora!.adapters, 1);
-  return forkRun(engine, r, `Merged ${r.trainer.setup.run.name}`, 'merged', { params: merged }, true);
+  // The same function as the LoRA run at its step: the merged run carries its step and curves (no new evaluation).
+  const t = r.trainer;
+  const carry = { step: t.step, samplerState: t.samplerState, lossHistory: t.lossHistory.slice(), evalHistory: t.evalHistory.slice(), wallMs: t.wallMs, tokensPerSec: t.tokensPerSec };
+  return forkRun(engine, r, `Merged ${t.setup.run.name}`, 'merged', { params: merged, carry }, false);
 }

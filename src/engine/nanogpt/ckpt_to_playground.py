@@ -61,7 +61,12 @@ def main(ckpt_path, meta_path, out):
         'playground_architecture': json.dumps({'activation': 'gelu', 'tie_weights': True, 'layernorm_eps': 1e-5}),
         'vocab': json.dumps(vocab),
         'step': str(step),
+        # nanoGPT's own count and budget: the import opens the run at iter_num of max_iters.
+        'iter_num': str(step),
     }
+    max_iters = ckpt.get('config', {}).get('max_iters')
+    if isinstance(max_iters, int) and max_iters > 0:
+        metadata['max_iters'] = str(max_iters)
     # A run on tokens: its tokenizer (kept in meta.pkl by the browser), so the import reads the corpus with it.
     if 'playground_tokenizer' in meta:
         metadata['tokenizer'] = meta['playground_tokenizer']

@@ -165,7 +165,7 @@ function OpenLoraRun() {
         <button onClick={() => void merge()} disabled={busy !== null} data-testid="lora-merge" title="PEFT's merge_and_unload: W + lora_alpha/r · B A as a new full run">
           {busy === 'merge' ? 'Merging…' : 'Merge into a new run'}
         </button>
-        <button onClick={() => void exportAdapter()} disabled={busy !== null} data-testid="lora-export" title="<run>-step<N>.adapter.safetensors: PEFT's names and shapes, its LoraConfig as adapter_config">
+        <button onClick={() => void exportAdapter()} disabled={busy !== null} data-testid="lora-export" title="<run>-step<N>.adapter.zip: PEFT's adapter folder (adapter_config.json and adapter_model.safetensors), for PeftModel.from_pretrained once unzipped">
           {busy === 'export' ? 'Exporting…' : 'Export adapter'}
         </button>
       </div>
@@ -318,13 +318,15 @@ export function LoraSection() {
               <span>Import adapter (onto the open run as the base)</span>{' '}
               <input
                 type="file"
-                accept=".safetensors,application/octet-stream"
+                multiple
+                accept=".zip,.safetensors,.json,application/zip,application/octet-stream,application/json"
                 disabled={!ready || onLora || busy !== null}
                 data-testid="lora-import"
+                title="PEFT's adapter folder zipped (adapter_config.json, adapter_model.safetensors), those two files picked together, or one .adapter.safetensors file"
                 onChange={(e) => {
-                  const file = e.target.files?.[0];
+                  const files = [...(e.target.files ?? [])];
                   e.target.value = '';
-                  if (file) void importAdapter(file);
+                  if (files.length) void importAdapter(files);
                 }}
               />
             </label>

@@ -57,6 +57,8 @@ interface CheckpointState {
   last: CheckpointStatus | null;
   /** Export or import in progress. */
   transfer: 'export' | 'import' | 'bundle' | null;
+  /** How far the import in progress is (0..1) and what it is doing, from the engine's events; it outlives the reply while the engine evaluates in the background. */
+  importProgress: { fraction: number; stage: string } | null;
   /** Sentence about the last export or import (problems are shown as alerts). */
   transferNote: string | null;
   /** SHA-256 (hex) of the file last exported or imported, to tell files apart. */
@@ -121,6 +123,7 @@ export const useCheckpoints = create<CheckpointState>((set, get) => ({
   offerError: null,
   last: null,
   transfer: null,
+  importProgress: null,
   transferNote: null,
   transferHash: null,
   transferError: null,
@@ -224,7 +227,8 @@ export const useCheckpoints = create<CheckpointState>((set, get) => ({
       const list = Array.isArray(picked) ? picked : [picked];
       const jsonFile = list.length > 1 ? list.find((f) => /\.json$/i.test(f.name)) : undefined;
       const file = list.find((f) => f !== jsonFile) ?? list[0]!;
-      set({ transfer: 'import', transferError: null, transferNote: null, transferHash: null });
+      set({ transfer: 'import', importProgress: { fraction: 0, stage: 'reading the file' }, transferError: null, transferNote: null, transferHash: null });
+      let ok = false;
       try {
         if (!useData.getState().corpus) {
           set({ transferError: 'Load the text the model was trained on first (Dataset tab): its characters are the model\'s vocabulary.' });
@@ -275,12 +279,14 @@ export const useCheckpoints = create<CheckpointState>((set, get) => ({
         useSetup.getState().actions.setModel(shape);
         useTraining.getState().actions.adopt(reply, corpus.name);
         const step = reply.imported?.step ?? reply.step ?? 0;
+        ok = true;
         set({
           transferHash: hash,
           transferNote: `Imported ${file.name}${hash ? ` (${fingerprint(hash)})` : ''} as the run "${reply.runName}": the model is at step ${step}.`,
         });
       } finally {
-        set({ transfer: null });
+        // A loaded file keeps its progress line while the engine evaluates it in the background.
+        set(ok ? { transfer: null } : { transfer: null, importProgress: null });
       }
     },
   },
@@ -332,6 +338,10 @@ export async function openRun(run: SavedRunSummary, opts: { duplicate?: boolean 
 
 /** Checkpoint events become the status line; a new load retires the offer. */
 export function handleCheckpointEvent(event: EngineEvent): void {
+  if (event.kind === 'importProgress' && useCheckpoints.getState().importProgress) {
+    useCheckpoints.setState({ importProgress: event.fraction >= 1 ? null : { fraction: event.fraction, stage: event.stage } });
+    if (event.fraction >= 1 && event.stage !== 'done') useCheckpoints.setState({ transferError: `The imported run is loaded, but ${event.stage}` });
+  }
   if (event.kind === 'checkpoint') {
     useCheckpoints.setState({ last: { step: event.step, saved: event.saved, message: event.message ?? null, at: Date.now() } });
   }

@@ -23,6 +23,7 @@ import { useInsights } from './insights';
 import { newRequestId, useInspect } from './inspect';
 import { useSetup } from './setup';
 import { useTraining, type LoadedReply } from './training';
+import { readAdapterPick } from './adapterPick';
 
 export {
   blockModules, DEFAULT_DPO, DEFAULT_LORA, DPO_LR, dpoEta, dpoProblems, loraProblems, loraTrain, pairsVocabularyProblem,
@@ -252,27 +253,26 @@ export const useFineTune = create<FineTuneState>((set, get) => {
           set({ loraBusy: null });
         }
       },
-      async importAdapter(file) {
+      async importAdapter(files) {
         const engine = useGpu.getState().engine;
         const loaded = useTraining.getState().loaded;
         if (!engine || !loaded || get().loraBusy) return;
         set({ loraBusy: 'import', loraError: null, loraNote: null });
         try {
-          let bytes: ArrayBuffer;
-          try {
-            bytes = await file.arrayBuffer();
-          } catch (e) {
-            set({ loraError: `${file.name} could not be read: ${(e as Error).message}` });
+          const pick = await readAdapterPick(Array.isArray(files) ? files : [files]);
+          if ('problem' in pick) {
+            set({ loraError: pick.problem });
             return;
           }
+          const { bytes, fileName, configJson } = pick;
           if (useTraining.getState().state === 'running') await useTraining.getState().actions.command('pause');
-          const reply = await engine.request({ kind: 'importAdapter', bytes, fileName: file.name }, [bytes]);
+          const reply = await engine.request({ kind: 'importAdapter', bytes, fileName, configJson }, [bytes]);
           if (reply.kind !== 'loaded') {
-            set({ loraError: `${file.name} was not imported: ${problemOf(reply)} The open run is unchanged.` });
+            set({ loraError: `${fileName} was not imported: ${problemOf(reply)} The open run is unchanged.` });
             return;
           }
           adoptRun(reply, loaded.corpusName);
-          set({ loraNote: `Imported ${file.name} onto "${loaded.runName}" as the LoRA run "${reply.runName}".` });
+          set({ loraNote: `Imported ${fileName}${configJson !== undefined ? ' (with adapter_config.json)' : ''} onto "${loaded.runName}" as the LoRA run "${reply.runName}".` });
         } finally {
           set({ loraBusy: null });
         }

@@ -271,7 +271,8 @@ export interface FineTuneState extends Kept {
     setStrength: (strength: number) => void;
     merge: () => Promise<void>;
     exportAdapter: () => Promise<void>;
-    importAdapter: (file: File) => Promise<void>;
+    /** PEFT's adapter folder zipped, its two files, or our single adapter file. */
+    importAdapter: (files: File | File[]) => Promise<void>;
     writeContinuations: () => Promise<void>;
     pick: (which: 'a' | 'b' | null) => void;
     labelWithRule: () => Promise<void>;
