@@ -11,11 +11,12 @@ import { adapterFolder } from '../model/adapterFiles';
 import { exportHfLlama, importHfLlama } from '../model/hfFiles';
 import type { ParamLayout } from '../model/layout';
 import type { LoraLayout } from '../model/lora';
+import type { TokenizerSpec } from '../model/runTokenizer';
 import { readSafetensors } from '../model/safetensors';
 
-/** One zip: model.safetensors (our vocabulary in its metadata) and config.json, Hugging Face's folder layout. */
-export function hfZip(layout: ParamLayout, params: Float32Array, vocab: string[]): Uint8Array {
-  const { safetensors, configJson } = exportHfLlama(layout, params, vocab);
+/** One zip: model.safetensors (our vocabulary, and a run on tokens' tokenizer, in its metadata) and config.json, Hugging Face's folder layout. */
+export function hfZip(layout: ParamLayout, params: Float32Array, vocab: string[], tokenizer?: TokenizerSpec): Uint8Array {
+  const { safetensors, configJson } = exportHfLlama(layout, params, vocab, tokenizer);
   return zipSync({ 'model.safetensors': safetensors, 'config.json': strToU8(configJson) }, { level: 0 });
 }
 
@@ -58,7 +59,7 @@ export function readModelFile(bytes: Uint8Array, configJson?: string): ImportedM
         'Import a file exported from this app, whose model.safetensors keeps the vocabulary.',
     );
   }
-  return { layout: imported.layout, params: imported.params, vocab: imported.vocab, adam: null, metadata: file.metadata };
+  return { layout: imported.layout, params: imported.params, vocab: imported.vocab, adam: null, metadata: file.metadata, ...(imported.tokenizer ? { tokenizer: imported.tokenizer } : {}) };
 }
 
 /** A LoRA run's adapters as PEFT's folder zipped: adapter_config.json and adapter_model.safetensors. */

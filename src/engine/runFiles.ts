@@ -41,7 +41,7 @@ export async function exportCheckpoint(engine: Engine, request: Request<'exportC
   // A LoRA run exports its adapted model: the adapters merged into the base (which has no moments).
   const params = r.lora && state.lora ? mergeAdapters(r.layout, state.params, r.lora, state.lora.adapters, 1) : state.params;
   if (request.huggingFace) {
-    const zip = hfZip(r.layout, params, r.tokenizer.vocab);
+    const zip = hfZip(r.layout, params, r.tokenizer.vocab, r.tokenizer.spec());
     return { kind: 'exported', bytes: ownBuffer(zip), step, fileName: `${fileStem(r.trainer.setup.run.name)}-step${step}.hf.zip` };
   }
   const adam = request.withOptimizer && !r.lora ? { m: state.m, v: state.v, step } : undefined;

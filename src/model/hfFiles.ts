@@ -9,6 +9,7 @@
 import { DEFAULT_ROPE_THETA, DEFAULT_TRAIN, RMS_NORM_EPS, type ModelConfig } from './config';
 import { blockDims, describeParams, intermediateSize } from './description';
 import { paramLayout, type ParamLayout } from './layout';
+import { tokenizerFromMetadata, tokenizerMetadata, type TokenizerSpec } from './runTokenizer';
 import { nonFiniteTensors, readSafetensors, writeSafetensors, type SafetensorsFile, type TensorData } from './safetensors';
 import { validateConfig } from './validate';
 
@@ -112,10 +113,11 @@ export function llamaTensors(layout: ParamLayout, params: Float32Array): Array<[
   return out;
 }
 
-/** model.safetensors (LlamaForCausalLM names; metadata: the config and our vocabulary) and config.json's text. */
-export function exportHfLlama(layout: ParamLayout, params: Float32Array, vocab: string[]): { safetensors: Uint8Array; configJson: string } {
+/** model.safetensors (LlamaForCausalLM names; metadata: the config, our vocabulary and a run on tokens' tokenizer) and config.json's text. */
+export function exportHfLlama(layout: ParamLayout, params: Float32Array, vocab: string[], tokenizer?: TokenizerSpec): { safetensors: Uint8Array; configJson: string } {
   const configJson = JSON.stringify(llamaConfigJson(layout.config), null, 2);
-  const safetensors = writeSafetensors(llamaTensors(layout, params), { format: 'pt', config: JSON.stringify(llamaConfigJson(layout.config)), vocab: JSON.stringify(vocab) });
+  const metadata = { format: 'pt', config: JSON.stringify(llamaConfigJson(layout.config)), vocab: JSON.stringify(vocab), ...tokenizerMetadata(tokenizer) };
+  const safetensors = writeSafetensors(llamaTensors(layout, params), metadata);
   return { safetensors, configJson };
 }
 
@@ -124,6 +126,8 @@ export interface ImportedLlama {
   params: Float32Array;
   /** The file's vocabulary (our `vocab` metadata), or null when it has none. */
   vocab: string[] | null;
+  /** A run on tokens: its tokenizer (our `tokenizer` metadata). */
+  tokenizer?: TokenizerSpec;
 }
 
 /**
@@ -169,5 +173,6 @@ export function importHfLlama(input: Uint8Array | ArrayBuffer | SafetensorsFile,
   for (const name of file.tensors.keys()) {
     if (!known.has(name) && !name.endsWith('rotary_emb.inv_freq')) throw new Error(`The file has a tensor "${name}" that this model config does not have.`);
   }
-  return { layout, params, vocab };
+  const tokenizer = tokenizerFromMetadata(file.metadata);
+  return { layout, params, vocab, ...(tokenizer ? { tokenizer } : {}) };
 }

@@ -284,6 +284,24 @@ export class RunTokenizer {
   }
 }
 
+/** The safetensors metadata that carries a run's tokenizer (none for characters: the `vocab` metadata is enough). */
+export function tokenizerMetadata(spec?: TokenizerSpec): Record<string, string> {
+  return spec && spec.kind !== 'char' ? { tokenizer: JSON.stringify(spec) } : {};
+}
+
+/** The tokenizer a file's metadata carries, if any; a sentence when it is damaged. */
+export function tokenizerFromMetadata(metadata: Record<string, string>): TokenizerSpec | undefined {
+  if (metadata.tokenizer === undefined) return undefined;
+  let spec: TokenizerSpec;
+  try {
+    spec = JSON.parse(metadata.tokenizer) as TokenizerSpec;
+  } catch {
+    throw new Error('The file\'s "tokenizer" metadata is not valid JSON.');
+  }
+  if (typeof spec !== 'object' || spec === null || typeof spec.kind !== 'string') throw new Error('The file\'s "tokenizer" metadata names no tokenizer.');
+  return spec;
+}
+
 /** "The prompt has pieces this run's vocabulary cannot encode: "é", "€"." */
 export function unknownSentence(unknown: string[], what = 'The prompt'): string {
   const shown = unknown.slice(0, 8).map((p) => JSON.stringify(p)).join(', ');

@@ -101,6 +101,7 @@ describe('fine-tuning runs on tokens', () => {
       expect(spec.kind).toBe('bpe');
       expect(spec.pattern).toBe(bpe.model.pattern);
       expect(spec.tiktoken.trim().split('\n')).toHaveLength(300);
+      await events(page);
       const imported = loaded(
         await page.evaluate(
           ({ text, train }) => window.__engine!.request({ kind: 'importCheckpoint', bytes: window.__bytes!.slice(0), fileName: 'base.checkpoint.safetensors', corpusName: 'e2e text', text, train }),
@@ -110,7 +111,11 @@ describe('fine-tuning runs on tokens', () => {
       expect(imported.tokenizer).toMatchObject({ kind: 'bpe', size: 300 });
       expect(imported.vocab).toEqual(base.vocab);
       expect(imported.step).toBe(30);
-      const importedVal = imported.evalHistory!.at(-1)!.valLoss;
+      // Its evaluation on the corpus (read with the file's BPE) follows the import in the background.
+      await page.waitForFunction(() => window.__events!.some((e) => e.kind === 'importProgress' && e.fraction === 1), null, { timeout: 120_000, polling: 100 });
+      const evals = (await events(page)).flatMap((e) => (e.kind === 'eval' ? [e.stats] : []));
+      expect(evals.map((e) => e.step)).toEqual([30]);
+      const importedVal = evals[0].valLoss;
       const importedOut = await bits(page);
       console.log(`[e2e tokens-ft] imported checkpoint: val loss ${importedVal.toFixed(6)} (base ${baseVal.toFixed(6)}), max |bits diff| ${maxDiff(importedOut.bits, baseOut.bits)}`);
       expect(importedOut.tokens).toEqual(baseOut.tokens);

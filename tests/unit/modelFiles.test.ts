@@ -9,6 +9,8 @@ import { exportHfLlama } from '../../src/model/hfFiles';
 import { initParams, paramLayout } from '../../src/model/layout';
 import { readSafetensors, writeSafetensors } from '../../src/model/safetensors';
 import { hfZip, readModelFile } from '../../src/engine/modelFiles';
+import { RunTokenizer } from '../../src/model/runTokenizer';
+import { trainBpe } from '../../src/tokenizer/trainer';
 
 const config: ModelConfig = {
   block: 'llama', nLayer: 2, nHead: 4, nKvHead: 2, nEmbd: 24, ffnHidden: 40, blockSize: 9, vocabSize: 7,
@@ -41,6 +43,27 @@ describe('model files for the import', () => {
     // A folder zipped whole keeps its folder name in the paths.
     const nested = zipSync({ 'my-model/model.safetensors': files['model.safetensors']!, 'my-model/config.json': files['config.json']! });
     expect(readModelFile(nested).params).toEqual(params);
+  });
+
+  it('the Hugging Face zip of a run on tokens carries its tokenizer, which reads back as the same one', async () => {
+    const text = 'First Citizen:\nBefore we proceed any further, hear me speak.\n'.repeat(6);
+    const bpe = trainBpe(text, 270);
+    if (!bpe.ok) throw new Error(bpe.message);
+    const tok = RunTokenizer.bpe('toy', bpe.model);
+    const bpeLayout = paramLayout({ ...config, vocabSize: tok.size });
+    const bpeParams = initParams(bpeLayout, 3);
+    const back = readModelFile(hfZip(bpeLayout, bpeParams, tok.vocab, tok.spec()));
+    expect(back.tokenizer).toEqual(tok.spec());
+    expect(back.params).toEqual(bpeParams);
+    const again = await RunTokenizer.fromSpec(back.tokenizer!);
+    expect(again.vocab).toEqual(back.vocab);
+    expect(again.splitCorpus(text).train).toEqual(tok.splitCorpus(text).train);
+    // A character run's file has none (its vocabulary is its tokenizer); a damaged one gets a sentence.
+    expect(readModelFile(hfZip(layout, params, vocab, RunTokenizer.chars(vocab).spec())).tokenizer).toBeUndefined();
+    const { safetensors } = exportHfLlama(bpeLayout, bpeParams, tok.vocab, tok.spec());
+    const file = readSafetensors(safetensors);
+    const damaged = writeSafetensors([...file.tensors].map(([n, t]) => [n, { shape: t.shape, data: Float32Array.from(t.data) }]), { ...file.metadata, tokenizer: '{oops' });
+    expect(() => readModelFile(damaged)).toThrow('The file\'s "tokenizer" metadata is not valid JSON.');
   });
 
   it('config.json picked with a model.safetensors that has no config metadata', () => {
