@@ -136,39 +136,39 @@ async function main() {
     if (setup.error) throw new Error(`Setup failed: ${setup.error}`);
     const rows = [];
     for (let i = 0; i < opts.repeat; i++) {
-      const row = await page.evaluate(
+      const first = await page.evaluate(
         async ({ train, text, name, fileName }) => {
           const engine = window.__engine;
           window.__events = [];
           const t0 = performance.now();
-          const reply = await engine.request(
-            { kind: 'importCheckpoint', bytes: window.__file.slice(0), fileName, corpusName: name, text, builtIn: false, train },
-          );
+          window.__t0 = t0;
+          const reply = await engine.request({ kind: 'importCheckpoint', bytes: window.__file.slice(0), fileName, corpusName: name, text, builtIn: false, train });
           const usable = performance.now() - t0;
           if (reply.kind !== 'loaded') return { error: JSON.stringify(reply) };
           const gen = await engine.request({ kind: 'generate', requestId: 1, prompt: '\n', maxNewTokens: 1, sampling: { temperature: 1, topK: 0, topP: 1, greedy: false, seed: 1 } });
-          const firstToken = gen.kind !== 'generated' ? null : performance.now() - t0;
-          const started = performance.now();
-          while (!window.__events.some((e) => e.kind === 'importProgress' && e.fraction === 1)) {
-            if (performance.now() - started > 600_000) return { error: 'no evaluation done in 10 minutes' };
-            await new Promise((r) => setTimeout(r, 20));
-          }
-          const at = (pred) => {
-            const e = window.__events.find(pred);
-            return e ? e.at - t0 : null;
-          };
-          return {
-            usable,
-            firstToken,
-            generateReply: gen.kind,
-            saving: at((e) => e.kind === 'importProgress' && e.stage === 'saving the run'),
-            evaluated: at((e) => e.kind === 'importProgress' && e.fraction === 1),
-            finalStage: window.__events.filter((e) => e.kind === 'importProgress').at(-1).stage,
-            step: reply.imported?.step ?? null,
-          };
+          return { usable, firstToken: gen.kind === 'generated' ? performance.now() - t0 : null, generateReply: gen.kind, step: reply.imported?.step ?? null };
         },
         { train, text: text.text, name: text.name, fileName: setup.fileName },
       );
+      if (first.error) throw new Error(`Import ${i + 1} failed: ${first.error}`);
+      console.error(`import ${i + 1}/${opts.repeat}: weights usable ${fmt(first.usable)} s, first token ${fmt(first.firstToken)} s; evaluating in the background...`);
+      const rest = await page.evaluate(async () => {
+        const started = performance.now();
+        while (!window.__events.some((e) => e.kind === 'importProgress' && e.fraction === 1)) {
+          if (performance.now() - started > 1_200_000) return { error: 'no evaluation done in 20 minutes' };
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        const at = (pred) => {
+          const e = window.__events.find(pred);
+          return e ? e.at - window.__t0 : null;
+        };
+        return {
+          saving: at((e) => e.kind === 'importProgress' && e.stage === 'saving the run'),
+          evaluated: at((e) => e.kind === 'importProgress' && e.fraction === 1),
+          finalStage: window.__events.filter((e) => e.kind === 'importProgress').at(-1).stage,
+        };
+      });
+      const row = { ...first, ...rest };
       if (row.error) throw new Error(`Import ${i + 1} failed: ${row.error}`);
       rows.push(row);
       console.error(`import ${i + 1}/${opts.repeat}: usable ${fmt(row.usable)} s, evaluated ${fmt(row.evaluated)} s`);
