@@ -240,6 +240,12 @@ export type EngineRequest =
   /** kernels: force the kernel shapes ('gpu' or 'cpu', the URL parameter `kernels`); otherwise chosen from the adapter. */
   | { kind: 'init'; kernels?: KernelVariant }
   | { kind: 'selfCheck'; M: number; N: number; K: number; seed: number }
+  /**
+   * Compile, in the background, every GPU pipeline a run of this shape needs for
+   * its first step, evaluation and inspection (a scratch model takes one of each
+   * and is freed), so Start does not wait for the shader compiler.
+   */
+  | { kind: 'warmUp'; model: ModelShape; batchSize: number; vocabSize: number }
   /** A new run (a new id: no stored run is replaced); `runName` and `preset` name it. */
   /** toyEval: a toy task's held-out examples, completed greedily at every evaluation. */
   | { kind: 'load'; corpusName: string; text: string; model: ModelShape; train: TrainConfig; builtIn?: boolean; runName?: string; preset?: string; toyEval?: ToyExample[]; /** Default: characters. */ tokenizer?: TokenizerChoice }
@@ -344,6 +350,8 @@ export type EngineReply =
   | { kind: 'ready'; info: GpuInfo; kernels: KernelVariant; subgroups: boolean }
   | { kind: 'gpuUnavailable'; reason: GpuFailure; message: string }
   | { kind: 'selfCheck'; result: SelfCheckResult }
+  /** ms: how long the warm-up took (0 when this shape was warm already); pipelines: how many it compiled; stopped: a run was opened first. */
+  | { kind: 'warmedUp'; ms: number; pipelines: number; stopped?: boolean }
   | {
       kind: 'loaded';
       config: ModelConfig;

@@ -10,6 +10,7 @@ import { circuits, setAblations } from './jobs/circuits';
 import { mergeLora, setLoraStrength, startLora } from './jobs/lora';
 import { startDpo, stopDpo } from './jobs/dpo';
 import { duplicateRun } from './jobs/tabs';
+import { warmUp } from './jobs/warmUp';
 import { attention, generate, setSampling, stopGenerate } from './jobs/views';
 import type { EngineReply, EngineRequest } from './protocol';
 import { exportAdapter, exportCheckpoint, importAdapter, importCheckpoint } from './runFiles';
@@ -24,6 +25,7 @@ const handlers: { [K in Kind]: Handler<K> } = {
   selfCheck,
   stats,
   debug,
+  warmUp,
   // runs: open, store, files
   load,
   savedRun,

@@ -162,6 +162,11 @@ export class Gpu {
     return pipeline;
   }
 
+  /** How many distinct pipelines have been compiled on this device. */
+  pipelineCount(): number {
+    return this.pipelines.size;
+  }
+
   private readonly moduleIds = new Map<string, number>();
   private idOfModule(code: string): number {
     let id = this.moduleIds.get(code);

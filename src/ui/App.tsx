@@ -9,6 +9,7 @@ import { GpuStatus } from './GpuStatus';
 import { InsightsPanel } from './InsightsPanel';
 import { ModelConfigPanel } from './ModelPanel';
 import { NoWebGpu } from './NoWebGpu';
+import { QuickStart } from './QuickStart';
 import { RunBanners } from './RunBanners';
 import { RunsPanel } from './RunsPanel';
 import { SamplingPanel } from './SamplingPanel';
@@ -17,6 +18,7 @@ import { useGpu } from './gpuStore';
 import { typing } from './keys';
 import { handleCheckpointEvent, useCheckpoints } from './stores/checkpoints';
 import { handleFineTuneEvent } from './stores/finetune';
+import { compileAhead, settleStartSetup, setupWaitsForAdapter } from './stores/firstRun';
 import { ToyAccuracyChart } from './training/ToyAccuracyChart';
 import { useData } from './stores/data';
 import { handleInsightsEvent } from './stores/insights';
@@ -142,10 +144,18 @@ export function App() {
     if (phase === 'ready') void useCheckpoints.getState().actions.checkSaved();
   }, [phase]);
 
+  // A link's setup (or a preset chosen on an earlier visit) reads its corpus at once; a first visit
+  // learns the adapter first, since a software renderer starts on another preset and corpus.
   useEffect(() => {
+    if (setupWaitsForAdapter()) return;
     const { corpus, loading } = useData.getState();
     if (!corpus && !loading) void useData.getState().actions.loadBuiltin(useSetup.getState().corpus);
   }, []);
+  const info = useGpu((s) => s.info);
+  useEffect(() => {
+    if (phase === 'ready' && engine && info) void settleStartSetup(engine, info.software);
+  }, [phase, engine, info]);
+  useEffect(() => compileAhead(), []);
 
   if (phase === 'unavailable' && failure) return <NoWebGpu reason={failure.reason} message={failure.message} />;
 
@@ -206,7 +216,12 @@ export function App() {
           <Notices />
           <RunBanners />
           <div role="tabpanel" id="tabpanel" aria-labelledby={`tab-${tab}`}>
-            {tab === 'data' && <DatasetPanel />}
+            {tab === 'data' && (
+              <>
+                <QuickStart tabs={TABS} onNavigate={(id) => setTab(id as TabId)} />
+                <DatasetPanel />
+              </>
+            )}
             {tab === 'tokenizer' && (
               <Suspense fallback={<p className="panel">Loading the tokenizers…</p>}>
                 <TokenizerPanel />

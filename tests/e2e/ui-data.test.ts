@@ -16,8 +16,8 @@ describe('dataset panel', () => {
   it('loads Tiny Shakespeare and Moby Dick from our own origin, rejects empty and binary uploads, keeps the previous corpus', async () => {
     const s = await launch();
     try {
-      // The default preset (Tutorial GPT) trains on the built-in Tiny Shakespeare.
-      await s.page.goto(s.url);
+      // The Tutorial GPT preset trains on the built-in Tiny Shakespeare (a first visit on a software adapter opens on Tiny: ui-first-visit).
+      await s.page.goto(`${s.url}?preset=tutorial`);
       const name = s.page.getByTestId('corpus-name');
       await expect.poll(() => name.textContent(), { timeout: 60_000 }).toBe('Tiny Shakespeare');
       expect(Number(await s.page.getByTestId('corpus-chars').getAttribute('data-chars'))).toBe(1_115_394);

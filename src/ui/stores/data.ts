@@ -7,6 +7,7 @@ import { minCorpusChars, type CorpusCheck, type CorpusStats } from '../../data/c
 import { builtinCorpus, fetchBuiltin, readCorpus } from '../../data/readCorpus';
 import { toyTask, type ToyTaskData, type ToyTaskSpec } from '../../data/toyTasks';
 import { presetById } from '../url';
+import { rememberPreset } from '../firstVisit';
 import { useSetup } from './setup';
 
 export interface Corpus {
@@ -104,6 +105,7 @@ export async function choosePreset(id: PresetId): Promise<void> {
   const preset = presetById(id);
   if (!preset) return;
   useSetup.getState().actions.applyPreset(preset.id);
+  rememberPreset(preset.id);
   const { corpus, actions } = useData.getState();
   if (preset.toy) {
     if (corpus?.toy && JSON.stringify(corpus.toy.spec) === JSON.stringify(preset.toy)) return;

@@ -5,6 +5,7 @@ import { create } from 'zustand';
 import type { SamplingSettings } from '../../engine/protocol';
 import type { CorpusId, ModelShape, Preset, TrainConfig } from '../../model/config';
 import { parseSetup, presetById, serializeSetup, type Setup } from '../url';
+import { linkHasSetup, rememberedPreset } from '../firstVisit';
 
 interface SetupState extends Setup {
   /** Sentences about values in the link that were not used. */
@@ -19,7 +20,10 @@ interface SetupState extends Setup {
   };
 }
 
-const initial = parseSetup(typeof location === 'undefined' ? '' : location.search);
+// A bare link opens on the preset the person chose last in this browser, if any.
+const search = typeof location === 'undefined' ? '' : location.search;
+const remembered = linkHasSetup(search) ? null : rememberedPreset();
+const initial = parseSetup(remembered ? `?preset=${remembered}` : search);
 
 export const useSetup = create<SetupState>((set) => ({
   ...initial,
