@@ -1,6 +1,10 @@
 // Tiled matrix multiply, register-blocked, with fused epilogues and split-K.
 //
 //   C[M, N] = op(A)[M, K] * op(B)[K, N] (+ bias[N]) (+ residual[M, N]) (+ C, with ACCUMULATE)
+//   with ACT = 1:      C = relu(op(A) op(B) (+ bias))            a Linear and its ReLU (forward)
+//   with ACT_GRAD > 0: C = f'(saved[M, N]) * op(A) op(B)        the next Linear's dX through the
+//                      activation f (1 ReLU, 2 exact GELU); saved is f's input (GELU) or either
+//                      its input or output (ReLU: both are > 0 at the same places)
 //
 //   op(A) = A stored (M, K) row-major, or with TRANS_A the matrix stored (K, M).
 //   op(B) = B stored (K, N) row-major, or with TRANS_B the matrix stored (N, K)
@@ -33,11 +37,20 @@
 // order. This gives thin products with long K (weight gradients, K = B * T)
 // enough workgroups to fill a GPU.
 //
+// Bias sums. With BIAS_SUM (SPLIT only: a weight gradient dW = dY^T X whose
+// Linear has a bias), the workgroups of the first column tile (wg.x = 0) also
+// add up the op(A) rows they stage, over their K slice: invocation li < BM / 4
+// sums tileA's vec4 column li, 16 vec4 reads per K step, and writes the 4 sums
+// to C + S * M * N + z * MP + row0 + 4 li (MP = M rounded up to 4, S slices).
+// matmul_reduce.wgsl then adds the S sums into dbias: the column sums of dY
+// without reading dY again and without a dispatch of their own.
+//
 // Dispatch: (ceil(N / BN), ceil(M / BM), slices); slices = 1 without SPLIT.
 // Bindings: 0 params {M, N, K, kSlice}; 1 c, 2 c4: C as f32 / vec4 (read_write;
 // the vec4 view is used when VEC4_C, i.e. N % 4 == 0, the other view is a dummy);
 // 3 a, 4 a4: A as f32 / vec4 (read; vec4 view with VEC4_A); 5 b, 6 b4 likewise;
-// 7 bias (N; read only with HAS_BIAS); 8 residual (M, N; read only with HAS_RESIDUAL).
+// 7 bias (N; read only with HAS_BIAS); 8 residual (M, N; read only with HAS_RESIDUAL), or saved (M, N)
+// with ACT_GRAD. The activation epilogues are not used with SPLIT, ACCUMULATE or HAS_RESIDUAL.
 // Needs: 256 invocations per workgroup, 12.5 KiB workgroup memory (WebGPU defaults).
 
 override TRANS_A: bool = false;
@@ -53,6 +66,12 @@ override VEC4_C: bool = false;
 override WG_N: u32 = 16u;
 /** Rows per invocation (4 or 8). */
 override ROWS: u32 = 4u;
+/** Sum op(A)'s rows too (see the header); SPLIT only. */
+override BIAS_SUM: bool = false;
+/** 1: C = relu(product (+ bias)). */
+override ACT: u32 = 0u;
+/** 1 (ReLU) or 2 (GELU): C = f'(saved) * product, saved bound at binding 8. */
+override ACT_GRAD: u32 = 0u;
 
 const BK = 16u;
 const WG = 256u;
@@ -75,6 +94,25 @@ struct Params { M: u32, N: u32, K: u32, kSlice: u32 }
 
 var<workgroup> tileA: array<vec4<f32>, 528>;   // [BK][SA]: op(A) slice, k-major (BM <= 128)
 var<workgroup> tileB: array<vec4<f32>, 272>;   // [BK][SB]: op(B) slice, k-major (BN <= 64)
+
+const INV_SQRT2 = 0.70710678118654752;
+const INV_SQRT_2PI = 0.39894228040143268;
+
+/** erfc, the Numerical Recipes Chebyshev fit (as shaders/activation.wgsl). */
+fn erfc(x: f32) -> f32 {
+  let z = abs(x);
+  let t = 1.0 / (1.0 + 0.5 * z);
+  let poly = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
+             t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+  let r = t * exp(-z * z + poly);
+  return select(2.0 - r, r, x >= 0.0);
+}
+
+/** f'(x) of the activation ACT_GRAD names. */
+fn activationGrad(x: f32) -> f32 {
+  if (ACT_GRAD == 1u) { return select(0.0, 1.0, x > 0.0); }
+  return 0.5 * erfc(-x * INV_SQRT2) + x * INV_SQRT_2PI * exp(-0.5 * x * x);
+}
 
 /** 4 consecutive elements of A (or B) from element `i`, `valid` of them in range. */
 fn loadA4(i: u32, valid: u32) -> vec4<f32> {
@@ -158,6 +196,8 @@ fn store(m: u32, n: u32, o: u32, acc: vec4<f32>) {
       if (j < valid) {
         if (HAS_BIAS) { x[j] += bias[n + j]; }
         if (HAS_RESIDUAL) { x[j] += residual[o + j]; }
+        if (ACT == 1u) { x[j] = max(x[j], 0.0); }
+        if (ACT_GRAD != 0u) { x[j] *= activationGrad(residual[o + j]); }
       }
     }
   }
@@ -176,7 +216,8 @@ fn store(m: u32, n: u32, o: u32, acc: vec4<f32>) {
 }
 
 @compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
   let row0 = wg.y * BM;
   let col0 = wg.x * BN;
   let tx = li % WG_N;
@@ -184,11 +225,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let kBegin = wg.z * p.kSlice;
   let kEnd = min(p.K, kBegin + p.kSlice);
   var acc: array<vec4<f32>, 8>;   // rows ty*ROWS + r (r < ROWS), columns tx*4 .. +4
+  let sums = BIAS_SUM && wg.x == 0u && li < BM / 4u;
+  var bsum = vec4<f32>(0.0);      // with sums: op(A) rows row0 + 4 li .. +4 summed over the slice
 
   for (var k0 = kBegin; k0 < kEnd; k0 += BK) {
     for (var s = li; s < 4u * BM; s += WG) { stageA(s, row0, k0, kEnd); }
     for (var s = li; s < 4u * BN; s += WG) { stageB(s, col0, k0, kEnd); }
     workgroupBarrier();
+    if (sums) {
+      for (var k = 0u; k < BK; k++) { bsum += tileA[k * SA + li]; }
+    }
     for (var k = 0u; k < BK; k++) {
       let bv = tileB[k * SB + tx];
       for (var q = 0u; q < ROWS / 4u; q++) {
@@ -207,5 +253,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   for (var r = 0u; r < ROWS; r++) {
     let m = row0 + ty * ROWS + r;
     store(m, n, slice + m * p.N + n, acc[r]);
+  }
+  let m0 = row0 + 4u * li;
+  if (sums && m0 < p.M) {
+    // rows m0.. of this slice's sums; MP and every offset are multiples of 4, so the vec4 view lines up
+    let o = nwg.z * p.M * p.N + wg.z * ((p.M + 3u) & ~3u) + m0;
+    if (VEC4_C) {
+      c4[o / 4u] = bsum;
+    } else {
+      for (var j = 0u; j < 4u; j++) { c[o + j] = bsum[j]; }
+    }
   }
 }

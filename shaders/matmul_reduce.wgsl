@@ -10,36 +10,35 @@
 // The pass moves (S + 2) * M * N floats, small next to the product it finishes.
 //
 // With BIAS_GRAD (a weight gradient dW = dY^T X whose Linear has a bias) the
-// same dispatch also finishes the bias gradient from the partial column sums
-// of dY that shaders/bias_backward.wgsl `partials` left (NB rows of NBias):
+// same dispatch also finishes the bias gradient from the per-slice row sums of
+// op(A) = dY^T that matmul.wgsl (BIAS_SUM) left after the partial products,
+// S rows of NBias at partial[PB + s * BS ..]:
 //
-//   dbias[j] += sum_{b < NB} biasPartials[b][j]        j < NBias, in block order
+//   dbias[j] += sum_{s < S} partial[PB + s * BS + j]        j < NBias, in slice order
 //
-// on NBias / 256 extra workgroups after the mainWG that reduce C: one
-// dispatch fewer per bias (shaders/bias_backward.wgsl `reduce` does the same
-// sum on its own).
+// on NBias / 256 extra workgroups after the mainWG that reduce C: the bias
+// gradient costs no dispatch of its own.
 //
 // Dispatch: grid(mainWG (+ ceil(NBias / 256) with BIAS_GRAD)) workgroups of
 // 256, mainWG = ceil(M * N / 256), linearised as wg.y * num_workgroups.x +
 // wg.x and bounds-checked.
-// Bindings: 0 params {MN, N, S, mainWG, NBias, NB}; 1 c (read_write); 2 partial (read);
+// Bindings: 0 params {MN, N, S, mainWG, NBias, PB, BS}; 1 c (read_write); 2 partial (read);
 // 3 bias (read only with HAS_BIAS); 4 residual (read only with HAS_RESIDUAL);
-// 5 biasPartials and 6 dbias (read_write) (used only with BIAS_GRAD).
+// 5 dbias (read_write, used only with BIAS_GRAD).
 
 override HAS_BIAS: bool = false;
 override HAS_RESIDUAL: bool = false;
 override ACCUMULATE: bool = false;
 override BIAS_GRAD: bool = false;
 
-struct Params { MN: u32, N: u32, S: u32, mainWG: u32, NBias: u32, NB: u32 }
+struct Params { MN: u32, N: u32, S: u32, mainWG: u32, NBias: u32, PB: u32, BS: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> c: array<f32>;
 @group(0) @binding(2) var<storage, read> partial: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read> residual: array<f32>;
-@group(0) @binding(5) var<storage, read> biasPartials: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dbias: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dbias: array<f32>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -49,7 +48,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     let j = (g - p.mainWG) * 256u + li;
     if (j >= p.NBias) { return; }
     var acc = 0.0;
-    for (var b = 0u; b < p.NB; b++) { acc += biasPartials[b * p.NBias + j]; }
+    for (var s = 0u; s < p.S; s++) { acc += partial[p.PB + s * p.BS + j]; }
     dbias[j] += acc;
     return;
   }

@@ -4,7 +4,8 @@ import matvecCode from '../../shaders/matvec.wgsl?raw';
 import cpuCode from '../../shaders/matmul_cpu.wgsl?raw';
 import thinCpuCode from '../../shaders/matmul_thin_cpu.wgsl?raw';
 import { type Gpu, type Binding, type Recorder, grid } from '../gpu/runtime';
-import { biasBackwardReduce, type BiasPartials } from './biasBackward';
+import { activationBackward, activationForward, type Activation } from './activation';
+import { biasBackward } from './biasBackward';
 
 /** The shape of one product: C (M, N) = op(A) (M, K) op(B) (K, N). */
 export interface MatmulShape {
@@ -42,11 +43,33 @@ export interface MatmulArgs extends MatmulShape {
   /** The Linear this product belongs to, e.g. 'attn.c_attn' (profiles group by it and by fwd / dX / dW). */
   site?: string;
   /**
-   * Also finish a bias gradient whose partial column sums biasBackwardPartials recorded:
-   * dbias += their sum, inside the split-K reduction when the product splits, else its own dispatch after.
+   * Also dbias (M) += the row sums of op(A), with transA: a weight gradient's bias, dbias += the column
+   * sums of dY. When the product splits, its kernel sums the A tiles it stages and the split-K reduction
+   * finishes them (no dispatch of their own; scratch must hold matmulScratchFloats(shape, .., true));
+   * otherwise biasBackward runs apart with `columnSums` (biasBackwardScratchFloats(K, M) floats).
    */
-  biasGrad?: BiasPartials | null;
+  biasSum?: { dbias: Binding; columnSums: Binding } | null;
+  /**
+   * A Linear and its activation: C = f(op(A) op(B) (+ bias)). The tiled kernel applies ReLU in its
+   * epilogue and leaves `pre` untouched; otherwise (GELU, M = 1, the CPU variant) the product goes to
+   * `pre` (M, N) and f runs in a dispatch of its own. Read the saved tensor of the backward with
+   * activationSaved. Not with residual, accumulate or split-K.
+   */
+  activation?: { kind: Activation; pre: Binding } | null;
+  /**
+   * The next Linear's dX through the activation: C = f'(saved) * op(A) op(B), saved (M, N) what
+   * activationSaved names. The tiled kernel applies f' in its epilogue; otherwise the product goes to
+   * `product` (M, N) and f' runs in a dispatch of its own. Not with bias, residual, accumulate or split-K.
+   */
+  activationGrad?: { kind: Activation; saved: Binding; product: Binding } | null;
 }
+
+/** What the backward of f reads: ReLU's output (> 0 exactly where its input is), GELU's input. */
+export function activationSaved(kind: Activation, pre: Binding, post: Binding): Binding {
+  return kind === 'relu' ? post : pre;
+}
+
+const ACT_GRAD_KIND: Record<Activation, number> = { relu: 1, gelu: 2 };
 
 /** The direction of a Linear's product, from its transposes: x W^T is the forward, dY^T X the weight gradient. */
 export function matmulDirection(args: Pick<MatmulArgs, 'transA' | 'transB'>): 'fwd' | 'dX' | 'dW' {
@@ -144,11 +167,14 @@ export function matmulPlan(shape: MatmulShape, slices?: number, force?: MatmulTi
   return { kind: 'tiled', tile, slices: n, kSlice, workgroups };
 }
 
-/** Floats of scratch a product needs for split-K (0 when its plan does not split). */
-export function matmulScratchFloats(shape: MatmulShape, slices?: number, tile?: MatmulTile): number {
+/** Floats of scratch a product needs for split-K (0 when its plan does not split); `biasSum`: room for the slices' bias sums too. */
+export function matmulScratchFloats(shape: MatmulShape, slices?: number, tile?: MatmulTile, biasSum = false): number {
   const plan = matmulPlan(shape, slices, tile);
-  return plan.slices > 1 ? plan.slices * shape.M * shape.N : 0;
+  return plan.slices > 1 ? plan.slices * (shape.M * shape.N + (biasSum ? biasSumStride(shape.M) : 0)) : 0;
 }
+
+/** Floats between two slices' bias sums in the scratch: M rounded up to 4 (vec4 stores). */
+const biasSumStride = (M: number) => Math.ceil(M / 4) * 4;
 
 const matvecCols = (shape: MatmulShape) => (shape.transB ? 4 : 64);
 
@@ -170,11 +196,37 @@ function dummy(gpu: Gpu): GPUBuffer {
  * shaders/matmul_cpu.wgsl unless a test forces slices or a tile.
  */
 export function matmul(gpu: Gpu, recorder: Recorder, args: MatmulArgs): void {
+  const act = args.activation ?? null;
+  const grad = args.activationGrad ?? null;
+  if (act || grad) {
+    if (args.residual || args.accumulate || args.biasSum || (grad && args.bias)) {
+      throw new Error('A matmul with an activation epilogue takes no residual, accumulation or bias gradient (and its gradient no bias).');
+    }
+    const n = args.M * args.N;
+    if (!activationFused(gpu, args)) {
+      if (act) {
+        product(gpu, recorder, { ...args, activation: null, out: act.pre });
+        activationForward(gpu, recorder, { out: args.out, inp: act.pre, n, kind: act.kind });
+      } else {
+        product(gpu, recorder, { ...args, activationGrad: null, out: grad!.product });
+        activationBackward(gpu, recorder, { dinp: args.out, inp: grad!.saved, dout: grad!.product, n, kind: grad!.kind });
+      }
+      return;
+    }
+  }
+  if (args.biasSum && !args.transA) throw new Error('A bias sum needs a weight-gradient product (transA).');
   const fused = product(gpu, recorder, args);
-  if (args.biasGrad && !fused) biasBackwardReduce(gpu, recorder, args.biasGrad);
+  if (args.biasSum && !fused) biasBackward(gpu, recorder, { dbias: args.biasSum.dbias, scratch: args.biasSum.columnSums, dout: args.a, M: args.K, N: args.M });
 }
 
-/** Record the product; true when its split-K reduction also finished args.biasGrad. */
+/** Whether the product runs as one tiled dispatch that applies args' activation (or its gradient) in its epilogue. */
+function activationFused(gpu: Gpu, args: MatmulArgs): boolean {
+  if (args.activation && args.activation.kind !== 'relu') return false;
+  if (args.slices === undefined && !args.tile && (gpu.kernels === 'cpu' || args.M === 1)) return false;
+  return matmulPlan(args, args.slices ?? (args.scratch ? undefined : 1), args.tile).slices === 1;
+}
+
+/** Record the product; true when it (split) also finished args.biasSum. */
 function product(gpu: Gpu, recorder: Recorder, args: MatmulArgs): boolean {
   const { M, N, K } = args;
   if (gpu.kernels === 'cpu' && args.slices === undefined && !args.tile) {
@@ -190,8 +242,10 @@ function product(gpu: Gpu, recorder: Recorder, args: MatmulArgs): boolean {
   const split = plan.slices > 1;
   if (split && !args.scratch) throw new Error(`A ${M}x${N}x${K} matmul split into ${plan.slices} slices needs a scratch buffer.`);
   const slices = split ? plan.slices : 1;
-  if (split && bindingBytes(args.scratch!) < slices * M * N * 4) {
-    throw new Error(`The matmul scratch buffer holds ${bindingBytes(args.scratch!) / 4} floats; a ${M}x${N}x${K} product in ${slices} slices needs ${slices * M * N}.`);
+  const bias = split && args.biasSum ? args.biasSum : null;
+  const need = slices * (M * N + (bias ? biasSumStride(M) : 0));
+  if (split && bindingBytes(args.scratch!) < need * 4) {
+    throw new Error(`The matmul scratch buffer holds ${bindingBytes(args.scratch!) / 4} floats; a ${M}x${N}x${K} product in ${slices} slices${bias ? ' with its bias sums' : ''} needs ${need}.`);
   }
   const { tile } = plan;
   const vecA = (args.transA ? M : K) % 4 === 0;
@@ -206,6 +260,9 @@ function product(gpu: Gpu, recorder: Recorder, args: MatmulArgs): boolean {
       HAS_RESIDUAL: !split && args.residual ? 1 : 0,
       ACCUMULATE: !split && args.accumulate ? 1 : 0,
       SPLIT: split ? 1 : 0,
+      BIAS_SUM: bias ? 1 : 0,
+      ACT: args.activation ? 1 : 0,
+      ACT_GRAD: args.activationGrad ? ACT_GRAD_KIND[args.activationGrad.kind] : 0,
       VEC4_A: vecA ? 1 : 0,
       VEC4_B: vecB ? 1 : 0,
       VEC4_C: vecC ? 1 : 0,
@@ -225,39 +282,39 @@ function product(gpu: Gpu, recorder: Recorder, args: MatmulArgs): boolean {
       vecB ? zeros : args.b,
       vecB ? args.b : zeros,
       (!split && args.bias) || zeros,
-      (!split && args.residual) || zeros,
+      (!split && (args.residual || args.activationGrad?.saved)) || zeros,
     ],
     workgroups: [Math.ceil(N / tileCols(tile)), Math.ceil(M / tileRows(tile)), slices],
     kernel: split ? 'matmul_splitk' : 'matmul',
     workgroupSize: 256,
     flops: matmulFlops(M, N, K),
-    // split: A and B read once, each slice's partial (M, N) written once
-    bytes: split ? 4 * (M * K + K * N + slices * M * N) : matmulBytes(args),
+    // split: A and B read once, each slice's partial (M, N) (and bias sums (M)) written once;
+    // one pass: the saved tensor of an activation gradient is read like a residual
+    bytes: split ? 4 * (M * K + K * N + slices * M * N + (bias ? slices * M : 0)) : matmulBytes({ ...args, residual: args.residual ?? args.activationGrad?.saved }),
     ...label,
   });
   if (!split) return false;
-  const bg = args.biasGrad ?? null;
   const reduce = gpu.pipeline(reduceCode, {
     constants: {
       HAS_BIAS: args.bias ? 1 : 0,
       HAS_RESIDUAL: args.residual ? 1 : 0,
       ACCUMULATE: args.accumulate ? 1 : 0,
-      BIAS_GRAD: bg ? 1 : 0,
+      BIAS_GRAD: bias ? 1 : 0,
     },
   });
   const mainWG = Math.ceil((M * N) / 256);
   gpu.dispatch(recorder, reduce, {
-    params: [M * N, N, slices, mainWG, bg?.N ?? 0, bg?.NB ?? 0],
-    buffers: [args.out, args.scratch!, args.bias || zeros, args.residual || zeros, bg?.partials ?? zeros, bg?.dbias ?? dummy(gpu)],
-    workgroups: grid(mainWG + (bg ? Math.ceil(bg.N / 256) : 0)),
+    params: [M * N, N, slices, mainWG, bias ? M : 0, slices * M * N, biasSumStride(M)],
+    buffers: [args.out, args.scratch!, args.bias || zeros, args.residual || zeros, bias?.dbias ?? dummy(gpu)],
+    workgroups: grid(mainWG + (bias ? Math.ceil(M / 256) : 0)),
     kernel: 'matmul_splitk_reduce',
     workgroupSize: 256,
-    flops: M * N * slices + (bg ? bg.NB * bg.N : 0),
-    // the partials read once, then what a one-pass product reads and writes besides A and B (+ the bias partials read, dbias read and written)
-    bytes: 4 * slices * M * N + matmulBytes(args) - 4 * (M * K + K * N) + (bg ? 4 * (bg.NB * bg.N + 2 * bg.N) : 0),
+    flops: M * N * slices + (bias ? slices * M : 0),
+    // the partials read once, then what a one-pass product reads and writes besides A and B (+ the bias sums read, dbias read and written)
+    bytes: 4 * slices * M * N + matmulBytes(args) - 4 * (M * K + K * N) + (bias ? 4 * (slices * M + 2 * M) : 0),
     ...label,
   });
-  return bg !== null;
+  return bias !== null;
 }
 
 /** The widest side of a product that the CPU variant computes without tiles (LoRA's rank-r products). */

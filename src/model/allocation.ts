@@ -131,7 +131,7 @@ export function allocationTable(config: ModelConfig, batchSize: number, lora?: L
   if (sliced.length) add('scratch', 'lora slice', BT * Math.max(...sliced.map((ad) => ad.OUT)));
   // split-K partial products of the weight gradients dW (out, in) += dY^T X (K = BT), the largest of them;
   // a buffer of its own (the products read their operands while writing it)
-  const dW = (out: number, inp: number) => matmulScratchFloats({ M: out, N: inp, K: BT, transA: true });
+  const dW = (out: number, inp: number) => matmulScratchFloats({ M: out, N: inp, K: BT, transA: true }, undefined, undefined, true); // (+ the bias sums)
   const products = describeParams(config).filter((t) => t.shape.length === 2 && t.role !== 'positionEmbedding');
   add('scratch', 'matmul scratch', Math.max(...products.map((t) => dW(t.shape[0]!, t.shape[1]!))));
 

@@ -8,7 +8,7 @@
 //   atty = attend(qkv)                                (N, C)    the caller's attention
 //   res2 = inp + dropout(atty c_proj^T (+b))          (N, C)    one matmul with a residual epilogue without dropout
 //   ln2  = ln_2(res2)                                 (N, C)
-//   fch  = ln2 c_fc^T (+b); fcha = act(fch)           (N, 4C)
+//   fch  = ln2 c_fc^T (+b); fcha = act(fch)           (N, 4C)    ReLU in the matmul's epilogue (fch then unwritten)
 //   out  = res2 + dropout(fcha mlp.c_proj^T (+b))     (N, C)
 //
 // With LoRA adapters (args.lora) each adapted Linear adds s (x A^T) B^T to its
@@ -19,11 +19,11 @@
 
 import type { Binding, Gpu, Recorder } from '../gpu/runtime';
 import { activationBackward, activationForward } from '../kernels/activation';
-import { biasBackward, biasBackwardPartials } from '../kernels/biasBackward';
+import { biasBackward } from '../kernels/biasBackward';
 import { dropoutForward } from '../kernels/dropout';
 import { add } from '../kernels/elementwise';
 import { layerNormBackward, layerNormForward } from '../kernels/layerNorm';
-import { matmul } from '../kernels/matmul';
+import { activationSaved, matmul, type MatmulArgs } from '../kernels/matmul';
 import type { Activation } from './config';
 import { branchScratch, type BlockHooks } from './hooks';
 import { loraForward, type AdapterSlice, type LoraModule } from './lora';
@@ -144,9 +144,16 @@ export function blockForward(gpu: Gpu, rec: Recorder, args: BlockForwardArgs): v
   fused = unhooked && !hooks?.mlpOut;
   proj = fused || !hooks?.mlpOut ? args.proj : branchScratch(hooks);
   layerNormForward(gpu, rec, { out: a.ln2, mean: a.ln2Mean!, rstd: a.ln2Rstd, inp: a.res2, weight: w.ln2w, bias: w.ln2b, N, C });
-  matmul(gpu, rec, { site: 'mlp.c_fc', out: a.fch, a: a.ln2, b: w.fcW, bias: w.fcB, M: N, N: 4 * C, K: C, transB: true }); // (N, 4C)
-  adapt(gpu, rec, args.lora, 'mlp.c_fc', a.ln2, a.fch, N);
-  activationForward(gpu, rec, { out: a.fcha, inp: a.fch, n: N * 4 * C, kind: args.activation });
+  if (args.lora?.adapters['mlp.c_fc']) {
+    // the adapter's share joins the product before the activation
+    matmul(gpu, rec, { site: 'mlp.c_fc', out: a.fch, a: a.ln2, b: w.fcW, bias: w.fcB, M: N, N: 4 * C, K: C, transB: true }); // (N, 4C)
+    adapt(gpu, rec, args.lora, 'mlp.c_fc', a.ln2, a.fch, N);
+    activationForward(gpu, rec, { out: a.fcha, inp: a.fch, n: N * 4 * C, kind: args.activation });
+  } else {
+    // the activation in the product's epilogue where the kernel has one (then fch is not written)
+    const activation = { kind: args.activation, pre: a.fch };
+    matmul(gpu, rec, { site: 'mlp.c_fc', out: a.fcha, a: a.ln2, b: w.fcW, bias: w.fcB, M: N, N: 4 * C, K: C, transB: true, activation }); // (N, 4C)
+  }
   if (fused) matmul(gpu, rec, { site: 'mlp.c_proj', out: a.out, a: a.fcha, b: w.mprojW, bias: w.mprojB, residual: a.res2, M: N, N: C, K: 4 * C, transB: true }); // (N, C)
   else matmul(gpu, rec, { site: 'mlp.c_proj', out: proj, a: a.fcha, b: w.mprojW, bias: w.mprojB, M: N, N: C, K: 4 * C, transB: true }); // (N, C)
   adapt(gpu, rec, args.lora, 'mlp.c_proj', a.fcha, fused ? a.out : proj, N);
@@ -178,6 +185,8 @@ export interface BlockBackwardArgs {
   throughDropout: (rec: Recorder, site: 0 | 1) => Binding;
   /** An adapted Linear's share: dinp += its input gradient, its adapter gradients written (nothing when not adapted). */
   adapterBackward: (rec: Recorder, module: LoraModule, dout: Binding, inp: Binding, dinp: Binding) => void;
+  /** Whether `module` has an adapter (its share joins dinp before the activation's backward); none when absent. */
+  adapted?: (module: LoraModule) => boolean;
   /** Record dqkv (into dHidden) from d atty (dC): the attention backward. */
   attendBackward: (rec: Recorder, dqkv: Binding, datty: Binding) => void;
 }
@@ -192,18 +201,18 @@ export function weightGrad(
 /** A Linear's backward: dinp = dout W (+ its adapter's share); dW += dout^T inp and the bias gradient where they have ranges. */
 function linearBackward(
   gpu: Gpu, rec: Recorder, args: BlockBackwardArgs, module: LoraModule,
-  l: { dinp: Binding; dout: Binding; inp: Binding; W: Binding; dW: Binding | null; dB: Binding | null; IN: number; OUT: number },
+  l: { dinp: Binding; dout: Binding; inp: Binding; W: Binding; dW: Binding | null; dB: Binding | null; IN: number; OUT: number; activationGrad?: MatmulArgs['activationGrad'] },
 ): void {
   const { N } = args;
-  matmul(gpu, rec, { site: module, out: l.dinp, a: l.dout, b: l.W, M: N, N: l.IN, K: l.OUT }); // (N, IN)
+  matmul(gpu, rec, { site: module, out: l.dinp, a: l.dout, b: l.W, M: N, N: l.IN, K: l.OUT, activationGrad: l.activationGrad }); // (N, IN)
   args.adapterBackward(rec, module, l.dout, l.inp, l.dinp);
   if (!l.dW) {
     if (l.dB) biasBackward(gpu, rec, { dbias: l.dB, scratch: args.sumScratch, dout: l.dout, M: N, N: l.OUT });
     return;
   }
-  // The bias gradient's column sums, finished inside dW's split-K reduction (one dispatch fewer).
-  const biasGrad = l.dB ? biasBackwardPartials(gpu, rec, { dbias: l.dB, scratch: args.sumScratch, dout: l.dout, M: N, N: l.OUT }) : null;
-  matmul(gpu, rec, { site: module, out: l.dW, a: l.dout, b: l.inp, M: l.OUT, N: l.IN, K: N, transA: true, accumulate: true, scratch: args.mmScratch, biasGrad }); // (OUT, IN)
+  // The bias gradient's column sums, taken inside dW's split-K product from the dY tiles it stages.
+  const biasSum = l.dB ? { dbias: l.dB, columnSums: args.sumScratch } : null;
+  matmul(gpu, rec, { site: module, out: l.dW, a: l.dout, b: l.inp, M: l.OUT, N: l.IN, K: N, transA: true, accumulate: true, scratch: args.mmScratch, biasSum }); // (OUT, IN)
 }
 
 /** Record one block's backward, the pair of blockForward (no LoRA-specific branches: a frozen group and adapter hooks). */
@@ -211,8 +220,16 @@ export function blockBackward(gpu: Gpu, rec: Recorder, args: BlockBackwardArgs):
   const { dres, inp, acts: a, w, dw, N, C, dC, dHidden, dIn, sumScratch } = args;
   // out = res2 + dropout(mlp(ln2(res2))): dres holds d out, which is also part of d res2.
   const dmlp = args.throughDropout(rec, 1); // (N, C)
-  linearBackward(gpu, rec, args, 'mlp.c_proj', { dinp: dHidden, dout: dmlp, inp: a.fcha, W: w.mprojW, dW: dw.mprojW, dB: dw.mprojB, IN: 4 * C, OUT: C });
-  activationBackward(gpu, rec, { dinp: dIn, inp: a.fch, dout: dHidden, n: N * 4 * C, kind: args.activation });
+  const saved = activationSaved(args.activation, a.fch, a.fcha); // what f' reads (fch is unwritten when the forward fused ReLU)
+  if (args.adapted?.('mlp.c_proj')) {
+    // the adapter's share joins d fcha before the activation's backward
+    linearBackward(gpu, rec, args, 'mlp.c_proj', { dinp: dHidden, dout: dmlp, inp: a.fcha, W: w.mprojW, dW: dw.mprojW, dB: dw.mprojB, IN: 4 * C, OUT: C });
+    activationBackward(gpu, rec, { dinp: dIn, inp: saved, dout: dHidden, n: N * 4 * C, kind: args.activation });
+  } else {
+    // d fch = f'(saved) * (dmlp c_proj) in the dX product's epilogue
+    const activationGrad = { kind: args.activation, saved, product: dHidden };
+    linearBackward(gpu, rec, args, 'mlp.c_proj', { dinp: dIn, dout: dmlp, inp: a.fcha, W: w.mprojW, dW: dw.mprojW, dB: dw.mprojB, IN: 4 * C, OUT: C, activationGrad });
+  }
   linearBackward(gpu, rec, args, 'mlp.c_fc', { dinp: dC, dout: dIn, inp: a.ln2, W: w.fcW, dW: dw.fcW, dB: dw.fcB, IN: C, OUT: 4 * C }); // d ln2
   layerNormBackward(gpu, rec, { dinp: dres, dweight: dw.ln2w, dbias: dw.ln2b, scratch: sumScratch, dout: dC, inp: a.res2, weight: w.ln2w, mean: a.ln2Mean!, rstd: a.ln2Rstd, N, C });
   // res2 = inp + dropout(attn(ln1(inp))): dres now holds d res2.

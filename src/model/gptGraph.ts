@@ -341,6 +341,7 @@ export class GptGraph {
           ...common, ...scratch, C, activation: this.config.activation,
           throughDropout: (rec, site) => this.throughDropout(rec, BT * C, p, site === 0 ? 1 + 2 * l : 2 + 2 * l),
           adapterBackward: (rec, module, dout, inp, dinp) => this.adapters.backward(rec, l, module, dout, inp, dinp, BT),
+          adapted: (module) => !!this.adapters.forward(l, 1)?.adapters[module],
           attendBackward: (rec, dqkv, datty) => attentionBackward(gpu, rec, { ...att, dqkv, dout: datty, dropout: this.attentionDropout(p, l) }), // (BT, 3C)
         });
       }

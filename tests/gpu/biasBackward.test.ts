@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { biasBackward, biasBackwardPartials, biasBackwardScratchFloats } from '../../src/kernels/biasBackward';
-import { matmul } from '../../src/kernels/matmul';
+import { biasBackward, biasBackwardScratchFloats } from '../../src/kernels/biasBackward';
+import { matmul, matmulScratchFloats } from '../../src/kernels/matmul';
 import { compare, report } from '../reference/compare';
 import { biasBackwardRef } from '../reference/elementwise';
 import { randn } from '../reference/random';
@@ -71,16 +71,17 @@ describe('biasBackward kernel vs float64 reference', () => {
   });
 });
 
-// The bias gradient finished inside a weight gradient's split-K reduction
-// (matmul biasGrad): dW += dout^T inp and dbias += colsum(dout) against float64,
-// split into slices (the fused reduction) and in one pass (its own reduce
-// dispatch after), on every kernel variant.
+// The bias gradient summed inside a weight gradient's split-K product and
+// reduction (matmul biasSum): dW += dout^T inp and dbias += colsum(dout) against
+// float64, split into slices (no dispatch of its own) and in one pass
+// (biasBackward's two dispatches after), on every kernel variant.
 describe.each(VARIANTS)('bias gradient inside the dW reduction vs float64 reference, %s', (variant) => {
   // (rows, OUT, IN): a bias wider than one workgroup of 256 with a partial one, short last row blocks
   const CASES: Array<[number, number, number]> = [
     [37, 7, 5],
     [301, 260, 19],
     [1001, 130, 33],
+    [130, 66, 36], // IN % 4 == 0: vec4 stores of the sums, OUT not a multiple of 4
   ];
   for (const [M, OUT, IN] of CASES) {
     for (const slices of [1, 3]) {
@@ -94,7 +95,7 @@ describe.each(VARIANTS)('bias gradient inside the dW reduction vs float64 refere
         const got = await withVariant(gpu, variant, () => checked(gpu, async () => {
           const b = { dout: gpu.upload(dout), inp: gpu.upload(inp), dW: gpu.upload(dW0), dbias: gpu.upload(dbias0) };
           const sums = poisoned(gpu, biasBackwardScratchFloats(M, OUT), 'column sums');
-          const mm = poisoned(gpu, slices * OUT * IN, 'matmul scratch');
+          const mm = poisoned(gpu, Math.max(1, matmulScratchFloats({ M: OUT, N: IN, K: M, transA: true }, slices, undefined, true)), 'matmul scratch');
           const { dispatches } = await (async () => {
             const seen: string[] = [];
             const previous = gpu.onDispatch;
@@ -102,8 +103,8 @@ describe.each(VARIANTS)('bias gradient inside the dW reduction vs float64 refere
             try {
               gpu.submit((enc) => {
                 const pass = enc.beginComputePass();
-                const biasGrad = biasBackwardPartials(gpu, pass, { dbias: b.dbias, scratch: sums, dout: b.dout, M, N: OUT });
-                matmul(gpu, pass, { out: b.dW, a: b.dout, b: b.inp, M: OUT, N: IN, K: M, transA: true, accumulate: true, scratch: mm, slices, biasGrad });
+                const biasSum = { dbias: b.dbias, columnSums: sums };
+                matmul(gpu, pass, { out: b.dW, a: b.dout, b: b.inp, M: OUT, N: IN, K: M, transA: true, accumulate: true, scratch: mm, slices, biasSum });
                 pass.end();
               });
             } finally {
@@ -115,8 +116,9 @@ describe.each(VARIANTS)('bias gradient inside the dW reduction vs float64 refere
           for (const x of [...Object.values(b), sums, mm]) gpu.destroy(x);
           return out;
         }));
-        // Split: partials, product, the reduction that also sums the bias; one pass: partials, product, bias reduce.
-        expect(got.dispatches).toEqual(slices > 1 ? ['bias_backward', 'matmul_splitk', 'matmul_splitk_reduce'] : ['bias_backward', expect.stringMatching(/^matmul/), 'bias_backward_reduce']);
+        // Split: the product (summing its A tiles) and the reduction that finishes the bias; one pass: the product, then biasBackward.
+        const split = slices > 1; // forced slices split on every variant
+        expect(got.dispatches).toEqual(split ? ['matmul_splitk', 'matmul_splitk_reduce'] : [expect.stringMatching(/^matmul/), 'bias_backward', 'bias_backward_reduce']);
         const wantW = Float64Array.from(dW0);
         for (let o = 0; o < OUT; o++) {
           for (let i = 0; i < IN; i++) {

@@ -4,6 +4,8 @@ import {
   matmul, matmulPlan, matmulScratchFloats, TARGET_WORKGROUPS, thinOnCpu, TILE_128x32, TILE_128x64, TILE_64x64,
   type MatmulArgs, type MatmulTile,
 } from '../../src/kernels/matmul';
+import type { Activation } from '../../src/kernels/activation';
+import { activationBackwardRef, activationForwardRef } from '../reference/activation';
 import { compare, report } from '../reference/compare';
 import { matmulRef } from '../reference/matmul';
 import { randn } from '../reference/random';
@@ -263,4 +265,69 @@ describe('matmul: thin products on the CPU-adapter variant (LoRA rank r: no tile
       expect(d.map((x) => x.kernel)).toEqual(['matmul_thin_cpu']);
     });
   }
+});
+
+describe('matmul: activation epilogues (a Linear and its activation; the next Linear\'s dX through it)', () => {
+  interface ActCase { M: number; N: number; K: number; kind: Activation; grad: boolean; variant?: 'gpu' | 'cpu' }
+  const actName = (c: ActCase) => `${c.M}x${c.N}x${c.K} ${c.kind} ${c.grad ? 'gradient' : 'forward'}${c.variant === 'cpu' ? ' (cpu variant)' : ''}`;
+  async function checkAct(c: ActCase): Promise<string[]> {
+    const { gpu } = await testGpu();
+    const { M, N, K } = c;
+    const seed = M * 131 + N * 7 + K;
+    const a = randn(M * K, seed);
+    const b = randn(K * N, seed + 1);
+    const bias = randn(N, seed + 2);
+    const saved = randn(M * N, seed + 3); // the forward's input (or ReLU's output: its sign is what counts)
+    const dispatches: string[] = [];
+    const got = await withVariant(gpu, c.variant ?? 'gpu', () => checked(gpu, async () => {
+      const out = gpu.upload(new Float32Array(M * N).fill(Number.NaN));
+      const side = gpu.upload(new Float32Array(M * N).fill(Number.NaN));
+      const [A, B, Bias, S] = [a, b, bias, saved].map((x) => gpu.upload(x));
+      // forward: y = f(x W^T + b); gradient: dX = f'(saved) * (dY W)
+      const args: MatmulArgs = c.grad
+        ? { out, a: A, b: B, M, N, K, activationGrad: { kind: c.kind, saved: S, product: side } }
+        : { out, a: A, b: B, bias: Bias, M, N, K, transB: true, activation: { kind: c.kind, pre: side } };
+      gpu.onDispatch = (r) => dispatches.push(r.kernel);
+      try {
+        gpu.submit((enc) => matmul(gpu, enc, args));
+      } finally {
+        gpu.onDispatch = null;
+      }
+      const res = await gpu.readF32(out);
+      for (const x of [out, side, A, B, Bias, S]) gpu.destroy(x);
+      return res;
+    }));
+    const product = c.grad ? matmulRef(a, b, M, N, K) : matmulRef(a, b, M, N, K, { transB: true, bias });
+    const want = c.grad ? activationBackwardRef(saved, product, c.kind) : activationForwardRef(product, c.kind);
+    const cmp = compare(got, want, ATOL * Math.sqrt(K), RTOL);
+    console.log(report(cmp, actName(c)) + ` [${dispatches.join(', ')}]`);
+    expect(cmp.nonFinite, 'every output element written').toBe(0);
+    expect(cmp.failures).toBe(0);
+    return dispatches;
+  }
+  // Fused on the tiled kernel: ReLU forward, ReLU and GELU gradients; vec4 (N % 4 == 0) and scalar stores.
+  for (const c of [
+    { M: 70, N: 36, K: 44, kind: 'relu', grad: false },
+    { M: 37, N: 29, K: 23, kind: 'relu', grad: false },
+    { M: 70, N: 36, K: 44, kind: 'relu', grad: true },
+    { M: 19, N: 33, K: 21, kind: 'gelu', grad: true },
+    { M: 132, N: 68, K: 36, kind: 'gelu', grad: true },
+  ] as ActCase[]) {
+    it(`${actName(c)}: one dispatch`, async () => expect(await checkAct(c)).toEqual(['matmul']));
+  }
+  // Apart: GELU's forward (its input is saved for the backward), M = 1, the CPU variant.
+  for (const [c, kernels] of [
+    [{ M: 37, N: 29, K: 23, kind: 'gelu', grad: false }, ['matmul', 'gelu_forward']],
+    [{ M: 1, N: 65, K: 48, kind: 'relu', grad: false }, ['matmul_vector', 'relu_forward']],
+    [{ M: 1, N: 67, K: 30, kind: 'gelu', grad: true }, ['matmul_vector', 'gelu_backward']],
+    [{ M: 33, N: 18, K: 17, kind: 'relu', grad: true, variant: 'cpu' }, ['matmul_cpu', 'relu_backward']],
+  ] as Array<[ActCase, string[]]>) {
+    it(`${actName(c)}: the product, then the activation`, async () => expect(await checkAct(c)).toEqual(kernels));
+  }
+  it('refuses an activation with a residual, with a sentence', async () => {
+    const { gpu } = await testGpu();
+    const out = gpu.buffer(4 * 16);
+    expect(() => gpu.submit((enc) => matmul(gpu, enc, { out, a: out, b: out, residual: out, M: 4, N: 4, K: 4, activation: { kind: 'relu', pre: out } }))).toThrow(/no residual/);
+    gpu.destroy(out);
+  });
 });
