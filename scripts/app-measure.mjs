@@ -45,10 +45,12 @@ export function cpuModel() {
 export const load = () => loadavg().map((x) => Number(x.toFixed(2)));
 
 /** The Chromium flags the end-to-end tests use (one list, kept in tests/e2e/harness.ts). */
-function chromiumArgs() {
+export function chromiumArgs() {
   const src = readFileSync(resolve(ROOT, 'tests/e2e/harness.ts'), 'utf8');
   const m = src.match(/CHROMIUM_ARGS\s*=\s*\[([\s\S]*?)\]/);
-  return m ? [...m[1].matchAll(/'([^']+)'/g)].map((x) => x[1]) : [];
+  const args = m ? [...m[1].matchAll(/'([^']+)'/g)].map((x) => x[1]) : [];
+  if (!args.includes('--enable-unsafe-webgpu')) throw new Error('Could not read CHROMIUM_ARGS from tests/e2e/harness.ts.');
+  return args;
 }
 
 /** Serve dist/ (built first when asked or missing) and open a page on it; everything that would spoil a run is recorded. */

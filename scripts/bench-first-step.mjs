@@ -19,11 +19,11 @@
 // It measures; it asserts nothing.
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { execSync } from 'node:child_process';
-import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { preview } from 'vite';
+import { chromiumArgs, cpuModel } from './app-measure.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -50,23 +50,6 @@ function parseArgs(argv) {
     process.exit(2);
   }
   return opts;
-}
-
-/** The Chromium flags the end-to-end tests use (one list, kept in tests/e2e/harness.ts). */
-function chromiumArgs() {
-  const src = readFileSync(resolve(ROOT, 'tests/e2e/harness.ts'), 'utf8');
-  const m = src.match(/CHROMIUM_ARGS\s*=\s*\[([\s\S]*?)\]/);
-  return m ? [...m[1].matchAll(/'([^']+)'/g)].map((x) => x[1]) : [];
-}
-
-function cpuModel() {
-  try {
-    const m = readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.+)$/m);
-    if (m) return `${m[1].trim()} (${cpus().length} cores)`;
-  } catch {
-    /* not Linux */
-  }
-  return `${cpus()[0]?.model ?? 'unknown CPU'} (${cpus().length} cores)`;
 }
 
 // Before any page script: timestamp every message to and from the engine worker.

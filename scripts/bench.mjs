@@ -15,11 +15,11 @@
 // Chromium with playwright-core, prints markdown tables and writes the same
 // figures to bench-results/<name>-<date>.json.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { createServer } from 'vite';
+import { chromiumArgs, cpuModel } from './app-measure.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -49,24 +49,6 @@ function parseArgs(argv) {
     process.exit(2);
   }
   return opts;
-}
-
-/** The Chromium flags the end-to-end tests use (one list, kept in tests/e2e/harness.ts). */
-function chromiumArgs() {
-  const src = readFileSync(resolve(ROOT, 'tests/e2e/harness.ts'), 'utf8');
-  const m = src.match(/CHROMIUM_ARGS\s*=\s*\[([\s\S]*?)\]/);
-  const args = m ? [...m[1].matchAll(/'([^']+)'/g)].map((x) => x[1]) : [];
-  return args.length ? args : ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic', '--enable-unsafe-webgpu', '--enable-unsafe-swiftshader'];
-}
-
-function cpuModel() {
-  try {
-    const m = readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.+)$/m);
-    if (m) return `${m[1].trim()} (${cpus().length} cores)`;
-  } catch {
-    /* not Linux */
-  }
-  return `${cpus()[0]?.model ?? 'unknown CPU'} (${cpus().length} cores)`;
 }
 
 function corpus() {

@@ -7,6 +7,7 @@ import { execSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { preview, type PreviewServer } from 'vite';
+import { expect } from 'vitest';
 
 export const ROOT = resolve(__dirname, '../..');
 export const ARTIFACTS = resolve(ROOT, 'artifacts');
@@ -94,4 +95,14 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   const path = resolve(ARTIFACTS, `${name}.png`);
   await page.screenshot({ path, fullPage: true });
   return path;
+}
+
+/** An element's attribute, found by its test id. */
+export const attr = (page: Page, testId: string, name: string) => page.getByTestId(testId).getAttribute(name);
+/** An element's attribute as a number. */
+export const num = async (page: Page, testId: string, name: string) => Number(await attr(page, testId, name));
+
+/** Waits until the training panel reports `state` (idle, running, paused, done...). */
+export async function waitState(page: Page, state: string, timeout = 180_000): Promise<void> {
+  await expect.poll(() => attr(page, 'training-panel', 'data-state'), { timeout }).toBe(state);
 }

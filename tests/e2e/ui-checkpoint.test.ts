@@ -6,18 +6,11 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { ARTIFACTS, launch, screenshot, stopServer } from './harness';
+import { ARTIFACTS, attr, launch, num, screenshot, stopServer, waitState } from './harness';
 
 afterAll(stopServer);
 
 const SETUP = '?preset=tiny&nLayer=1&nHead=2&nEmbd=16&blockSize=8&batchSize=4&maxSteps=5000&warmupSteps=0&evalInterval=5&evalIters=1&checkpointInterval=0';
-
-const attr = async (page: Page, testId: string, name: string) => page.getByTestId(testId).getAttribute(name);
-const num = async (page: Page, testId: string, name: string) => Number(await attr(page, testId, name));
-
-async function waitState(page: Page, state: string): Promise<void> {
-  await expect.poll(() => attr(page, 'training-panel', 'data-state'), { timeout: 120_000 }).toBe(state);
-}
 
 /** 24 characters sampled with a fixed seed after a fixed prompt: a fingerprint of the weights. */
 async function seededSample(page: Page): Promise<string> {
@@ -50,7 +43,7 @@ describe('checkpoints in the playground', () => {
       await page.getByTestId('train-toggle').click();
       await expect.poll(() => num(page, 'chart-points', 'data-points'), { timeout: 300_000 }).toBeGreaterThanOrEqual(6);
       await page.getByTestId('train-toggle').click();
-      await waitState(page, 'paused');
+      await waitState(page, 'paused', 120_000);
       const step = await num(page, 'training-panel', 'data-step');
       await expect.poll(() => attr(page, 'checkpoint-status', 'data-step'), { timeout: 60_000 }).toBe(String(step));
       expect(await attr(page, 'checkpoint-status', 'data-saved')).toBe('true');
@@ -76,7 +69,7 @@ describe('checkpoints in the playground', () => {
       await page.getByTestId('tab-train').click();
       await expect.poll(() => num(page, 'chart-points', 'data-last-step'), { timeout: 300_000 }).toBeGreaterThan(step + 1);
       await page.getByTestId('train-toggle').click();
-      await waitState(page, 'paused');
+      await waitState(page, 'paused', 120_000);
       await page.waitForTimeout(600);
       const points = page.getByTestId('chart-points');
       expect(await points.getAttribute('data-first-step')).toBe('1');

@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { DebugAction, EngineReply } from '../../src/engine/protocol';
-import { launch, screenshot, stopServer, type Session } from './harness';
+import { attr, launch, num, screenshot, stopServer, type Session } from './harness';
 
 afterAll(stopServer);
 
@@ -24,9 +24,6 @@ async function openTraining(s: Session, query: string): Promise<void> {
   await page.getByTestId('kernel-check').waitFor({ timeout: 180_000 });
   await page.getByTestId('tab-train').click();
 }
-
-const attr = async (page: Page, testId: string, name: string) => page.getByTestId(testId).getAttribute(name);
-const num = async (page: Page, testId: string, name: string) => Number(await attr(page, testId, name));
 
 /** The chart's data attributes hold only finite numbers, and none of its series is non-finite. */
 async function expectFiniteChart(page: Page): Promise<void> {

@@ -4,19 +4,14 @@
 // reload; and the Insights views read well at 1280 px.
 import type { Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { launch, screenshot, stopServer } from './harness';
+import { attr, launch, screenshot, stopServer, waitState } from './harness';
 
 afterAll(stopServer);
 
 const SETUP = '?preset=tiny&maxSteps=12&evalInterval=6&evalIters=2&checkpointInterval=0';
 
-const attr = (page: Page, testId: string, name: string) => page.getByTestId(testId).getAttribute(name);
 const row = (page: Page, name: string) => page.locator(`[data-testid="run-row"][data-name="${name}"]`);
 const link = (page: Page, key: string) => new URL(page.url()).searchParams.get(key);
-
-async function waitState(page: Page, state: string): Promise<void> {
-  await expect.poll(() => attr(page, 'training-panel', 'data-state'), { timeout: 180_000 }).toBe(state);
-}
 
 /** Open a stored run from the Runs tab (the app then shows the Train tab), and check it is the open one. */
 async function open(page: Page, name: string): Promise<void> {

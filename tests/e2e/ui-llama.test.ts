@@ -8,16 +8,13 @@ import { resolve } from 'node:path';
 import { unzipSync } from 'fflate';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { ARTIFACTS, launch, screenshot, stopServer } from './harness';
+import { ARTIFACTS, attr, launch, num, screenshot, stopServer } from './harness';
 
 afterAll(stopServer);
 
 const SETUP = '?preset=tiny';
 const L = 2;
 const NH = 4;
-
-const attr = async (page: Page, testId: string, name: string) => page.getByTestId(testId).getAttribute(name);
-const num = async (page: Page, testId: string, name: string) => Number(await attr(page, testId, name));
 
 /** Greedy text after a fixed prompt and the last token's distribution: a fingerprint of the weights. */
 async function greedy(page: Page): Promise<{ text: string; probs: Map<number, number> }> {

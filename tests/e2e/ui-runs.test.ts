@@ -5,20 +5,13 @@ import { resolve } from 'node:path';
 import { strFromU8, unzipSync } from 'fflate';
 import type { Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ARTIFACTS, launch, screenshot, stopServer } from './harness';
+import { ARTIFACTS, launch, num, screenshot, stopServer, waitState } from './harness';
 
 afterAll(stopServer);
 
 // The Tiny preset made smaller still, with GELU and tied embeddings (what nanoGPT's model.py computes).
 const SETUP =
   '?preset=tiny&nLayer=1&nHead=2&nEmbd=16&blockSize=8&batchSize=4&maxSteps=6&evalInterval=3&evalIters=2&checkpointInterval=0&activation=gelu&tieWeights=1';
-
-const attr = async (page: Page, testId: string, name: string) => page.getByTestId(testId).getAttribute(name);
-const num = async (page: Page, testId: string, name: string) => Number(await attr(page, testId, name));
-
-async function waitState(page: Page, state: string): Promise<void> {
-  await expect.poll(() => attr(page, 'training-panel', 'data-state'), { timeout: 180_000 }).toBe(state);
-}
 
 async function download(page: Page, testId: string) {
   const [d] = await Promise.all([page.waitForEvent('download'), page.getByTestId(testId).click()]);

@@ -4,14 +4,13 @@
 // into a run of its own, and takes the run over once the owner tab is closed.
 import type { Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { launch, screenshot, stopServer } from './harness';
+import { attr, launch, screenshot, stopServer } from './harness';
 
 afterAll(stopServer);
 
 // Tiny, with a checkpoint every 20 steps and a budget no test reaches.
 const SETUP = '?preset=tiny&maxSteps=5000&evalInterval=100&evalIters=2&checkpointInterval=20';
 
-const attr = (page: Page, testId: string, name: string) => page.getByTestId(testId).getAttribute(name);
 const savedStep = async (page: Page) => ((await attr(page, 'checkpoint-status', 'data-saved')) === 'true' ? Number(await attr(page, 'checkpoint-status', 'data-step')) : -1);
 const rowOf = (page: Page, id: string) => page.locator(`[data-testid="run-row"][data-run-id="${id}"]`);
 

@@ -4,14 +4,12 @@
 // pieces), and compare the two in bits per character in the Runs tab.
 import type { Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { launch, screenshot, stopServer } from './harness';
+import { attr, launch, screenshot, stopServer } from './harness';
 
 afterAll(stopServer);
 
 const STEPS = 60;
 const SETUP = `?preset=names&nLayer=1&nHead=2&nEmbd=16&blockSize=16&batchSize=8&maxSteps=${STEPS}&evalInterval=30&evalIters=2&checkpointInterval=0`;
-
-const attr = (page: Page, testId: string, name: string) => page.getByTestId(testId).getAttribute(name);
 
 async function trainToEnd(page: Page): Promise<void> {
   await page.getByTestId('tab-train').click();
