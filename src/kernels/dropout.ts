@@ -70,22 +70,27 @@ export function dropoutMaskCpu(seed: number, salt: number, n: number, p: number)
   return mask;
 }
 
-function dispatch(gpu: Gpu, encoder: Recorder, out: Binding, inp: Binding, n: number, p: number, salt: number, seed: Binding): void {
-  gpu.dispatch(encoder, gpu.pipeline(code), {
+function dispatch(gpu: Gpu, encoder: Recorder, out: Binding, inp: Binding, n: number, p: number, salt: number, seed: Binding, resid: Binding | null = null): void {
+  gpu.dispatch(encoder, gpu.pipeline(code, { constants: { RESIDUAL: resid ? 1 : 0 } }), {
     params: packParams([n, dropoutThreshold(p), salt, { f32: dropoutScale(p) }]),
-    buffers: [out, inp, seed],
+    buffers: [out, inp, seed, resid ?? gpu.zeros()],
     workgroups: grid(Math.ceil(n / 256)),
-    kernel: 'dropout',
+    kernel: resid ? 'dropout_residual' : 'dropout',
     workgroupSize: 256,
-    // a compare and a multiply per element (the hash is integer arithmetic)
-    flops: 2 * n,
-    bytes: 8 * n + 4,
+    // a compare and a multiply per element (the hash is integer arithmetic), and the residual's add
+    flops: (resid ? 3 : 2) * n,
+    bytes: (resid ? 12 : 8) * n + 4,
   });
 }
 
 /** Record out = inp * mask / (1 - p). With p = 0 this is an exact copy (callers may skip it instead). */
 export function dropoutForward(gpu: Gpu, encoder: Recorder, args: DropoutForwardArgs): void {
   dispatch(gpu, encoder, args.out, args.inp, args.n, args.p, args.salt, args.seed);
+}
+
+/** Record out = resid + inp * mask / (1 - p): a residual branch's dropout and add in one pass (the same mask as dropoutForward). */
+export function dropoutResidual(gpu: Gpu, encoder: Recorder, args: DropoutForwardArgs & { resid: Binding }): void {
+  dispatch(gpu, encoder, args.out, args.inp, args.n, args.p, args.salt, args.seed, args.resid);
 }
 
 /** Record dinp = dout * mask / (1 - p), the same mask as the forward with the same seed and salt. */

@@ -20,7 +20,7 @@
 import type { Binding, Gpu, Recorder } from '../gpu/runtime';
 import { activationBackward, activationForward } from '../kernels/activation';
 import { biasBackward } from '../kernels/biasBackward';
-import { dropoutForward } from '../kernels/dropout';
+import { dropoutResidual } from '../kernels/dropout';
 import { add } from '../kernels/elementwise';
 import { layerNormBackward, layerNormForward } from '../kernels/layerNorm';
 import { activationSaved, matmul, type MatmulArgs } from '../kernels/matmul';
@@ -242,9 +242,6 @@ export function blockBackward(gpu: Gpu, rec: Recorder, args: BlockBackwardArgs):
 
 /** out = resid + dropout(branch) */
 function residualAdd(gpu: Gpu, rec: Recorder, out: Binding, resid: Binding, branch: Binding, n: number, d: BranchDropout | null, site: 0 | 1): void {
-  if (d && d.p > 0) {
-    dropoutForward(gpu, rec, { out: d.scratch, inp: branch, n, p: d.p, salt: d.salts[site], seed: d.seed });
-    branch = d.scratch;
-  }
-  add(gpu, rec, { out, a: resid, b: branch, n });
+  if (d && d.p > 0) dropoutResidual(gpu, rec, { out, resid, inp: branch, n, p: d.p, salt: d.salts[site], seed: d.seed }); // one pass
+  else add(gpu, rec, { out, a: resid, b: branch, n });
 }

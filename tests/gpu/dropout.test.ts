@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Gpu } from '../../src/gpu/runtime';
-import { dropoutBackward, dropoutForward, dropoutMaskCpu, dropoutScale } from '../../src/kernels/dropout';
+import { dropoutBackward, dropoutForward, dropoutMaskCpu, dropoutResidual, dropoutScale } from '../../src/kernels/dropout';
 import { compare, report } from '../reference/compare';
 import { dropoutBackwardRef, dropoutForwardRef } from '../reference/dropout';
 import { randn } from '../reference/random';
@@ -142,4 +142,30 @@ describe('dropout kernel', () => {
     expect(() => dropoutMaskCpu(0, 0, 1, 1)).toThrow(RangeError);
     expect(() => dropoutMaskCpu(0, 0, 1, -0.1)).toThrow(RangeError);
   });
+});
+
+describe('dropout with a residual (a block branch: out = resid + dropout(branch)) vs float64', () => {
+  for (const n of [7, 257, 100_003]) {
+    it(`the forward's mask, plus the residual, n=${n}`, async () => {
+      const { gpu } = await testGpu();
+      const [p, salt, seed] = [0.1, 5, 0x1234567 + n];
+      const x = randn(n, n + 3);
+      const r = randn(n, n + 4);
+      const got = await checked(gpu, async () => {
+        const seedBuf = gpu.upload(Uint32Array.of(seed));
+        const [inp, resid] = [gpu.upload(x), gpu.upload(r)];
+        const out = poisoned(gpu, n);
+        gpu.submit((enc) => dropoutResidual(gpu, enc, { out, resid, inp, n, p, salt, seed: seedBuf }));
+        const y = await gpu.readF32(out, n);
+        for (const b of [seedBuf, inp, resid, out]) gpu.destroy(b);
+        return y;
+      });
+      const want = dropoutForwardRef(x, dropoutMaskCpu(seed, salt, n, p), p).map((v, i) => v + r[i]);
+      // two f32 roundings (the scaled product, then the sum) of terms up to about 5 in magnitude: under 1e-6 absolute
+      const cmp = compare(got, want, 1e-6, RTOL);
+      console.log(report(cmp, `dropout + residual n=${n}`));
+      expect(cmp.nonFinite).toBe(0);
+      expect(cmp.failures).toBe(0);
+    });
+  }
 });
