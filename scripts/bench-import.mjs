@@ -130,16 +130,20 @@ async function main() {
           window.__events = [];
           const t0 = performance.now();
           window.__t0 = t0;
-          const reply = await engine.request({ kind: 'importCheckpoint', bytes: window.__file.slice(0), fileName, corpusName: name, text, builtIn: false, train });
+          // The bytes are transferred to the worker, as the page's import does.
+          const bytes = window.__file.slice(0);
+          const reply = await engine.request({ kind: 'importCheckpoint', bytes, fileName, corpusName: name, text, builtIn: false, train }, [bytes]);
           const usable = performance.now() - t0;
           if (reply.kind !== 'loaded') return { error: JSON.stringify(reply) };
           const gen = await engine.request({ kind: 'generate', requestId: 1, prompt: '\n', maxNewTokens: 1, sampling: { temperature: 1, topK: 0, topP: 1, greedy: false, seed: 1 } });
-          return { usable, firstToken: gen.kind === 'generated' ? performance.now() - t0 : null, generateReply: gen.kind, step: reply.imported?.step ?? null };
+          // Where the time to usable went: the engine's progress events, stage by stage.
+          const stages = window.__events.filter((e) => e.kind === 'importProgress' && e.fraction <= 0.5).map((e) => ({ stage: e.stage, at: e.at - t0 }));
+          return { usable, firstToken: gen.kind === 'generated' ? performance.now() - t0 : null, generateReply: gen.kind, step: reply.imported?.step ?? null, stages };
         },
         { train, text: text.text, name: text.name, fileName: setup.fileName },
       );
       if (first.error) throw new Error(`Import ${i + 1} failed: ${first.error}`);
-      console.error(`import ${i + 1}/${opts.repeat}: weights usable ${fmt(first.usable)} s, first token ${fmt(first.firstToken)} s; evaluating in the background...`);
+      console.error(`import ${i + 1}/${opts.repeat}: weights usable ${fmt(first.usable)} s (${first.stages.map((x) => `${x.stage} at ${fmt(x.at)} s`).join(', ')}), first token ${fmt(first.firstToken)} s; evaluating in the background...`);
       const rest = await page.evaluate(async () => {
         const started = performance.now();
         while (!window.__events.some((e) => e.kind === 'importProgress' && e.fraction === 1)) {

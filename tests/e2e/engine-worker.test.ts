@@ -45,7 +45,15 @@ async function weightsHash(page: Page): Promise<string> {
     const reply = await window.__engine!.request({ kind: 'exportCheckpoint', withOptimizer: true });
     if (reply.kind !== 'exported') throw new Error(JSON.stringify(reply));
     window.__bytes = reply.bytes.slice(0);
-    const digest = await crypto.subtle.digest('SHA-256', reply.bytes);
+    // The tensors, the step and the config: the file without the run's story (name, curves, wall time) in "playground_run".
+    const n = Number(new DataView(reply.bytes).getBigUint64(0, true));
+    const header = JSON.parse(new TextDecoder().decode(new Uint8Array(reply.bytes, 8, n))) as { __metadata__?: Record<string, string> };
+    delete header.__metadata__?.playground_run;
+    const head = new TextEncoder().encode(JSON.stringify(header));
+    const all = new Uint8Array(head.length + reply.bytes.byteLength - 8 - n);
+    all.set(head);
+    all.set(new Uint8Array(reply.bytes, 8 + n), head.length);
+    const digest = await crypto.subtle.digest('SHA-256', all);
     return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
   });
 }
