@@ -49,6 +49,7 @@ export function QuickStart({ tabs, onNavigate }: { tabs: readonly { id: string; 
   const configOk = useConfigOk();
   const dpoRunning = useFineTune((s) => !!s.dpoRun?.running && s.dpoRun.runId === t.loaded?.runId);
   const note = useFirstRun((s) => s.note);
+  const warmed = useFirstRun((s) => s.warmed);
   const sample = useInsights((s) => s.timeline.at(-1) ?? null);
   const attention = useInspect((s) => s.attention);
 
@@ -65,7 +66,7 @@ export function QuickStart({ tabs, onNavigate }: { tabs: readonly { id: string; 
   const waiting = !ready ? 'Waiting for the GPU…' : loading ? `Reading ${loading.name}…` : !corpus ? 'Choose a corpus below.' : null;
 
   return (
-    <section className="panel quick-start" aria-label="Quick start" data-testid="quick-start-panel" data-state={t.state} data-step={t.step}>
+    <section className="panel quick-start" aria-label="Quick start" data-testid="quick-start-panel" data-state={t.state} data-step={t.step} data-compiled-ms={warmed ? Math.round(warmed.ms) : undefined}>
       <h2>Train a GPT in one click</h2>
       <p data-testid="quick-setup" data-preset={presetId}>
         {t.loaded ? t.loaded.runName : `${preset?.label ?? 'Custom settings'}${corpusName ? ` on ${corpusName}` : ''}`}

@@ -60,6 +60,7 @@ let asked = '';
 /** Ask the engine to compile the pipelines of the run Start would build now, if that setup is a preset's. */
 function warmSoon(): void {
   if (pending) clearTimeout(pending);
+  // A moment after the page has drawn what changed (a big text's statistics), so the compiler competes with nothing on screen.
   pending = setTimeout(() => {
     pending = null;
     const { engine, phase } = useGpu.getState();
@@ -76,7 +77,7 @@ function warmSoon(): void {
       if (reply.kind === 'warmedUp') useFirstRun.setState({ warmed: { key, ms: reply.ms, pipelines: reply.pipelines } });
       else asked = '';
     });
-  }, 300);
+  }, 1500);
 }
 
 /** Compile ahead whenever the page settles on a new preset's setup with no run open; returns the unsubscriber. */
