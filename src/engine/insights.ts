@@ -62,7 +62,9 @@ export async function inspectModel(
   const n = Math.min(Math.floor(blockSize / 2), Math.floor(PROBE_CHARS / 2));
   const inductionLength = n >= 2 ? n : 0;
   if (inductionLength) {
-    const ind = await serial.run(() => model.probe(inductionProbe(V, n, INDUCTION_SEED)));
+    // Random tokens of the run's vocabulary, the line break left out (a toy task's examples end there).
+    const newline = vocab.indexOf('\n');
+    const ind = await serial.run(() => model.probe(inductionProbe(V, n, INDUCTION_SEED, newline >= 0 ? [newline] : [])));
     const scores = inductionScores(ind.att, L, NH, n);
     for (let l = 0; l < L; l++) for (let h = 0; h < NH; h++) heads[(l * NH + h) * 4 + 3] = scores[l][h];
   }

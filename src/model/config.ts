@@ -189,13 +189,13 @@ export const PRESETS: Preset[] = [
     id: 'induction',
     label: 'Induction (2 layers, attention-heavy)',
     description:
-      'Where induction heads form: 2 layers, 4 heads, 64 wide, context 32, trained on the Repeat toy task (12 random letters of 16, ' +
+      'Where induction heads form: 2 layers, 4 heads, 64 wide, context 32, trained on the Repeat toy task (6 to 12 random letters of 26, ' +
       'written twice). The second copy can only be predicted by finding the earlier occurrence of the current letter and copying ' +
-      'the one after it; its accuracy on held-out strings is plotted with the loss.',
+      'the one after it (the copies are a varying distance apart); its accuracy on held-out strings is plotted with the loss.',
     model: { ...DEFAULT_MODEL, nLayer: 2, nHead: 4, nEmbd: 64, blockSize: 32, dropout: 0 },
-    train: { ...DEFAULT_TRAIN, batchSize: 16, maxSteps: 400, learningRate: 3e-3, evalInterval: 50, evalIters: 4, checkpointInterval: 100 },
+    train: { ...DEFAULT_TRAIN, batchSize: 16, maxSteps: 600, learningRate: 3e-3, warmupSteps: 25, evalInterval: 50, evalIters: 4, checkpointInterval: 100 },
     corpus: 'moby-dick',
-    toy: { kind: 'repeat', length: 12, alphabet: 16, reversedDigits: false, examples: 4000, seed: 1 },
+    toy: { kind: 'repeat', length: 12, alphabet: 26, reversedDigits: false, examples: 20000, seed: 1 },
   },
 ];
 

@@ -106,9 +106,10 @@ export function headScores(att: ArrayLike<number>, L: number, NH: number, T: num
 }
 
 /**
- * Induction score of every head (L, NH) on a sequence of n tokens repeated
- * twice (T = 2n): the mean attention from each token of the second copy
- * (position n + j) to the token after its first occurrence (position j + 1).
+ * Prefix-matching score (Anthropic's induction measure) of every head (L, NH)
+ * on a sequence of n tokens repeated twice (T = 2n): the mean attention from
+ * each token of the second copy (position n + j) to the token after its first
+ * occurrence (position j + 1).
  */
 export function inductionScores(att: ArrayLike<number>, L: number, NH: number, n: number): number[][] {
   const T = 2 * n;
@@ -125,9 +126,11 @@ export function inductionScores(att: ArrayLike<number>, L: number, NH: number, n
 /**
  * The induction probe: n tokens drawn from the vocabulary (without repeats
  * while the vocabulary allows), then the same n again. A seeded xorshift so
- * every snapshot of a run uses the same probe.
+ * every snapshot of a run uses the same probe. Ids in `exclude` (the line
+ * break, where a toy task's examples end) are left out while enough others
+ * remain.
  */
-export function inductionProbe(V: number, n: number, seed = 12345): Int32Array {
+export function inductionProbe(V: number, n: number, seed = 12345, exclude: readonly number[] = []): Int32Array {
   let s = seed >>> 0 || 1;
   const next = () => {
     s ^= s << 13;
@@ -137,10 +140,13 @@ export function inductionProbe(V: number, n: number, seed = 12345): Int32Array {
     s >>>= 0;
     return s;
   };
-  const pool = Array.from({ length: V }, (_, v) => v);
+  const all = Array.from({ length: V }, (_, v) => v);
+  const kept = all.filter((v) => !exclude.includes(v));
+  const ids = kept.length >= Math.min(n, V) && kept.length > 0 ? kept : all;
+  const pool = [...ids];
   const first: number[] = [];
   for (let j = 0; j < n; j++) {
-    if (pool.length === 0) pool.push(...Array.from({ length: V }, (_, v) => v));
+    if (pool.length === 0) pool.push(...ids);
     first.push(pool.splice(next() % pool.length, 1)[0]);
   }
   return Int32Array.from([...first, ...first]);

@@ -72,6 +72,11 @@ describe('circuits in the page', () => {
       }
       expect(icl.length).toBe(steps.length);
       for (const v of icl) expect(Number.isFinite(v)).toBe(true);
+      // The loss chart's best prefix-matching line is the head chart's highest head at every snapshot, over the training loss.
+      const best = JSON.parse((await page.getByTestId('icl-chart').getAttribute('data-prefix-max'))!) as number[];
+      expect(best.length).toBe(steps.length);
+      steps.forEach((_, i) => expect(best[i]).toBeCloseTo(Math.max(...Object.values(prefix).map((v) => v[i]!)), 6));
+      expect(Number(await page.getByTestId('icl-chart').getAttribute('data-loss-points'))).toBeGreaterThan(1);
 
       const before = await greedy(page, CLEAN.slice(0, 8));
       // The ablation grid, as the page shows it and as the engine computes it.

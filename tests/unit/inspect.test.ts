@@ -82,6 +82,12 @@ describe('induction score', () => {
     expect(Array.from(inductionProbe(30, 10, 9))).toEqual(Array.from(p));
     const small = inductionProbe(3, 8, 9);
     expect(new Set(small).size).toBe(3);
+    // The line break left out while enough other tokens remain: 16 of the 17 others, each once.
+    const noBreak = inductionProbe(17, 16, 9, [0]);
+    expect(noBreak.includes(0)).toBe(false);
+    expect(new Set(noBreak.subarray(0, 16)).size).toBe(16);
+    // Too few others: the whole vocabulary again.
+    expect(new Set(inductionProbe(3, 3, 9, [0]).subarray(0, 3)).size).toBe(3);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { balanced, DEFAULT_TOY_SPEC, longestToyLine, TOY_HELD_OUT, TOY_TASKS, toyTask, toyTaskProblem, type ToyTaskData, type ToyTaskSpec } from '../../src/data/toyTasks';
+import { balanced, DEFAULT_TOY_SPEC, longestToyLine, repeatMinLength, TOY_HELD_OUT, TOY_TASKS, toyTask, toyTaskProblem, type ToyTaskData, type ToyTaskSpec } from '../../src/data/toyTasks';
 
 const make = (spec: Partial<ToyTaskSpec>, blockSize?: number): ToyTaskData => {
   const r = toyTask({ ...DEFAULT_TOY_SPEC, examples: 500, ...spec }, blockSize);
@@ -30,7 +30,7 @@ function expected(kind: string, prompt: string, reversedDigits = false): string 
 }
 
 const SHAPE: Record<string, RegExp> = {
-  repeat: /^[a-p]{12}$/,
+  repeat: /^[a-p]{6,12}$/,
   copy: /^[a-p]{12}\|$/,
   reverse: /^[a-p]{12}\|$/,
   sort: /^[a-p]{12}\|$/,
@@ -81,6 +81,19 @@ describe('toy tasks', () => {
     expect(t).toBeGreaterThan(0.4);
     expect(t).toBeLessThan(0.6);
     expect([balanced('(())()'), balanced('())('), balanced('(('), balanced('')]).toEqual([true, false, false, true]);
+  });
+
+  it('repeat strings vary in length from half the length to the length, so the copies are a varying distance apart', () => {
+    const d = make({ kind: 'repeat', length: 12, examples: 2000 });
+    const counts = new Map<number, number>();
+    for (const line of d.text.split('\n').filter(Boolean)) counts.set(line.length / 2, (counts.get(line.length / 2) ?? 0) + 1);
+    expect([...counts.keys()].sort((a, b) => a - b)).toEqual([6, 7, 8, 9, 10, 11, 12]);
+    // Uniform: each of the 7 lengths about 2000 / 7 = 286 times.
+    for (const c of counts.values()) expect(Math.abs(c - 2000 / 7)).toBeLessThan(60);
+    expect(d.name).toBe('Toy task: Repeat (length 6 to 12, alphabet 16, 2000 examples, seed 1)');
+    expect(repeatMinLength(1)).toBe(1);
+    expect(repeatMinLength(7)).toBe(4);
+    expect(make({ kind: 'repeat', length: 7 }).name).toMatch(/^Toy task: Repeat \(length 4 to 7,/);
   });
 
   it('reversed digits write every number least significant digit first', () => {
