@@ -10,11 +10,11 @@
 // from the same Vite dev server on 127.0.0.1 (the corpus comes from public/).
 // Prints both timings and writes them to bench-results/bpe-<date>.json.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { createServer } from 'vite';
+import { cpuModel } from './app-measure.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -33,11 +33,6 @@ function parseArgs(argv) {
     process.exit(2);
   }
   return opts;
-}
-
-function cpuModel() {
-  const m = readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.+)$/m);
-  return `${m ? m[1].trim() : cpus()[0]?.model ?? 'unknown CPU'} (${cpus().length} cores)`;
 }
 
 const row = (where, t) =>

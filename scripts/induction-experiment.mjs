@@ -20,6 +20,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { preview } from 'vite';
+import { chromiumArgs } from './app-measure.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const THRESHOLD = 0.4;
@@ -53,17 +54,6 @@ function parseArgs(argv) {
   return opts;
 }
 
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-  '--enable-unsafe-webgpu',
-  '--enable-unsafe-swiftshader',
-];
-
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const f3 = (x) => (x === null || x === undefined ? 'n/a' : x.toFixed(3));
 
@@ -73,7 +63,7 @@ async function main() {
   const server = await preview({ root: ROOT, logLevel: 'warn', preview: { host: '127.0.0.1', port: 0, open: false } });
   const address = server.httpServer.address();
   const url = `http://127.0.0.1:${address.port}/`;
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: !opts.headed, args: CHROMIUM_ARGS });
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: !opts.headed, args: chromiumArgs() });
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 1000 } })).newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
