@@ -9,10 +9,12 @@
 // bench-results/induction-<date>.json and the pictures to
 // docs/induction-timeline.png and docs/circuits-induction.png.
 //
-//   npm run induction -- [--steps N] [--every K] [--lr X] [--length N] [--no-build] [--headed] [--docs]
+//   npm run induction -- [--steps N] [--every K] [--lr X] [--length N] [--vary] [--no-build] [--headed] [--docs]
 //
 // --lr and --length override the preset's learning rate and string length (for
-// trying settings); the pictures go to bench-results/ beside the JSON, and with
+// trying settings); --vary ticks "Vary the length" (6 to 12 of 26 letters,
+// 20,000 examples: copies a varying distance apart, so only an induction head
+// copies them); the pictures go to bench-results/ beside the JSON, and with
 // --docs also to docs/.
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -28,11 +30,12 @@ const THRESHOLD = 0.4;
 const CLEAN = 'qzkbxmfuwqzkbxmfu';
 const CORRUPTED = 'qzkbxmfurqzkbxmfu';
 const CHANGED = 8;
-/** The Induction preset's toy task. */
-const TOY = { 'toy-length': 12, 'toy-alphabet': 26, 'toy-examples': 20000, 'toy-seed': 1 };
+/** The Induction preset's toy task (src/model/config.ts); --vary draws each string's length (6 to 12 of 26 letters, 20,000 examples). */
+const TOY = { 'toy-length': 12, 'toy-alphabet': 16, 'toy-examples': 4000, 'toy-seed': 1 };
+const VARIED = { 'toy-length': 12, 'toy-alphabet': 26, 'toy-examples': 20000, 'toy-seed': 1 };
 
 function parseArgs(argv) {
-  const opts = { steps: 600, every: 50, lr: null, length: null, build: true, headed: false, docs: false };
+  const opts = { steps: null, every: 50, lr: null, length: null, vary: false, build: true, headed: false, docs: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = () => {
@@ -49,8 +52,10 @@ function parseArgs(argv) {
       if (!(opts.lr > 0)) throw new Error('--lr needs a positive number');
     } else if (a === '--length') opts.length = num();
     else if (a === '--docs') opts.docs = true;
-    else throw new Error(`Unknown option ${a}. Options: --steps N --every K --lr X --length N --no-build --headed --docs`);
+    else if (a === '--vary') opts.vary = true;
+    else throw new Error(`Unknown option ${a}. Options: --steps N --every K --lr X --length N --vary --no-build --headed --docs`);
   }
+  opts.steps ??= opts.vary ? 600 : 400;
   return opts;
 }
 
@@ -79,14 +84,18 @@ async function main() {
     query.set('maxSteps', String(opts.steps));
     query.set('evalInterval', String(opts.every));
     if (opts.lr) query.set('learningRate', String(opts.lr));
-    if (opts.length) TOY['toy-length'] = opts.length;
+    // The measured varying-length run (README) warmed up for 25 steps.
+    if (opts.vary) query.set('warmupSteps', '25');
+    const toy = opts.vary ? { ...VARIED } : { ...TOY };
+    if (opts.length) toy['toy-length'] = opts.length;
     await page.goto(`${url}?${query}`);
     await tid('kernel-check').waitFor({ timeout: 180_000 });
     const adapter = (await tid('kernel-check').textContent())?.trim() ?? '';
     // The preset's toy task (src/model/config.ts), made through the Dataset tab's form.
     await tid('tab-data').click();
     await tid('toy-kind').selectOption('repeat');
-    for (const [id, v] of Object.entries(TOY)) await tid(id).fill(String(v));
+    for (const [id, v] of Object.entries(toy)) await tid(id).fill(String(v));
+    if (opts.vary) await tid('toy-vary').check();
     await tid('toy-use').click();
     await page.waitForFunction(() => !!document.querySelector('[data-testid="corpus-name"]')?.textContent?.startsWith('Toy task'), null, { timeout: 180_000 });
     const corpus = await tid('corpus-name').textContent();

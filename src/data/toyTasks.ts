@@ -6,10 +6,10 @@
 // and evaluation feeds '\n' + prompt). The held-out set comes from another seed
 // stream and leaves out every line that is in the training text.
 //
-//   repeat    abcdabcd       prompt: the first copy          answer: the second copy (induction heads form here;
-//                                                            each string's length is drawn from ceil(n/2)..n, so
-//                                                            the distance between the copies varies and no head
-//                                                            reading a fixed offset back can copy it)
+//   repeat    abcdabcd       prompt: the first copy          answer: the second copy (with varyLength, each
+//                                                            string's length is drawn from ceil(n/2)..n, so the
+//                                                            distance between the copies varies and only an
+//                                                            induction head, not a fixed offset back, copies it)
 //   copy      abcd|abcd      prompt: the string and '|'      answer: the string
 //   reverse   abcd|dcba      prompt: the string and '|'      answer: the string reversed
 //   sort      dbca|abcd      prompt: the string and '|'      answer: its characters sorted
@@ -41,7 +41,7 @@ export interface ToyTaskInfo {
 }
 
 export const TOY_TASKS: ToyTaskInfo[] = [
-  { kind: 'repeat', label: 'Repeat', description: 'A random string of half the length to the length, written twice: abcdabcd. Scored on the second copy (induction heads form here: the copies are a varying distance apart).', usesAlphabet: true, usesReversedDigits: false, minLength: 1, maxLength: 64 },
+  { kind: 'repeat', label: 'Repeat', description: 'A random string written twice: abcdabcd. Scored on the second copy. With varying lengths the copies are a varying distance apart, so only an induction head can copy it.', usesAlphabet: true, usesReversedDigits: false, minLength: 1, maxLength: 64 },
   { kind: 'copy', label: 'Copy', description: 'abcd|abcd: copy the string after the bar.', usesAlphabet: true, usesReversedDigits: false, minLength: 1, maxLength: 64 },
   { kind: 'reverse', label: 'Reverse', description: 'abcd|dcba: write the string backwards.', usesAlphabet: true, usesReversedDigits: false, minLength: 1, maxLength: 64 },
   { kind: 'sort', label: 'Sort', description: 'dbca|abcd: sort the characters.', usesAlphabet: true, usesReversedDigits: false, minLength: 1, maxLength: 64 },
@@ -56,9 +56,9 @@ export const TOY_HELD_OUT = 256;
 
 export const DEFAULT_TOY_SPEC: ToyTaskSpec = { kind: 'repeat', length: 12, alphabet: 16, reversedDigits: false, examples: 4000, seed: 1 };
 
-/** The shortest string of a repeat task of length n (each example's length is uniform from this to n). */
-export function repeatMinLength(n: number): number {
-  return Math.max(1, Math.ceil(n / 2));
+/** The shortest string of a repeat task (with varying lengths, each example's length is uniform from this to its length). */
+export function repeatMinLength(spec: Pick<ToyTaskSpec, 'kind' | 'length' | 'varyLength'>): number {
+  return spec.kind === 'repeat' && spec.varyLength ? Math.max(1, Math.ceil(spec.length / 2)) : spec.length;
 }
 
 export function toyTaskInfo(kind: ToyTaskKind): ToyTaskInfo {
@@ -68,7 +68,7 @@ export function toyTaskInfo(kind: ToyTaskKind): ToyTaskInfo {
 /** The corpus name a task's text goes by (it names every parameter, so two specs never share a name). */
 export function toyCorpusName(spec: ToyTaskSpec): string {
   const info = toyTaskInfo(spec.kind);
-  const lo = repeatMinLength(spec.length);
+  const lo = repeatMinLength(spec);
   const parts = [spec.kind === 'add' ? `${spec.length} digits` : spec.kind === 'repeat' && lo < spec.length ? `length ${lo} to ${spec.length}` : `length ${spec.length}`];
   if (info.usesAlphabet) parts.push(`alphabet ${spec.alphabet}`);
   if (info.usesReversedDigits && spec.reversedDigits) parts.push('reversed digits');
@@ -182,7 +182,7 @@ function toyExample(spec: ToyTaskSpec, rng: SeededRng): ToyExample {
   let prompt: string;
   switch (spec.kind) {
     case 'repeat':
-      prompt = randomString(rng, randomInt(rng, repeatMinLength(n), n), spec.alphabet);
+      prompt = randomString(rng, spec.varyLength ? randomInt(rng, repeatMinLength(spec), n) : n, spec.alphabet);
       break;
     case 'copy':
     case 'reverse':

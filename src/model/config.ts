@@ -189,13 +189,14 @@ export const PRESETS: Preset[] = [
     id: 'induction',
     label: 'Induction (2 layers, attention-heavy)',
     description:
-      'Where induction heads form: 2 layers, 4 heads, 64 wide, context 32, trained on the Repeat toy task (6 to 12 random letters of 26, ' +
-      'written twice). The second copy can only be predicted by finding the earlier occurrence of the current letter and copying ' +
-      'the one after it (the copies are a varying distance apart); its accuracy on held-out strings is plotted with the loss.',
+      'Where copying circuits form: 2 layers, 4 heads, 64 wide, context 32, trained on the Repeat toy task (12 random letters of 16, ' +
+      'written twice); its accuracy on held-out strings is plotted with the loss and jumps within about 150 steps. Every string has ' +
+      'the same length, so a head reading a fixed offset back can solve it; tick "vary the length" in the Dataset tab for a task only ' +
+      'an induction head solves (it takes longer).',
     model: { ...DEFAULT_MODEL, nLayer: 2, nHead: 4, nEmbd: 64, blockSize: 32, dropout: 0 },
-    train: { ...DEFAULT_TRAIN, batchSize: 16, maxSteps: 600, learningRate: 3e-3, warmupSteps: 25, evalInterval: 50, evalIters: 4, checkpointInterval: 100 },
+    train: { ...DEFAULT_TRAIN, batchSize: 16, maxSteps: 400, learningRate: 3e-3, evalInterval: 50, evalIters: 4, checkpointInterval: 100 },
     corpus: 'moby-dick',
-    toy: { kind: 'repeat', length: 12, alphabet: 26, reversedDigits: false, examples: 20000, seed: 1 },
+    toy: { kind: 'repeat', length: 12, alphabet: 16, reversedDigits: false, examples: 4000, seed: 1 },
   },
 ];
 
@@ -216,6 +217,12 @@ export interface ToyTaskSpec {
   alphabet: number;
   /** add: numbers written least significant digit first. */
   reversedDigits: boolean;
+  /**
+   * repeat: each string's length drawn from ceil(length/2)..length, so the
+   * copies are a varying distance apart and only an induction head (not a head
+   * reading a fixed offset back) can copy it. Off: every string is `length` long.
+   */
+  varyLength?: boolean;
   /** Training examples in the corpus text. */
   examples: number;
   seed: number;

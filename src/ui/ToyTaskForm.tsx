@@ -52,6 +52,12 @@ export function ToyTaskForm() {
           <label htmlFor="toy-seed">Seed</label>
           <NumberInput id="toy-seed" testId="toy-seed" value={spec.seed} min={0} onValue={(v) => set({ seed: v })} />
         </div>
+        {spec.kind === 'repeat' && (
+          <div className="field check">
+            <input id="toy-vary" type="checkbox" checked={!!spec.varyLength} onChange={(e) => set({ varyLength: e.target.checked })} data-testid="toy-vary" />
+            <label htmlFor="toy-vary">Vary the length (half to all of it: only an induction head can copy)</label>
+          </div>
+        )}
         {info.usesReversedDigits && (
           <div className="field check">
             <input id="toy-reversed" type="checkbox" checked={spec.reversedDigits} onChange={(e) => set({ reversedDigits: e.target.checked })} data-testid="toy-reversed" />

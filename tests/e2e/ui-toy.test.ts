@@ -1,4 +1,4 @@
-// A toy task through the page: the copy task picked on the Dataset tab, the
+// A toy task through the page: the repeat task picked on the Dataset tab, the
 // Induction preset trained on it, and the held-out accuracy of greedy
 // completions read from the Training tab as it changes.
 import { afterAll, describe, expect, it } from 'vitest';
@@ -7,31 +7,31 @@ import { launch, screenshot, stopServer } from './harness';
 afterAll(stopServer);
 
 /**
- * The Induction preset's model, shortened, on the copy task (abcd|abcd with a
- * fixed length, so one head reading a fixed offset back learns it quickly; the
- * repeat task's varying lengths need an induction head, which takes longer:
- * see scripts/induction-experiment.mjs), six letters long, at a learning rate
- * of 1e-2.
+ * The Induction preset, shortened. In float64 on the CPU (tests/reference/gpt.ts,
+ * same init seed and batches) the second copy's accuracy jumps from about 0.1
+ * to 0.99 between steps 100 and 150 (the induction circuit forms there). Measured
+ * here through the page (SwiftShader, 2026-12-05): per-character accuracy 0.063 at
+ * step 0, 0.143 at step 100, 0.964 at step 150, 1.000 at step 200.
  */
 const STEPS = 150;
-const SETUP = `?preset=induction&maxSteps=${STEPS}&evalInterval=50&checkpointInterval=0&learningRate=0.01&warmupSteps=10`;
+const SETUP = `?preset=induction&maxSteps=${STEPS}&evalInterval=50&checkpointInterval=0`;
 
 describe('toy tasks in the page', () => {
-  it('picks the copy task, trains the Induction preset on it and plots the held-out accuracy', async () => {
+  it('picks the repeat task, trains the Induction preset on it and plots the held-out accuracy', async () => {
     const s = await launch();
     const page = s.page;
     try {
       await page.goto(s.url + SETUP);
       await page.getByTestId('kernel-check').waitFor({ timeout: 120_000 });
       await page.getByTestId('tab-data').click();
-      await page.getByTestId('toy-kind').selectOption('copy');
+      await page.getByTestId('toy-kind').selectOption('repeat');
       // Bad input: lines longer than the context get a sentence, and nothing is loaded.
       await page.getByTestId('toy-length').fill('20');
       await expect.poll(() => page.getByTestId('toy-problem').textContent(), { timeout: 10_000 }).toBe(
-        "A copy example of length 20 is up to 41 characters, longer than the model's context of 32: use a length of at most 15 or a context of at least 41.",
+        "A repeat example of length 20 is up to 40 characters, longer than the model's context of 32: use a length of at most 16 or a context of at least 40.",
       );
       expect(await page.getByTestId('toy-use').isDisabled()).toBe(true);
-      await page.getByTestId('toy-length').fill('6');
+      await page.getByTestId('toy-length').fill('12');
       await page.getByTestId('toy-alphabet').fill('16');
       await page.getByTestId('toy-examples').fill('4000');
       await page.getByTestId('toy-seed').fill('1');
@@ -39,11 +39,11 @@ describe('toy tasks in the page', () => {
       await page.getByTestId('toy-use').click();
       await expect
         .poll(() => page.getByTestId('corpus-name').textContent(), { timeout: 60_000 })
-        .toBe('Toy task: Copy (length 6, alphabet 16, 4000 examples, seed 1)');
-      expect(await page.getByTestId('corpus-vocab').getAttribute('data-vocab')).toBe('18');
-      expect(await page.getByTestId('toy-active').getAttribute('data-kind')).toBe('copy');
+        .toBe('Toy task: Repeat (length 12, alphabet 16, 4000 examples, seed 1)');
+      expect(await page.getByTestId('corpus-vocab').getAttribute('data-vocab')).toBe('17');
+      expect(await page.getByTestId('toy-active').getAttribute('data-kind')).toBe('repeat');
       const preview = (await page.getByTestId('corpus-preview').textContent()) ?? '';
-      for (const line of preview.split('\n').slice(0, 5)) expect(line.slice(7)).toBe(line.slice(0, 6));
+      for (const line of preview.split('\n').slice(0, 5)) expect(line.slice(12)).toBe(line.slice(0, 12));
 
       await page.getByTestId('tab-train').click();
       const panel = page.getByTestId('training-panel');
@@ -56,7 +56,7 @@ describe('toy tasks in the page', () => {
       const exact0 = Number(await acc.getAttribute('data-first-exact'));
       const char0 = Number(await acc.getAttribute('data-first-per-char'));
       // Progress is logged, so a slow machine shows where the time went.
-      const deadline = Date.now() + 700_000;
+      const deadline = Date.now() + 420_000;
       let seen = '';
       while ((await panel.getAttribute('data-state')) !== 'done' && Date.now() < deadline) {
         await page.waitForTimeout(5000);
@@ -70,7 +70,7 @@ describe('toy tasks in the page', () => {
       const perChar = Number(await acc.getAttribute('data-per-char'));
       const evals = Number(await acc.getAttribute('data-points'));
       console.log(
-        `[e2e] held-out copy accuracy: exact ${exact0.toFixed(3)} / per character ${char0.toFixed(3)} at step 0, ` +
+        `[e2e] held-out repeat accuracy: exact ${exact0.toFixed(3)} / per character ${char0.toFixed(3)} at step 0, ` +
           `${exact.toFixed(3)} / ${perChar.toFixed(3)} at step ${STEPS} (${evals} evaluations, ${((Date.now() - t0) / 1000).toFixed(0)} s)`,
       );
       expect(evals).toBe(STEPS / 50 + 1);
@@ -78,12 +78,11 @@ describe('toy tasks in the page', () => {
         expect(x).toBeGreaterThanOrEqual(0);
         expect(x).toBeLessThanOrEqual(1);
       }
-      // An untrained model guesses: about 1 in 18 characters, almost never a whole copy.
+      // An untrained model guesses: about 1 in 17 characters, almost never a whole copy.
       expect(char0).toBeLessThan(0.25);
-      // Measured (SwiftShader, 2026-12-06, deterministic kernels and seeds): per-character accuracy 0.047 at step 0,
-      // 0.068 at steps 50 and 150, exact match 0: the chart moves, the copy has not formed yet (see the README).
-      expect(perChar).toBeGreaterThan(char0);
-      expect(exact).toBeGreaterThanOrEqual(exact0);
+      // Measured: the induction circuit has formed by step 200 (see the README's figures).
+      expect(perChar).toBeGreaterThan(char0 + 0.4);
+      expect(exact).toBeGreaterThan(exact0);
       expect(await acc.textContent()).toMatch(new RegExp(`Step ${STEPS}: .* of 32 held-out examples completed exactly`));
       await screenshot(page, 'ui-toy');
 
@@ -93,5 +92,5 @@ describe('toy tasks in the page', () => {
     } finally {
       await s.close();
     }
-  }, 850_000);
+  }, 600_000);
 });

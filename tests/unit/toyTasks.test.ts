@@ -30,7 +30,7 @@ function expected(kind: string, prompt: string, reversedDigits = false): string 
 }
 
 const SHAPE: Record<string, RegExp> = {
-  repeat: /^[a-p]{6,12}$/,
+  repeat: /^[a-p]{12}$/,
   copy: /^[a-p]{12}\|$/,
   reverse: /^[a-p]{12}\|$/,
   sort: /^[a-p]{12}\|$/,
@@ -83,17 +83,21 @@ describe('toy tasks', () => {
     expect([balanced('(())()'), balanced('())('), balanced('(('), balanced('')]).toEqual([true, false, false, true]);
   });
 
-  it('repeat strings vary in length from half the length to the length, so the copies are a varying distance apart', () => {
-    const d = make({ kind: 'repeat', length: 12, examples: 2000 });
+  it('repeat strings with varying lengths run from half the length to the length, so the copies are a varying distance apart', () => {
+    const d = make({ kind: 'repeat', length: 12, examples: 2000, varyLength: true });
     const counts = new Map<number, number>();
     for (const line of d.text.split('\n').filter(Boolean)) counts.set(line.length / 2, (counts.get(line.length / 2) ?? 0) + 1);
     expect([...counts.keys()].sort((a, b) => a - b)).toEqual([6, 7, 8, 9, 10, 11, 12]);
     // Uniform: each of the 7 lengths about 2000 / 7 = 286 times.
     for (const c of counts.values()) expect(Math.abs(c - 2000 / 7)).toBeLessThan(60);
     expect(d.name).toBe('Toy task: Repeat (length 6 to 12, alphabet 16, 2000 examples, seed 1)');
-    expect(repeatMinLength(1)).toBe(1);
-    expect(repeatMinLength(7)).toBe(4);
-    expect(make({ kind: 'repeat', length: 7 }).name).toMatch(/^Toy task: Repeat \(length 4 to 7,/);
+    expect(repeatMinLength({ kind: 'repeat', length: 1, varyLength: true })).toBe(1);
+    expect(repeatMinLength({ kind: 'repeat', length: 7, varyLength: true })).toBe(4);
+    expect(make({ kind: 'repeat', length: 7, varyLength: true }).name).toMatch(/^Toy task: Repeat \(length 4 to 7,/);
+    // Without it every string has the length.
+    const fixed = make({ kind: 'repeat', length: 7 });
+    expect(new Set(fixed.text.split('\n').filter(Boolean).map((l) => l.length))).toEqual(new Set([14]));
+    expect(fixed.name).toMatch(/^Toy task: Repeat \(length 7,/);
   });
 
   it('reversed digits write every number least significant digit first', () => {
