@@ -8,12 +8,12 @@
 // where they start (loss ln 2, margin 0), and a DPO run stopped midway.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import type { DpoStats, EngineReply, PreferencePair } from '../../src/engine/protocol';
+import type { DpoStats, PreferencePair } from '../../src/engine/protocol';
 import type { ModelShape, TrainConfig } from '../../src/model/config';
 import { DEFAULT_TRAIN } from '../../src/model/config';
 import { unzipSync, zipSync } from 'fflate';
 import { readSafetensors } from '../../src/model/safetensors';
-import { events, openEngine, request } from './engine';
+import { events, loaded, openEngine, request, trainToEnd } from './engine';
 import { launch, stopServer } from './harness';
 
 afterAll(stopServer);
@@ -32,14 +32,6 @@ const TRAIN: TrainConfig = { ...DEFAULT_TRAIN, batchSize: 4, maxSteps: 30, learn
 const LORA = { r: 4, alpha: 8, modules: ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'] as ('attn.c_attn' | 'attn.c_proj' | 'mlp.c_fc' | 'mlp.c_proj')[] };
 
 
-/** Train the open run to its last step; its evaluations. */
-async function trainToEnd(page: Page): Promise<{ step: number; valLoss: number }[]> {
-  await events(page);
-  expect(await request(page, { kind: 'train', action: 'start' })).toEqual({ kind: 'ok' });
-  await page.waitForFunction(() => window.__events!.some((e) => e.kind === 'trainState' && e.state === 'done'), null, { timeout: 300_000, polling: 100 });
-  return (await events(page)).flatMap((e) => (e.kind === 'eval' ? [{ step: e.stats.step, valLoss: e.stats.valLoss }] : []));
-}
-
 /** Bits of each next character of PROBE under the open model (its whole output on that text). */
 async function bits(page: Page): Promise<number[]> {
   const r = await page.evaluate(async (text) => {
@@ -51,11 +43,6 @@ async function bits(page: Page): Promise<number[]> {
 }
 
 const maxDiff = (a: number[], b: number[]) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
-
-function loaded(reply: EngineReply): Extract<EngineReply, { kind: 'loaded' }> {
-  if (reply.kind !== 'loaded') throw new Error(JSON.stringify(reply));
-  return reply;
-}
 
 describe('fine-tuning through the engine', () => {
   it('LoRA: lowers the loss on the target, strength 0 is the base, adapter files round-trip, merge, reopen', async () => {

@@ -4,12 +4,11 @@
 // fused qkv_proj, up_proj inside gate_up_proj, down_proj) lowers the
 // validation loss, and its adapter file carries PEFT's LlamaForCausalLM names.
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Page } from 'playwright-core';
-import type { DpoStats, EngineReply, PreferencePair } from '../../src/engine/protocol';
+import type { DpoStats, PreferencePair } from '../../src/engine/protocol';
 import type { ModelShape, TrainConfig } from '../../src/model/config';
 import { DEFAULT_TRAIN } from '../../src/model/config';
 import type { LoraConfig } from '../../src/model/lora';
-import { events, openEngine, request } from './engine';
+import { events, loaded, openEngine, request, trainToEnd } from './engine';
 import { launch, stopServer } from './harness';
 import { unzipSync } from 'fflate';
 import { readSafetensors } from '../../src/model/safetensors';
@@ -24,19 +23,6 @@ const TEXT =
 const MODEL: ModelShape = { block: 'llama', nLayer: 1, nHead: 4, nKvHead: 2, nEmbd: 16, ffnHidden: 24, blockSize: 16, dropout: 0, bias: false, tieWeights: false, activation: 'gelu' };
 const TRAIN: TrainConfig = { ...DEFAULT_TRAIN, batchSize: 4, maxSteps: 20, learningRate: 1e-2, warmupSteps: 0, evalInterval: 10, evalIters: 2, checkpointInterval: 0, seed: 7 };
 const LORA: LoraConfig = { r: 4, alpha: 8, modules: ['q_proj', 'v_proj', 'up_proj', 'down_proj'] };
-
-function loaded(reply: EngineReply): Extract<EngineReply, { kind: 'loaded' }> {
-  if (reply.kind !== 'loaded') throw new Error(JSON.stringify(reply));
-  return reply;
-}
-
-/** Train the open run to its last step; its evaluations. */
-async function trainToEnd(page: Page): Promise<{ step: number; valLoss: number }[]> {
-  await events(page);
-  expect(await request(page, { kind: 'train', action: 'start' })).toEqual({ kind: 'ok' });
-  await page.waitForFunction(() => window.__events!.some((e) => e.kind === 'trainState' && e.state === 'done'), null, { timeout: 300_000, polling: 100 });
-  return (await events(page)).flatMap((e) => (e.kind === 'eval' ? [{ step: e.stats.step, valLoss: e.stats.valLoss }] : []));
-}
 
 describe('fine-tuning a LLaMA-style run', () => {
   it("DPO on all weights learns the preferences; LoRA trains with PEFT's LLaMA modules", async () => {

@@ -6,10 +6,10 @@
 // budget and curves, with progress events on the way.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import type { EngineReply, PreferencePair, RunSummary } from '../../src/engine/protocol';
+import type { PreferencePair, RunSummary } from '../../src/engine/protocol';
 import type { ModelShape, TrainConfig } from '../../src/model/config';
 import { DEFAULT_TRAIN } from '../../src/model/config';
-import { events, openEngine, request } from './engine';
+import { events, loaded, openEngine, request, trainToEnd } from './engine';
 import { launch, stopServer } from './harness';
 
 afterAll(stopServer);
@@ -22,17 +22,6 @@ const TARGET = 'All:\nSpeak, speak.\n\n'.repeat(24);
 const MODEL: ModelShape = { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, dropout: 0, bias: true, tieWeights: true, activation: 'gelu' };
 const TRAIN: TrainConfig = { ...DEFAULT_TRAIN, batchSize: 4, maxSteps: 20, learningRate: 1e-2, warmupSteps: 0, evalInterval: 10, evalIters: 2, checkpointInterval: 0, seed: 7 };
 const LORA = { r: 4, alpha: 8, modules: ['attn.c_attn', 'mlp.c_fc'] as ('attn.c_attn' | 'mlp.c_fc')[] };
-
-function loaded(reply: EngineReply): Extract<EngineReply, { kind: 'loaded' }> {
-  if (reply.kind !== 'loaded') throw new Error(JSON.stringify(reply));
-  return reply;
-}
-
-async function trainToEnd(page: Page): Promise<void> {
-  await events(page);
-  expect(await request(page, { kind: 'train', action: 'start' })).toEqual({ kind: 'ok' });
-  await page.waitForFunction(() => window.__events!.some((e) => e.kind === 'trainState' && e.state === 'done'), null, { timeout: 300_000, polling: 100 });
-}
 
 async function runs(page: Page): Promise<RunSummary[]> {
   const r = await request(page, { kind: 'listRuns' });

@@ -8,11 +8,11 @@
 // a preference pair with a piece it cannot encode refused with a sentence.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import type { DpoStats, EngineReply, PreferencePair } from '../../src/engine/protocol';
+import type { DpoStats, PreferencePair } from '../../src/engine/protocol';
 import type { ModelShape, TrainConfig } from '../../src/model/config';
 import { DEFAULT_TRAIN } from '../../src/model/config';
 import { trainBpe } from '../../src/tokenizer/trainer';
-import { events, openEngine, request } from './engine';
+import { events, loaded, openEngine, request, trainToEnd } from './engine';
 import { launch, stopServer } from './harness';
 
 afterAll(stopServer);
@@ -29,18 +29,6 @@ const PROBE = 'All:\nSpeak, speak.\nFirst Citizen:\n';
 const MODEL: ModelShape = { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, dropout: 0, bias: true, tieWeights: false, activation: 'gelu' };
 const TRAIN: TrainConfig = { ...DEFAULT_TRAIN, batchSize: 4, maxSteps: 30, learningRate: 1e-2, warmupSteps: 0, evalInterval: 10, evalIters: 2, checkpointInterval: 0, seed: 7 };
 const LORA = { r: 4, alpha: 8, modules: ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'] as ('attn.c_attn' | 'attn.c_proj' | 'mlp.c_fc' | 'mlp.c_proj')[] };
-
-function loaded(reply: EngineReply): Extract<EngineReply, { kind: 'loaded' }> {
-  if (reply.kind !== 'loaded') throw new Error(JSON.stringify(reply));
-  return reply;
-}
-
-async function trainToEnd(page: Page): Promise<{ step: number; valLoss: number }[]> {
-  await events(page);
-  expect(await request(page, { kind: 'train', action: 'start' })).toEqual({ kind: 'ok' });
-  await page.waitForFunction(() => window.__events!.some((e) => e.kind === 'trainState' && e.state === 'done'), null, { timeout: 300_000, polling: 100 });
-  return (await events(page)).flatMap((e) => (e.kind === 'eval' ? [{ step: e.stats.step, valLoss: e.stats.valLoss }] : []));
-}
 
 /** Bits of each next token of PROBE under the open model, and its pieces. */
 async function bits(page: Page): Promise<{ bits: number[]; tokens: string[] }> {

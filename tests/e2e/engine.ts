@@ -35,3 +35,17 @@ export function request(page: Page, r: EngineRequest): Promise<EngineReply> {
 export async function events(page: Page): Promise<EngineEvent[]> {
   return page.evaluate(() => window.__events!.splice(0));
 }
+
+/** The reply to a request that opens a run, or the test fails with what came back instead. */
+export function loaded(reply: EngineReply): Extract<EngineReply, { kind: 'loaded' }> {
+  if (reply.kind !== 'loaded') throw new Error(JSON.stringify(reply));
+  return reply;
+}
+
+/** Train the open run to its last step; its evaluations on the way. */
+export async function trainToEnd(page: Page): Promise<{ step: number; valLoss: number }[]> {
+  await events(page);
+  expect(await request(page, { kind: 'train', action: 'start' })).toEqual({ kind: 'ok' });
+  await page.waitForFunction(() => window.__events!.some((e) => e.kind === 'trainState' && e.state === 'done'), null, { timeout: 300_000, polling: 100 });
+  return (await events(page)).flatMap((e) => (e.kind === 'eval' ? [{ step: e.stats.step, valLoss: e.stats.valLoss }] : []));
+}
