@@ -25,6 +25,17 @@ const isZip = (b: Uint8Array) => b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b
 /** The file's base name inside a zip (a folder zipped whole keeps its folder in the names). */
 const baseName = (path: string) => path.slice(path.lastIndexOf('/') + 1);
 
+/** A zip's files, and a lookup by file name in any folder; a sentence when it cannot be read. */
+function openZip(bytes: Uint8Array): { files: Record<string, Uint8Array>; find: (name: string) => Uint8Array | undefined } {
+  let files: Record<string, Uint8Array>;
+  try {
+    files = unzipSync(bytes);
+  } catch (e) {
+    throw new Error(`The zip could not be read: ${(e as Error).message}.`);
+  }
+  return { files, find: (name) => Object.entries(files).find(([path]) => baseName(path) === name)?.[1] };
+}
+
 /**
  * A model file as weights, vocabulary and (for our checkpoints) AdamW state.
  * Throws a sentence for anything it cannot read, including a LLaMA file
@@ -34,13 +45,7 @@ export function readModelFile(bytes: Uint8Array, configJson?: string): ImportedM
   let weights = bytes;
   let config = configJson;
   if (isZip(bytes)) {
-    let files: Record<string, Uint8Array>;
-    try {
-      files = unzipSync(bytes);
-    } catch (e) {
-      throw new Error(`The zip could not be read: ${(e as Error).message}.`);
-    }
-    const find = (name: string) => Object.entries(files).find(([path]) => baseName(path) === name)?.[1];
+    const { files, find } = openZip(bytes);
     const model = find('model.safetensors') ?? Object.entries(files).find(([path]) => path.endsWith('.safetensors'))?.[1];
     if (!model) throw new Error('The zip holds no model.safetensors.');
     weights = model;
@@ -76,13 +81,7 @@ export function adapterZip(layout: LoraLayout, flat: Float32Array, vocab: string
  */
 export function readAdapterInput(bytes: Uint8Array, configJson?: string): { safetensors: Uint8Array; configJson?: string } {
   if (!isZip(bytes)) return { safetensors: bytes, ...(configJson !== undefined ? { configJson } : {}) };
-  let files: Record<string, Uint8Array>;
-  try {
-    files = unzipSync(bytes);
-  } catch (e) {
-    throw new Error(`The zip could not be read: ${(e as Error).message}.`);
-  }
-  const find = (name: string) => Object.entries(files).find(([path]) => baseName(path) === name)?.[1];
+  const { find } = openZip(bytes);
   const safetensors = find('adapter_model.safetensors');
   if (!safetensors) throw new Error("The zip holds no adapter_model.safetensors: PEFT's adapter folder keeps the adapter's tensors there.");
   const json = find('adapter_config.json');
