@@ -20,33 +20,31 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { preview } from 'vite';
+import { createServer, preview } from 'vite';
 import { chromiumArgs, cpuModel } from './app-measure.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The Tutorial GPT's shape (src/model/config.ts DEFAULT_MODEL) and its training setup. */
-const MODEL = { nLayer: 6, nHead: 6, nEmbd: 192, blockSize: 128, dropout: 0.1, bias: true, tieWeights: false, activation: 'relu' };
-const TRAIN = {
-  batchSize: 32,
-  maxSteps: 3000,
-  learningRate: 3e-4,
-  lrDecay: false,
-  warmupSteps: 100,
-  minLr: 3e-5,
-  beta1: 0.9,
-  beta2: 0.99,
-  eps: 1e-8,
-  weightDecay: 0.1,
-  gradClip: 1.0,
-  evalInterval: 250,
-  evalIters: 20,
-  seed: 1337,
-  checkpointInterval: 100,
-};
+/** The Tutorial GPT's shape and training setup, read from src/model/config.ts (DEFAULT_MODEL, DEFAULT_TRAIN). */
+async function tutorialSetup() {
+  const server = await createServer({
+    configFile: false,
+    root: ROOT,
+    logLevel: 'warn',
+    clearScreen: false,
+    server: { host: '127.0.0.1', port: 0, hmr: false, watch: null },
+    optimizeDeps: { noDiscovery: true, entries: [] },
+  });
+  try {
+    const { DEFAULT_MODEL, DEFAULT_TRAIN } = await server.ssrLoadModule('/src/model/config.ts');
+    return { model: { ...DEFAULT_MODEL }, train: { ...DEFAULT_TRAIN } };
+  } finally {
+    await server.close();
+  }
+}
 
 function parseArgs(argv) {
-  const opts = { repeat: 3, evalIters: TRAIN.evalIters, build: true, headed: false };
+  const opts = { repeat: 3, evalIters: null, build: true, headed: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = () => {
@@ -83,7 +81,8 @@ async function main() {
   const page = await browser.newPage();
   const pageErrors = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
-  const train = { ...TRAIN, evalIters: opts.evalIters };
+  const { model: MODEL, train: tutorialTrain } = await tutorialSetup();
+  const train = { ...tutorialTrain, evalIters: opts.evalIters ?? tutorialTrain.evalIters };
   try {
     await page.goto(`${url}?test`);
     await page.waitForFunction(() => !!window.__EngineClient, null, { timeout: 60_000 });
@@ -177,7 +176,7 @@ async function main() {
       pageErrors,
     };
     console.log(`\nImport of a Tutorial-sized checkpoint (${(setup.bytes / 2 ** 20).toFixed(1)} MiB, weights + AdamW moments) on ${adapter}; ${cpuModel()}`);
-    console.log(`Background evaluation: ${opts.evalIters} batches of ${train.batchSize} x ${MODEL.blockSize} per split.\n`);
+    console.log(`Background evaluation: ${train.evalIters} batches of ${train.batchSize} x ${MODEL.blockSize} per split.\n`);
     console.log('| import | weights usable (s) | first token (s) | evaluated (s) | saved, done (s) |');
     console.log('|---|---|---|---|---|');
     rows.forEach((r, i) => console.log(`| ${i + 1}${i === 0 ? ' (cold)' : ''} | ${fmt(r.usable)} | ${fmt(r.firstToken)} | ${fmt(r.saving)} | ${fmt(r.evaluated)} |`));
