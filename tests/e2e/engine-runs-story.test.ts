@@ -3,7 +3,8 @@
 // Chromium: a merged LoRA run carries the LoRA run's step and validation loss
 // (and a fresh evaluation agrees), a DPO run lists its DPO steps and
 // statistics, and a checkpoint file imported back keeps the run's step, step
-// budget and curves, with progress events on the way.
+// budget and curves, with progress events on the way. Then a second tab opens
+// the app and its Runs table and compare chart are read for the same runs.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { PreferencePair, RunSummary } from '../../src/engine/protocol';
@@ -112,6 +113,52 @@ describe('every run tells the same story', () => {
       expect(importedRow.step).toBe(20);
       expect(importedRow.train.maxSteps).toBe(20);
       expect(importedRow.lossHistory.length).toBe(base.lossHistory!.length);
+
+      // The same story read from the page: a second tab opens the app, and its Runs table and compare chart show each run's row and curves.
+      const stored = await runs(page);
+      const tab = await s.context.newPage();
+      await tab.goto(s.url);
+      await tab.getByTestId('tab-runs').click();
+      await expect.poll(() => tab.getByTestId('run-row').count(), { timeout: 60_000 }).toBe(stored.length);
+      const cells = async (id: string) => {
+        const row = tab.locator(`[data-testid="run-row"][data-run-id="${id}"]`);
+        const td = (i: number) => row.locator('td').nth(i).innerText();
+        return { step: await td(4), train: await td(5), val: await td(6), row };
+      };
+      const shown = (x: number | null) => (x === null ? '–' : x.toFixed(3));
+      for (const r of [loraRow, mergedRow, dpoRow, importedRow]) {
+        const now = stored.find((x) => x.id === r.id)!;
+        const c = await cells(r.id);
+        expect(c.step).toBe(now.step.toLocaleString('en-US'));
+        expect(c.train).toBe(shown(now.trainLoss));
+        expect(c.val).toBe(shown(now.valLoss));
+      }
+      const mergedCells = await cells(mergedRow.id);
+      const loraCells = await cells(loraRow.id);
+      console.log(`[e2e story] Runs table: merged step ${mergedCells.step} val ${mergedCells.val}, LoRA step ${loraCells.step} val ${loraCells.val}`);
+      expect(mergedCells.step).toBe('12');
+      expect(mergedCells.val).toBe(loraCells.val);
+      const dpoTag = (await cells(dpoRow.id)).row.getByTestId('run-dpo');
+      expect(Number(await dpoTag.getAttribute('data-loss'))).toBeCloseTo(last.loss, 6);
+      expect(Number(await dpoTag.getAttribute('data-margin'))).toBeCloseTo(last.margin, 6);
+      expect(Number(await dpoTag.getAttribute('data-accuracy'))).toBe(last.accuracy);
+      expect(await dpoTag.innerText()).toContain(`DPO step 6: loss ${last.loss.toFixed(4)}`);
+      expect((await cells(importedRow.id)).step).toBe('20');
+      // Ticked, their curves: as many points as each run's history, ending at its last validation loss.
+      for (const r of [loraRow, mergedRow, dpoRow, importedRow]) await (await cells(r.id)).row.getByTestId('run-select').check();
+      await expect.poll(() => tab.getByTestId('compare-chart').getAttribute('data-series')).toBe('4');
+      for (const r of [loraRow, mergedRow, dpoRow, importedRow]) {
+        const now = stored.find((x) => x.id === r.id)!;
+        const item = tab.locator(`[data-testid="compare-legend"] li[data-run-id="${r.id}"]`);
+        expect(Number(await item.getAttribute('data-points'))).toBe(now.lossHistory.length);
+        expect(Number(await item.getAttribute('data-val-points'))).toBe(now.evalHistory.length);
+        expect(Number(await item.getAttribute('data-last-val'))).toBeCloseTo(now.evalHistory.at(-1)!.valLoss, 6);
+        expect(now.lossHistory.length).toBeGreaterThan(0);
+      }
+      const mergedItem = tab.locator(`[data-testid="compare-legend"] li[data-run-id="${mergedRow.id}"]`);
+      const loraItem = tab.locator(`[data-testid="compare-legend"] li[data-run-id="${loraRow.id}"]`);
+      expect(await mergedItem.getAttribute('data-last-val')).toBe(await loraItem.getAttribute('data-last-val'));
+      expect(await mergedItem.getAttribute('data-points')).toBe(await loraItem.getAttribute('data-points'));
       expect(s.pageErrors).toEqual([]);
     } finally {
       await s.close();
