@@ -69,7 +69,7 @@ const INIT = `(() => {
           if (ev.kind === 'step') log.push({ at, what: 'step ' + ev.stats.step });
           else if (ev.kind === 'eval') log.push({ at, what: 'eval at step ' + ev.stats.step });
           else if (ev.kind === 'trainState') log.push({ at, what: 'state ' + ev.state });
-        } else if (m.reply && m.reply.kind === 'warmedUp') log.push({ at, what: 'reply warmedUp (' + Math.round(m.reply.ms) + ' ms, ' + m.reply.pipelines + ' pipelines' + (m.reply.stopped ? ', stopped' : '') + ')' });
+        } else if (m.reply && m.reply.kind === 'warmedUp') window.__warmUps.push({ ...m.reply, at }), log.push({ at, what: 'reply warmedUp (' + Math.round(m.reply.ms) + ' ms, ' + m.reply.pipelines + ' pipelines' + (m.reply.stopped ? ', stopped' : '') + ')' });
         else if (m.reply) log.push({ at, what: 'reply ' + m.reply.kind });
       });
     }
@@ -142,24 +142,31 @@ async function main() {
       const button = await startButton(page);
       await page.waitForFunction((el) => !el.disabled, await button.elementHandle(), { timeout: 300_000, polling: 50 });
       const readyMs = Date.now() - t0;
+      const readyAt = await page.evaluate(() => performance.now());
+      let warmUp;
       if (opts.read === 'warm') {
         // Until the engine answered the page's warmUp (a build without compiling ahead never does: 10 minutes at most).
-        await page.waitForFunction(() => window.__warmUps.some((r) => r.ms > 0 || r.pipelines > 0), null, { timeout: 600_000, polling: 100 }).catch(() => undefined);
+        const answered = await page
+          .waitForFunction(() => window.__warmUps.find((r) => !r.stopped && (r.ms > 0 || r.pipelines > 0)), null, { timeout: 600_000, polling: 100 })
+          .then((h) => h.jsonValue())
+          .catch(() => undefined);
+        // When the compiling ahead finished, counted from the Start button being enabled, and what it compiled.
+        if (answered) warmUp = { readyToWarmMs: Math.max(0, answered.at - readyAt), compileMs: answered.ms, pipelines: answered.pipelines };
       } else if (opts.read > 0) await page.waitForTimeout(opts.read * 1000);
-      return { button, readyMs };
+      return { button, readyMs, warmUp };
     };
 
     const cold = await open('goto');
     adapter = (await page.getByTestId('adapter-name').textContent().catch(() => '')) ?? '';
     preset = await page.evaluate(() => new URLSearchParams(location.search).get('preset') ?? '');
-    rows.push({ kind: 'cold', pageReadyMs: cold.readyMs, ...(await timeStart(page, cold.button)) });
+    rows.push({ kind: 'cold', pageReadyMs: cold.readyMs, warmUp: cold.warmUp, ...(await timeStart(page, cold.button)) });
     for (let i = 0; i < opts.warm; i++) {
       await pauseAndReset(page);
       rows.push({ kind: 'warm', ...(await timeStart(page, await startButton(page))) });
     }
     await pauseAndReset(page);
     const again = await open('reload');
-    rows.push({ kind: 'reload', pageReadyMs: again.readyMs, ...(await timeStart(page, again.button)) });
+    rows.push({ kind: 'reload', pageReadyMs: again.readyMs, warmUp: again.warmUp, ...(await timeStart(page, again.button)) });
     if (pageErrors.length) console.error(`Page errors: ${pageErrors.join(' | ')}`);
   } finally {
     await browser.close();
@@ -176,11 +183,12 @@ async function main() {
     rows,
   };
   console.log(`\nStart → first step, ${result.preset || 'default'} preset, ${result.adapter || 'unknown adapter'}, ${result.machine}, read ${opts.read === 'warm' ? 'until compiled ahead' : `${opts.read} s`}, ${result.dist}\n`);
-  console.log('| Start | page ready (s) | Start → step 1 (s) | where the time went |');
-  console.log('|---|---:|---:|---|');
+  console.log('| Start | page ready (s) | compiled ahead (s after ready; compile s, pipelines) | Start → step 1 (s) | where the time went |');
+  console.log('|---|---:|---|---:|---|');
   for (const r of rows) {
     const trail = r.trail.map((e) => `${e.what} @${(e.at / 1000).toFixed(2)}`).join(', ');
-    console.log(`| ${r.kind} | ${r.pageReadyMs !== undefined ? (r.pageReadyMs / 1000).toFixed(1) : '–'} | ${(r.ms / 1000).toFixed(2)} | ${trail} |`);
+    const w = r.warmUp ? `${(r.warmUp.readyToWarmMs / 1000).toFixed(1)} (${(r.warmUp.compileMs / 1000).toFixed(1)} s, ${r.warmUp.pipelines})` : '–';
+    console.log(`| ${r.kind} | ${r.pageReadyMs !== undefined ? (r.pageReadyMs / 1000).toFixed(1) : '–'} | ${w} | ${(r.ms / 1000).toFixed(2)} | ${trail} |`);
   }
   mkdirSync(resolve(ROOT, 'bench-results'), { recursive: true });
   const file = resolve(ROOT, 'bench-results', `first-step-${result.date.replace(/[:.]/g, '-')}.json`);

@@ -12,16 +12,20 @@
 //
 // Dispatch: 64-invocation workgroups over M * ceil(N / 4) invocations,
 // flattened as wg.y * num_workgroups.x + wg.x.
-// Bindings: 0 params {M, N, K}, 1 C (read_write), 2 A, 3 B, 4 bias (N; read
-// only with HAS_BIAS), 5 residual (M, N; read only with HAS_RESIDUAL; not C).
+// Bindings: 0 params {M, N, K, epilogue}, 1 C (read_write), 2 A, 3 B, 4 bias (N; read
+// only with the bias bit), 5 residual (M, N; read only with the residual bit; not C).
 
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
-override HAS_BIAS: bool = false;
-override ACCUMULATE: bool = false;
-override HAS_RESIDUAL: bool = false;
 
-struct Params { M: u32, N: u32, K: u32 }
+// The epilogue is chosen at run time (p.epilogue: 1 bias, 2 residual, 4 accumulate), not by
+// override constants: on a CPU adapter every pipeline costs seconds of compiling, and a
+// uniform test per stored element costs nothing beside the K loop.
+struct Params { M: u32, N: u32, K: u32, epilogue: u32 }
+
+const HAS_BIAS_BIT = 1u;
+const HAS_RESIDUAL_BIT = 2u;
+const ACCUMULATE_BIT = 4u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> c: array<f32>;
@@ -54,10 +58,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     let n = n0 + j;
     if (n >= p.N) { return; }
     var x = acc[j];
-    if (HAS_BIAS) { x += bias[n]; }
+    if ((p.epilogue & HAS_BIAS_BIT) != 0u) { x += bias[n]; }
     let o = m * p.N + n;
-    if (HAS_RESIDUAL) { x += residual[o]; }
-    if (ACCUMULATE) { x += c[o]; }
+    if ((p.epilogue & HAS_RESIDUAL_BIT) != 0u) { x += residual[o]; }
+    if ((p.epilogue & ACCUMULATE_BIT) != 0u) { x += c[o]; }
     c[o] = x;
   }
 }

@@ -331,18 +331,15 @@ export const thinOnCpu = (shape: MatmulShape) => Math.min(shape.M, shape.N, shap
 function matmulCpu(gpu: Gpu, recorder: Recorder, args: MatmulArgs): void {
   const { M, N, K } = args;
   const thin = thinOnCpu(args);
+  // Only the transposes are compiled in (they shape the hot loop); the epilogue is a uniform, so
+  // a model needs three pipelines here rather than one per epilogue (each costs seconds on a CPU adapter).
   const pipeline = gpu.pipeline(thin ? thinCpuCode : cpuCode, {
-    constants: {
-      TRANS_A: args.transA ? 1 : 0,
-      TRANS_B: args.transB ? 1 : 0,
-      HAS_BIAS: args.bias ? 1 : 0,
-      HAS_RESIDUAL: args.residual ? 1 : 0,
-      ACCUMULATE: args.accumulate ? 1 : 0,
-    },
+    constants: { TRANS_A: args.transA ? 1 : 0, TRANS_B: args.transB ? 1 : 0 },
   });
+  const epilogue = (args.bias ? 1 : 0) | (args.residual ? 2 : 0) | (args.accumulate ? 4 : 0);
   const zeros = gpu.zeros();
   gpu.dispatch(recorder, pipeline, {
-    params: [M, N, K],
+    params: [M, N, K, epilogue],
     buffers: [args.out, args.a, args.b, args.bias || zeros, args.residual || zeros],
     workgroups: thin ? grid(Math.ceil((M * Math.ceil(N / 4)) / 64)) : [Math.ceil(N / 64), Math.ceil(M / 64)],
     kernel: thin ? 'matmul_thin_cpu' : 'matmul_cpu',
