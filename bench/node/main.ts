@@ -11,6 +11,7 @@
 //
 // The adapter is printed first. Results go to DIR/<name>-<date>.json (default bench-results).
 
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { create, globals } from 'webgpu';
@@ -58,6 +59,15 @@ let instance: GPU | null = null;
 /** Exit status when no adapter was offered: scripts/bench-node.mjs then retries on SwiftShader. */
 const NO_ADAPTER = 3;
 
+/** Whether the dynamic linker knows the Vulkan loader (Linux); Dawn finds no Vulkan adapter without it. */
+function vulkanLoader(): boolean {
+  try {
+    return execFileSync('ldconfig', ['-p'], { encoding: 'utf8' }).includes('libvulkan.so.1 ');
+  } catch {
+    return true; // no ldconfig to ask: say nothing
+  }
+}
+
 async function device(errors: string[]): Promise<GpuHandle> {
   instance = create([]) as unknown as GPU;
   try {
@@ -65,6 +75,9 @@ async function device(errors: string[]): Promise<GpuHandle> {
   } catch (e) {
     if (e instanceof GpuUnavailableError && e.reason === 'no-adapter') {
       console.error(`No GPU adapter on the Vulkan driver ${process.env.VK_ICD_FILENAMES ? `VK_ICD_FILENAMES names (${process.env.VK_ICD_FILENAMES})` : 'the system offers'}.`);
+      if (process.platform === 'linux' && !vulkanLoader()) {
+        console.error('The Vulkan loader (libvulkan.so.1) is not installed: `apt-get install libvulkan1` (npm test installs it when run as root).');
+      }
       process.exit(NO_ADAPTER);
     }
     throw e;
