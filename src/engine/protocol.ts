@@ -350,8 +350,8 @@ export type EngineReply =
   | { kind: 'ready'; info: GpuInfo; kernels: KernelVariant; subgroups: boolean }
   | { kind: 'gpuUnavailable'; reason: GpuFailure; message: string }
   | { kind: 'selfCheck'; result: SelfCheckResult }
-  /** ms: how long the warm-up took (0 when this shape was warm already); pipelines: how many it compiled; stopped: a run was opened first. */
-  | { kind: 'warmedUp'; ms: number; pipelines: number; stopped?: boolean }
+  /** ms: how long the warm-up took (0 when this shape was warm already); pipelines: how many it compiled; total: pipelines on the device now; stopped: a run was opened first. */
+  | { kind: 'warmedUp'; ms: number; pipelines: number; total: number; stopped?: boolean }
   | {
       kind: 'loaded';
       config: ModelConfig;

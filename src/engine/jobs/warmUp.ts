@@ -52,7 +52,7 @@ export async function warmUp(engine: Engine, request: Extract<EngineRequest, { k
   const key = JSON.stringify([config, request.batchSize, gpu.kernels]);
   const done = warm.get(gpu) ?? new Set<string>();
   warm.set(gpu, done);
-  if (done.has(key)) return { kind: 'warmedUp', ms: 0, pipelines: 0 };
+  if (done.has(key)) return { kind: 'warmedUp', ms: 0, pipelines: 0, total: gpu.pipelineCount() };
   done.add(key);
 
   const t0 = performance.now();
@@ -81,7 +81,7 @@ export async function warmUp(engine: Engine, request: Extract<EngineRequest, { k
   } catch (e) {
     if (e instanceof Superseded) {
       done.delete(key);
-      return { kind: 'warmedUp', ms: performance.now() - t0, pipelines: gpu.pipelineCount() - before, stopped: true };
+      return { kind: 'warmedUp', ms: performance.now() - t0, pipelines: gpu.pipelineCount() - before, total: gpu.pipelineCount(), stopped: true };
     }
     // A device lost meanwhile: the next device starts cold, and the run compiles what it needs itself.
     done.delete(key);
@@ -89,5 +89,5 @@ export async function warmUp(engine: Engine, request: Extract<EngineRequest, { k
   } finally {
     model?.destroy();
   }
-  return { kind: 'warmedUp', ms: performance.now() - t0, pipelines: gpu.pipelineCount() - before };
+  return { kind: 'warmedUp', ms: performance.now() - t0, pipelines: gpu.pipelineCount() - before, total: gpu.pipelineCount() };
 }
