@@ -6,6 +6,7 @@ import thinCpuCode from '../../shaders/matmul_thin_cpu.wgsl?raw';
 import { type Gpu, type Binding, type Recorder, grid } from '../gpu/runtime';
 import { activationBackward, activationForward, type Activation } from './activation';
 import { biasBackward } from './biasBackward';
+import type { GradReduce } from './gradReduce';
 
 /** The shape of one product: C (M, N) = op(A) (M, K) op(B) (K, N). */
 export interface MatmulShape {
@@ -36,6 +37,13 @@ export interface MatmulArgs extends MatmulShape {
    * than out, a, b. Without it the product runs in one pass (no split), whatever its shape.
    */
   scratch?: Binding | null;
+  /**
+   * A weight gradient (accumulate) whose split-K partial products are left for a backward's GradReduce
+   * (./gradReduce.ts) instead of reduced right away: the product then splits as with scratch, its
+   * partials (and bias row sums) go to a region of the GradReduce, and C (and dbias) receive them when it
+   * records. A product that does not split accumulates into C at once.
+   */
+  deferred?: GradReduce | null;
   /** Force the number of K slices (tests, benchmarks); by default matmulPlan chooses. */
   slices?: number;
   /** Force the tile shape (tests, benchmarks); by default matmulPlan chooses. */
@@ -237,21 +245,24 @@ function product(gpu: Gpu, recorder: Recorder, args: MatmulArgs): boolean {
     matvec(gpu, recorder, args);
     return false;
   }
-  // Without scratch, one pass.
-  const plan = matmulPlan(args, args.slices ?? (args.scratch ? undefined : 1), args.tile);
+  // Without scratch (or a GradReduce), one pass.
+  const deferred = args.deferred ?? null;
+  if (deferred && !(args.accumulate && !args.bias && !args.residual)) throw new Error('A deferred product is a weight gradient: accumulated, without bias or residual.');
+  const plan = matmulPlan(args, args.slices ?? (args.scratch || deferred ? undefined : 1), args.tile);
   const split = plan.slices > 1;
-  if (split && !args.scratch) throw new Error(`A ${M}x${N}x${K} matmul split into ${plan.slices} slices needs a scratch buffer.`);
+  if (split && !args.scratch && !deferred) throw new Error(`A ${M}x${N}x${K} matmul split into ${plan.slices} slices needs a scratch buffer.`);
   const slices = split ? plan.slices : 1;
   const bias = split && args.biasSum ? args.biasSum : null;
   const need = slices * (M * N + (bias ? biasSumStride(M) : 0));
-  if (split && bindingBytes(args.scratch!) < need * 4) {
+  const region = split && deferred ? deferred.take(need) : null;
+  if (split && !region && bindingBytes(args.scratch!) < need * 4) {
     throw new Error(`The matmul scratch buffer holds ${bindingBytes(args.scratch!) / 4} floats; a ${M}x${N}x${K} product in ${slices} slices${bias ? ' with its bias sums' : ''} needs ${need}.`);
   }
   const { tile } = plan;
   const vecA = (args.transA ? M : K) % 4 === 0;
   const vecB = (args.transB ? K : N) % 4 === 0;
   const vecC = N % 4 === 0;
-  const target = split ? args.scratch! : args.out;
+  const target = region ? region.binding : split ? args.scratch! : args.out;
   const pipeline = gpu.pipeline(code, {
     constants: {
       TRANS_A: args.transA ? 1 : 0,
@@ -294,6 +305,12 @@ function product(gpu: Gpu, recorder: Recorder, args: MatmulArgs): boolean {
     ...label,
   });
   if (!split) return false;
+  if (region) {
+    // the partials (S, M, N), then the bias row sums S rows of M at biasSumStride(M)
+    deferred!.add({ src: region.at, stride: M * N, count: slices, len: M * N, dst: args.out });
+    if (bias) deferred!.add({ src: region.at + slices * M * N, stride: biasSumStride(M), count: slices, len: M, dst: bias.dbias });
+    return bias !== null;
+  }
   const reduce = gpu.pipeline(reduceCode, {
     constants: {
       HAS_BIAS: args.bias ? 1 : 0,

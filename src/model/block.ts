@@ -22,6 +22,7 @@ import { activationBackward, activationForward } from '../kernels/activation';
 import { biasBackward } from '../kernels/biasBackward';
 import { dropoutResidual } from '../kernels/dropout';
 import { add } from '../kernels/elementwise';
+import type { GradReduce } from '../kernels/gradReduce';
 import { layerNormBackward, layerNormForward } from '../kernels/layerNorm';
 import { activationSaved, matmul, type MatmulArgs } from '../kernels/matmul';
 import type { Activation } from './config';
@@ -179,8 +180,13 @@ export interface BlockBackwardArgs {
   dHidden: Binding;
   /** (N, 4C) scratch: d fch */
   dIn: Binding;
+  /** partial column sums of a bias gradient whose product does not split */
   sumScratch: Binding;
-  mmScratch: Binding;
+  /**
+   * The backward's deferred weight gradients (split-K partials, the norms' partial sums), added into dw
+   * when it records at the end of the backward; null for a frozen group (its norms get no gradients).
+   */
+  reduce: GradReduce | null;
   /** d(branch) from dres through the branch's dropout (site 0 attention, 1 MLP), or dres itself without one. */
   throughDropout: (rec: Recorder, site: 0 | 1) => Binding;
   /** An adapted Linear's share: dinp += its input gradient, its adapter gradients written (nothing when not adapted). */
@@ -191,11 +197,11 @@ export interface BlockBackwardArgs {
   attendBackward: (rec: Recorder, dqkv: Binding, datty: Binding) => void;
 }
 
-/** dW (OUT, IN) += dout^T inp over N rows (split-K through mmScratch); nothing for a weight without gradient (frozen). */
+/** dW (OUT, IN) += dout^T inp over N rows (split-K partials left for `reduce`); nothing for a weight without gradient (frozen). */
 export function weightGrad(
-  gpu: Gpu, rec: Recorder, site: string, dW: Binding | null, dout: Binding, inp: Binding, OUT: number, IN: number, N: number, mmScratch: Binding,
+  gpu: Gpu, rec: Recorder, site: string, dW: Binding | null, dout: Binding, inp: Binding, OUT: number, IN: number, N: number, reduce: GradReduce | null,
 ): void {
-  if (dW) matmul(gpu, rec, { site, out: dW, a: dout, b: inp, M: OUT, N: IN, K: N, transA: true, accumulate: true, scratch: mmScratch }); // (OUT, IN)
+  if (dW) matmul(gpu, rec, { site, out: dW, a: dout, b: inp, M: OUT, N: IN, K: N, transA: true, accumulate: true, deferred: reduce }); // (OUT, IN)
 }
 
 /** A Linear's backward: dinp = dout W (+ its adapter's share); dW += dout^T inp and the bias gradient where they have ranges. */
@@ -212,12 +218,13 @@ function linearBackward(
   }
   // The bias gradient's column sums, taken inside dW's split-K product from the dY tiles it stages.
   const biasSum = l.dB ? { dbias: l.dB, columnSums: args.sumScratch } : null;
-  matmul(gpu, rec, { site: module, out: l.dW, a: l.dout, b: l.inp, M: l.OUT, N: l.IN, K: N, transA: true, accumulate: true, scratch: args.mmScratch, biasSum }); // (OUT, IN)
+  matmul(gpu, rec, { site: module, out: l.dW, a: l.dout, b: l.inp, M: l.OUT, N: l.IN, K: N, transA: true, accumulate: true, deferred: args.reduce, biasSum }); // (OUT, IN)
 }
 
 /** Record one block's backward, the pair of blockForward (no LoRA-specific branches: a frozen group and adapter hooks). */
 export function blockBackward(gpu: Gpu, rec: Recorder, args: BlockBackwardArgs): void {
-  const { dres, inp, acts: a, w, dw, N, C, dC, dHidden, dIn, sumScratch } = args;
+  const { dres, inp, acts: a, w, dw, N, C, dC, dHidden, dIn } = args;
+  const norm = { deferred: args.reduce, frozen: !args.reduce };
   // out = res2 + dropout(mlp(ln2(res2))): dres holds d out, which is also part of d res2.
   const dmlp = args.throughDropout(rec, 1); // (N, C)
   const saved = activationSaved(args.activation, a.fch, a.fcha); // what f' reads (fch is unwritten when the forward fused ReLU)
@@ -231,13 +238,13 @@ export function blockBackward(gpu: Gpu, rec: Recorder, args: BlockBackwardArgs):
     linearBackward(gpu, rec, args, 'mlp.c_proj', { dinp: dIn, dout: dmlp, inp: a.fcha, W: w.mprojW, dW: dw.mprojW, dB: dw.mprojB, IN: 4 * C, OUT: C, activationGrad });
   }
   linearBackward(gpu, rec, args, 'mlp.c_fc', { dinp: dC, dout: dIn, inp: a.ln2, W: w.fcW, dW: dw.fcW, dB: dw.fcB, IN: C, OUT: 4 * C }); // d ln2
-  layerNormBackward(gpu, rec, { dinp: dres, dweight: dw.ln2w, dbias: dw.ln2b, scratch: sumScratch, dout: dC, inp: a.res2, weight: w.ln2w, mean: a.ln2Mean!, rstd: a.ln2Rstd, N, C });
+  layerNormBackward(gpu, rec, { ...norm, dinp: dres, dweight: dw.ln2w, dbias: dw.ln2b, dout: dC, inp: a.res2, weight: w.ln2w, mean: a.ln2Mean!, rstd: a.ln2Rstd, N, C });
   // res2 = inp + dropout(attn(ln1(inp))): dres now holds d res2.
   const dattn = args.throughDropout(rec, 0); // (N, C)
   linearBackward(gpu, rec, args, 'attn.c_proj', { dinp: dC, dout: dattn, inp: a.atty, W: w.projW, dW: dw.projW, dB: dw.projB, IN: C, OUT: C }); // d atty
   args.attendBackward(rec, dHidden, dC); // dqkv (N, 3C)
   linearBackward(gpu, rec, args, 'attn.c_attn', { dinp: dC, dout: dHidden, inp: a.ln1, W: w.attnW, dW: dw.attnW, dB: dw.attnB, IN: C, OUT: 3 * C }); // d ln1
-  layerNormBackward(gpu, rec, { dinp: dres, dweight: dw.ln1w, dbias: dw.ln1b, scratch: sumScratch, dout: dC, inp, weight: w.ln1w, mean: a.ln1Mean!, rstd: a.ln1Rstd, N, C });
+  layerNormBackward(gpu, rec, { ...norm, dinp: dres, dweight: dw.ln1w, dbias: dw.ln1b, dout: dC, inp, weight: w.ln1w, mean: a.ln1Mean!, rstd: a.ln1Rstd, N, C });
 }
 
 /** out = resid + dropout(branch) */
