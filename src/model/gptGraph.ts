@@ -346,6 +346,7 @@ export class GptGraph {
         blockBackward(gpu, pass, {
           ...common, ...scratch, sumScratch: this.sumScratch, C, activation: this.config.activation,
           throughDropout: (rec, site) => this.throughDropout(rec, BT * C, p, site === 0 ? 1 + 2 * l : 2 + 2 * l),
+          branchDropout: (site) => (p > 0 ? { p, salt: site === 0 ? 1 + 2 * l : 2 + 2 * l, seed: this.seed, scratch: this.dDrop! } : null),
           adapterBackward: (rec, module, dout, inp, dinp) => this.adapters.backward(rec, l, module, dout, inp, dinp, BT),
           adapted: (module) => !!this.adapters.forward(l, 1)?.adapters[module],
           attendBackward: (rec, dqkv, datty) => attentionBackward(gpu, rec, { ...att, dqkv, dout: datty, dropout: this.attentionDropout(p, l) }), // (BT, 3C)
