@@ -118,7 +118,7 @@ export function allocationTable(config: ModelConfig, batchSize: number, lora?: L
 
   // Scratch, each buffer serving one role in the forward and another in the
   // backward where their lifetimes do not overlap.
-  add('scratch', 'proj | d ln', BT * C); // (BT, C) forward: the embeddings before dropout, projections before the residual add; backward: d(LayerNorm output), d atty
+  add('scratch', 'proj | d ln', BT * C); // (BT, C) forward: a projection's output before the residual add (a hooked or adapted branch); backward: d(LayerNorm output), d atty
   if (drop) add('scratch', 'dropped | d dropout', BT * C); // (BT, C) forward: a dropped branch; backward: the gradient through a dropout
   add('scratch', 'd residual', BT * C); // (BT, C)
   add('scratch', 'd fch act | dqkv', BT * Math.max(dims.mlpHidden, dims.qkv)); // MLP backward: d(fch after the activation) (BT, hidden); attention backward: dqkv (BT, qkv)

@@ -11,8 +11,8 @@
 import type { Binding, Gpu, Recorder } from '../gpu/runtime';
 import { adamw, gradNorm } from '../kernels/adamw';
 import { attentionBackward, attentionForward } from '../kernels/attention';
-import { crossEntropyBackward, crossEntropyForward, meanLoss } from '../kernels/crossEntropy';
-import { dropoutBackward, dropoutForward } from '../kernels/dropout';
+import { crossEntropyBackward, crossEntropyForward, crossEntropyLossAndGrad, meanLoss } from '../kernels/crossEntropy';
+import { dropoutBackward } from '../kernels/dropout';
 import { embeddingBackward, embeddingForward } from '../kernels/embedding';
 import { GradReduce } from '../kernels/gradReduce';
 import { allocationTable, frozenSinkFloats, promptLayerFloats, READOUT_NORM_FLOAT, type AllocationTable } from './allocation';
@@ -89,7 +89,7 @@ export class GptGraph {
   protected readonly losses: GPUBuffer; // (BT)
 
   // Scratch shared by all layers; the forward's and the backward's names for one buffer are listed together.
-  private readonly proj: GPUBuffer; // (BT, C) embeddings before dropout, projection output before the residual add
+  private readonly proj: GPUBuffer; // (BT, C) a projection's output before the residual add (a hooked or adapted branch)
   private readonly dC: GPUBuffer; // (BT, C) = proj: d(layernorm output) / d atty
   private readonly projDrop: GPUBuffer | null; // (BT, C) a dropped branch
   private readonly dDrop: GPUBuffer | null; // (BT, C) = projDrop: gradient through a dropout
@@ -278,9 +278,9 @@ export class GptGraph {
     const seed = this.seed;
     const params = (n: string) => this.range(this.params, n);
 
-    const embedded = drop ? this.proj : this.encoded; // (BT, C)
-    embeddingForward(gpu, pass, { out: embedded, tokens: this.tokens, wte: this.role('tokenEmbedding', params)!, wpe: this.role('positionEmbedding', params), B, T, C });
-    if (drop) dropoutForward(gpu, pass, { out: this.encoded, inp: embedded, n: BT * C, p, salt: 0, seed });
+    // resid0 = dropout(wte[x] + wpe[t]), the dropout in the embedding kernel
+    const dropout = drop ? { p, salt: 0, seed } : null;
+    embeddingForward(gpu, pass, { out: this.encoded, tokens: this.tokens, wte: this.role('tokenEmbedding', params)!, wpe: this.role('positionEmbedding', params), B, T, C, dropout }); // (BT, C)
     let resid: Binding = this.encoded; // (BT, C)
     for (let l = 0; l < L; l++) {
       const a = this.layers[l];
@@ -314,7 +314,14 @@ export class GptGraph {
     meanLoss(this.gpu, pass, { out: this.loss, losses: this.losses, n: BT });
   }
 
-  /** Gradients of the mean loss (or of given dlogits) into the trained group's grads (accumulated; cleared before the pass). */
+  /** A training pass's loss: per-row cross-entropy and its gradient dlogits together, then the mean into the readout's loss slot. */
+  protected recordLossAndGrad(pass: Recorder, BT: number): void {
+    const V = this.config.vocabSize;
+    crossEntropyLossAndGrad(this.gpu, pass, { losses: this.losses, dlogits: this.dlogits, logits: this.logitsBuf, targets: this.targets, BT, V });
+    meanLoss(this.gpu, pass, { out: this.loss, losses: this.losses, n: BT });
+  }
+
+  /** Gradients of the mean loss (or of given dlogits: recordLossAndGrad's, a DPO step's) into the trained group's grads (accumulated; cleared before the pass). */
   protected recordBackward(pass: Recorder, B: number, T: number, p: number, dlogitsGiven = false): void {
     const { gpu } = this;
     const { nLayer: L, nHead: NH, nEmbd: C, vocabSize: V } = this.config;
@@ -354,10 +361,10 @@ export class GptGraph {
       }
       this.gradReduce?.record(gpu, pass);
     }
-    // resid0 = dropout(wte[x] + wpe[t])
-    const demb = this.throughDropout(pass, BT * C, p, 0);
+    // resid0 = dropout(wte[x] + wpe[t]): the embedding gradients read d resid0 through the dropout
     const dwte = this.role('tokenEmbedding', grads);
-    if (dwte) embeddingBackward(gpu, pass, { dwte, dwpe: this.role('positionEmbedding', grads), dout: demb, tokens: this.tokens, B, T, C, V });
+    const dropout = p > 0 ? { p, salt: 0, seed: this.seed } : null;
+    if (dwte) embeddingBackward(gpu, pass, { dwte, dwpe: this.role('positionEmbedding', grads), dout: this.dres, tokens: this.tokens, B, T, C, V, dropout });
   }
 
   /** Layer l's dropout on the attention probabilities, when p > 0 (training). */
