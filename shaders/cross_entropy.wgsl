@@ -6,7 +6,11 @@
 // Max-subtracted, so logits up to +-1e4 (and beyond) give finite losses and
 // gradients.
 //
-// GPU entry points forwardTeams / backwardTeams (any V): a team per row
+// GPU entry point lossTeams does both in one pass over a row's logits (a
+// training step's loss and its gradient, the row statistics computed once),
+// writing losses (binding 1) and dlogits (binding 4); forwardTeams and
+// backwardTeams do one each.
+// GPU entry points forwardTeams / backwardTeams / lossTeams (any V): a team per row
 //   (row_reduce_*.wgsl: 32 lanes with a workgroup-memory tree, or one
 //   subgroup), 8 rows per 256-invocation workgroup. Lanes stride over the
 //   row's logits (coalesced); max and sum of exponentials are team reductions.
@@ -21,7 +25,8 @@
 //     per row striding over its V logits; max and sum are tree-reduced in
 //     workgroup memory (log2(WG) barriers each). Dispatch: BT workgroups, folded.
 // Folding: (min(n, 65535), ceil(n / 65535)); index = wg.x + wg.y * num_workgroups.x.
-// Bindings: 0 params {BT, V}, 1 losses (BT) or dlogits (BT,V), 2 logits (BT,V), 3 targets (BT) i32 in [0, V).
+// Bindings: 0 params {BT, V}, 1 losses (BT) or dlogits (BT,V), 2 logits (BT,V), 3 targets (BT) i32 in [0, V),
+// 4 dlogits (BT, V) (read_write; lossTeams only, which writes losses at 1).
 
 override WG: u32 = 256u;      // invocations per row in the wide variants (a power of two)
 const ROWS_WG = 64u;          // rows per workgroup in the rows variants
@@ -32,6 +37,7 @@ struct Params { BT: u32, V: u32 }
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(2) var<storage, read> logits: array<f32>;
 @group(0) @binding(3) var<storage, read> targets: array<i32>;
+@group(0) @binding(4) var<storage, read_write> dlogits: array<f32>;
 
 var<workgroup> red: array<f32, WG>;
 
@@ -185,6 +191,27 @@ fn backwardTeams(l: Lanes, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_wo
         var g = exp(logits[base + i] - stats.x) * inv;
         if (i == tgt) { g -= 1.0; }
         dst[base + i] = g * dloss;
+      }
+    }
+  }
+}
+
+@compute @workgroup_size(TEAM_WG)
+fn lossTeams(l: Lanes, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  for (var k = 0u; k < TEAM_ROWS; k += teamCount(l)) {
+    let row = (wg.x + wg.y * nwg.x) * TEAM_ROWS + k + team(l);
+    let live = k + team(l) < TEAM_ROWS && row < p.BT;
+    let base = row * p.V;
+    let stats = teamStats(l, base, live);
+    if (live) {
+      let tgt = targetOf(row);
+      if (lane(l) == 0u) { dst[row] = (stats.x - logits[base + tgt]) + log(stats.y); }
+      let inv = 1.0 / stats.y;
+      let dloss = 1.0 / f32(p.BT);
+      for (var i = lane(l); i < p.V; i += teamSize(l)) {
+        var g = exp(logits[base + i] - stats.x) * inv;
+        if (i == tgt) { g -= 1.0; }
+        dlogits[base + i] = g * dloss;
       }
     }
   }

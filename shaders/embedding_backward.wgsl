@@ -27,15 +27,42 @@
 //   384 at T = 128, C = 192.
 //   Dispatch: ceil(T * C / 64) workgroups, folded into (x, y) past 65535.
 //
-// Bindings: 0 params {B, T, C, V}, 1 dwte or dwpe (read_write), 2 dout (BT, C),
-// 3 tokens (BT, i32; `wte` and `wteSerial` only).
+// Entry point `both` (GPU): the two in one dispatch, the `wte` workgroups
+//   first, then ceil(T * C / 256) workgroups of 256 (t, c) sums each.
+//   Dispatch: V * ceil(C / 16) + ceil(T * C / 256) workgroups, folded into (x, y) past 65535.
+//
+// With DROP (training) dout is the gradient before the embeddings' dropout:
+// each element is masked and scaled as it is read (the mask of
+// shaders/dropout.wgsl over (BT, C), element i kept when
+// hash(key(seed, salt), i) >= threshold), so no dropout pass runs before.
+//
+// Bindings: 0 params {B, T, C, V, wteWG, threshold, salt, scale (f32)}, 1 dwte
+// (or dwpe for `wpe`) (read_write), 2 dout (BT, C), 3 seed (u32[1]; read only
+// with DROP), 4 tokens (BT, i32; not `wpe`), 5 dwpe (read_write; `both` only).
 
-struct Params { B: u32, T: u32, C: u32, V: u32 }
+override DROP: bool = false;
+
+struct Params { B: u32, T: u32, C: u32, V: u32, wteWG: u32, threshold: u32, salt: u32, scale: f32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> grad: array<f32>;
 @group(0) @binding(2) var<storage, read> dout: array<f32>;
-@group(0) @binding(3) var<storage, read> tokens: array<i32>;
+@group(0) @binding(3) var<storage, read> seed: array<u32>;
+@group(0) @binding(4) var<storage, read> tokens: array<i32>;
+@group(0) @binding(5) var<storage, read_write> gradPos: array<f32>;
+
+var<private> dropKey: u32;    // dropoutKey(seed, salt), with DROP
+
+fn setKey() {
+  if (DROP) { dropKey = dropoutKey(seed[0], p.salt); }
+}
+
+/** dout[k], through the dropout with DROP. */
+fn g(k: u32) -> f32 {
+  let x = dout[k];
+  if (DROP) { return select(0.0, x * p.scale, dropoutHash(dropKey, k) >= p.threshold); }
+  return x;
+}
 
 const WG = 64u;
 const BLOCK = 256u;
@@ -47,14 +74,15 @@ fn dout4(i: u32, c: u32) -> vec4<f32> {
   let r = i * p.C;
   let last = p.C - 1u;
   return vec4<f32>(
-    select(0.0, dout[r + min(c, last)], c < p.C),
-    select(0.0, dout[r + min(c + 1u, last)], c + 1u < p.C),
-    select(0.0, dout[r + min(c + 2u, last)], c + 2u < p.C),
-    select(0.0, dout[r + min(c + 3u, last)], c + 3u < p.C));
+    select(0.0, g(r + min(c, last)), c < p.C),
+    select(0.0, g(r + min(c + 1u, last)), c + 1u < p.C),
+    select(0.0, g(r + min(c + 2u, last)), c + 2u < p.C),
+    select(0.0, g(r + min(c + 3u, last)), c + 3u < p.C));
 }
 
 @compute @workgroup_size(WG)
 fn wteSerial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  setKey();
   let blocks = (p.C + CH - 1u) / CH;
   let idx = gid.y * nwg.x * WG + gid.x;       // v * blocks + channel block
   if (idx >= p.V * blocks) { return; }
@@ -86,8 +114,13 @@ var<workgroup> red: array<vec4<f32>, 256>;
 @compute @workgroup_size(256)
 fn wte(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
        @builtin(local_invocation_index) li: u32) {
+  setKey();
+  wteSlice(wg.y * nwg.x + wg.x, li);
+}
+
+/** Workgroup `idx` of `wte`: token v = idx / blocks, its channel slice idx % blocks (call in uniform control flow). */
+fn wteSlice(idx: u32, li: u32) {
   let blocks = (p.C + CH - 1u) / CH;
-  let idx = wg.y * nwg.x + wg.x;              // v * blocks + channel slice
   if (idx >= p.V * blocks) { return; }        // uniform across the workgroup
   let v = i32(idx / blocks);
   let q = li % 4u;                            // channel quad
@@ -115,11 +148,30 @@ fn wte(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<
 
 @compute @workgroup_size(WG)
 fn wpe(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  setKey();
   let i = gid.y * nwg.x * WG + gid.x;
   if (i >= p.T * p.C) { return; }
+  grad[i] += positionSum(i);
+}
+
+/** sum over b of dout[b, t, c], i = t * C + c, in batch order. */
+fn positionSum(i: u32) -> f32 {
   var acc = 0.0;
   for (var b = 0u; b < p.B; b++) {
-    acc += dout[b * p.T * p.C + i];
+    acc += g(b * p.T * p.C + i);
   }
-  grad[i] += acc;
+  return acc;
+}
+
+@compute @workgroup_size(256)
+fn both(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  setKey();
+  let w = wg.y * nwg.x + wg.x;
+  if (w < p.wteWG) {
+    wteSlice(w, li);
+    return;
+  }
+  let i = (w - p.wteWG) * 256u + li;
+  if (i < p.T * p.C) { gradPos[i] += positionSum(i); }
 }

@@ -11,8 +11,18 @@
 // Three row sums (of x - mean, g, g * (x - mean)) come from one pass over the
 // row. The sum of x - mean corrects the saved f32 mean (which cannot hold the
 // exact mean of a row like 1000 + tiny noise) before it is used:
-// xhat = (x - mean - corr) * rstd. The weight and bias gradients are column
-// sums over rows and live in layernorm_backward_params.wgsl.
+// xhat = (x - mean - corr) * rstd.
+//
+// With PARAM_GRADS the same workgroup also leaves the weight and bias
+// gradients' share of its rows, column sums over them, for the end of the
+// backward (shaders/grad_reduce.wgsl adds every workgroup's share in order):
+//
+//   partial[w, c]       = sum_{n in w's rows} dout[n, c] * (inp[n, c] - mean[n]) * rstd[n]
+//   partial[NWG + w, c] = sum_{n in w's rows} dout[n, c]                       (HAS_BIAS)
+//
+// one invocation per channel (neighbours read neighbouring channels of the
+// rows the workgroup has just read, from cache), rows in order; w is the
+// workgroup's linear index, NWG the workgroups that hold rows.
 //
 // GPU entry points `main` (any C) and `main4` (C % 4 == 0, vec4 loads and
 // stores): a team per row (row_reduce_*.wgsl: 32 lanes and a workgroup-memory
@@ -25,13 +35,16 @@
 // workgroup, sums in nested blocks of 8 and 64 channels, no barriers.
 //   Dispatch: ceil(N / 64) workgroups, folded into (x, y) past 65535.
 //
-// Bindings: 0 params {N, C}, 1 dinp (N, C) (read_write), 2 dout (N, C),
-// 3 inp (N, C), 4 weight (C), 5 mean (N), 6 rstd (N).
-// `main4` binds 1 to 4 as vec4 arrays (N, C / 4).
+// Bindings: 0 params {N, C, NWG}, 1 dinp (N, C) (read_write), 2 dout (N, C),
+// 3 inp (N, C), 4 weight (C), 5 mean (N), 6 rstd (N), 7 partial
+// ((HAS_BIAS ? 2 : 1) * NWG, C) (read_write, written only with PARAM_GRADS).
+// `main4` binds 1 to 4 and 7 as vec4 arrays (N, C / 4).
 
 override ACCUMULATE: bool = true;
+override PARAM_GRADS: bool = true;
+override HAS_BIAS: bool = true;
 
-struct Params { N: u32, C: u32 }
+struct Params { N: u32, C: u32, NWG: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> dinp: array<f32>;
@@ -44,6 +57,8 @@ struct Params { N: u32, C: u32 }
 @group(0) @binding(2) var<storage, read> dout4: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> inp4: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> weight4: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read_write> partial: array<f32>;
+@group(0) @binding(7) var<storage, read_write> partial4: array<vec4<f32>>;
 
 const ROWS = 8u;              // rows per workgroup in `main` / `main4`
 
@@ -80,6 +95,21 @@ fn main(l: Lanes, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
         if (ACCUMULATE) { v += dinp[base + c]; }
         dinp[base + c] = v;
       }
+    }
+  }
+  if (PARAM_GRADS) {
+    let w = wg.y * nwg.x + wg.x;
+    if (w >= p.NWG) { return; }
+    let r0 = w * ROWS;
+    let r1 = min(r0 + ROWS, p.N);
+    for (var c = team(l) * teamSize(l) + lane(l); c < p.C; c += TEAM_WG) {
+      var acc = vec2<f32>(0.0);               // (dweight, dbias)
+      for (var n = r0; n < r1; n++) {
+        let g = dout[n * p.C + c];
+        acc += vec2<f32>(g * (inp[n * p.C + c] - mean[n]) * rstd[n], g);
+      }
+      partial[w * p.C + c] = acc.x;
+      if (HAS_BIAS) { partial[(p.NWG + w) * p.C + c] = acc.y; }
     }
   }
 }
@@ -123,6 +153,23 @@ fn main4(l: Lanes, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups
       }
     }
   }
+  if (PARAM_GRADS) {
+    let w = wg.y * nwg.x + wg.x;
+    if (w >= p.NWG) { return; }
+    let r0 = w * ROWS;
+    let r1 = min(r0 + ROWS, p.N);
+    for (var c = team(l) * teamSize(l) + lane(l); c < C4; c += TEAM_WG) {
+      var aw = vec4<f32>(0.0);
+      var ab = vec4<f32>(0.0);
+      for (var n = r0; n < r1; n++) {
+        let g = dout4[n * C4 + c];
+        aw += g * (inp4[n * C4 + c] - mean[n]) * rstd[n];
+        ab += g;
+      }
+      partial4[w * C4 + c] = aw;
+      if (HAS_BIAS) { partial4[(p.NWG + w) * C4 + c] = ab; }
+    }
+  }
 }
 
 // ---- CPU adapters: one invocation per row ----
@@ -130,7 +177,9 @@ fn main4(l: Lanes, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups
 const SERIAL_WG = 64u;
 
 @compute @workgroup_size(SERIAL_WG)
-fn serial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn serial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  if (PARAM_GRADS) { serialParams(wg.y * nwg.x + wg.x, li); }
   let row = gid.y * nwg.x * SERIAL_WG + gid.x;
   if (row >= p.N) { return; }
   let base = row * p.C;
@@ -161,5 +210,21 @@ fn serial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
     var v = rs * (g - meanG - xhat * meanGX);
     if (ACCUMULATE) { v += dinp[base + c]; }
     dinp[base + c] = v;
+  }
+}
+
+// The weight and bias gradients' share of workgroup w's SERIAL_WG rows, one invocation per channel.
+fn serialParams(w: u32, li: u32) {
+  if (w >= p.NWG) { return; }
+  let r0 = w * SERIAL_WG;
+  let r1 = min(r0 + SERIAL_WG, p.N);
+  for (var c = li; c < p.C; c += SERIAL_WG) {
+    var acc = vec2<f32>(0.0);
+    for (var n = r0; n < r1; n++) {
+      let g = dout[n * p.C + c];
+      acc += vec2<f32>(g * (inp[n * p.C + c] - mean[n]) * rstd[n], g);
+    }
+    partial[w * p.C + c] = acc.x;
+    if (HAS_BIAS) { partial[(p.NWG + w) * p.C + c] = acc.y; }
   }
 }

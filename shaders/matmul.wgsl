@@ -45,12 +45,20 @@
 // matmul_reduce.wgsl then adds the S sums into dbias: the column sums of dY
 // without reading dY again and without a dispatch of their own.
 //
+// Dropout (shaders/dropout_hash.wgsl, the mask of shaders/dropout.wgsl: element i kept when
+// hash(key(seed, salt), i) >= threshold, then scaled). DROP = 1, a residual branch's dropout in
+// the epilogue (a Linear whose output joins the residual stream, no SPLIT):
+//   C = residual + dropout(op(A) op(B) (+ bias)), the mask indexed by m * N + n;
+// DROP = 2, the gradient through that dropout on the way in: every element of A is masked and
+// scaled as it is loaded, indexed by its place in A's storage (the dropped tensor's own index),
+// so dX and dW read d(out) itself and the bias sums see the dropped gradient.
+//
 // Dispatch: (ceil(N / BN), ceil(M / BM), slices); slices = 1 without SPLIT.
-// Bindings: 0 params {M, N, K, kSlice}; 1 c, 2 c4: C as f32 / vec4 (read_write;
+// Bindings: 0 params {M, N, K, kSlice, threshold, salt, scale (f32)}; 1 c, 2 c4: C as f32 / vec4 (read_write;
 // the vec4 view is used when VEC4_C, i.e. N % 4 == 0, the other view is a dummy);
 // 3 a, 4 a4: A as f32 / vec4 (read; vec4 view with VEC4_A); 5 b, 6 b4 likewise;
 // 7 bias (N; read only with HAS_BIAS); 8 residual (M, N; read only with HAS_RESIDUAL), or saved (M, N)
-// with ACT_GRAD. The activation epilogues are not used with SPLIT, ACCUMULATE or HAS_RESIDUAL.
+// with ACT_GRAD; 9 seed (u32[1]; read only with DROP). The activation epilogues are not used with SPLIT, ACCUMULATE or HAS_RESIDUAL.
 // Needs: 256 invocations per workgroup, 12.5 KiB workgroup memory (WebGPU defaults).
 
 override TRANS_A: bool = false;
@@ -72,6 +80,8 @@ override BIAS_SUM: bool = false;
 override ACT: u32 = 0u;
 /** 1 (ReLU) or 2 (GELU): C = f'(saved) * product, saved bound at binding 8. */
 override ACT_GRAD: u32 = 0u;
+/** 1: dropout in the epilogue, before the residual; 2: dropout on A as it is loaded (see the header). */
+override DROP: u32 = 0u;
 
 const BK = 16u;
 const WG = 256u;
@@ -80,7 +90,7 @@ override BN: u32 = WG_N * 4u;            // 64 or 32
 override SA: u32 = BM / 4u + 1u;         // tileA row stride in vec4s (padded)
 override SB: u32 = BN / 4u + 1u;         // tileB row stride in vec4s (padded)
 
-struct Params { M: u32, N: u32, K: u32, kSlice: u32 }
+struct Params { M: u32, N: u32, K: u32, kSlice: u32, threshold: u32, salt: u32, scale: f32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> c: array<f32>;
@@ -91,6 +101,14 @@ struct Params { M: u32, N: u32, K: u32, kSlice: u32 }
 @group(0) @binding(6) var<storage, read> b4: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read> bias: array<f32>;
 @group(0) @binding(8) var<storage, read> residual: array<f32>;
+@group(0) @binding(9) var<storage, read> seed: array<u32>;
+
+var<private> dropKey: u32;    // dropoutKey(seed, salt), with DROP
+
+/** dropout(x) of element i: x * scale where kept, else 0. */
+fn dropped(x: f32, i: u32) -> f32 {
+  return select(0.0, x * p.scale, dropoutHash(dropKey, i) >= p.threshold);
+}
 
 var<workgroup> tileA: array<vec4<f32>, 528>;   // [BK][SA]: op(A) slice, k-major (BM <= 128)
 var<workgroup> tileB: array<vec4<f32>, 272>;   // [BK][SB]: op(B) slice, k-major (BN <= 64)
@@ -119,9 +137,12 @@ fn loadA4(i: u32, valid: u32) -> vec4<f32> {
   var v = vec4<f32>(0.0);
   if (VEC4_A) {
     if (valid >= 4u) { v = a4[i / 4u]; }
-    return v;
+  } else {
+    for (var j = 0u; j < 4u; j++) { if (j < valid) { v[j] = a[i + j]; } }
   }
-  for (var j = 0u; j < 4u; j++) { if (j < valid) { v[j] = a[i + j]; } }
+  if (DROP == 2u) {
+    for (var j = 0u; j < 4u; j++) { v[j] = dropped(v[j], i + j); }
+  }
   return v;
 }
 
@@ -195,6 +216,7 @@ fn store(m: u32, n: u32, o: u32, acc: vec4<f32>) {
     for (var j = 0u; j < 4u; j++) {
       if (j < valid) {
         if (HAS_BIAS) { x[j] += bias[n + j]; }
+        if (DROP == 1u) { x[j] = dropped(x[j], o + j); }
         if (HAS_RESIDUAL) { x[j] += residual[o + j]; }
         if (ACT == 1u) { x[j] = max(x[j], 0.0); }
         if (ACT_GRAD != 0u) { x[j] *= activationGrad(residual[o + j]); }
@@ -218,6 +240,7 @@ fn store(m: u32, n: u32, o: u32, acc: vec4<f32>) {
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
+  if (DROP != 0u) { dropKey = dropoutKey(seed[0], p.salt); }
   let row0 = wg.y * BM;
   let col0 = wg.x * BN;
   let tx = li % WG_N;

@@ -78,3 +78,26 @@ export function crossEntropyBackward(gpu: Gpu, encoder: Recorder, args: CrossEnt
     bytes: 4 * (2 * BT * V + BT),
   });
 }
+
+/**
+ * Record a training step's losses and dlogits (the gradient of the mean loss) together: on GPUs one
+ * pass over the logits (shaders/cross_entropy.wgsl lossTeams), on CPU adapters the forward and the
+ * backward kernels one after the other. The same results as crossEntropyForward + crossEntropyBackward.
+ */
+export function crossEntropyLossAndGrad(gpu: Gpu, encoder: Recorder, args: CrossEntropyArgs & { losses: Binding; dlogits: Binding }): void {
+  if (gpu.kernels !== 'gpu') {
+    crossEntropyForward(gpu, encoder, args);
+    crossEntropyBackward(gpu, encoder, args);
+    return;
+  }
+  const { BT, V } = args;
+  gpu.dispatch(encoder, gpu.pipeline(withRowTeams(gpu, code), { entryPoint: 'lossTeams' }), {
+    params: [BT, V],
+    buffers: [args.losses, args.logits, args.targets, args.dlogits],
+    workgroups: grid(Math.ceil(BT / TEAM_ROWS)),
+    kernel: 'cross_entropy',
+    workgroupSize: TEAM_WG,
+    flops: 6 * BT * V,
+    bytes: 4 * (2 * BT * V + 2 * BT),
+  });
+}

@@ -1,14 +1,12 @@
 import forwardCode from '../../shaders/layernorm_forward.wgsl?raw';
 import backwardCode from '../../shaders/layernorm_backward.wgsl?raw';
-import paramsCode from '../../shaders/layernorm_backward_params.wgsl?raw';
 import { type Gpu, type Binding, type Recorder, grid } from '../gpu/runtime';
-import { rowBlocks, TEAM_WG, withRowTeams } from './rowTeams';
+import { GradReduce, regionFloats } from './gradReduce';
+import { TEAM_WG, withRowTeams } from './rowTeams';
 
 /** Rows per workgroup: GPU kernels (a team per row, shaders/layernorm_*.wgsl ROWS) and CPU kernels (one invocation per row). */
 const TEAM_ROWS = 8;
 const SERIAL_ROWS = 64;
-/** Channels per workgroup in the parameter-gradient kernels. */
-const COLS = 64;
 
 export interface LayerNormForwardArgs {
   /** (N, C) */
@@ -34,8 +32,16 @@ export interface LayerNormBackwardArgs {
   dweight: Binding;
   /** (C), accumulated, or null without bias */
   dbias: Binding | null;
-  /** layerNormBackwardScratchFloats(N, C) floats (a range of a shared scratch buffer will do); clobbered */
-  scratch: Binding;
+  /**
+   * Where the weight and bias gradients' per-workgroup partial sums go: a
+   * backward's GradReduce (./gradReduce.ts: added into dweight and dbias when it
+   * records), or, without one, layerNormBackwardScratchFloats(N, C) floats of
+   * scratch (clobbered) reduced right after the row kernel.
+   */
+  deferred?: GradReduce | null;
+  scratch?: Binding | null;
+  /** A frozen LayerNorm: no weight or bias gradient (dweight and dbias are not written). */
+  frozen?: boolean;
   /** (N, C) */
   dout: Binding;
   /** (N, C) the forward's input */
@@ -56,9 +62,18 @@ export interface LayerNormBackwardArgs {
   overwrite?: boolean;
 }
 
-/** Floats of scratch layerNormBackward needs for N rows of C channels (the parameter gradients' partial sums). */
+/**
+ * Floats of partial sums the weight and bias gradients of N rows of C channels
+ * take (one row of C per workgroup of the row kernel, twice with a bias), as
+ * a GradReduce region; the most of the GPU and CPU variants.
+ */
+export function layerNormPartialFloats(N: number, C: number, bias: boolean): number {
+  return regionFloats((bias ? 2 : 1) * Math.ceil(N / Math.min(TEAM_ROWS, SERIAL_ROWS)) * C);
+}
+
+/** Floats of scratch layerNormBackward needs without a GradReduce (the parameter gradients' partial sums). */
 export function layerNormBackwardScratchFloats(N: number, C: number): number {
-  return 2 * rowBlocks(N, C).NB * C;
+  return layerNormPartialFloats(N, C, true);
 }
 
 /** Row kernels: the GPU variant (vec4 when C % 4 == 0) or the CPU one, its pipeline code and grid. */
@@ -84,43 +99,40 @@ export function layerNormForward(gpu: Gpu, encoder: Recorder, args: LayerNormFor
 }
 
 /**
- * Record dinp (+)= ..., dweight += ..., dbias += ... : the row kernel, then the
- * parameter gradients' two stages (partials per block of rows into scratch,
- * then their sums in a fixed order).
+ * Record dinp (+)= ..., and the weight and bias gradients: one row kernel,
+ * whose workgroups also leave their rows' share of dweight and dbias in
+ * partials; a GradReduce adds them in a fixed order (the backward's, at its
+ * end, or one of its own right away when only scratch is given).
  */
 export function layerNormBackward(gpu: Gpu, encoder: Recorder, args: LayerNormBackwardArgs): void {
   const { N, C } = args;
   const v = rowVariant(gpu, backwardCode, C, N);
-  gpu.dispatch(encoder, gpu.pipeline(v.code, { entryPoint: v.entryPoint, constants: { ACCUMULATE: args.overwrite ? 0 : 1 } }), {
-    params: [N, C],
-    buffers: [args.dinp, args.dout, args.inp, args.weight, args.mean, args.rstd],
+  const rows = gpu.kernels === 'cpu' ? SERIAL_ROWS : TEAM_ROWS;
+  const NWG = Math.ceil(N / rows);
+  const grads = !args.frozen;
+  const sums = args.dbias ? 2 : 1;
+  let reduce: GradReduce | null = null;
+  let region: { binding: Binding; at: number } | null = null;
+  if (grads) {
+    if (!args.deferred && !args.scratch) throw new Error('A LayerNorm backward with parameter gradients needs a GradReduce or scratch.');
+    reduce = args.deferred ?? new GradReduce(args.scratch!);
+    region = reduce.take(sums * NWG * C);
+  }
+  const constants = { ACCUMULATE: args.overwrite ? 0 : 1, PARAM_GRADS: grads ? 1 : 0, HAS_BIAS: args.dbias ? 1 : 0 };
+  gpu.dispatch(encoder, gpu.pipeline(v.code, { entryPoint: v.entryPoint, constants }), {
+    params: [N, C, NWG],
+    buffers: [args.dinp, args.dout, args.inp, args.weight, args.mean, args.rstd, region?.binding ?? partialsUnused(gpu)],
     workgroups: v.workgroups,
     kernel: 'layernorm_backward',
     workgroupSize: v.size,
-    flops: 14 * N * C,
-    bytes: 4 * ((args.overwrite ? 3 : 4) * N * C + 2 * N + C),
+    flops: 14 * N * C + (grads ? (3 + sums) * N * C : 0),
+    bytes: 4 * ((args.overwrite ? 3 : 4) * N * C + 2 * N + C + (grads ? sums * NWG * C : 0)),
   });
-  const { RB, NB } = rowBlocks(N, C);
-  const constants = { HAS_BIAS: args.dbias ? 1 : 0 };
-  const params = [N, C, RB, NB];
-  const colBlocks = Math.ceil(C / COLS);
-  const sums = args.dbias ? 2 : 1;
-  gpu.dispatch(encoder, gpu.pipeline(paramsCode, { entryPoint: 'partials', constants }), {
-    params,
-    buffers: [args.scratch, args.dout, args.inp, args.mean, args.rstd],
-    workgroups: [colBlocks, NB],
-    kernel: 'layernorm_backward_params',
-    workgroupSize: COLS,
-    flops: (3 + sums) * N * C,
-    bytes: 4 * (2 * N * C + 2 * N + sums * NB * C),
-  });
-  gpu.dispatch(encoder, gpu.pipeline(paramsCode, { entryPoint: 'reduce', constants }), {
-    params,
-    buffers: [args.dweight, args.dbias ?? gpu.zeros(), args.scratch],
-    workgroups: colBlocks,
-    kernel: 'layernorm_backward_params_reduce',
-    workgroupSize: COLS,
-    flops: sums * NB * C,
-    bytes: 4 * sums * (NB * C + 2 * C),
-  });
+  if (!reduce || !region) return;
+  reduce.add({ src: region.at, stride: C, count: NWG, len: C, dst: args.dweight });
+  if (args.dbias) reduce.add({ src: region.at + NWG * C, stride: C, count: NWG, len: C, dst: args.dbias });
+  if (!args.deferred) reduce.record(gpu, encoder);
 }
+
+/** What a norm backward binds where its partials are not written (frozen): the Gpu's zeros, never written. */
+export const partialsUnused = (gpu: Gpu): GPUBuffer => gpu.zeros();

@@ -1,11 +1,28 @@
-import code from '../../shaders/matmul.wgsl?raw';
+import matmulCode from '../../shaders/matmul.wgsl?raw';
 import reduceCode from '../../shaders/matmul_reduce.wgsl?raw';
 import matvecCode from '../../shaders/matvec.wgsl?raw';
 import cpuCode from '../../shaders/matmul_cpu.wgsl?raw';
 import thinCpuCode from '../../shaders/matmul_thin_cpu.wgsl?raw';
-import { type Gpu, type Binding, type Recorder, grid } from '../gpu/runtime';
+import { type Gpu, type Binding, type Recorder, grid, packParams } from '../gpu/runtime';
 import { activationBackward, activationForward, type Activation } from './activation';
 import { biasBackward } from './biasBackward';
+import { dropoutBackward, dropoutResidual, dropoutScale, dropoutThreshold, withDropoutHash } from './dropout';
+import type { GradReduce } from './gradReduce';
+
+/** The tiled kernel, with the dropout hash its DROP modes use. */
+const code = withDropoutHash(matmulCode);
+
+/** A residual branch's dropout in a product (MatmulArgs.dropout). */
+export interface MatmulDropout {
+  /** 'out': C = residual + dropout(op(A) op(B) (+ bias)); 'a': op(A) masked as it is loaded (the gradient through it) */
+  on: 'out' | 'a';
+  p: number;
+  salt: number;
+  /** u32[1], the step's seed */
+  seed: Binding;
+  /** where the dropout runs as a pass of its own when the kernel cannot apply it: C's size ('out') or A's ('a') */
+  scratch: Binding;
+}
 
 /** The shape of one product: C (M, N) = op(A) (M, K) op(B) (K, N). */
 export interface MatmulShape {
@@ -36,6 +53,22 @@ export interface MatmulArgs extends MatmulShape {
    * than out, a, b. Without it the product runs in one pass (no split), whatever its shape.
    */
   scratch?: Binding | null;
+  /**
+   * A weight gradient (accumulate) whose split-K partial products are left for a backward's GradReduce
+   * (./gradReduce.ts) instead of reduced right away: the product then splits as with scratch, its
+   * partials (and bias row sums) go to a region of the GradReduce, and C (and dbias) receive them when it
+   * records. A product that does not split accumulates into C at once.
+   */
+  deferred?: GradReduce | null;
+  /**
+   * A residual branch's dropout (the mask of ./dropout.ts, same seed and salt): 'out' drops the product
+   * (+ bias) before the residual add (the forward; needs residual, no accumulate or activation); 'a'
+   * takes op(A) as the gradient before that dropout and masks it on the way in (the dropped Linear's dX
+   * and dW, which then read d(out) itself). The tiled kernel applies it (DROP); otherwise (the CPU
+   * variant, M = 1, or a bias sum the product cannot take) a dropout pass of its own runs through
+   * `scratch`.
+   */
+  dropout?: MatmulDropout | null;
   /** Force the number of K slices (tests, benchmarks); by default matmulPlan chooses. */
   slices?: number;
   /** Force the tile shape (tests, benchmarks); by default matmulPlan chooses. */
@@ -196,6 +229,18 @@ function dummy(gpu: Gpu): GPUBuffer {
  * shaders/matmul_cpu.wgsl unless a test forces slices or a tile.
  */
 export function matmul(gpu: Gpu, recorder: Recorder, args: MatmulArgs): void {
+  const drop = args.dropout && args.dropout.p > 0 ? args.dropout : null;
+  if (drop && !dropoutInKernel(gpu, args, drop)) {
+    const { p, salt, seed, scratch } = drop;
+    if (drop.on === 'a') {
+      dropoutBackward(gpu, recorder, { dinp: scratch, dout: args.a, n: args.M * args.K, p, salt, seed });
+      matmul(gpu, recorder, { ...args, a: scratch, dropout: null });
+    } else {
+      matmul(gpu, recorder, { ...args, out: scratch, residual: null, dropout: null });
+      dropoutResidual(gpu, recorder, { out: args.out, resid: args.residual!, inp: scratch, n: args.M * args.N, p, salt, seed });
+    }
+    return;
+  }
   const act = args.activation ?? null;
   const grad = args.activationGrad ?? null;
   if (act || grad) {
@@ -219,6 +264,17 @@ export function matmul(gpu: Gpu, recorder: Recorder, args: MatmulArgs): void {
   if (args.biasSum && !fused) biasBackward(gpu, recorder, { dbias: args.biasSum.dbias, scratch: args.biasSum.columnSums, dout: args.a, M: args.K, N: args.M });
 }
 
+/** Whether the tiled kernel applies args' dropout (else it runs apart through its scratch). */
+function dropoutInKernel(gpu: Gpu, args: MatmulArgs, drop: MatmulDropout): boolean {
+  if (drop.on === 'out' && (!args.residual || args.accumulate || args.activation || args.activationGrad)) {
+    throw new Error("A product's output dropout is a residual branch's: it needs a residual, and takes no accumulation or activation.");
+  }
+  if (args.slices === undefined && !args.tile && (gpu.kernels === 'cpu' || args.M === 1)) return false;
+  const slices = matmulPlan(args, args.slices ?? (args.scratch || args.deferred ? undefined : 1), args.tile).slices;
+  // the output's dropout needs the one-pass epilogue; a bias sum of masked rows needs the split kernel's sums
+  return drop.on === 'out' ? slices === 1 : !args.biasSum || slices > 1;
+}
+
 /** Whether the product runs as one tiled dispatch that applies args' activation (or its gradient) in its epilogue. */
 function activationFused(gpu: Gpu, args: MatmulArgs): boolean {
   if (args.activation && args.activation.kind !== 'relu') return false;
@@ -237,21 +293,25 @@ function product(gpu: Gpu, recorder: Recorder, args: MatmulArgs): boolean {
     matvec(gpu, recorder, args);
     return false;
   }
-  // Without scratch, one pass.
-  const plan = matmulPlan(args, args.slices ?? (args.scratch ? undefined : 1), args.tile);
+  // Without scratch (or a GradReduce), one pass.
+  const deferred = args.deferred ?? null;
+  if (deferred && !(args.accumulate && !args.bias && !args.residual)) throw new Error('A deferred product is a weight gradient: accumulated, without bias or residual.');
+  const plan = matmulPlan(args, args.slices ?? (args.scratch || deferred ? undefined : 1), args.tile);
   const split = plan.slices > 1;
-  if (split && !args.scratch) throw new Error(`A ${M}x${N}x${K} matmul split into ${plan.slices} slices needs a scratch buffer.`);
+  if (split && !args.scratch && !deferred) throw new Error(`A ${M}x${N}x${K} matmul split into ${plan.slices} slices needs a scratch buffer.`);
   const slices = split ? plan.slices : 1;
   const bias = split && args.biasSum ? args.biasSum : null;
   const need = slices * (M * N + (bias ? biasSumStride(M) : 0));
-  if (split && bindingBytes(args.scratch!) < need * 4) {
+  const region = split && deferred ? deferred.take(need) : null;
+  if (split && !region && bindingBytes(args.scratch!) < need * 4) {
     throw new Error(`The matmul scratch buffer holds ${bindingBytes(args.scratch!) / 4} floats; a ${M}x${N}x${K} product in ${slices} slices${bias ? ' with its bias sums' : ''} needs ${need}.`);
   }
   const { tile } = plan;
+  const drop = args.dropout && args.dropout.p > 0 ? args.dropout : null;
   const vecA = (args.transA ? M : K) % 4 === 0;
   const vecB = (args.transB ? K : N) % 4 === 0;
   const vecC = N % 4 === 0;
-  const target = split ? args.scratch! : args.out;
+  const target = region ? region.binding : split ? args.scratch! : args.out;
   const pipeline = gpu.pipeline(code, {
     constants: {
       TRANS_A: args.transA ? 1 : 0,
@@ -263,6 +323,7 @@ function product(gpu: Gpu, recorder: Recorder, args: MatmulArgs): boolean {
       BIAS_SUM: bias ? 1 : 0,
       ACT: args.activation ? 1 : 0,
       ACT_GRAD: args.activationGrad ? ACT_GRAD_KIND[args.activationGrad.kind] : 0,
+      DROP: drop ? (drop.on === 'out' ? 1 : 2) : 0,
       VEC4_A: vecA ? 1 : 0,
       VEC4_B: vecB ? 1 : 0,
       VEC4_C: vecC ? 1 : 0,
@@ -273,7 +334,7 @@ function product(gpu: Gpu, recorder: Recorder, args: MatmulArgs): boolean {
   const zeros = gpu.zeros();
   const label = args.site ? { label: `${args.site} ${matmulDirection(args)}` } : {};
   gpu.dispatch(recorder, pipeline, {
-    params: [M, N, K, split ? plan.kSlice : K],
+    params: packParams([M, N, K, split ? plan.kSlice : K, drop ? dropoutThreshold(drop.p) : 0, drop?.salt ?? 0, { f32: drop ? dropoutScale(drop.p) : 1 }]),
     buffers: [
       vecC ? dummy(gpu) : target,
       vecC ? target : dummy(gpu),
@@ -283,6 +344,7 @@ function product(gpu: Gpu, recorder: Recorder, args: MatmulArgs): boolean {
       vecB ? args.b : zeros,
       (!split && args.bias) || zeros,
       (!split && (args.residual || args.activationGrad?.saved)) || zeros,
+      drop?.seed ?? zeros,
     ],
     workgroups: [Math.ceil(N / tileCols(tile)), Math.ceil(M / tileRows(tile)), slices],
     kernel: split ? 'matmul_splitk' : 'matmul',
@@ -294,6 +356,12 @@ function product(gpu: Gpu, recorder: Recorder, args: MatmulArgs): boolean {
     ...label,
   });
   if (!split) return false;
+  if (region) {
+    // the partials (S, M, N), then the bias row sums S rows of M at biasSumStride(M)
+    deferred!.add({ src: region.at, stride: M * N, count: slices, len: M * N, dst: args.out });
+    if (bias) deferred!.add({ src: region.at + slices * M * N, stride: biasSumStride(M), count: slices, len: M, dst: bias.dbias });
+    return bias !== null;
+  }
   const reduce = gpu.pipeline(reduceCode, {
     constants: {
       HAS_BIAS: args.bias ? 1 : 0,

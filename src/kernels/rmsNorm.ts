@@ -1,14 +1,13 @@
 import forwardCode from '../../shaders/rmsnorm_forward.wgsl?raw';
 import backwardCode from '../../shaders/rmsnorm_backward.wgsl?raw';
-import paramsCode from '../../shaders/rmsnorm_backward_params.wgsl?raw';
 import { type Gpu, type Binding, type Recorder, grid, packParams } from '../gpu/runtime';
-import { rowBlocks, TEAM_WG, withRowTeams } from './rowTeams';
+import { GradReduce, regionFloats } from './gradReduce';
+import { partialsUnused } from './layerNorm';
+import { TEAM_WG, withRowTeams } from './rowTeams';
 
 /** Rows per workgroup: GPU kernels (a team per row, shaders/rmsnorm_*.wgsl ROWS) and CPU kernels (one invocation per row). */
 const TEAM_ROWS = 8;
 const SERIAL_ROWS = 64;
-/** Channels per workgroup in the weight-gradient kernels. */
-const COLS = 64;
 
 /** LLaMA's default rms_norm_eps is 1e-6; the llama-gqa fixture uses 1e-5: always pass the model's. */
 export interface RmsNormForwardArgs {
@@ -30,8 +29,16 @@ export interface RmsNormBackwardArgs {
   dinp: Binding;
   /** (C), accumulated */
   dweight: Binding;
-  /** rmsNormBackwardScratchFloats(N, C) floats (a range of a shared scratch buffer will do); clobbered */
-  scratch: Binding;
+  /**
+   * Where the weight gradient's per-workgroup partial sums go: a backward's
+   * GradReduce (./gradReduce.ts: added into dweight when it records), or,
+   * without one, rmsNormBackwardScratchFloats(N, C) floats of scratch
+   * (clobbered) reduced right after the row kernel.
+   */
+  deferred?: GradReduce | null;
+  scratch?: Binding | null;
+  /** A frozen RMSNorm: no weight gradient (dweight is not written). */
+  frozen?: boolean;
   /** (N, C) */
   dout: Binding;
   /** (N, C) the forward's input */
@@ -46,9 +53,14 @@ export interface RmsNormBackwardArgs {
   overwrite?: boolean;
 }
 
-/** Floats of scratch rmsNormBackward needs for N rows of C channels (the weight gradient's partial sums). */
+/** Floats of partial sums the weight gradient of N rows of C channels takes (one row of C per workgroup of the row kernel), as a GradReduce region. */
+export function rmsNormPartialFloats(N: number, C: number): number {
+  return regionFloats(Math.ceil(N / Math.min(TEAM_ROWS, SERIAL_ROWS)) * C);
+}
+
+/** Floats of scratch rmsNormBackward needs without a GradReduce (the weight gradient's partial sums). */
 export function rmsNormBackwardScratchFloats(N: number, C: number): number {
-  return rowBlocks(N, C).NB * C;
+  return rmsNormPartialFloats(N, C);
 }
 
 /** Row kernels: the GPU variant (vec4 when C % 4 == 0) or the CPU one, its pipeline code and grid. */
@@ -73,41 +85,34 @@ export function rmsNormForward(gpu: Gpu, encoder: Recorder, args: RmsNormForward
 }
 
 /**
- * Record dinp (+)= ..., dweight += ... : the row kernel, then the weight
- * gradient's two stages (partials per block of rows into scratch, then their
- * sums in a fixed order).
+ * Record dinp (+)= ..., and the weight gradient: one row kernel, whose
+ * workgroups also leave their rows' share of dweight in partials; a GradReduce
+ * adds them in a fixed order (the backward's, at its end, or one of its own
+ * right away when only scratch is given).
  */
 export function rmsNormBackward(gpu: Gpu, encoder: Recorder, args: RmsNormBackwardArgs): void {
   const { N, C } = args;
   const v = rowVariant(gpu, backwardCode, C, N);
-  gpu.dispatch(encoder, gpu.pipeline(v.code, { entryPoint: v.entryPoint, constants: { ACCUMULATE: args.overwrite ? 0 : 1 } }), {
-    params: [N, C],
-    buffers: [args.dinp, args.dout, args.inp, args.weight, args.rstd],
+  const NWG = Math.ceil(N / (gpu.kernels === 'cpu' ? SERIAL_ROWS : TEAM_ROWS));
+  const grads = !args.frozen;
+  let reduce: GradReduce | null = null;
+  let region: { binding: Binding; at: number } | null = null;
+  if (grads) {
+    if (!args.deferred && !args.scratch) throw new Error('An RMSNorm backward with a weight gradient needs a GradReduce or scratch.');
+    reduce = args.deferred ?? new GradReduce(args.scratch!);
+    region = reduce.take(NWG * C);
+  }
+  const constants = { ACCUMULATE: args.overwrite ? 0 : 1, PARAM_GRADS: grads ? 1 : 0 };
+  gpu.dispatch(encoder, gpu.pipeline(v.code, { entryPoint: v.entryPoint, constants }), {
+    params: [N, C, NWG],
+    buffers: [args.dinp, args.dout, args.inp, args.weight, args.rstd, region?.binding ?? partialsUnused(gpu)],
     workgroups: v.workgroups,
     kernel: 'rmsnorm_backward',
     workgroupSize: v.size,
-    flops: 9 * N * C,
-    bytes: 4 * ((args.overwrite ? 3 : 4) * N * C + N + C),
+    flops: 9 * N * C + (grads ? 3 * N * C : 0),
+    bytes: 4 * ((args.overwrite ? 3 : 4) * N * C + N + C + (grads ? NWG * C : 0)),
   });
-  const { RB, NB } = rowBlocks(N, C);
-  const params = [N, C, RB, NB];
-  const colBlocks = Math.ceil(C / COLS);
-  gpu.dispatch(encoder, gpu.pipeline(paramsCode, { entryPoint: 'partials' }), {
-    params,
-    buffers: [args.scratch, args.dout, args.inp, args.rstd],
-    workgroups: [colBlocks, NB],
-    kernel: 'rmsnorm_backward_params',
-    workgroupSize: COLS,
-    flops: 3 * N * C,
-    bytes: 4 * (2 * N * C + N + NB * C),
-  });
-  gpu.dispatch(encoder, gpu.pipeline(paramsCode, { entryPoint: 'reduce' }), {
-    params,
-    buffers: [args.dweight, args.scratch],
-    workgroups: colBlocks,
-    kernel: 'rmsnorm_backward_params_reduce',
-    workgroupSize: COLS,
-    flops: NB * C,
-    bytes: 4 * (NB * C + 2 * C),
-  });
+  if (!reduce || !region) return;
+  reduce.add({ src: region.at, stride: C, count: NWG, len: C, dst: args.dweight });
+  if (!args.deferred) reduce.record(gpu, encoder);
 }

@@ -9,7 +9,9 @@
 //   saved    activations the backward pass reads (llm.c's ActivationTensors)
 //   scratch  per-step temporaries shared by all layers (gradients of
 //            activations, projection outputs, attention-backward row sums,
-//            partial column sums of the LayerNorm and bias gradients)
+//            partial column sums of the bias gradients), and the partial
+//            sums of a block's weight gradients, kept until the block's one
+//            gradient reduce (../kernels/gradReduce.ts)
 //   views    what the attention views read back (probabilities of a prompt,
 //            each layer's at a 256-byte-aligned promptLayerFloats stride)
 //   probes   the inspection and fine-tuning side buffers: the logit lens and
@@ -27,12 +29,13 @@ import { gradNormScratchFloats } from '../kernels/adamw';
 import { attentionRowFloats } from '../kernels/attention';
 import { biasBackwardScratchFloats } from '../kernels/biasBackward';
 import { DPO_STATS } from '../kernels/dpo';
-import { layerNormBackwardScratchFloats } from '../kernels/layerNorm';
+import { regionFloats } from '../kernels/gradReduce';
+import { layerNormPartialFloats } from '../kernels/layerNorm';
 import { matmulScratchFloats } from '../kernels/matmul';
-import { rmsNormBackwardScratchFloats } from '../kernels/rmsNorm';
+import { rmsNormPartialFloats } from '../kernels/rmsNorm';
 import { healthTable } from '../kernels/tensorHealth';
 import type { ModelConfig } from './config';
-import { blockDims, describeParams, finalNormStats, savedBlockActivations } from './description';
+import { blockDims, blockKind, describeParams, finalNormStats, savedBlockActivations } from './description';
 import { alignUp, GPU_ALIGN_FLOATS, paramLayout, type ParamLayout } from './layout';
 import type { LoraLayout } from './lora';
 
@@ -115,25 +118,29 @@ export function allocationTable(config: ModelConfig, batchSize: number, lora?: L
 
   // Scratch, each buffer serving one role in the forward and another in the
   // backward where their lifetimes do not overlap.
-  add('scratch', 'proj | d ln', BT * C); // (BT, C) forward: the embeddings before dropout, projections before the residual add; backward: d(LayerNorm output), d atty
+  add('scratch', 'proj | d ln', BT * C); // (BT, C) forward: a projection's output before the residual add (a hooked or adapted branch); backward: d(LayerNorm output), d atty
   if (drop) add('scratch', 'dropped | d dropout', BT * C); // (BT, C) forward: a dropped branch; backward: the gradient through a dropout
   add('scratch', 'd residual', BT * C); // (BT, C)
   add('scratch', 'd fch act | dqkv', BT * Math.max(dims.mlpHidden, dims.qkv)); // MLP backward: d(fch after the activation) (BT, hidden); attention backward: dqkv (BT, qkv)
   add('scratch', 'd fch', BT * dims.mlpIn); // (BT, mlpIn)
   add('scratch', 'dlogits', BT * V); // (BT, V)
   add('scratch', 'attention delta', attentionRowFloats(B, T, NH)); // (B, NH, T) attention backward row sums
-  // partial column sums of the LayerNorm and bias gradients (per block of rows), shared by every call
+  // partial column sums of the bias gradients (per block of rows) where a product does not split, shared by every call
   const biasWidths = describeParams(config).filter((t) => t.shape.length === 1).map((t) => t.shape[0]!);
-  add('scratch', 'column sums', Math.max(layerNormBackwardScratchFloats(BT, C), rmsNormBackwardScratchFloats(BT, C), ...biasWidths.map((n) => biasBackwardScratchFloats(BT, n))));
+  add('scratch', 'column sums', Math.max(...biasWidths.map((n) => biasBackwardScratchFloats(BT, n))));
   if (lora) add('scratch', 'lora dxa', BT * lora.lora.r); // (BT, r) s dY B
   // (BT, OUT) an adapter's product, or its output gradient's columns, where it covers part of a fused Linear (LLaMA's q_proj of qkv_proj)
   const sliced = (lora?.adapters ?? []).flatMap((mods) => Object.values(mods)).filter((ad) => ad.OUT !== ad.ld);
   if (sliced.length) add('scratch', 'lora slice', BT * Math.max(...sliced.map((ad) => ad.OUT)));
-  // split-K partial products of the weight gradients dW (out, in) += dY^T X (K = BT), the largest of them;
-  // a buffer of its own (the products read their operands while writing it)
-  const dW = (out: number, inp: number) => matmulScratchFloats({ M: out, N: inp, K: BT, transA: true }, undefined, undefined, true); // (+ the bias sums)
-  const products = describeParams(config).filter((t) => t.shape.length === 2 && t.role !== 'positionEmbedding');
-  add('scratch', 'matmul scratch', Math.max(...products.map((t) => dW(t.shape[0]!, t.shape[1]!))));
+  if (lora) {
+    // the adapters' split-K partial products (reduced right away), within the largest base product's;
+    // a buffer of its own (the products read their operands while writing it)
+    const dW = (out: number, inp: number) => matmulScratchFloats({ M: out, N: inp, K: BT, transA: true }, undefined, undefined, true); // (+ the bias sums)
+    const products = describeParams(config).filter((t) => t.shape.length === 2 && t.role !== 'positionEmbedding');
+    add('scratch', 'matmul scratch', Math.max(...products.map((t) => dW(t.shape[0]!, t.shape[1]!))));
+  } else {
+    add('scratch', 'grad partials', gradPartialFloats(config, BT)); // the weight gradients' partial sums of one block's backward (or the tail's)
+  }
 
   add('views', 'prompt readback', L * promptLayerFloats(config) + V); // (L, NH, T, T) probabilities, aligned per layer + (V) last logits
 
@@ -154,6 +161,36 @@ export function allocationTable(config: ModelConfig, batchSize: number, lora?: L
   add('probes', 'dpo stats', DPO_STATS.count);
 
   return { layout, batchSize, buffers, byName: new Map(buffers.map((b) => [b.name, b])) };
+}
+
+/**
+ * Floats of partial sums the backward over BT rows keeps for one gradient
+ * reduce (../kernels/gradReduce.ts), which it records after the tail and after
+ * each block: the most any of them takes. A block's are its Linears' split-K
+ * partial products (and their bias row sums) and its two norms'
+ * per-workgroup gain (and bias) sums; the tail's lm_head's and the final
+ * norm's; each region 256-byte aligned, as the backward takes them.
+ */
+export function gradPartialFloats(config: ModelConfig, BT: number): number {
+  const C = config.nEmbd;
+  const params = describeParams(config);
+  const has = (role: string, layer: number | null) => params.some((t) => t.role === role && t.layer === layer);
+  const product = (t: { shape: number[] }, bias: boolean) =>
+    regionFloats(matmulScratchFloats({ M: t.shape[0]!, N: t.shape[1]!, K: BT, transA: true }, undefined, undefined, bias));
+  const norm = (bias: boolean) => (blockKind(config) === 'llama' ? rmsNormPartialFloats(BT, C) : layerNormPartialFloats(BT, C, bias));
+  const lmHead = params.find((t) => t.role === (config.tieWeights ? 'tokenEmbedding' : 'lmHead'))!;
+  const windows = [product(lmHead, false) + norm(has('normFBias', null))];
+  const linears: Array<[string, string]> = [['qkv', 'qkvBias'], ['attnOut', 'attnOutBias'], ['mlpIn', 'mlpInBias'], ['mlpOut', 'mlpOutBias']];
+  for (let l = 0; l < config.nLayer; l++) {
+    let floats = 0;
+    for (const t of params.filter((x) => x.layer === l)) {
+      const pair = linears.find(([w]) => w === t.role);
+      if (pair) floats += product(t, has(pair[1], l));
+      if (t.role === 'norm1' || t.role === 'norm2') floats += norm(has(`${t.role}Bias`, l));
+    }
+    windows.push(floats);
+  }
+  return Math.max(...windows);
 }
 
 /**

@@ -105,8 +105,8 @@ export class GptModel extends GptDpo {
     encoder.clearBuffer(this.grads);
     const pass = encoder.beginComputePass({ label: 'train step' });
     this.recordForward(pass, B, T, this.config.dropout, false, 1);
-    this.recordLoss(pass, B * T);
-    this.recordBackward(pass, B, T, this.config.dropout);
+    this.recordLossAndGrad(pass, B * T);
+    this.recordBackward(pass, B, T, this.config.dropout, true);
     this.recordUpdate(pass);
     pass.end();
     encoder.copyBufferToBuffer(this.readout, 0, staging, 0, READBACK_BYTES);
@@ -135,8 +135,8 @@ export class GptModel extends GptDpo {
     encoder.clearBuffer(this.grads);
     const pass = encoder.beginComputePass({ label: 'inspect' });
     this.recordForward(pass, B, T, p, false, 1);
-    this.recordLoss(pass, BT);
-    this.recordBackward(pass, B, T, p);
+    this.recordLossAndGrad(pass, BT);
+    this.recordBackward(pass, B, T, p, true);
     pass.end();
     this.gpu.device.queue.submit([encoder.finish()]);
     const [loss, logits, grads] = await Promise.all([

@@ -11,9 +11,10 @@
 import type { Binding, Gpu, Recorder } from '../gpu/runtime';
 import { adamw, gradNorm } from '../kernels/adamw';
 import { attentionBackward, attentionForward } from '../kernels/attention';
-import { crossEntropyBackward, crossEntropyForward, meanLoss } from '../kernels/crossEntropy';
-import { dropoutBackward, dropoutForward } from '../kernels/dropout';
+import { crossEntropyBackward, crossEntropyForward, crossEntropyLossAndGrad, meanLoss } from '../kernels/crossEntropy';
+import { dropoutBackward } from '../kernels/dropout';
 import { embeddingBackward, embeddingForward } from '../kernels/embedding';
+import { GradReduce } from '../kernels/gradReduce';
 import { allocationTable, frozenSinkFloats, promptLayerFloats, READOUT_NORM_FLOAT, type AllocationTable } from './allocation';
 import { blockBackward, blockForward, type BlockGrads, type BlockWeights } from './block';
 import { DEFAULT_ROPE_THETA, RMS_NORM_EPS, type ModelConfig } from './config';
@@ -88,7 +89,7 @@ export class GptGraph {
   protected readonly losses: GPUBuffer; // (BT)
 
   // Scratch shared by all layers; the forward's and the backward's names for one buffer are listed together.
-  private readonly proj: GPUBuffer; // (BT, C) embeddings before dropout, projection output before the residual add
+  private readonly proj: GPUBuffer; // (BT, C) a projection's output before the residual add (a hooked or adapted branch)
   private readonly dC: GPUBuffer; // (BT, C) = proj: d(layernorm output) / d atty
   private readonly projDrop: GPUBuffer | null; // (BT, C) a dropped branch
   private readonly dDrop: GPUBuffer | null; // (BT, C) = projDrop: gradient through a dropout
@@ -97,8 +98,10 @@ export class GptGraph {
   private readonly d4a: GPUBuffer; // (BT, hidden) d(fch after activation); dqkv (BT, qkv) in the attention backward
   private readonly d4b: GPUBuffer; // (BT, 4C) d fch
   private readonly attDelta: GPUBuffer; // (B, NH, T) attention backward row sums
-  private readonly sumScratch: GPUBuffer; // partial column sums of the LayerNorm and bias gradients
-  private readonly mmScratch: GPUBuffer; // split-K partial products of the weight gradients (matmulScratchFloats)
+  private readonly sumScratch: GPUBuffer; // partial column sums of a bias gradient whose product does not split
+  private readonly mmScratch: GPUBuffer | null; // split-K partial products of the adapters' weight gradients (LoRA)
+  /** The base's weight gradients, finished by one reduce after the tail and after each block; null for a frozen base. */
+  private readonly gradReduce: GradReduce | null;
   protected readonly promptOut: GPUBuffer; // (L, NH, T, T) probabilities at promptLayerFloats strides, then (V) logits
 
   private readonly staging: GPUBuffer[] = []; // free MAP_READ buffers of READBACK_BYTES
@@ -125,16 +128,17 @@ export class GptGraph {
     this.grads = b('grads');
     this.m = opt('adam m');
     this.v = opt('adam v');
-    this.mmScratch = b('matmul scratch');
+    this.mmScratch = opt('matmul scratch');
     // The parameter groups: the base trains unless adapters do (then it has no moments and a gradient sink).
     const layout = this.layout;
-    this.loraState = options.lora ? new LoraState(gpu, options.lora.layout, b, this.mmScratch, options.lora.adapters) : null;
+    this.loraState = options.lora ? new LoraState(gpu, options.lora.layout, b, this.mmScratch!, options.lora.adapters) : null;
     this.adapters = this.loraState ?? NO_ADAPTERS;
     const base = this.m && this.v
       ? { params: this.params, grads: this.grads, m: this.m, v: this.v, count: layout.gpuTotal, decayCount: layout.gpuDecayCount, unpack: (f: Float32Array) => gpuToPacked(layout, f) }
       : null;
     this.trained = base ?? this.loraState!.group;
     this.gradRanges = base ? (name) => this.range(this.grads, name) : this.sinkRanges();
+    this.gradReduce = base ? new GradReduce(b('grad partials')) : null;
     this.normScratch = b('grad norm scratch');
     this.hyper = b('hyper');
     this.seed = b('seed');
@@ -274,9 +278,9 @@ export class GptGraph {
     const seed = this.seed;
     const params = (n: string) => this.range(this.params, n);
 
-    const embedded = drop ? this.proj : this.encoded; // (BT, C)
-    embeddingForward(gpu, pass, { out: embedded, tokens: this.tokens, wte: this.role('tokenEmbedding', params)!, wpe: this.role('positionEmbedding', params), B, T, C });
-    if (drop) dropoutForward(gpu, pass, { out: this.encoded, inp: embedded, n: BT * C, p, salt: 0, seed });
+    // resid0 = dropout(wte[x] + wpe[t]), the dropout in the embedding kernel
+    const dropout = drop ? { p, salt: 0, seed } : null;
+    embeddingForward(gpu, pass, { out: this.encoded, tokens: this.tokens, wte: this.role('tokenEmbedding', params)!, wpe: this.role('positionEmbedding', params), B, T, C, dropout }); // (BT, C)
     let resid: Binding = this.encoded; // (BT, C)
     for (let l = 0; l < L; l++) {
       const a = this.layers[l];
@@ -310,7 +314,14 @@ export class GptGraph {
     meanLoss(this.gpu, pass, { out: this.loss, losses: this.losses, n: BT });
   }
 
-  /** Gradients of the mean loss (or of given dlogits) into the trained group's grads (accumulated; cleared before the pass). */
+  /** A training pass's loss: per-row cross-entropy and its gradient dlogits together, then the mean into the readout's loss slot. */
+  protected recordLossAndGrad(pass: Recorder, BT: number): void {
+    const V = this.config.vocabSize;
+    crossEntropyLossAndGrad(this.gpu, pass, { losses: this.losses, dlogits: this.dlogits, logits: this.logitsBuf, targets: this.targets, BT, V });
+    meanLoss(this.gpu, pass, { out: this.loss, losses: this.losses, n: BT });
+  }
+
+  /** Gradients of the mean loss (or of given dlogits: recordLossAndGrad's, a DPO step's) into the trained group's grads (accumulated; cleared before the pass). */
   protected recordBackward(pass: Recorder, B: number, T: number, p: number, dlogitsGiven = false): void {
     const { gpu } = this;
     const { nLayer: L, nHead: NH, nEmbd: C, vocabSize: V } = this.config;
@@ -322,13 +333,15 @@ export class GptGraph {
     headBackward(gpu, pass, {
       dinp: this.dres, dlogits: this.dlogits, inp: L > 0 ? this.layers[L - 1].out : this.encoded, acts: this.headActs, w: this.headWeights(),
       dw: { normW: this.role('normF', grads)!, normB: this.role('normFBias', grads), lmHead: grads(lmHeadName(this.config)) },
-      shape: this.headShape(BT), dC: this.dC, sumScratch: this.sumScratch, mmScratch: this.mmScratch,
+      shape: this.headShape(BT), dC: this.dC, reduce: this.gradReduce,
     });
+    // The tail's and then each block's weight gradients (split-K partials, the norms' sums) in one dispatch each.
+    this.gradReduce?.record(gpu, pass);
 
     for (let l = L - 1; l >= 0; l--) {
       const a = this.layers[l];
       const common = { dres: this.dres, inp: l > 0 ? this.layers[l - 1].out : this.encoded, acts: a, w: this.w[l], dw: this.dw[l], N: BT };
-      const scratch = { dC: this.dC, dHidden: this.d4a, dIn: this.d4b, sumScratch: this.sumScratch, mmScratch: this.mmScratch };
+      const scratch = { dC: this.dC, dHidden: this.d4a, dIn: this.d4b, reduce: this.gradReduce };
       const att = { delta: this.attDelta, qkv: a.qkv, out: a.atty, lse: a.lse, B, T, C, NH };
       if (this.llama) {
         llamaBlockBackward(gpu, pass, {
@@ -338,18 +351,20 @@ export class GptGraph {
         });
       } else {
         blockBackward(gpu, pass, {
-          ...common, ...scratch, C, activation: this.config.activation,
+          ...common, ...scratch, sumScratch: this.sumScratch, C, activation: this.config.activation,
           throughDropout: (rec, site) => this.throughDropout(rec, BT * C, p, site === 0 ? 1 + 2 * l : 2 + 2 * l),
+          branchDropout: (site) => (p > 0 ? { p, salt: site === 0 ? 1 + 2 * l : 2 + 2 * l, seed: this.seed, scratch: this.dDrop! } : null),
           adapterBackward: (rec, module, dout, inp, dinp) => this.adapters.backward(rec, l, module, dout, inp, dinp, BT),
           adapted: (module) => !!this.adapters.forward(l, 1)?.adapters[module],
           attendBackward: (rec, dqkv, datty) => attentionBackward(gpu, rec, { ...att, dqkv, dout: datty, dropout: this.attentionDropout(p, l) }), // (BT, 3C)
         });
       }
+      this.gradReduce?.record(gpu, pass);
     }
-    // resid0 = dropout(wte[x] + wpe[t])
-    const demb = this.throughDropout(pass, BT * C, p, 0);
+    // resid0 = dropout(wte[x] + wpe[t]): the embedding gradients read d resid0 through the dropout
     const dwte = this.role('tokenEmbedding', grads);
-    if (dwte) embeddingBackward(gpu, pass, { dwte, dwpe: this.role('positionEmbedding', grads), dout: demb, tokens: this.tokens, B, T, C, V });
+    const dropout = p > 0 ? { p, salt: 0, seed: this.seed } : null;
+    if (dwte) embeddingBackward(gpu, pass, { dwte, dwpe: this.role('positionEmbedding', grads), dout: this.dres, tokens: this.tokens, B, T, C, V, dropout });
   }
 
   /** Layer l's dropout on the attention probabilities, when p > 0 (training). */

@@ -10,6 +10,7 @@
 import type { Binding, Gpu, Recorder } from '../gpu/runtime';
 import { layerNormBackward, layerNormForward } from '../kernels/layerNorm';
 import { matmul } from '../kernels/matmul';
+import type { GradReduce } from '../kernels/gradReduce';
 import { rmsNormBackward, rmsNormForward } from '../kernels/rmsNorm';
 
 /** The tail's weights: the final norm's gain (and bias, LayerNorm only) and lm_head (V, C). */
@@ -56,8 +57,8 @@ export interface HeadBackwardArgs {
   shape: HeadShape;
   /** (N, C) scratch: d lnf */
   dC: Binding;
-  sumScratch: Binding;
-  mmScratch: Binding;
+  /** The backward's deferred weight gradients; null for a frozen group (the norm then gets no gradient). */
+  reduce: GradReduce | null;
 }
 
 /** d inp from d logits: through lm_head, then the final norm; weight gradients accumulated. */
@@ -65,8 +66,8 @@ export function headBackward(gpu: Gpu, rec: Recorder, args: HeadBackwardArgs): v
   const { acts: a, w, dw, shape: s } = args;
   const { N, C, V } = s;
   matmul(gpu, rec, { site: 'lm_head', out: args.dC, a: args.dlogits, b: w.lmHead, M: N, N: C, K: V }); // d lnf (N, C)
-  if (dw.lmHead) matmul(gpu, rec, { site: 'lm_head', out: dw.lmHead, a: args.dlogits, b: a.lnf, M: V, N: C, K: N, transA: true, accumulate: true, scratch: args.mmScratch }); // (V, C)
-  const norm = { dinp: args.dinp, dweight: dw.normW, weight: w.normW, scratch: args.sumScratch, dout: args.dC, inp: args.inp, rstd: a.rstd, N, C, overwrite: true };
+  if (dw.lmHead) matmul(gpu, rec, { site: 'lm_head', out: dw.lmHead, a: args.dlogits, b: a.lnf, M: V, N: C, K: N, transA: true, accumulate: true, deferred: args.reduce }); // (V, C)
+  const norm = { deferred: args.reduce, frozen: !args.reduce, dinp: args.dinp, dweight: dw.normW, weight: w.normW, dout: args.dC, inp: args.inp, rstd: a.rstd, N, C, overwrite: true };
   if (s.rmsEps !== null) rmsNormBackward(gpu, rec, norm);
   else layerNormBackward(gpu, rec, { ...norm, dbias: dw.normB, mean: a.mean! });
 }

@@ -23,6 +23,7 @@
 import type { Binding, Gpu, Recorder } from '../gpu/runtime';
 import { matmul } from '../kernels/matmul';
 import { ropeBackward, ropeForward } from '../kernels/rope';
+import type { GradReduce } from '../kernels/gradReduce';
 import { rmsNormBackward, rmsNormForward } from '../kernels/rmsNorm';
 import { swigluBackward, swigluForward } from '../kernels/swiglu';
 import { adapt, weightGrad, type BlockActivations, type BlockGrads, type BlockLora, type BlockWeights } from './block';
@@ -110,10 +111,11 @@ export interface LlamaBackwardArgs {
   dHidden: Binding;
   /** (N, 2I) scratch: d fch */
   dIn: Binding;
-  /** the norms' partial column sums */
-  sumScratch: Binding;
-  /** split-K partial products of the weight gradients */
-  mmScratch: Binding;
+  /**
+   * The backward's deferred weight gradients (split-K partials, the norms' partial sums), added into dw
+   * when it records at the end of the backward; null for a frozen group (its norms get no gradients).
+   */
+  reduce: GradReduce | null;
   /** Record dqkv (into dHidden) from d atty (dC): the attention backward. */
   attendBackward: (rec: Recorder, dqkv: Binding, datty: Binding) => void;
   /** An adapted Linear's share: dinp += its input gradient, its adapter gradients written (nothing when not adapted); dout is the whole (fused) output gradient. */
@@ -121,27 +123,28 @@ export interface LlamaBackwardArgs {
 }
 
 export function llamaBlockBackward(gpu: Gpu, rec: Recorder, args: LlamaBackwardArgs): void {
-  const { dres, inp, acts: a, w, dw, N, shape: s, dC, dHidden, dIn, sumScratch, mmScratch } = args;
+  const { dres, inp, acts: a, w, dw, N, shape: s, dC, dHidden, dIn, reduce } = args;
+  const norm = { deferred: reduce, frozen: !reduce };
   const { C } = s;
   const I = s.mlpHidden;
   const adapters = args.adapterBackward ?? (() => undefined);
   // out = res2 + fcha down^T: dres is d out and part of d res2.
   matmul(gpu, rec, { site: 'mlp.c_proj', out: dHidden, a: dres, b: w.mprojW, M: N, N: I, K: C }); // d fcha (N, I)
   adapters(rec, 'down_proj', dres, a.fcha, dHidden);
-  weightGrad(gpu, rec, 'mlp.c_proj', dw.mprojW, dres, a.fcha, C, I, N, mmScratch); // (C, I)
+  weightGrad(gpu, rec, 'mlp.c_proj', dw.mprojW, dres, a.fcha, C, I, N, reduce); // (C, I)
   swigluBackward(gpu, rec, { dinp: dIn, inp: a.fch, dout: dHidden, N, I }); // d fch (N, 2I)
   matmul(gpu, rec, { site: 'mlp.c_fc', out: dC, a: dIn, b: w.fcW, M: N, N: C, K: 2 * I }); // d ln2 (N, C)
   for (const m of ['gate_proj', 'up_proj'] as const) adapters(rec, m, dIn, a.ln2, dC);
-  weightGrad(gpu, rec, 'mlp.c_fc', dw.fcW, dIn, a.ln2, 2 * I, C, N, mmScratch); // (2I, C)
-  rmsNormBackward(gpu, rec, { dinp: dres, dweight: dw.ln2w, scratch: sumScratch, dout: dC, inp: a.res2, weight: w.ln2w, rstd: a.ln2Rstd, N, C });
+  weightGrad(gpu, rec, 'mlp.c_fc', dw.fcW, dIn, a.ln2, 2 * I, C, N, reduce); // (2I, C)
+  rmsNormBackward(gpu, rec, { ...norm, dinp: dres, dweight: dw.ln2w, dout: dC, inp: a.res2, weight: w.ln2w, rstd: a.ln2Rstd, N, C });
   // res2 = inp + atty o^T: dres is now d res2.
   matmul(gpu, rec, { site: 'attn.c_proj', out: dC, a: dres, b: w.projW, M: N, N: s.H * s.D, K: C }); // d atty (N, C)
   adapters(rec, 'o_proj', dres, a.atty, dC);
-  weightGrad(gpu, rec, 'attn.c_proj', dw.projW, dres, a.atty, C, s.H * s.D, N, mmScratch); // (C, C)
+  weightGrad(gpu, rec, 'attn.c_proj', dw.projW, dres, a.atty, C, s.H * s.D, N, reduce); // (C, C)
   args.attendBackward(rec, dHidden, dC); // dqkv (N, qkv), with respect to the rotated q and k
   ropeBackward(gpu, rec, { qkv: dHidden, N, T: s.T, H: s.H, KV: s.KV, D: s.D, pos0: 0, theta: s.theta });
   matmul(gpu, rec, { site: 'attn.c_attn', out: dC, a: dHidden, b: w.attnW, M: N, N: C, K: s.qkv }); // d ln1 (N, C)
   for (const m of ['q_proj', 'k_proj', 'v_proj'] as const) adapters(rec, m, dHidden, a.ln1, dC);
-  weightGrad(gpu, rec, 'attn.c_attn', dw.attnW, dHidden, a.ln1, s.qkv, C, N, mmScratch); // (qkv, C)
-  rmsNormBackward(gpu, rec, { dinp: dres, dweight: dw.ln1w, scratch: sumScratch, dout: dC, inp, weight: w.ln1w, rstd: a.ln1Rstd, N, C });
+  weightGrad(gpu, rec, 'attn.c_attn', dw.attnW, dHidden, a.ln1, s.qkv, C, N, reduce); // (qkv, C)
+  rmsNormBackward(gpu, rec, { ...norm, dinp: dres, dweight: dw.ln1w, dout: dC, inp, weight: w.ln1w, rstd: a.ln1Rstd, N, C });
 }

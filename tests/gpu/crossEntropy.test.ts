@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { crossEntropyBackward, crossEntropyForward, meanLoss } from '../../src/kernels/crossEntropy';
+import { crossEntropyBackward, crossEntropyForward, crossEntropyLossAndGrad, meanLoss } from '../../src/kernels/crossEntropy';
 import { compare, report } from '../reference/compare';
 import { crossEntropyBackwardRef, crossEntropyForwardRef, meanRef } from '../reference/crossEntropy';
 import { randInts, randn, rng } from '../reference/random';
@@ -45,17 +45,23 @@ async function run(variant: VariantName, BT: number, V: number, kind: Logits) {
     const dlogits = poisoned(gpu, BT * V);
     const logitsBuf = gpu.upload(logits);
     const targetsBuf = gpu.upload(targets);
+    // the training step's pass: losses and dlogits together
+    const losses2 = poisoned(gpu, BT);
+    const dlogits2 = poisoned(gpu, BT * V);
     gpu.submit((enc) => {
       crossEntropyForward(gpu, enc, { losses, logits: logitsBuf, targets: targetsBuf, BT, V });
       meanLoss(gpu, enc, { out: mean, losses, n: BT });
       crossEntropyBackward(gpu, enc, { dlogits, logits: logitsBuf, targets: targetsBuf, BT, V });
+      crossEntropyLossAndGrad(gpu, enc, { losses: losses2, dlogits: dlogits2, logits: logitsBuf, targets: targetsBuf, BT, V });
     });
     const r = {
       losses: await gpu.readF32(losses, BT),
       mean: await gpu.readF32(mean, 1),
       dlogits: await gpu.readF32(dlogits, BT * V),
+      losses2: await gpu.readF32(losses2, BT),
+      dlogits2: await gpu.readF32(dlogits2, BT * V),
     };
-    for (const buf of [losses, mean, dlogits, logitsBuf, targetsBuf]) gpu.destroy(buf);
+    for (const buf of [losses, mean, dlogits, losses2, dlogits2, logitsBuf, targetsBuf]) gpu.destroy(buf);
     return r;
   }));
   const wantLosses = crossEntropyForwardRef(logits, targets, BT, V);
@@ -68,9 +74,16 @@ async function run(variant: VariantName, BT: number, V: number, kind: Logits) {
   console.log(report(cmpLoss, `losses ${name}`));
   console.log(report(cmpMean, `mean loss ${name}`));
   console.log(report(cmpGrad, `dlogits ${name}`));
+  const cmpLoss2 = compare(got.losses2, wantLosses, LOSS_TOL.atol, LOSS_TOL.rtol);
+  const cmpGrad2 = compare(got.dlogits2, wantGrad, 1e-7 / BT, GRAD_RTOL);
+  console.log(report(cmpLoss2, `losses (with dlogits) ${name}`));
+  console.log(report(cmpGrad2, `dlogits (with losses) ${name}`));
   expect(cmpLoss.failures).toBe(0);
   expect(cmpMean.failures).toBe(0);
   expect(cmpGrad.failures).toBe(0);
+  for (const c of [cmpLoss2, cmpGrad2]) expect(c.nonFinite, 'every element written and finite').toBe(0);
+  expect(cmpLoss2.failures).toBe(0);
+  expect(cmpGrad2.failures).toBe(0);
 }
 
 describe.each(VARIANTS)('cross-entropy kernels vs float64 reference, %s', (variant) => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { dropoutMaskCpu, dropoutScale } from '../../src/kernels/dropout';
 import { embeddingBackward, embeddingForward } from '../../src/kernels/embedding';
 import { compare, report } from '../reference/compare';
 import { embeddingBackwardRef, embeddingForwardRef } from '../reference/embedding';
@@ -114,6 +115,71 @@ describe.each(['cpu', 'gpu'] as const)('embedding forward at a start position (p
       console.log(report(cmp, `embedding [${variant}] forward pos0=${pos0}`));
       expect(cmp.nonFinite).toBe(0);
       expect(cmp.failures).toBe(0);
+    });
+  }
+});
+
+// Training: the embeddings' dropout inside the kernels (forward: out = dropout(wte[x] + wpe[t]);
+// backward: the gradients read d out through the same mask), dwte and dwpe as two ranges of one
+// gradient buffer as in a model, against the float64 reference on the CPU's copy of the mask.
+describe.each(['cpu', 'gpu'] as const)('embedding kernels with their dropout vs float64 reference, %s', (variant) => {
+  for (const { B, T, C, V, p } of [
+    { B: 3, T: 37, C: 33, V: 70, p: 0.1 },
+    { B: 2, T: 19, C: 192, V: 65, p: 0.5 },
+  ]) {
+    it(`B=${B} T=${T} C=${C} V=${V} p=${p}`, async () => {
+      const { gpu } = await testGpu();
+      const BT = B * T;
+      const seed = 7 + B + C;
+      const tokens = randInts(BT, V, seed);
+      const wte = randn(V * C, seed + 1);
+      const wpe = randn(T * C, seed + 2);
+      const dout = randn(BT * C, seed + 3);
+      const dwte0 = randn(V * C, seed + 4);
+      const dwpe0 = randn(T * C, seed + 5);
+      const [SEED, salt] = [987654321, 5];
+      const wpeAt = Math.ceil((V * C) / 64) * 64; // dwpe's range starts 256-byte aligned after dwte's
+      const got = await withVariant(gpu, variant, () => checked(gpu, async () => {
+        const grads = new Float32Array(wpeAt + T * C);
+        grads.set(dwte0);
+        grads.set(dwpe0, wpeAt);
+        const bufs = {
+          out: poisoned(gpu, BT * C), tokens: gpu.upload(tokens), wte: gpu.upload(wte), wpe: gpu.upload(wpe),
+          dout: gpu.upload(dout), grads: gpu.upload(grads), seed: gpu.upload(Uint32Array.of(SEED)),
+        };
+        const dropout = { p, salt, seed: bufs.seed };
+        gpu.submit((enc) => {
+          embeddingForward(gpu, enc, { out: bufs.out, tokens: bufs.tokens, wte: bufs.wte, wpe: bufs.wpe, B, T, C, dropout });
+          embeddingBackward(gpu, enc, {
+            dwte: { buffer: bufs.grads, offset: 0, size: 4 * V * C }, dwpe: { buffer: bufs.grads, offset: 4 * wpeAt, size: 4 * T * C },
+            dout: bufs.dout, tokens: bufs.tokens, B, T, C, V, dropout,
+          });
+        });
+        const result = {
+          out: await gpu.readF32(bufs.out, BT * C),
+          dwte: await gpu.readF32(bufs.grads, V * C),
+          dwpe: await gpu.readF32(bufs.grads, T * C, wpeAt),
+        };
+        for (const b of Object.values(bufs)) gpu.destroy(b);
+        return result;
+      }));
+      const mask = dropoutMaskCpu(SEED, salt, BT * C, p);
+      const scale = dropoutScale(p);
+      const wantOut = Float64Array.from(embeddingForwardRef(tokens, wte, wpe, B, T, C), (v, i) => (mask[i] ? v * scale : 0));
+      const dropped = Float64Array.from(dout, (v, i) => (mask[i] ? v * scale : 0));
+      const wantDwte = Float64Array.from(dwte0);
+      const wantDwpe = Float64Array.from(dwpe0);
+      embeddingBackwardRef(wantDwte, wantDwpe, dropped, tokens, B, T, C);
+      const cmps = [
+        ['forward', compare(got.out, wantOut, FWD.atol, FWD.rtol)],
+        ['dwte', compare(got.dwte, wantDwte, bwdAtol(BT), BWD_RTOL)],
+        ['dwpe', compare(got.dwpe, wantDwpe, bwdAtol(B), BWD_RTOL)],
+      ] as const;
+      for (const [what, cmp] of cmps) {
+        console.log(report(cmp, `embedding with dropout [${variant}] ${what}`));
+        expect(cmp.nonFinite, `${what}: every element written`).toBe(0);
+        expect(cmp.failures, what).toBe(0);
+      }
     });
   }
 });

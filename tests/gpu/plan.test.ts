@@ -128,6 +128,17 @@ describe('step plan', () => {
         expect(products.length, `${site} ${dir}`).toBe(site === 'lm_head' ? 1 : cfg.nLayer);
       }
     }
+    // The fused step: the weight and norm gradients of the tail and of each block finish in one gradient
+    // reduce each (no split-K reduce, no norm parameter passes), the residual branches drop their output in
+    // the projections' epilogue, the embeddings' dropout runs inside the embedding kernels (both gradients
+    // in one dispatch), and the loss and dlogits come from one pass over the logits.
+    const count = (k: string) => dispatches.filter((d) => d.kernel === k).length;
+    expect(count('grad_reduce')).toBe(cfg.nLayer + 1);
+    expect(count('embedding_backward')).toBe(1);
+    expect(count('cross_entropy')).toBe(1);
+    for (const gone of ['matmul_splitk_reduce', 'layernorm_backward_params', 'layernorm_backward_params_reduce', 'dropout_residual', 'embedding_backward_wte', 'embedding_backward_wpe', 'cross_entropy_forward', 'cross_entropy_backward']) {
+      expect(count(gone), gone).toBe(0);
+    }
     // Every group of the profile appears in a step.
     const groups = new Set(dispatches.map(kernelGroup));
     for (const g of KERNEL_GROUPS) expect(groups.has(g), g).toBe(true);

@@ -12,7 +12,7 @@ describe('calibrated cost model', () => {
     expect(kernelClass({ kernel: 'matmul_splitk' })).toBe('matmul');
     expect(kernelClass({ kernel: 'matmul_splitk_reduce' })).toBe('reduction');
     expect(kernelClass({ kernel: 'attention_backward_dq' })).toBe('attention');
-    expect(kernelClass({ kernel: 'layernorm_backward_params' })).toBe('reduction');
+    expect(kernelClass({ kernel: 'grad_reduce' })).toBe('reduction');
     expect(kernelClass({ kernel: 'bias_backward' })).toBe('reduction');
     expect(kernelClass({ kernel: 'dropout' })).toBe('elementwise');
     expect(kernelClass({ kernel: 'adamw' })).toBe('elementwise');
