@@ -48,23 +48,32 @@ describe('circuits on a run on tokens', () => {
     const pieces = (text: string) => enc.encode(text).map(piece);
     const count = (text: string) => enc.encode(text).length;
 
-    // A name written twice, cut after the second copy's first token: fewer tokens than characters.
+    // A name written twice (a space between: the page's prompt fields are one line), cut after the second copy's first letters; fewer tokens than characters.
     const names = [...new Set(split.split('\n').filter((n) => /^[A-Z][a-z]{5,9}$/.test(n)))];
-    const name = names.find((n) => count(n) >= 3)!;
-    const CLEAN = `${name}\nJo\n${name}\n${pieces(name)[0]}`;
+    // The second copy up to its first token with a letter, and that copy's next token (the induction target).
+    const cut = (n: string) => {
+      const second = pieces(` ${n}`);
+      const k = second.findIndex((x) => /[a-z]/i.test(x));
+      return { prompt: `${n}${second.slice(0, k + 1).join('')}`, shown: [...pieces(n), ...second.slice(0, k + 1)], next: second[k + 1] };
+    };
+    const name = names.find((n) => count(n) >= 3 && cut(n).next !== undefined && pieces(cut(n).prompt).join('|') === cut(n).shown.join('|'))!;
+    const CLEAN = cut(name).prompt;
+    const tail = CLEAN.slice(name.length);
     const T = count(CLEAN);
+    expect(pieces(CLEAN)).toEqual(cut(name).shown);
     expect(T).toBeLessThan([...CLEAN].length);
-    expect(T).toBeLessThanOrEqual(24);
     // Corrupted: another name in the first copy with as many tokens but not as many characters.
     const swap = names.find((n) => count(n) === count(name) && n.length !== name.length && pieces(n)[0] !== pieces(name)[0])!;
-    const CORRUPTED = `${swap}\nJo\n${name}\n${pieces(name)[0]}`;
+    const CORRUPTED = `${swap}${tail}`;
     expect(count(CORRUPTED)).toBe(T);
     // Bad input: as many characters as the clean prompt, not as many tokens.
     const uneven = names.find((n) => n.length === name.length && count(n) !== count(name))!;
-    const UNEVEN = `${uneven}\nJo\n${name}\n${pieces(name)[0]}`;
+    const UNEVEN = `${uneven}${tail}`;
     expect([...UNEVEN].length).toBe([...CLEAN].length);
-    const TARGET = pieces(name)[1];
-    const OTHER = pieces(swap)[1] !== TARGET ? pieces(swap)[1] : pieces(swap)[0];
+    expect(count(UNEVEN)).not.toBe(T);
+    // The induction target: the second copy's next token, against the corrupted name's.
+    const TARGET = cut(name).next;
+    const OTHER = cut(swap).next !== TARGET && cut(swap).next !== undefined ? cut(swap).next : pieces(swap).find((x) => x !== TARGET)!;
     const TWO_TOKENS = name.slice(0, 4);
     expect(count(TWO_TOKENS)).toBeGreaterThan(1);
     console.log(`[e2e] clean ${JSON.stringify(CLEAN)} (${[...CLEAN].length} characters, ${T} tokens: ${JSON.stringify(pieces(CLEAN))}); corrupted ${JSON.stringify(CORRUPTED)}; target ${JSON.stringify(TARGET)}, other ${JSON.stringify(OTHER)}`);
