@@ -13,9 +13,9 @@
 //                        [--examples N] [--context N] [--batch N] [--llama] [--vary] [--no-build] [--headed] [--docs]
 //
 // --lr, --warmup (warm-up steps), --context (the model's context) and --batch
-// override the preset's training setup, --llama builds the model from the
-// LLaMA-style block (RMSNorm, rotary positions, SwiGLU, no biases), --length, --alphabet and --examples its
-// toy task (for trying settings); --vary ticks "Vary the length" (by default 6
+// override the preset's training setup, and --length, --alphabet and
+// --examples its toy task (for trying settings); --llama builds the model from
+// the LLaMA-style block (RMSNorm, rotary positions, SwiGLU, no biases); --vary ticks "Vary the length" (by default 6
 // to 12 of 26 letters, 20,000 examples, 25 warm-up steps: copies a varying
 // distance apart, so only an induction head copies them; with --length N each
 // string is ceil(N/2) to N long); the pictures go to bench-results/ beside the
