@@ -9,13 +9,17 @@
 // bench-results/induction-<date>.json and the pictures to
 // docs/induction-timeline.png and docs/circuits-induction.png.
 //
-//   npm run induction -- [--steps N] [--every K] [--lr X] [--length N] [--vary] [--no-build] [--headed] [--docs]
+//   npm run induction -- [--steps N] [--every K] [--lr X] [--warmup N] [--length N] [--alphabet N]
+//                        [--examples N] [--context N] [--batch N] [--llama] [--vary] [--no-build] [--headed] [--docs]
 //
-// --lr and --length override the preset's learning rate and string length (for
-// trying settings); --vary ticks "Vary the length" (6 to 12 of 26 letters,
-// 20,000 examples: copies a varying distance apart, so only an induction head
-// copies them); the pictures go to bench-results/ beside the JSON, and with
-// --docs also to docs/.
+// --lr, --warmup (warm-up steps), --context (the model's context) and --batch
+// override the preset's training setup, and --length, --alphabet and
+// --examples its toy task (for trying settings); --llama builds the model from
+// the LLaMA-style block (RMSNorm, rotary positions, SwiGLU, no biases); --vary ticks "Vary the length" (by default 6
+// to 12 of 26 letters, 20,000 examples, 25 warm-up steps: copies a varying
+// distance apart, so only an induction head copies them; with --length N each
+// string is ceil(N/2) to N long); the pictures go to bench-results/ beside the
+// JSON, and with --docs also to docs/.
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -35,7 +39,7 @@ const TOY = { 'toy-length': 12, 'toy-alphabet': 16, 'toy-examples': 4000, 'toy-s
 const VARIED = { 'toy-length': 12, 'toy-alphabet': 26, 'toy-examples': 20000, 'toy-seed': 1 };
 
 function parseArgs(argv) {
-  const opts = { steps: null, every: 50, lr: null, length: null, vary: false, build: true, headed: false, docs: false };
+  const opts = { steps: null, every: 50, lr: null, warmup: null, length: null, alphabet: null, examples: null, context: null, batch: null, llama: false, vary: false, build: true, headed: false, docs: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = () => {
@@ -51,9 +55,17 @@ function parseArgs(argv) {
       opts.lr = Number(argv[++i]);
       if (!(opts.lr > 0)) throw new Error('--lr needs a positive number');
     } else if (a === '--length') opts.length = num();
+    else if (a === '--warmup') {
+      opts.warmup = Number(argv[++i]);
+      if (!Number.isInteger(opts.warmup) || opts.warmup < 0) throw new Error('--warmup needs a whole number of steps');
+    } else if (a === '--alphabet') opts.alphabet = num();
+    else if (a === '--examples') opts.examples = num();
+    else if (a === '--context') opts.context = num();
+    else if (a === '--batch') opts.batch = num();
+    else if (a === '--llama') opts.llama = true;
     else if (a === '--docs') opts.docs = true;
     else if (a === '--vary') opts.vary = true;
-    else throw new Error(`Unknown option ${a}. Options: --steps N --every K --lr X --length N --vary --no-build --headed --docs`);
+    else throw new Error(`Unknown option ${a}. Options: --steps N --every K --lr X --warmup N --length N --alphabet N --examples N --context N --batch N --llama --vary --no-build --headed --docs`);
   }
   opts.steps ??= opts.vary ? 600 : 400;
   return opts;
@@ -85,9 +97,18 @@ async function main() {
     query.set('evalInterval', String(opts.every));
     if (opts.lr) query.set('learningRate', String(opts.lr));
     // The measured varying-length run (README) warmed up for 25 steps.
-    if (opts.vary) query.set('warmupSteps', '25');
+    if (opts.warmup !== null) query.set('warmupSteps', String(opts.warmup));
+    else if (opts.vary) query.set('warmupSteps', '25');
+    if (opts.context) query.set('blockSize', String(opts.context));
+    if (opts.batch) query.set('batchSize', String(opts.batch));
+    if (opts.llama) {
+      query.set('block', 'llama');
+      query.set('bias', '0');
+    }
     const toy = opts.vary ? { ...VARIED } : { ...TOY };
     if (opts.length) toy['toy-length'] = opts.length;
+    if (opts.alphabet) toy['toy-alphabet'] = opts.alphabet;
+    if (opts.examples) toy['toy-examples'] = opts.examples;
     await page.goto(`${url}?${query}`);
     await tid('kernel-check').waitFor({ timeout: 180_000 });
     const adapter = (await tid('kernel-check').textContent())?.trim() ?? '';
@@ -99,7 +120,7 @@ async function main() {
     await tid('toy-use').click();
     await page.waitForFunction(() => !!document.querySelector('[data-testid="corpus-name"]')?.textContent?.startsWith('Toy task'), null, { timeout: 180_000 });
     const corpus = await tid('corpus-name').textContent();
-    console.log(`${corpus}; ${opts.steps} steps, evaluations every ${opts.every}, learning rate ${opts.lr ?? 'preset'}`);
+    console.log(`${corpus}; ${opts.steps} steps, evaluations every ${opts.every}, learning rate ${opts.lr ?? 'preset'}, warm-up ${query.get('warmupSteps') ?? 'preset'}, context ${opts.context ?? 'preset'}, batch ${opts.batch ?? 'preset'}${opts.llama ? ', LLaMA-style block' : ''}`);
 
     await tid('tab-train').click();
     const t0 = Date.now();
@@ -111,9 +132,9 @@ async function main() {
     while (true) {
       const step = Number(await attr('toy-accuracy', 'data-step'));
       if (!evals.has(step)) {
-        const e = { step, perChar: Number(await attr('toy-accuracy', 'data-per-char')), exact: Number(await attr('toy-accuracy', 'data-exact')), seconds: (Date.now() - t0) / 1000 };
+        const e = { step, perChar: Number(await attr('toy-accuracy', 'data-per-char')), exact: Number(await attr('toy-accuracy', 'data-exact')), valLoss: Number(await attr('val-loss', 'data-value')), seconds: (Date.now() - t0) / 1000 };
         evals.set(step, e);
-        console.log(`  step ${step}: second-half accuracy per character ${f3(e.perChar)}, exact ${f3(e.exact)} (${e.seconds.toFixed(0)} s)`);
+        console.log(`  step ${step}: second-half accuracy per character ${f3(e.perChar)}, exact ${f3(e.exact)}, validation loss ${f3(e.valLoss)} (${e.seconds.toFixed(0)} s)`);
       }
       state = await attr('training-panel', 'data-state');
       if (state === 'done' && step === opts.steps) break;
@@ -193,6 +214,10 @@ async function main() {
       steps: opts.steps,
       evalInterval: opts.every,
       learningRate: opts.lr,
+      warmupSteps: opts.warmup,
+      context: opts.context,
+      batch: opts.batch,
+      block: opts.llama ? 'llama' : 'gpt2',
       trainSeconds,
       accuracy: sorted,
       timeline: { steps, prefixMatching: prefix, highest: best, highestHead: bestHead, icl },

@@ -324,8 +324,8 @@ export type EngineRequest =
 export type CircuitsJob =
   /** (L, H) change in validation loss with each head alone ablated, on a fixed validation batch. */
   | { what: 'grid'; mode: AblationMode }
-  /** Direct logit attribution of the next-token logit at `pos` of `text` (minus `other`'s, when given). */
-  | { what: 'attribution'; text: string; pos: number; target: string; other?: string }
+  /** Direct logit attribution of the next-token logit at `pos` of `text` (minus `other`'s, when given); `pos` counts tokens, left out: the last token. */
+  | { what: 'attribution'; text: string; pos?: number; target: string; other?: string }
   /** Fraction of logit[target] - logit[other] restored at the last position by each patch from clean into corrupted. */
   | { what: 'patching'; clean: string; corrupted: string; target: string; other: string };
 

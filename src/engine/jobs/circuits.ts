@@ -51,13 +51,15 @@ async function compute(engine: Engine, r: Run, job: CircuitsJob): Promise<Circui
     const ids = encodeAll(r, job.text, 'The prompt');
     if (typeof ids === 'string') return ids;
     if (ids.length > r.config.blockSize) return `The prompt holds ${ids.length} tokens but the context is ${r.config.blockSize}; shorten it.`;
-    if (!(Number.isInteger(job.pos) && job.pos >= 0 && job.pos < ids.length)) return `Position ${job.pos} is beyond the prompt: it has positions 0 to ${ids.length - 1}.`;
+    // Positions count tokens (on a run on tokens a prompt has fewer than it has characters); none given: the last.
+    const pos = job.pos ?? ids.length - 1;
+    if (!(Number.isInteger(pos) && pos >= 0 && pos < ids.length)) return `Position ${pos} is beyond the prompt: it has positions 0 to ${ids.length - 1}.`;
     const target = oneToken(r, job.target, 'target');
     if (typeof target === 'string') return target;
     const other = job.other === undefined || job.other === '' ? undefined : oneToken(r, job.other, 'other');
     if (typeof other === 'string') return other;
-    const a = await engine.serial.run(() => directLogitAttribution(gpu, model, { ids, pos: job.pos, target, other }));
-    return { what: 'attribution', step, tokens: show(ids), pos: job.pos, names: a.names, contributions: Array.from(a.contributions), sum: a.sum, logit: a.logit, difference: a.difference, normBias: a.normBias };
+    const a = await engine.serial.run(() => directLogitAttribution(gpu, model, { ids, pos, target, other }));
+    return { what: 'attribution', step, tokens: show(ids), pos, names: a.names, contributions: Array.from(a.contributions), sum: a.sum, logit: a.logit, difference: a.difference, normBias: a.normBias };
   }
   const clean = encodeAll(r, job.clean, 'The clean prompt');
   if (typeof clean === 'string') return clean;

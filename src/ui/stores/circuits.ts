@@ -58,8 +58,8 @@ export const useCircuits = create<CircuitsState>((set, get) => ({
       let job: CircuitsJob;
       if (what === 'grid') job = { what, mode: s.mode };
       else if (what === 'attribution') {
-        const pos = s.dla.pos.trim() === '' ? [...s.dla.text].length - 1 : Number(s.dla.pos);
-        job = { what, text: s.dla.text, pos, target: s.dla.target, ...(s.dla.other ? { other: s.dla.other } : {}) };
+        // An empty position is the prompt's last token, which the engine counts (in tokens, not characters).
+        job = { what, text: s.dla.text, ...(s.dla.pos.trim() === '' ? {} : { pos: Number(s.dla.pos) }), target: s.dla.target, ...(s.dla.other ? { other: s.dla.other } : {}) };
       } else job = { what, ...s.patch };
       set({ busy: what, error: null });
       const reply = await engine.request({ kind: 'circuits', job });
