@@ -21,10 +21,10 @@ import { Serial } from '../serial';
 /** The shapes already warm on each device (a new device after a loss starts cold). */
 const warm = new WeakMap<Gpu, Set<string>>();
 
-/** Thrown between turns when a run was opened meanwhile. */
+/** Thrown between turns when a run is open. */
 class Superseded extends Error {}
 
-/** The engine's GPU queue, refusing further turns once another run than the one open at the start is open. */
+/** The engine's GPU queue, refusing every turn while a run is open or once one was. */
 class UntilRunOpens extends Serial {
   private readonly opened: Engine['run'];
   constructor(private readonly engine: Engine) {
@@ -33,7 +33,9 @@ class UntilRunOpens extends Serial {
   }
 
   override run<T>(fn: () => T | Promise<T>): Promise<T> {
-    if (this.engine.run !== this.opened) return Promise.reject(new Superseded());
+    // A run open (already when the warm-up was asked, during its load, or since): it compiles what it needs itself,
+    // on its own turns, rather than waiting behind a scratch model's.
+    if (this.engine.run !== null || this.opened !== null) return Promise.reject(new Superseded());
     return this.engine.serial.run(fn);
   }
 }
