@@ -106,7 +106,7 @@ export class GptModel extends GptDpo {
     const pass = encoder.beginComputePass({ label: 'train step' });
     this.recordForward(pass, B, T, this.config.dropout, false, 1);
     this.recordLossAndGrad(pass, B * T);
-    this.recordBackward(pass, B, T, this.config.dropout, true);
+    this.recordBackward(pass, B, T, this.config.dropout);
     this.recordUpdate(pass);
     pass.end();
     encoder.copyBufferToBuffer(this.readout, 0, staging, 0, READBACK_BYTES);
@@ -136,7 +136,7 @@ export class GptModel extends GptDpo {
     const pass = encoder.beginComputePass({ label: 'inspect' });
     this.recordForward(pass, B, T, p, false, 1);
     this.recordLossAndGrad(pass, BT);
-    this.recordBackward(pass, B, T, p, true);
+    this.recordBackward(pass, B, T, p);
     pass.end();
     this.gpu.device.queue.submit([encoder.finish()]);
     const [loss, logits, grads] = await Promise.all([

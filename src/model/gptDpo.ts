@@ -68,7 +68,7 @@ export class GptDpo extends GptProbes {
     sequenceLogProbs(this.gpu, pass, { ...seq, logp: d.logp });
     dpoLoss(this.gpu, pass, { stats: d.stats, rewards: d.rewards, dlogp: d.dlogp, policy: d.logp, reference: d.reference, P, beta });
     sequenceLogProbsBackward(this.gpu, pass, { ...seq, dlogits: this.dlogits, dlogp: d.dlogp });
-    this.recordBackward(pass, S, T, 0, true);
+    this.recordBackward(pass, S, T, 0);
     if (update) this.recordUpdate(pass);
     pass.end();
     this.gpu.device.queue.submit([encoder.finish()]);

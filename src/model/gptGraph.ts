@@ -11,7 +11,7 @@
 import type { Binding, Gpu, Recorder } from '../gpu/runtime';
 import { adamw, gradNorm } from '../kernels/adamw';
 import { attentionBackward, attentionForward } from '../kernels/attention';
-import { crossEntropyBackward, crossEntropyForward, crossEntropyLossAndGrad, meanLoss } from '../kernels/crossEntropy';
+import { crossEntropyForward, crossEntropyLossAndGrad, meanLoss } from '../kernels/crossEntropy';
 import { dropoutBackward } from '../kernels/dropout';
 import { embeddingBackward, embeddingForward } from '../kernels/embedding';
 import { GradReduce } from '../kernels/gradReduce';
@@ -321,14 +321,13 @@ export class GptGraph {
     meanLoss(this.gpu, pass, { out: this.loss, losses: this.losses, n: BT });
   }
 
-  /** Gradients of the mean loss (or of given dlogits: recordLossAndGrad's, a DPO step's) into the trained group's grads (accumulated; cleared before the pass). */
-  protected recordBackward(pass: Recorder, B: number, T: number, p: number, dlogitsGiven = false): void {
+  /** Gradients of dlogits (recordLossAndGrad's, or a DPO step's) into the trained group's grads (accumulated; cleared before the pass). */
+  protected recordBackward(pass: Recorder, B: number, T: number, p: number): void {
     const { gpu } = this;
     const { nLayer: L, nHead: NH, nEmbd: C, vocabSize: V } = this.config;
     const BT = B * T;
     const grads = this.gradRanges;
 
-    if (!dlogitsGiven) crossEntropyBackward(gpu, pass, { dlogits: this.dlogits, logits: this.logitsBuf, targets: this.targets, BT, V }); // (BT, V)
     // the first write of d residual in the step: overwrites it
     headBackward(gpu, pass, {
       dinp: this.dres, dlogits: this.dlogits, inp: L > 0 ? this.layers[L - 1].out : this.encoded, acts: this.headActs, w: this.headWeights(),
